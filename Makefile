@@ -1,0 +1,78 @@
+# estcoapd: non-recursive GNU make. Objects and programs go to build/.
+# `make` builds; `make check` runs unit + integration tests, plain and under
+# ASan/UBSan; `make demo` shows one enrollment; `make clean`.
+
+PKGS	 = libcoap-3-openssl libcurl libevent libcjson openssl
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+	   -Wstrict-prototypes
+# _GNU_SOURCE: memmem/strcasestr; _DEFAULT_SOURCE alone hides them.
+XCFLAGS	 = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# BUILD is build/ for the plain build and build/asan for the sanitizer one.
+BUILD	?= build
+SAN	?=
+ifeq ($(SAN),1)
+BUILD	 = build/asan
+XCFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDSAN	 = -fsanitize=address,undefined
+CFLAGS	 = -O1 -g
+endif
+
+DAEMON_SRCS = $(wildcard src/*.c)
+LIB_SRCS    = $(filter-out src/main.c,$(DAEMON_SRCS))
+LIB_OBJS    = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
+UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe
+
+all: $(BUILD)/estcoapd $(TOOLS)
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libestcoapd.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/estcoapd: $(BUILD)/obj/main.o $(BUILD)/libestcoapd.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -levent_openssl
+
+$(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+deps:
+	@scripts/deps.sh
+
+check: deps
+	@scripts/check.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+clean:
+	rm -rf build
+
+.PHONY: all unit deps check demo clean
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,54 @@
+/*
+ * Certificates and keys: loaded and checked once (start-up, -t), kept in
+ * memory; the DTLS hook that installs our trust store and chain on every
+ * handshake; the device identity of a session; OpenSSL error logging.
+ */
+#ifndef ESTCOAPD_PKI_H
+#define ESTCOAPD_PKI_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+struct config;
+struct errlist;
+
+/* Everything read from the files a config names. */
+struct pki_set {
+	char		*dtls_cert_pem;	/* NUL-terminated PEM */
+	size_t		 dtls_cert_len;	/* including the NUL (libcoap PEM_BUF) */
+	char		*dtls_key_pem;
+	size_t		 dtls_key_len;
+	STACK_OF(X509)	*dtls_chain;	/* intermediates sent with our cert */
+	X509_STORE	*client_trust;	/* device trust anchors */
+	int		 verify_depth;
+
+	char		*up_cert_pem;	/* upstream client identity (curl blobs) */
+	size_t		 up_cert_len;
+	char		*up_key_pem;
+	size_t		 up_key_len;
+	char		*up_ca_pem;
+	size_t		 up_ca_len;
+};
+
+/* Load and cross-check every file of cf; 0, or -1 with errors in errs. */
+int		 pki_load(struct config *cf, struct errlist *errs);
+void		 pki_free(struct pki_set *);
+
+/* Install trust store, verify mode and chain on one DTLS server SSL. */
+int		 pki_setup_ssl(SSL *ssl, const struct pki_set *);
+
+/* Who the device is: subject, issuer, serial of the peer certificate. */
+struct pki_peer {
+	char	subject[256];
+	char	issuer[256];
+	char	serial[80];		/* hex */
+};
+
+int		 pki_peer_identity(SSL *ssl, struct pki_peer *);
+
+/* Log what failed and empty the OpenSSL error queue. */
+void		 pki_log_errors(const char *what);
+
+#endif

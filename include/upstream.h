@@ -1,0 +1,54 @@
+/*
+ * The upstream RFC 7030 server: libcurl multi driven by the libevent loop,
+ * mutual TLS with in-memory credentials, pooled keep-alive connections.
+ * It knows nothing of CoAP: a method, a path, a body in; a status, headers
+ * and a capped body out.
+ */
+#ifndef ESTCOAPD_UPSTREAM_H
+#define ESTCOAPD_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct config;
+struct upstream;
+struct upstream_job;
+
+enum upstream_end {
+	UPSTREAM_OK,		/* an HTTP response arrived: see status */
+	UPSTREAM_TIMEOUT,	/* connect or overall deadline passed */
+	UPSTREAM_FAILED,	/* refused, TLS, protocol error, oversize */
+};
+
+/* What one exchange produced; valid only during the callback. */
+struct upstream_result {
+	enum upstream_end	 end;
+	long			 status;	/* HTTP status, 0 if none */
+	const char		*ctype;		/* Content-Type or NULL */
+	long			 retry_after;	/* seconds; -1 if absent */
+	const uint8_t		*body;
+	size_t			 body_len;
+	const char		*error;		/* what went wrong, for logs */
+	uint64_t		 ms;		/* duration */
+};
+
+typedef void (*upstream_done_fn)(void *arg, const struct upstream_result *);
+
+/* cf must have its pki_set loaded; the upstream keeps a pointer to cf. */
+struct upstream		*upstream_new(struct event_base *,
+			    const struct config *cf);
+void			 upstream_free(struct upstream *);
+
+/*
+ * Start one exchange: GET when body is NULL, else POST of body (copied)
+ * with content type ctype. path starts with "/". done is called exactly
+ * once, from the event loop, unless the job is cancelled first.
+ */
+struct upstream_job	*upstream_submit(struct upstream *, const char *path,
+			    const char *body, size_t len, const char *ctype,
+			    upstream_done_fn done, void *arg);
+void			 upstream_cancel(struct upstream_job *);
+unsigned		 upstream_active(const struct upstream *);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * Small pieces with no better home: a bounded byte buffer, the monotonic
+ * clock.
+ */
+#ifndef ESTCOAPD_UTIL_H
+#define ESTCOAPD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable byte buffer that refuses to grow past cap. */
+struct buf {
+	uint8_t	*data;
+	size_t	 len;
+	size_t	 size;		/* allocated */
+	size_t	 cap;		/* hard limit in bytes */
+};
+
+void	 buf_init(struct buf *, size_t cap);
+int	 buf_append(struct buf *, const void *, size_t);	/* -1 past cap or ENOMEM */
+void	 buf_reset(struct buf *);		/* frees and keeps the cap */
+void	 buf_wipe(struct buf *);		/* OPENSSL_cleanse, then reset */
+
+uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
+
+#endif

@@ -1,0 +1,932 @@
+/*
+ * The CoAP front (design.md 4-6). One libcoap context, driven by libevent
+ * through its epoll fd. Every EST request goes through front_handler():
+ * checks first (all piggybacked, never an upstream call when one fails),
+ * then the cache, then an async registration, an empty ACK and the
+ * upstream exchange; the answer goes out as a separate CON response.
+ */
+#include <sys/queue.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <coap3/coap.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "block1.h"
+#include "coap_front.h"
+#include "config.h"
+#include "estcoapd.h"
+#include "est_map.h"
+#include "est_req.h"
+#include "log.h"
+#include "pki.h"
+#include "transcode.h"
+#include "upstream.h"
+#include "util.h"
+
+#define REQ_MAGIC	0x45535452u	/* "ESTR" */
+#define SESS_MAGIC	0x45535353u	/* "ESSS" */
+
+/* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
+#define EXCHANGE_LIFETIME_MS	247000
+
+/* Extra time the async deadline gives curl to report its own timeout. */
+#define DEADLINE_SLACK_MS	3000
+
+/* Per DTLS session: who the device is and what it has pending. */
+struct front_sess {
+	uint32_t		 magic;
+	LIST_ENTRY(front_sess)	 entry;
+	coap_session_t		*session;
+	struct pki_peer		 id;
+	char			 peer[64];	/* [addr]:port */
+	unsigned		 pending;
+};
+
+/* One upstream-bound request, from empty ACK to separate response. */
+struct front_req {
+	uint32_t		 magic;
+	TAILQ_ENTRY(front_req)	 entry;
+	uint64_t		 id;
+	const struct est_op	*op;
+	coap_session_t		*session;	/* held by the async */
+	coap_async_t		*async;		/* NULL once answered */
+	struct front_sess	*sess;
+	struct upstream_job	*job;		/* NULL when not running */
+	unsigned		 resp_cf;
+	unsigned		 req_cf;	/* -1u when none */
+	int			 has_block1;
+	uint32_t		 block1;	/* raw Block1 value to echo */
+	EVP_PKEY		*csr_key;	/* picks the cert for CF 287 */
+	size_t			 req_len;
+	int			 done;		/* ans is final */
+	struct est_answer	 ans;
+	long			 up_status;	/* 0: none */
+	uint64_t		 up_ms;
+	uint64_t		 t0;		/* mono_ms on arrival */
+};
+
+/* crts and att answers, kept while fresh so they go out piggybacked. */
+struct front_cache {
+	uint8_t			*der;		/* validated upstream DER */
+	size_t			 len;
+	uint64_t		 expires;	/* mono_ms */
+	struct upstream_job	*refresh;	/* a refresh in flight */
+};
+
+static struct front {
+	struct event_base	*base;
+	struct config		*cf;
+	struct upstream		*up;
+	coap_context_t		*ctx;
+	struct event		*ev;		/* libcoap's epoll fd */
+	struct blk_table	*blk;
+	coap_resource_t		*res[EST_OP_COUNT];
+	struct front_cache	 cache[EST_OP_COUNT];
+	TAILQ_HEAD(, front_req)	 reqs;
+	LIST_HEAD(, front_sess)	 sessions;
+	unsigned		 npending;
+	uint64_t		 next_id;
+	struct req_policy	 pol;
+} fr;
+
+static void	front_cache_refresh(enum est_op_id);
+
+/* Route libcoap's own log lines into ours. */
+static void
+front_coap_log(coap_log_t level, const char *msg)
+{
+	char	 line[512];
+	size_t	 n;
+
+	snprintf(line, sizeof(line), "%s", msg);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (level <= LOG_ERR)
+		log_warnx("libcoap: %s", line);
+	else if (level <= LOG_NOTICE)
+		log_info("libcoap: %s", line);
+	else
+		log_debug("libcoap: %s", line);
+}
+
+/* "[addr]:port" of a session's peer. */
+static void
+front_peer_str(coap_session_t *s, char *buf, size_t bufsz)
+{
+	const coap_address_t	*a = coap_session_get_addr_remote(s);
+	char			 tmp[INET6_ADDRSTRLEN];
+
+	snprintf(buf, bufsz, "-");
+	if (a == NULL)
+		return;
+	if (a->addr.sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, tmp, sizeof(tmp));
+		snprintf(buf, bufsz, "[%s]:%u", tmp,
+		    ntohs(a->addr.sin6.sin6_port));
+	} else if (a->addr.sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &a->addr.sin.sin_addr, tmp, sizeof(tmp));
+		snprintf(buf, bufsz, "%s:%u", tmp, ntohs(a->addr.sin.sin_port));
+	}
+}
+
+/* The record of a session, created on first use. */
+static struct front_sess *
+front_sess_get(coap_session_t *s)
+{
+	struct front_sess	*fs = coap_session_get_app_data(s);
+	void			*tls;
+	coap_tls_library_t	 lib;
+
+	if (fs != NULL) {
+		if (fs->magic != SESS_MAGIC)
+			fatalx("%s: bad session record", __func__);
+		return fs;
+	}
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		return NULL;
+	fs->magic = SESS_MAGIC;
+	fs->session = s;
+	front_peer_str(s, fs->peer, sizeof(fs->peer));
+	tls = coap_session_get_tls(s, &lib);
+	pki_peer_identity(lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL,
+	    &fs->id);
+	LIST_INSERT_HEAD(&fr.sessions, fs, entry);
+	coap_session_set_app_data(s, fs);
+	return fs;
+}
+
+/* Forget a session record (the session is going away). */
+static void
+front_sess_free(struct front_sess *fs)
+{
+	if (fs == NULL)
+		return;
+	LIST_REMOVE(fs, entry);
+	coap_session_set_app_data(fs->session, NULL);
+	fs->magic = 0;
+	free(fs);
+}
+
+/* The one line a request ends with, success or failure. */
+static void
+front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
+    const struct est_op *op, int method, int req_cf, size_t req_len,
+    long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
+{
+	char	code[8], cfb[12], up[24], upms[24];
+
+	estmap_code_str(a->code, code);
+	if (req_cf >= 0)
+		snprintf(cfb, sizeof(cfb), "%d", req_cf);
+	else
+		snprintf(cfb, sizeof(cfb), "-");
+	if (up_status > 0)
+		snprintf(up, sizeof(up), "%ld", up_status);
+	else
+		snprintf(up, sizeof(up), "-");
+	if (up_status != 0 || up_ms != 0)
+		snprintf(upms, sizeof(upms), "%llu",
+		    (unsigned long long)up_ms);
+	else
+		snprintf(upms, sizeof(upms), "-");
+	log_info("req=%llu peer=%s dev=\"%s\" op=%s method=%d cf=%s in=%zu "
+	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
+	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
+	    fs != NULL ? fs->id.subject : "-", op != NULL ? op->name : "-",
+	    method, cfb, req_len, up, upms, code, a->len,
+	    (unsigned long long)(mono_ms() - t0),
+	    a->reason != NULL ? a->reason : "-");
+}
+
+/* Release callback of coap_add_data_large_response(). */
+static void
+front_release_cb(coap_session_t *s, void *app_ptr)
+{
+	(void)s;
+	free(app_ptr);
+}
+
+/* Put an answer into a libcoap response PDU. Call it last. */
+static void
+front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *q, coap_pdu_t *resp, struct est_answer *a,
+    int has_block1, uint32_t block1)
+{
+	uint8_t buf[4];
+
+	coap_pdu_set_code(resp, (coap_pdu_code_t)a->code);
+	if (has_block1)
+		coap_add_option(resp, COAP_OPTION_BLOCK1,
+		    coap_encode_var_safe(buf, sizeof(buf), block1), buf);
+	if (a->payload != NULL && a->code < EST_CODE(3, 0)) {
+		/* the data must live until libcoap's release callback */
+		uint8_t *copy = malloc(a->len > 0 ? a->len : 1);
+
+		if (copy == NULL) {
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
+			return;
+		}
+		memcpy(copy, a->payload, a->len);
+		if (!coap_add_data_large_response(r, s, req, resp, q,
+		    (uint16_t)a->cf, a->max_age, 0, a->len, copy,
+		    front_release_cb, copy)) {
+			log_warnx("libcoap refused a %zu-byte answer", a->len);
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+		}
+		return;
+	}
+	if (a->max_age >= 0)
+		coap_add_option(resp, COAP_OPTION_MAXAGE,
+		    coap_encode_var_safe(buf, sizeof(buf),
+		    (unsigned)a->max_age), buf);
+	if (a->diag[0] != '\0')
+		coap_add_data(resp, strlen(a->diag), (const uint8_t *)a->diag);
+}
+
+/* Free a request record; the async must be gone or about to be freed. */
+static void
+front_req_free(struct front_req *rq)
+{
+	if (rq->job != NULL)
+		upstream_cancel(rq->job);
+	if (rq->sess != NULL && rq->sess->pending > 0)
+		rq->sess->pending--;
+	fr.npending--;
+	TAILQ_REMOVE(&fr.reqs, rq, entry);
+	EVP_PKEY_free(rq->csr_key);
+	req_answer_clear(&rq->ans);
+	rq->magic = 0;
+	free(rq);
+}
+
+/* Check a void * that should be a request. */
+static struct front_req *
+front_req_from(void *arg)
+{
+	struct front_req *rq = arg;
+
+	if (rq == NULL || rq->magic != REQ_MAGIC)
+		fatalx("%s: not a request (%p)", __func__, arg);
+	return rq;
+}
+
+/* The upstream finished: make the answer and wake the async. */
+static void
+front_upstream_done(void *arg, const struct upstream_result *r)
+{
+	struct front_req	*rq = front_req_from(arg);
+	uint8_t			*der = NULL;
+	size_t			 derlen = 0;
+	struct front_cache	*c = &fr.cache[rq->op->id];
+
+	rq->job = NULL;			/* upstream frees it after we return */
+	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
+	rq->up_ms = r->ms;
+	req_answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
+	    &fr.pol, rq->op->method == EST_M_GET ? &der : NULL, &derlen);
+	if (r->error != NULL)
+		log_info("req=%llu upstream: %s", (unsigned long long)rq->id,
+		    r->error);
+	if (der != NULL && fr.cf->cache_ttl_s > 0) {
+		free(c->der);
+		c->der = der;
+		c->len = derlen;
+		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
+	} else
+		free(der);
+	rq->done = 1;
+	if (coap_session_get_state(rq->session) !=
+	    COAP_SESSION_STATE_ESTABLISHED) {
+		/* design.md 6.3: a response now would pin the session */
+		front_req_line(rq->id, rq->sess, "-", rq->op, rq->op->method,
+		    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms,
+		    &rq->ans, rq->t0);
+		log_info("req=%llu session gone, answer dropped",
+		    (unsigned long long)rq->id);
+		coap_free_async(rq->session, rq->async);
+		front_req_free(rq);
+		return;
+	}
+	coap_async_trigger(rq->async);
+}
+
+/* Second call of the handler for an async: send the separate answer. */
+static void
+front_answer_async(coap_resource_t *r, coap_session_t *s,
+    const coap_pdu_t *req, const coap_string_t *q, coap_pdu_t *resp,
+    coap_async_t *async)
+{
+	struct front_req *rq = front_req_from(coap_async_get_app_data(async));
+
+	if (!rq->done) {
+		/* the deadline fired before the upstream answered */
+		req_answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
+		    "upstream EST server did not answer in time");
+	}
+	/* RFC 7252 5.2.2: the answer goes out in its own CON */
+	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
+	front_req_line(rq->id, rq->sess, "-", rq->op, rq->op->method,
+	    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms, &rq->ans,
+	    rq->t0);
+	rq->async = NULL;		/* libcoap frees it after we return */
+	front_req_free(rq);
+}
+
+/* Read an unsigned option; 1 if present. */
+static int
+front_opt_uint(const coap_pdu_t *pdu, uint16_t num, unsigned *val)
+{
+	coap_opt_iterator_t	 it;
+	coap_opt_t		*o;
+
+	if ((o = coap_check_option(pdu, num, &it)) == NULL)
+		return 0;
+	*val = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+	return 1;
+}
+
+/* How many times option num occurs. */
+static int
+front_opt_count(const coap_pdu_t *pdu, uint16_t num)
+{
+	coap_opt_iterator_t	it;
+	coap_opt_filter_t	f;
+	int			n = 0;
+
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, num);
+	coap_option_iterator_init(pdu, &it, &f);
+	while (coap_option_next(&it) != NULL)
+		n++;
+	return n;
+}
+
+/* Answer a request at once (piggybacked) and log it. */
+static void
+front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *q, coap_pdu_t *resp, struct front_sess *fs,
+    const struct est_op *op, int req_cf, size_t req_len,
+    struct est_answer *a, int has_block1, uint32_t block1, uint64_t t0)
+{
+	char peer[64];
+
+	if (fs == NULL)
+		front_peer_str(s, peer, sizeof(peer));
+	front_fill(r, s, req, q, resp, a, has_block1, block1);
+	front_req_line(++fr.next_id, fs, peer, op,
+	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
+}
+
+/*
+ * The request handler of every EST resource and method. See the file
+ * comment for the order of the steps.
+ */
+static void
+front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *q, coap_pdu_t *resp)
+{
+	const struct est_op	*op = coap_resource_get_userdata(r);
+	coap_async_t		*async;
+	struct front_sess	*fs;
+	struct front_req	*rq;
+	struct est_check_in	 in;
+	struct est_answer	 a;
+	const char		*why = NULL;
+	unsigned		 code, resp_cf = 0, v, blk1 = 0;
+	int			 has_blk1, req_cf = -1;
+	size_t			 len = 0, blen = 0;
+	const uint8_t		*data = NULL;
+	uint8_t			*body = NULL;
+	uint64_t		 t0 = mono_ms();
+	EVP_PKEY		*csr_key = NULL;
+	char			*b64;
+	size_t			 b64len;
+	char			 path[256];
+
+	if ((async = coap_find_async(s, coap_pdu_get_token(req))) != NULL) {
+		front_answer_async(r, s, req, q, resp, async);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	req_answer_clear(&a);
+	fs = front_sess_get(s);
+
+	memset(&in, 0, sizeof(in));
+	in.method = (int)coap_pdu_get_code(req);
+	in.has_cf = front_opt_uint(req, COAP_OPTION_CONTENT_FORMAT, &in.cf);
+	if (in.has_cf)
+		req_cf = (int)in.cf;
+	in.n_accept = front_opt_count(req, COAP_OPTION_ACCEPT);
+	if (in.n_accept > 0)
+		front_opt_uint(req, COAP_OPTION_ACCEPT, &in.accept);
+	has_blk1 = front_opt_uint(req, COAP_OPTION_BLOCK1, &blk1);
+	coap_get_data(req, &len, &data);
+
+	if ((code = estmap_check(op, &in, &resp_cf, &why)) != 0) {
+		req_answer_error(&a, code, "bad-request", why);
+		goto answer;
+	}
+	/* RFC 7959 2.2: SZX 7 is reserved; libcoap ignores it silently */
+	if ((has_blk1 && (blk1 & 7) == 7) || (front_opt_uint(req,
+	    COAP_OPTION_BLOCK2, &v) && (v & 7) == 7)) {
+		req_answer_error(&a, EST_CODE(4, 0), "bad-block",
+		    "block size exponent 7 is reserved");
+		goto answer;
+	}
+
+	if (op->method == EST_M_POST) {
+		if (has_blk1) {
+			enum blk_result br;
+
+			br = blk_add(fr.blk, s, (uintptr_t)op, blk1 >> 4,
+			    (blk1 >> 3) & 1, blk1 & 7, data, len, mono_ms(),
+			    &body, &blen);
+			switch (br) {
+			case BLK_CONTINUE:
+			case BLK_DUPLICATE:
+				/* libcoap turns a 2.xx into 2.31 + echo */
+				coap_pdu_set_code(resp,
+				    COAP_RESPONSE_CODE(231));
+				coap_add_option(resp, COAP_OPTION_BLOCK1,
+				    coap_encode_var_safe((uint8_t *)path,
+				    4, blk1), (uint8_t *)path);
+				return;
+			case BLK_COMPLETE:
+				break;
+			case BLK_GAP:
+				req_answer_error(&a, EST_CODE(4, 8),
+				    "block1-gap", "block missing or out of "
+				    "order");
+				goto answer;
+			case BLK_TOO_LARGE:
+				req_answer_error(&a, EST_CODE(4, 13),
+				    "too-large", "request body too large");
+				goto too_large;
+			case BLK_BAD:
+				req_answer_error(&a, EST_CODE(4, 0),
+				    "bad-block", "bad block size");
+				goto answer;
+			case BLK_NOMEM:
+				req_answer_error(&a, EST_CODE(5, 3), "busy",
+				    "too many uploads in progress");
+				a.max_age = (int)fr.cf->busy_max_age_s;
+				goto answer;
+			}
+			data = body;
+			len = blen;
+		} else if (len > fr.cf->max_request_body) {
+			req_answer_error(&a, EST_CODE(4, 13), "too-large",
+			    "request body too large");
+			goto too_large;
+		}
+		if (tc_csr_check(data, len, 1, &csr_key, &why) == -1) {
+			char d[sizeof(a.diag)];
+
+			snprintf(d, sizeof(d), "bad CSR: %s", why);
+			req_answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
+			goto answer;
+		}
+	} else {
+		struct front_cache *c = &fr.cache[op->id];
+
+		if (c->der != NULL && mono_ms() < c->expires) {
+			req_answer_body(&a, op, resp_cf, c->der, c->len);
+			a.reason = a.code < EST_CODE(3, 0) ? "cached" :
+			    a.reason;
+			goto answer;
+		}
+	}
+
+	/* admission: every upstream-bound request holds memory until done */
+	if (fs == NULL || fr.npending >= fr.cf->max_pending ||
+	    fs->pending >= fr.cf->max_pending_per_session) {
+		req_answer_error(&a, EST_CODE(5, 3), "busy",
+		    "registrar busy, retry later");
+		a.max_age = (int)fr.cf->busy_max_age_s;
+		goto answer;
+	}
+	if (estmap_upstream_path(op, NULL, path, sizeof(path)) == -1 ||
+	    (rq = calloc(1, sizeof(*rq))) == NULL) {
+		req_answer_error(&a, EST_CODE(5, 0), "internal",
+		    "internal error");
+		goto answer;
+	}
+	async = coap_register_async(s, req, (coap_tick_t)(fr.cf->up_timeout_ms +
+	    DEADLINE_SLACK_MS) * COAP_TICKS_PER_SECOND / 1000);
+	if (async == NULL) {
+		free(rq);
+		req_answer_error(&a, EST_CODE(5, 3), "busy",
+		    "cannot queue the request");
+		a.max_age = (int)fr.cf->busy_max_age_s;
+		goto answer;
+	}
+	rq->magic = REQ_MAGIC;
+	rq->id = ++fr.next_id;
+	rq->op = op;
+	rq->session = s;
+	rq->async = async;
+	rq->sess = fs;
+	rq->resp_cf = resp_cf;
+	rq->req_cf = (unsigned)req_cf;
+	rq->has_block1 = has_blk1;
+	rq->block1 = blk1;
+	rq->csr_key = csr_key;
+	csr_key = NULL;
+	rq->req_len = len;
+	rq->t0 = t0;
+	req_answer_clear(&rq->ans);
+	TAILQ_INSERT_TAIL(&fr.reqs, rq, entry);
+	fr.npending++;
+	fs->pending++;
+	coap_async_set_app_data(async, rq);
+
+	b64 = NULL;
+	if (op->method == EST_M_POST &&
+	    (b64 = tc_b64_encode(data, len, &b64len)) == NULL) {
+		req_answer_error(&rq->ans, EST_CODE(5, 3), "nomem",
+		    "out of memory");
+		rq->done = 1;
+		coap_async_trigger(async);
+	} else {
+		rq->job = upstream_submit(fr.up, path, b64, b64 != NULL ?
+		    b64len : 0, "application/pkcs10", front_upstream_done, rq);
+		if (rq->job == NULL) {
+			req_answer_error(&rq->ans, EST_CODE(5, 2),
+			    "upstream-submit", "cannot reach the upstream");
+			rq->done = 1;
+			coap_async_trigger(async);
+		}
+	}
+	free(b64);
+	free(body);
+	log_debug("req=%llu peer=%s op=%s queued upstream %s",
+	    (unsigned long long)rq->id, fs->peer, op->name, path);
+	/* RFC 7252 5.2.2: code 0 -> libcoap sends the empty ACK now */
+	return;
+
+too_large:
+	{
+		uint8_t b[4];
+
+		/* RFC 7959 2.9.3: Size1 tells the client our limit */
+		coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(b,
+		    sizeof(b), fr.cf->max_request_body), b);
+	}
+answer:
+	front_answer_now(r, s, req, q, resp, fs, op, req_cf, len, &a,
+	    0, 0, t0);
+	req_answer_clear(&a);
+	EVP_PKEY_free(csr_key);
+	free(body);
+}
+
+/* Cancel the pending requests of a session whose DTLS link went away. */
+static void
+front_sess_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	coap_session_t		*s = arg;
+	struct front_req	*rq, *next;
+
+	(void)fd;
+	(void)what;
+	for (rq = TAILQ_FIRST(&fr.reqs); rq != NULL; rq = next) {
+		next = TAILQ_NEXT(rq, entry);
+		if (rq->session != s || rq->async == NULL ||
+		    coap_session_get_state(s) ==
+		    COAP_SESSION_STATE_ESTABLISHED)
+			continue;
+		log_info("req=%llu op=%s cancelled: DTLS session closed",
+		    (unsigned long long)rq->id, rq->op->name);
+		coap_free_async(s, rq->async);
+		rq->async = NULL;
+		front_req_free(rq);
+	}
+}
+
+/* libcoap session events: identity on connect, cleanup on close. */
+static int
+front_event_cb(coap_session_t *s, coap_event_t ev)
+{
+	struct front_sess	*fs;
+	static const struct timeval zero_tv;
+
+	switch (ev) {
+	case COAP_EVENT_SERVER_SESSION_NEW:
+		coap_session_set_mtu(s, fr.cf->dtls_mtu);
+		break;
+	case COAP_EVENT_DTLS_CONNECTED:
+		if ((fs = front_sess_get(s)) != NULL)
+			log_info("dtls: session up peer=%s dev=\"%s\" "
+			    "issuer=\"%s\" serial=%s", fs->peer,
+			    fs->id.subject, fs->id.issuer, fs->id.serial);
+		break;
+	case COAP_EVENT_DTLS_CLOSED:
+	case COAP_EVENT_DTLS_ERROR:
+		fs = coap_session_get_app_data(s);
+		log_info("dtls: session %s peer=%s",
+		    ev == COAP_EVENT_DTLS_ERROR ? "failed" : "closed",
+		    fs != NULL ? fs->peer : "-");
+		/* never free asyncs from inside libcoap: next loop turn */
+		if (fs != NULL && fs->pending > 0)
+			event_base_once(fr.base, -1, EV_TIMEOUT,
+			    front_sess_gone_cb, s, &zero_tv);
+		blk_drop_owner(fr.blk, s);
+		break;
+	case COAP_EVENT_SERVER_SESSION_DEL:
+		blk_drop_owner(fr.blk, s);
+		front_sess_free(coap_session_get_app_data(s));
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* libcoap's fd is readable: process I/O and due timers, never block. */
+static void
+front_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+}
+
+/* libcoap's ClientHello hook: our trust store, verify mode and chain. */
+static int
+front_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
+{
+	(void)setup;
+	return pki_setup_ssl(tls, fr.cf->pki);
+}
+
+/* Bind one listen address for DTLS. */
+static int
+front_listen(const struct config_listen *l)
+{
+	coap_address_t	addr;
+
+	coap_address_init(&addr);
+	if (inet_pton(AF_INET6, l->addr, &addr.addr.sin6.sin6_addr) == 1) {
+		addr.addr.sin6.sin6_family = AF_INET6;
+		addr.addr.sin6.sin6_port = htons(l->port);
+		addr.size = sizeof(addr.addr.sin6);
+	} else if (inet_pton(AF_INET, l->addr, &addr.addr.sin.sin_addr) == 1) {
+		addr.addr.sin.sin_family = AF_INET;
+		addr.addr.sin.sin_port = htons(l->port);
+		addr.size = sizeof(addr.addr.sin);
+	} else {
+		log_warnx("listen: %s: not a numeric address", l->addr);
+		return -1;
+	}
+	if (coap_new_endpoint(fr.ctx, &addr, COAP_PROTO_DTLS) == NULL) {
+		log_warnx("listen: cannot bind DTLS on %s port %u (address in "
+		    "use or not available)", l->addr, l->port);
+		return -1;
+	}
+	log_info("listening for DTLS on %s port %u", l->addr, l->port);
+	return 0;
+}
+
+/* Register one resource per EST operation, for every method. */
+static int
+front_resources(void)
+{
+	static const coap_request_t methods[] = { COAP_REQUEST_GET,
+	    COAP_REQUEST_POST, COAP_REQUEST_PUT, COAP_REQUEST_DELETE,
+	    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH };
+	char path[64];
+
+	for (int i = 0; i < EST_OP_COUNT; i++) {
+		const struct est_op	*op = estmap_op_by_id(i);
+		coap_resource_t		*r;
+		coap_str_const_t	*p;
+		char			 rt[40];
+
+		snprintf(path, sizeof(path), ".well-known/est/%s", op->name);
+		if ((p = coap_new_str_const((const uint8_t *)path,
+		    strlen(path))) == NULL ||
+		    (r = coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI))
+		    == NULL)
+			return -1;
+		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]);
+		    m++)
+			coap_register_request_handler(r, methods[m],
+			    front_handler);
+		coap_resource_set_userdata(r, (void *)(uintptr_t)op);
+		snprintf(rt, sizeof(rt), "\"%s\"", op->rt);
+		coap_add_attr(r, coap_make_str_const("rt"),
+		    coap_make_str_const(rt), 0);
+		if (strchr(op->ct_attr, ' ') != NULL) {
+			char ct[40];
+
+			snprintf(ct, sizeof(ct), "\"%s\"", op->ct_attr);
+			coap_add_attr(r, coap_make_str_const("ct"),
+			    coap_make_str_const(ct), 0);
+		} else
+			coap_add_attr(r, coap_make_str_const("ct"),
+			    coap_make_str_const(op->ct_attr), 0);
+		coap_add_resource(fr.ctx, r);
+		fr.res[i] = r;
+	}
+	return 0;
+}
+
+/* A background refresh of a cached GET answer finished. */
+static void
+front_cache_done(void *arg, const struct upstream_result *r)
+{
+	enum est_op_id		 id = (enum est_op_id)(uintptr_t)arg;
+	const struct est_op	*op = estmap_op_by_id(id);
+	struct front_cache	*c = &fr.cache[id];
+	struct est_answer	 a;
+	uint8_t			*der = NULL;
+	size_t			 derlen = 0;
+	char			 code[8];
+
+	c->refresh = NULL;
+	memset(&a, 0, sizeof(a));
+	req_answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
+	    &der, &derlen);
+	if (der != NULL) {
+		free(c->der);
+		c->der = der;
+		c->len = derlen;
+		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
+		log_info("cache: %s refreshed (%zu bytes, %u s)", op->name,
+		    derlen, fr.cf->cache_ttl_s);
+	} else
+		log_info("cache: %s refresh failed: %s %s (upstream %ld)",
+		    op->name, estmap_code_str(a.code, code),
+		    a.reason != NULL ? a.reason : "-", r->status);
+	req_answer_clear(&a);
+}
+
+/* Start a background refresh of one cached operation. */
+static void
+front_cache_refresh(enum est_op_id id)
+{
+	const struct est_op	*op = estmap_op_by_id(id);
+	struct front_cache	*c = &fr.cache[id];
+	char			 path[128];
+
+	if (c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
+	    estmap_upstream_path(op, NULL, path, sizeof(path)) == -1)
+		return;
+	c->refresh = upstream_submit(fr.up, path, NULL, 0, NULL,
+	    front_cache_done, (void *)(uintptr_t)id);
+}
+
+/* See coap_front.h. */
+void
+front_tick(void)
+{
+	uint64_t now = mono_ms();
+
+	blk_expire(fr.blk, now);
+	/* refresh crts/att in the last fifth of their life, or when empty */
+	for (int i = 0; i < EST_OP_COUNT; i++) {
+		const struct est_op	*op = estmap_op_by_id(i);
+		struct front_cache	*c = &fr.cache[i];
+		uint64_t		 ttl = fr.cf->cache_ttl_s * 1000ULL;
+
+		if (op->method != EST_M_GET || ttl == 0)
+			continue;
+		if (c->der == NULL || now + ttl / 5 >= c->expires)
+			front_cache_refresh((enum est_op_id)i);
+	}
+	/* state changed outside libcoap does not poke its timerfd */
+	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+}
+
+unsigned
+front_pending(void)
+{
+	return fr.npending;
+}
+
+const char *
+front_libcoap_version(void)
+{
+	return coap_package_version();
+}
+
+/* See coap_front.h. */
+int
+front_init(struct event_base *base, struct config *cf, struct upstream *up)
+{
+	coap_dtls_pki_t	pki;
+	int		fd;
+
+	memset(&fr, 0, sizeof(fr));
+	fr.base = base;
+	fr.cf = cf;
+	fr.up = up;
+	TAILQ_INIT(&fr.reqs);
+	LIST_INIT(&fr.sessions);
+	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
+	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
+	fr.pol.max_body = cf->max_response_body;
+
+	coap_startup();
+	coap_set_log_handler(front_coap_log);
+	coap_set_log_level(log_get_level() >= LOG_LVL_DEBUG ? LOG_INFO :
+	    LOG_WARNING);
+	coap_dtls_set_log_level(log_get_level() >= LOG_LVL_DEBUG ? LOG_INFO :
+	    LOG_WARNING);
+	if (!coap_dtls_is_supported() || !coap_async_is_supported()) {
+		log_warnx("libcoap lacks DTLS or async support");
+		return -1;
+	}
+	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
+	    cf->max_pending * 4, EXCHANGE_LIFETIME_MS)) == NULL ||
+	    (fr.ctx = coap_new_context(NULL)) == NULL) {
+		log_warnx("cannot create the CoAP context");
+		return -1;
+	}
+	/* before any endpoint; no SINGLE_BODY with 4.3.1 (design.md 5.9) */
+	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
+	coap_context_set_max_idle_sessions(fr.ctx, cf->dtls_max_idle_sessions);
+	coap_context_set_max_handshake_sessions(fr.ctx,
+	    cf->dtls_max_handshakes);
+	coap_context_set_session_timeout(fr.ctx, cf->dtls_idle_timeout_s);
+	coap_register_event_handler(fr.ctx, front_event_cb);
+
+	memset(&pki, 0, sizeof(pki));
+	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki.verify_peer_cert = 1;
+	pki.cert_chain_validation = 1;
+	pki.cert_chain_verify_depth = (uint8_t)cf->dtls_verify_depth;
+	pki.additional_tls_setup_call_back = front_tls_setup_cb;
+	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	pki.pki_key.key.pem_buf.public_cert =
+	    (const uint8_t *)cf->pki->dtls_cert_pem;
+	pki.pki_key.key.pem_buf.public_cert_len = cf->pki->dtls_cert_len;
+	pki.pki_key.key.pem_buf.private_key =
+	    (const uint8_t *)cf->pki->dtls_key_pem;
+	pki.pki_key.key.pem_buf.private_key_len = cf->pki->dtls_key_len;
+	if (coap_context_set_pki(fr.ctx, &pki) != 1) {
+		log_warnx("libcoap refused the DTLS certificate and key");
+		return -1;
+	}
+	for (size_t i = 0; i < cf->nlisten; i++)
+		if (front_listen(&cf->listen[i]) == -1)
+			return -1;
+	if (front_resources() == -1) {
+		log_warnx("cannot create the EST resources");
+		return -1;
+	}
+	/* design.md 2: no epoll fd means a libcoap we cannot drive */
+	if ((fd = coap_context_get_coap_fd(fr.ctx)) == -1) {
+		log_warnx("libcoap was built without epoll support");
+		return -1;
+	}
+	if ((fr.ev = event_new(base, fd, EV_READ | EV_PERSIST, front_io_cb,
+	    NULL)) == NULL || event_add(fr.ev, NULL) == -1) {
+		log_warnx("cannot watch libcoap's fd");
+		return -1;
+	}
+	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+	/* warm the caches so crts and att go out piggybacked */
+	front_cache_refresh(EST_OP_CRTS);
+	front_cache_refresh(EST_OP_ATT);
+	return 0;
+}
+
+/* See coap_front.h. */
+void
+front_shutdown(void)
+{
+	struct front_req	*rq;
+	struct front_sess	*fs;
+
+	/* design.md 6.3: asyncs before the context, or endpoints assert */
+	while ((rq = TAILQ_FIRST(&fr.reqs)) != NULL) {
+		if (rq->async != NULL)
+			coap_free_async(rq->session, rq->async);
+		rq->async = NULL;
+		log_info("req=%llu op=%s cancelled: shutting down",
+		    (unsigned long long)rq->id, rq->op->name);
+		front_req_free(rq);
+	}
+	for (int i = 0; i < EST_OP_COUNT; i++) {
+		if (fr.cache[i].refresh != NULL)
+			upstream_cancel(fr.cache[i].refresh);
+		free(fr.cache[i].der);
+	}
+	if (fr.ev != NULL)
+		event_free(fr.ev);
+	/* SERVER_SESSION_DEL does not fire at context free in 4.3.1 */
+	while ((fs = LIST_FIRST(&fr.sessions)) != NULL)
+		front_sess_free(fs);
+	if (fr.ctx != NULL)
+		coap_free_context(fr.ctx);
+	blk_table_free(fr.blk);
+	coap_cleanup();
+	memset(&fr, 0, sizeof(fr));
+}

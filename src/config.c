@@ -1,0 +1,594 @@
+/*
+ * Configuration: read the JSON file, walk the schema table, check each
+ * value and then the relations between values. Errors are collected, not
+ * stopped at the first, so one run of -t shows everything that is wrong.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "log.h"
+#include "pki.h"
+
+/* A config file is small; anything bigger is a mistake. */
+#define CONFIG_MAX_FILE	(1024 * 1024)
+
+enum ck_type {
+	CK_STRING,		/* any string */
+	CK_FILE,		/* path of a readable file */
+	CK_UINT,		/* integer in [min, max] */
+	CK_BOOL,
+	CK_ENUM,		/* one of a fixed list of strings */
+	CK_OBJECT,		/* a section: only its known keys allowed */
+	CK_LISTEN,		/* the listen array */
+};
+
+/* One row of the schema: where a key lives, what it may hold. */
+struct config_key {
+	const char	*path;		/* "upstream.timeout_ms" */
+	enum ck_type	 type;
+	size_t		 off;		/* offsetof(struct config, field) */
+	bool		 required;
+	uint32_t	 def_u;
+	const char	*def_s;		/* default for strings, NULL = none */
+	uint32_t	 min, max;
+	const char	*const *choices;	/* CK_ENUM, NULL-terminated */
+	const char	*help;
+};
+
+#define OFF(f)	offsetof(struct config, f)
+
+static const char *const log_levels[] = { "error", "warning", "info",
+    "debug", NULL };
+static const char *const att_204[] = { "empty", "not-found", NULL };
+
+static const struct config_key config_keys[] = {
+	{ .path = "listen", .type = CK_LISTEN,
+	  .help = "array of {address, port}: where DTLS is served "
+	  "(default [{\"address\": \"::\", \"port\": 5684}])" },
+	{ .path = "dtls", .type = CK_OBJECT, .required = true,
+	  .help = "the DTLS front towards devices" },
+	{ .path = "dtls.cert", .type = CK_FILE, .off = OFF(dtls_cert),
+	  .required = true, .help = "PEM certificate of the registrar" },
+	{ .path = "dtls.key", .type = CK_FILE, .off = OFF(dtls_key),
+	  .required = true, .help = "PEM private key of dtls.cert" },
+	{ .path = "dtls.chain", .type = CK_FILE, .off = OFF(dtls_chain),
+	  .help = "PEM intermediates sent after dtls.cert" },
+	{ .path = "dtls.client_ca", .type = CK_FILE,
+	  .off = OFF(dtls_client_ca), .required = true,
+	  .help = "PEM trust anchors (and intermediates) for device certs" },
+	{ .path = "dtls.verify_depth", .type = CK_UINT,
+	  .off = OFF(dtls_verify_depth), .def_u = 4, .min = 1, .max = 10,
+	  .help = "longest device certificate chain accepted" },
+	{ .path = "dtls.mtu", .type = CK_UINT, .off = OFF(dtls_mtu),
+	  .def_u = 1152, .min = 256, .max = 1500,
+	  .help = "path MTU towards devices (bytes); bounds the block size" },
+	{ .path = "dtls.idle_timeout_s", .type = CK_UINT,
+	  .off = OFF(dtls_idle_timeout_s), .def_u = 60, .min = 5,
+	  .max = 86400, .help = "idle DTLS sessions are closed after this" },
+	{ .path = "dtls.max_handshakes", .type = CK_UINT,
+	  .off = OFF(dtls_max_handshakes), .def_u = 1000, .min = 1,
+	  .max = 1000000, .help = "sessions in handshake at once" },
+	{ .path = "dtls.max_idle_sessions", .type = CK_UINT,
+	  .off = OFF(dtls_max_idle_sessions), .def_u = 10000, .min = 0,
+	  .max = 10000000,
+	  .help = "idle sessions kept; the oldest is closed past it "
+	  "(0 = unlimited)" },
+	{ .path = "upstream", .type = CK_OBJECT, .required = true,
+	  .help = "the RFC 7030 EST server" },
+	{ .path = "upstream.url", .type = CK_STRING, .off = OFF(up_url),
+	  .required = true,
+	  .help = "base URL, https://host[:port] (no path)" },
+	{ .path = "upstream.client_cert", .type = CK_FILE,
+	  .off = OFF(up_client_cert), .required = true,
+	  .help = "PEM client certificate (id-kp-cmcRA) for mutual TLS" },
+	{ .path = "upstream.client_key", .type = CK_FILE,
+	  .off = OFF(up_client_key), .required = true,
+	  .help = "PEM private key of upstream.client_cert" },
+	{ .path = "upstream.ca", .type = CK_FILE, .off = OFF(up_ca),
+	  .required = true,
+	  .help = "PEM trust anchors for the upstream server certificate" },
+	{ .path = "upstream.connect_timeout_ms", .type = CK_UINT,
+	  .off = OFF(up_connect_timeout_ms), .def_u = 5000, .min = 100,
+	  .max = 60000, .help = "TCP + TLS connect deadline" },
+	{ .path = "upstream.timeout_ms", .type = CK_UINT,
+	  .off = OFF(up_timeout_ms), .def_u = 30000, .min = 200,
+	  .max = 60000,
+	  .help = "deadline of one whole upstream exchange; then 5.04" },
+	{ .path = "upstream.max_connections", .type = CK_UINT,
+	  .off = OFF(up_max_connections), .def_u = 32, .min = 1,
+	  .max = 4096, .help = "connections to the upstream at once" },
+	{ .path = "upstream.send_cte", .type = CK_BOOL,
+	  .off = OFF(up_send_cte), .def_u = 0,
+	  .help = "add Content-Transfer-Encoding: base64 (pre-RFC 8951 CAs)" },
+	{ .path = "limits", .type = CK_OBJECT,
+	  .help = "bounds on what peers can make us hold" },
+	{ .path = "limits.max_request_body", .type = CK_UINT,
+	  .off = OFF(max_request_body), .def_u = 16384, .min = 1024,
+	  .max = 1048576, .help = "bytes of one CSR; past it 4.13" },
+	{ .path = "limits.max_response_body", .type = CK_UINT,
+	  .off = OFF(max_response_body), .def_u = 65536, .min = 4096,
+	  .max = 16777216, .help = "bytes of one upstream body; past it 5.02" },
+	{ .path = "limits.max_pending", .type = CK_UINT,
+	  .off = OFF(max_pending), .def_u = 1024, .min = 1, .max = 1000000,
+	  .help = "upstream-bound requests at once; past it 5.03" },
+	{ .path = "limits.max_pending_per_session", .type = CK_UINT,
+	  .off = OFF(max_pending_per_session), .def_u = 4, .min = 1,
+	  .max = 1024, .help = "the same, per DTLS session" },
+	{ .path = "limits.block1_budget", .type = CK_UINT,
+	  .off = OFF(block1_budget), .def_u = 4194304, .min = 16384,
+	  .max = 1073741824,
+	  .help = "bytes all unfinished Block1 uploads may hold together" },
+	{ .path = "limits.busy_max_age_s", .type = CK_UINT,
+	  .off = OFF(busy_max_age_s), .def_u = 10, .min = 1, .max = 3600,
+	  .help = "Max-Age sent with 5.03 when a limit is reached" },
+	{ .path = "est", .type = CK_OBJECT,
+	  .help = "EST behaviour" },
+	{ .path = "est.cache_ttl_s", .type = CK_UINT, .off = OFF(cache_ttl_s),
+	  .def_u = 300, .min = 0, .max = 86400,
+	  .help = "crts and att answers are cached this long (0 = off)" },
+	{ .path = "est.retry_max_age_s", .type = CK_UINT,
+	  .off = OFF(retry_max_age_s), .def_u = 60, .min = 1,
+	  .max = 86400,
+	  .help = "Max-Age for an upstream 202/503 without Retry-After" },
+	{ .path = "est.att_on_204", .type = CK_ENUM, .off = OFF(att_on_204),
+	  .def_s = "empty", .choices = att_204,
+	  .help = "csrattrs 204: \"empty\" (2.05 + 30 00) or \"not-found\" "
+	  "(4.04)" },
+	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
+	{ .path = "log.level", .type = CK_ENUM, .off = OFF(log_level),
+	  .def_s = "info", .choices = log_levels,
+	  .help = "error, warning, info or debug" },
+};
+
+#define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* Append one formatted line to an error list. */
+void
+errlist_add(struct errlist *el, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+	size_t	 n;
+	char	*p;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	if ((p = realloc(el->text, el->len + n + 2)) == NULL)
+		return;
+	el->text = p;
+	memcpy(el->text + el->len, line, n);
+	el->len += n;
+	el->text[el->len++] = '\n';
+	el->text[el->len] = '\0';
+	el->count++;
+}
+
+void
+errlist_free(struct errlist *el)
+{
+	free(el->text);
+	el->text = NULL;
+	el->len = 0;
+	el->count = 0;
+}
+
+/* Slurp a whole file (bounded); NULL with errno set. */
+static char *
+config_read_file(const char *path, size_t *lenp)
+{
+	FILE	*fp;
+	char	*data;
+	size_t	 n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	if ((data = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
+		fclose(fp);
+		return NULL;
+	}
+	n = fread(data, 1, CONFIG_MAX_FILE + 1, fp);
+	if (ferror(fp) || n > CONFIG_MAX_FILE) {
+		if (!ferror(fp))
+			errno = EFBIG;
+		free(data);
+		fclose(fp);
+		return NULL;
+	}
+	fclose(fp);
+	data[n] = '\0';
+	*lenp = n;
+	return data;
+}
+
+/* Find the schema row of a dotted path. */
+static const struct config_key *
+config_key_find(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(config_keys[i].path, path) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Look up a dotted path in the parsed document. */
+static cJSON *
+config_json_get(cJSON *root, const char *path)
+{
+	char	 buf[128];
+	char	*seg, *save;
+	cJSON	*node = root;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (seg = strtok_r(buf, ".", &save); seg != NULL && node != NULL;
+	    seg = strtok_r(NULL, ".", &save))
+		node = cJSON_GetObjectItemCaseSensitive(node, seg);
+	return node;
+}
+
+/* Every member of every object must be a key of the schema. */
+static void
+config_check_unknown(cJSON *obj, const char *prefix, const char *file,
+    struct errlist *errs)
+{
+	cJSON	*it;
+	char	 path[128];
+
+	cJSON_ArrayForEach(it, obj) {
+		const struct config_key *k;
+
+		if (*prefix != '\0')
+			snprintf(path, sizeof(path), "%s.%s", prefix,
+			    it->string);
+		else
+			snprintf(path, sizeof(path), "%s", it->string);
+		if ((k = config_key_find(path)) == NULL) {
+			errlist_add(errs, "%s: %s: unknown key", file, path);
+			continue;
+		}
+		if (k->type == CK_OBJECT) {
+			if (!cJSON_IsObject(it))
+				errlist_add(errs, "%s: %s: must be an object",
+				    file, path);
+			else
+				config_check_unknown(it, path, file, errs);
+		}
+	}
+}
+
+/* Parse the listen array into cf->listen. */
+static void
+config_listen(struct config *cf, cJSON *arr, struct errlist *errs)
+{
+	cJSON	*it;
+	size_t	 i = 0;
+
+	if (arr == NULL) {
+		snprintf(cf->listen[0].addr, sizeof(cf->listen[0].addr), "::");
+		cf->listen[0].port = 5684;
+		cf->nlisten = 1;
+		return;
+	}
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+		errlist_add(errs, "%s: listen: must be a non-empty array of "
+		    "{\"address\", \"port\"}", cf->file);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		cJSON		*a, *p, *m;
+		struct in6_addr	 a6;
+		struct in_addr	 a4;
+
+		if (i == CONFIG_MAX_LISTEN) {
+			errlist_add(errs, "%s: listen: at most %d entries",
+			    cf->file, CONFIG_MAX_LISTEN);
+			return;
+		}
+		if (!cJSON_IsObject(it)) {
+			errlist_add(errs, "%s: listen[%zu]: must be an object",
+			    cf->file, i);
+			i++;
+			continue;
+		}
+		cJSON_ArrayForEach(m, it) {
+			if (strcmp(m->string, "address") != 0 &&
+			    strcmp(m->string, "port") != 0)
+				errlist_add(errs, "%s: listen[%zu].%s: unknown "
+				    "key", cf->file, i, m->string);
+		}
+		a = cJSON_GetObjectItemCaseSensitive(it, "address");
+		p = cJSON_GetObjectItemCaseSensitive(it, "port");
+		if (!cJSON_IsString(a) || (inet_pton(AF_INET6,
+		    a->valuestring, &a6) != 1 && inet_pton(AF_INET,
+		    a->valuestring, &a4) != 1))
+			errlist_add(errs, "%s: listen[%zu].address: must be a "
+			    "numeric IPv4 or IPv6 address", cf->file, i);
+		else
+			snprintf(cf->listen[i].addr, sizeof(cf->listen[i].addr),
+			    "%s", a->valuestring);
+		if (p == NULL)
+			cf->listen[i].port = 5684;
+		else if (!cJSON_IsNumber(p) || p->valuedouble < 1 ||
+		    p->valuedouble > 65535 ||
+		    p->valuedouble != (double)p->valueint)
+			errlist_add(errs, "%s: listen[%zu].port: must be an "
+			    "integer 1..65535", cf->file, i);
+		else
+			cf->listen[i].port = (uint16_t)p->valueint;
+		i++;
+	}
+	cf->nlisten = i;
+}
+
+/* Store one scalar value (or its default) for schema row k. */
+static void
+config_value(struct config *cf, const struct config_key *k, cJSON *v,
+    struct errlist *errs)
+{
+	char		*base = (char *)cf;
+	const char	*s;
+
+	if (v == NULL) {
+		if (k->required) {
+			errlist_add(errs, "%s: %s: required key is missing",
+			    cf->file, k->path);
+			return;
+		}
+		switch (k->type) {
+		case CK_UINT:
+			*(uint32_t *)(base + k->off) = k->def_u;
+			break;
+		case CK_BOOL:
+			*(bool *)(base + k->off) = k->def_u != 0;
+			break;
+		case CK_STRING:
+		case CK_FILE:
+		case CK_ENUM:
+			if (k->def_s != NULL &&
+			    (*(char **)(base + k->off) = strdup(k->def_s)) ==
+			    NULL)
+				errlist_add(errs, "%s: out of memory", cf->file);
+			break;
+		default:
+			break;
+		}
+		return;
+	}
+	switch (k->type) {
+	case CK_UINT:
+		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)
+		    v->valuedouble || v->valuedouble < k->min ||
+		    v->valuedouble > k->max) {
+			errlist_add(errs, "%s: %s: must be an integer %u..%u",
+			    cf->file, k->path, k->min, k->max);
+			return;
+		}
+		*(uint32_t *)(base + k->off) = (uint32_t)v->valuedouble;
+		return;
+	case CK_BOOL:
+		if (!cJSON_IsBool(v)) {
+			errlist_add(errs, "%s: %s: must be true or false",
+			    cf->file, k->path);
+			return;
+		}
+		*(bool *)(base + k->off) = cJSON_IsTrue(v);
+		return;
+	case CK_STRING:
+	case CK_FILE:
+	case CK_ENUM:
+		if (!cJSON_IsString(v) || *v->valuestring == '\0') {
+			errlist_add(errs, "%s: %s: must be a non-empty string",
+			    cf->file, k->path);
+			return;
+		}
+		s = v->valuestring;
+		if (k->type == CK_ENUM) {
+			size_t i;
+
+			for (i = 0; k->choices[i] != NULL; i++)
+				if (strcmp(k->choices[i], s) == 0)
+					break;
+			if (k->choices[i] == NULL) {
+				errlist_add(errs, "%s: %s: \"%s\" is not one of "
+				    "the allowed values (see estcoapd.json(5))",
+				    cf->file, k->path, s);
+				return;
+			}
+		}
+		if (k->type == CK_FILE) {
+			struct stat st;
+
+			if (stat(s, &st) == -1) {
+				errlist_add(errs, "%s: %s: %s: %s", cf->file,
+				    k->path, s, strerror(errno));
+				return;
+			}
+			if (!S_ISREG(st.st_mode)) {
+				errlist_add(errs, "%s: %s: %s: not a regular "
+				    "file", cf->file, k->path, s);
+				return;
+			}
+		}
+		if ((*(char **)(base + k->off) = strdup(s)) == NULL)
+			errlist_add(errs, "%s: out of memory", cf->file);
+		return;
+	default:
+		return;
+	}
+}
+
+/* Relations between keys that no single row can check. */
+static void
+config_cross_check(struct config *cf, struct errlist *errs)
+{
+	const char *u = cf->up_url;
+
+	if (u != NULL) {
+		if (strncmp(u, "https://", 8) != 0 || u[8] == '\0' ||
+		    u[8] == '/')
+			errlist_add(errs, "%s: upstream.url: must be "
+			    "https://host[:port]", cf->file);
+		else if (strchr(u + 8, '/') != NULL &&
+		    strcmp(strchr(u + 8, '/'), "/") != 0)
+			errlist_add(errs, "%s: upstream.url: must not carry a "
+			    "path (the RFC 7030 path /.well-known/est is added)",
+			    cf->file);
+		else if (strpbrk(u + 8, " \t\r\n?#@") != NULL)
+			errlist_add(errs, "%s: upstream.url: must not hold "
+			    "spaces, a query, a fragment or user info",
+			    cf->file);
+	}
+	if (cf->up_connect_timeout_ms > cf->up_timeout_ms)
+		errlist_add(errs, "%s: upstream.connect_timeout_ms: must not "
+		    "exceed upstream.timeout_ms", cf->file);
+	if (cf->max_pending_per_session > cf->max_pending)
+		errlist_add(errs, "%s: limits.max_pending_per_session: must not "
+		    "exceed limits.max_pending", cf->file);
+	if (cf->max_request_body > cf->block1_budget)
+		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
+		    "limits.block1_budget", cf->file);
+	for (size_t i = 0; i < cf->nlisten; i++)
+		for (size_t j = i + 1; j < cf->nlisten; j++)
+			if (cf->listen[i].port == cf->listen[j].port &&
+			    strcmp(cf->listen[i].addr, cf->listen[j].addr) == 0)
+				errlist_add(errs, "%s: listen[%zu]: duplicate of "
+				    "listen[%zu]", cf->file, j, i);
+}
+
+/* Turn a cJSON error pointer into line and column (1-based). */
+static void
+config_position(const char *text, const char *at, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (const char *p = text; p < at && *p != '\0'; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else
+			(*col)++;
+	}
+}
+
+/* Read path into a new configuration generation. */
+struct config *
+config_load(const char *path, struct errlist *errs)
+{
+	struct config	*cf;
+	char		*text;
+	size_t		 len;
+	cJSON		*root;
+	const char	*end = NULL;
+	int		 before = errs->count;
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
+	    (cf->file = strdup(path)) == NULL) {
+		free(cf);
+		errlist_add(errs, "%s: out of memory", path);
+		return NULL;
+	}
+	if ((text = config_read_file(path, &len)) == NULL) {
+		errlist_add(errs, "%s: %s", path, strerror(errno));
+		config_free(cf);
+		return NULL;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+	if (root == NULL) {
+		int line, col;
+
+		config_position(text, end != NULL ? end : text + len, &line,
+		    &col);
+		errlist_add(errs, "%s:%d:%d: JSON syntax error", path, line,
+		    col);
+		free(text);
+		config_free(cf);
+		return NULL;
+	}
+	free(text);
+	if (!cJSON_IsObject(root)) {
+		errlist_add(errs, "%s: the top level must be an object", path);
+		goto fail;
+	}
+	config_check_unknown(root, "", path, errs);
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key	*k = &config_keys[i];
+		cJSON			*v = config_json_get(root, k->path);
+
+		if (k->type == CK_LISTEN)
+			config_listen(cf, v, errs);
+		else if (k->type == CK_OBJECT) {
+			if (v == NULL && k->required)
+				errlist_add(errs, "%s: %s: required section is "
+				    "missing", path, k->path);
+		} else {
+			/* a key of a section that is not an object is absent */
+			config_value(cf, k, v, errs);
+		}
+	}
+	if (errs->count == before)
+		config_cross_check(cf, errs);
+	if (errs->count != before)
+		goto fail;
+	cJSON_Delete(root);
+	return cf;
+fail:
+	cJSON_Delete(root);
+	config_free(cf);
+	return NULL;
+}
+
+/* Free a generation and every string and key it owns. */
+void
+config_free(struct config *cf)
+{
+	if (cf == NULL)
+		return;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->type == CK_STRING || k->type == CK_FILE ||
+		    k->type == CK_ENUM)
+			free(*(char **)((char *)cf + k->off));
+	}
+	pki_free(cf->pki);
+	free(cf->file);
+	free(cf);
+}
+
+/* Print every key with its type, default and help text. */
+void
+config_dump_keys(void)
+{
+	static const char *const tn[] = {
+		[CK_STRING] = "string", [CK_FILE] = "file",
+		[CK_UINT] = "integer", [CK_BOOL] = "boolean",
+		[CK_ENUM] = "string", [CK_OBJECT] = "object",
+		[CK_LISTEN] = "array",
+	};
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		printf("%-30s %-8s", k->path, tn[k->type]);
+		if (k->required)
+			printf(" required");
+		else if (k->type == CK_UINT)
+			printf(" default %u", k->def_u);
+		else if (k->type == CK_BOOL)
+			printf(" default %s", k->def_u ? "true" : "false");
+		else if (k->def_s != NULL)
+			printf(" default \"%s\"", k->def_s);
+		printf("\n    %s\n", k->help);
+	}
+}

@@ -1,0 +1,183 @@
+/*
+ * From upstream result to CoAP answer: status mapping (est_map), base64 and
+ * DER checks (transcode), the single-certificate form (CF 287). Nothing
+ * unchecked from the CA ever reaches a device (protocol.md 4.1, D4).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "estcoapd.h"
+#include "est_map.h"
+#include "est_req.h"
+#include "transcode.h"
+#include "upstream.h"
+
+/* Free the payload and forget everything. */
+void
+req_answer_clear(struct est_answer *a)
+{
+	free(a->payload);
+	memset(a, 0, sizeof(*a));
+	a->cf = -1;
+	a->max_age = -1;
+}
+
+/* An error answer with a diagnostic payload (RFC 7252 5.5.2). */
+void
+req_answer_error(struct est_answer *a, unsigned code, const char *reason,
+    const char *diag)
+{
+	req_answer_clear(a);
+	a->code = code;
+	a->reason = reason;
+	snprintf(a->diag, sizeof(a->diag), "%s", diag != NULL ? diag : "");
+}
+
+/* The answer to a GET or POST op from a validated DER body. */
+static void
+req_answer_der(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, EVP_PKEY *match, const uint8_t *der, size_t len)
+{
+	unsigned	 ok = op->method == EST_M_GET ? EST_CODE(2, 5) :
+			    EST_CODE(2, 4);
+	const char	*why = NULL;
+	uint8_t		*cert;
+	size_t		 certlen;
+
+	req_answer_clear(a);
+	if (resp_cf == CF_PKIX_CERT) {
+		if (tc_pkcs7_pick_cert(der, len, match, &cert, &certlen,
+		    &why) == -1) {
+			/*
+			 * crts: we never guess which of several CA certs the
+			 * device wants (D2). sen/sren: no cert matches the
+			 * CSR key (D6).
+			 */
+			if (op->id == EST_OP_CRTS)
+				req_answer_error(a, EST_CODE(4, 6),
+				    "accept-287-several-certs", "CA bundle "
+				    "holds several certificates; use 281");
+			else
+				req_answer_error(a, EST_CODE(5, 2),
+				    "no-matching-cert", "upstream returned "
+				    "no certificate for the CSR key");
+			return;
+		}
+		a->payload = cert;
+		a->len = certlen;
+	} else {
+		if ((a->payload = malloc(len > 0 ? len : 1)) == NULL) {
+			req_answer_error(a, EST_CODE(5, 3), "nomem",
+			    "out of memory");
+			return;
+		}
+		memcpy(a->payload, der, len);
+		a->len = len;
+	}
+	a->code = ok;
+	a->cf = (int)resp_cf;
+	a->reason = "ok";
+}
+
+/* See est_req.h. */
+void
+req_answer_body(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, const uint8_t *der, size_t len)
+{
+	req_answer_der(a, op, resp_cf, NULL, der, len);
+}
+
+/* See est_req.h. */
+void
+req_answer_upstream(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, EVP_PKEY *csr_key, const struct upstream_result *r,
+    const struct req_policy *pol, uint8_t **derp, size_t *derlenp)
+{
+	static const uint8_t	 empty_seq[] = { 0x30, 0x00 };
+	struct est_code_map	 m;
+	enum est_up_outcome	 o;
+	const char		*why = NULL, *want;
+	uint8_t			*der = NULL;
+	size_t			 derlen = 0;
+	int			 n;
+
+	if (derp != NULL)
+		*derp = NULL;
+	req_answer_clear(a);
+	o = r->end == UPSTREAM_OK ? EST_UP_HTTP : r->end == UPSTREAM_TIMEOUT ?
+	    EST_UP_TIMEOUT : EST_UP_FAILED;
+	estmap_http_to_coap(op, o, r->status, r->retry_after,
+	    pol->retry_max_age, &m);
+
+	if (!m.use_body) {
+		if (o == EST_UP_TIMEOUT)
+			req_answer_error(a, m.code, "upstream-timeout",
+			    "upstream EST server did not answer in time");
+		else if (o == EST_UP_FAILED)
+			req_answer_error(a, m.code, "upstream-failed",
+			    "upstream EST server unreachable or failed");
+		else if (op->id == EST_OP_ATT && r->status == 204 &&
+		    m.code == EST_CODE(2, 5)) {
+			/* 8951 4: no attributes; D9 or the 9148 4.5 reading */
+			if (pol->att_204_empty)
+				req_answer_der(a, op, resp_cf, NULL, empty_seq,
+				    sizeof(empty_seq));
+			else
+				req_answer_error(a, EST_CODE(4, 4),
+				    "no-csrattrs", "no CSR attributes");
+			return;
+		} else {
+			char d[sizeof(a->diag)];
+
+			d[0] = '\0';
+			if (m.diag_from_body && r->body_len > 0 &&
+			    (r->ctype == NULL ||
+			    tc_ctype_is(r->ctype, "text/plain")))
+				tc_diag_sanitise(r->body, r->body_len, d,
+				    sizeof(d));
+			if (d[0] == '\0')
+				snprintf(d, sizeof(d), "upstream answered "
+				    "HTTP %ld", r->status);
+			req_answer_error(a, m.code, "upstream-status", d);
+		}
+		a->max_age = m.max_age;
+		return;
+	}
+
+	/* a 2xx with a body: check type, decode, validate */
+	want = op->id == EST_OP_ATT ? "application/csrattrs" :
+	    "application/pkcs7-mime";
+	if (r->ctype == NULL || !tc_ctype_is(r->ctype, want)) {
+		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-type",
+		    "upstream answered with a wrong content type");
+		return;
+	}
+	if (tc_b64_decode((const char *)r->body, r->body_len, pol->max_body,
+	    &der, &derlen, &why) == -1) {
+		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-base64",
+		    "upstream body is not valid base64");
+		return;
+	}
+	if (op->id == EST_OP_ATT)
+		n = tc_csrattrs_check(der, derlen, &why);
+	else {
+		int ncerts;
+
+		n = tc_pkcs7_certs_check(der, derlen, &ncerts, &why);
+	}
+	if (n == -1) {
+		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-der",
+		    op->id == EST_OP_ATT ? "upstream CSR attributes are "
+		    "malformed" : "upstream PKCS#7 is malformed or holds no "
+		    "certificate");
+		free(der);
+		return;
+	}
+	req_answer_der(a, op, resp_cf, csr_key, der, derlen);
+	if (derp != NULL) {
+		*derp = der;
+		*derlenp = derlen;
+	} else
+		free(der);
+}

@@ -1,0 +1,133 @@
+/*
+ * estcoapd: EST-over-CoAPS registrar (RFC 9148). Options, start-up order
+ * and exit codes; everything else lives in proc and below.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "coap_front.h"
+#include "config.h"
+#include "estcoapd.h"
+#include "log.h"
+#include "pki.h"
+#include "proc.h"
+
+static void __attribute__((noreturn))
+usage(int rc)
+{
+	fprintf(rc == 0 ? stdout : stderr,
+	    "usage: estcoapd [-dfhtV] [-c file]\n"
+	    "  -c file  configuration (default %s)\n"
+	    "  -t       check the configuration and its files, then exit\n"
+	    "  -f       stay in the foreground and log to stderr\n"
+	    "  -d       debug logging\n"
+	    "  -V       print the version and library versions\n"
+	    "  -h       this help; -h -h also lists every config key\n"
+	    "exit status: 0 ok, 1 configuration or usage error, "
+	    "2 start-up failure\n", ESTCOAPD_CONF_DEFAULT);
+	exit(rc);
+}
+
+/* -V: our version and the versions of the libraries we run with. */
+static void
+print_versions(void)
+{
+	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+	printf("estcoapd %s\n", ESTCOAPD_VERSION);
+	printf("libcoap %s\n", front_libcoap_version());
+	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
+	printf("libcurl %s\n", cv->version);
+	printf("libevent %s\n", event_get_version());
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = ESTCOAPD_CONF_DEFAULT;
+	struct errlist	 errs = { 0 };
+	struct config	*cf;
+	enum log_level	 lvl;
+	int		 ch, check = 0, fg = 0, debug = 0, help = 0, rc;
+
+	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			fg = 1;
+			break;
+		case 'h':
+			help++;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			print_versions();
+			return EXIT_OK;
+		default:
+			usage(EXIT_CONFIG);
+		}
+	}
+	if (optind != argc)
+		usage(EXIT_CONFIG);
+	if (help) {
+		if (help > 1) {
+			config_dump_keys();
+			return EXIT_OK;
+		}
+		usage(EXIT_OK);
+	}
+
+	log_init(1, LOG_LVL_INFO);
+	if ((cf = config_load(file, &errs)) == NULL ||
+	    pki_load(cf, &errs) == -1) {
+		fprintf(stderr, "%s", errs.text != NULL ? errs.text :
+		    "configuration error\n");
+		fprintf(stderr, "estcoapd: %d error(s) in %s\n", errs.count,
+		    file);
+		errlist_free(&errs);
+		config_free(cf);
+		return EXIT_CONFIG;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", file);
+		config_free(cf);
+		return EXIT_OK;
+	}
+	if (log_level_parse(cf->log_level, &lvl) == -1)
+		lvl = LOG_LVL_INFO;
+	if (debug)
+		lvl = LOG_LVL_DEBUG;
+	if (!fg && daemon(0, 0) == -1) {
+		log_warn("daemon");
+		config_free(cf);
+		return EXIT_RUNTIME;
+	}
+	log_init(fg, lvl);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_warnx("curl_global_init failed");
+		config_free(cf);
+		return EXIT_RUNTIME;
+	}
+	log_info("estcoapd %s starting (libcoap %s, %s, libcurl %s, "
+	    "libevent %s), config %s", ESTCOAPD_VERSION,
+	    front_libcoap_version(), OpenSSL_version(OPENSSL_VERSION),
+	    curl_version_info(CURLVERSION_NOW)->version, event_get_version(),
+	    file);
+	rc = proc_run(cf);
+	config_free(cf);
+	curl_global_cleanup();
+	return rc;
+}

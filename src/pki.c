@@ -1,0 +1,333 @@
+/*
+ * Certificates and keys. Everything is read and checked once, at start-up
+ * or by -t; handshakes then use the in-memory copies (design.md 5.3-5.4).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "config.h"
+#include "log.h"
+#include "pki.h"
+
+/* PEM files are small; a bigger one is not what the key names. */
+#define PKI_MAX_FILE	(1024 * 1024)
+
+/* Log what failed and empty the OpenSSL error queue. */
+void
+pki_log_errors(const char *what)
+{
+	unsigned long	e;
+	char		buf[256];
+	int		n = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("%s: %s", what, buf);
+		n++;
+	}
+	if (n == 0)
+		log_warnx("%s", what);
+}
+
+/* The first OpenSSL error as text, and the queue emptied. */
+static const char *
+pki_err_text(char *buf, size_t bufsz)
+{
+	unsigned long e = ERR_peek_error();
+
+	if (e == 0)
+		snprintf(buf, bufsz, "no PEM data of the expected kind");
+	else
+		snprintf(buf, bufsz, "%s", ERR_reason_error_string(e) != NULL ?
+		    ERR_reason_error_string(e) : "unknown OpenSSL error");
+	ERR_clear_error();
+	return buf;
+}
+
+/* Read a whole PEM file into a NUL-terminated buffer. */
+static char *
+pki_slurp(const char *path, size_t *lenp, const char *key, const char *file,
+    struct errlist *errs)
+{
+	FILE	*fp;
+	char	*data;
+	size_t	 n;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		errlist_add(errs, "%s: %s: %s: %s", file, key, path,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((data = malloc(PKI_MAX_FILE + 1)) == NULL) {
+		fclose(fp);
+		errlist_add(errs, "%s: %s: out of memory", file, key);
+		return NULL;
+	}
+	n = fread(data, 1, PKI_MAX_FILE + 1, fp);
+	if (ferror(fp) || n > PKI_MAX_FILE || n == 0) {
+		errlist_add(errs, "%s: %s: %s: %s", file, key, path,
+		    ferror(fp) ? strerror(errno) : n == 0 ? "empty file" :
+		    "larger than 1 MiB");
+		fclose(fp);
+		free(data);
+		return NULL;
+	}
+	fclose(fp);
+	data[n] = '\0';
+	*lenp = n + 1;		/* libcoap's PEM_BUF wants the NUL counted */
+	return data;
+}
+
+/* Every certificate of a PEM buffer; NULL (error added) if there is none. */
+static STACK_OF(X509) *
+pki_certs(const char *pem, size_t len, const char *key, const char *path,
+    const char *file, struct errlist *errs)
+{
+	STACK_OF(X509)	*sk;
+	BIO		*bio;
+	X509		*x;
+	char		 eb[128];
+
+	if ((sk = sk_X509_new_null()) == NULL ||
+	    (bio = BIO_new_mem_buf(pem, (int)len - 1)) == NULL) {
+		sk_X509_free(sk);
+		errlist_add(errs, "%s: %s: out of memory", file, key);
+		return NULL;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			break;
+		}
+	BIO_free(bio);
+	if (sk_X509_num(sk) == 0) {
+		errlist_add(errs, "%s: %s: %s: no certificate: %s", file, key,
+		    path, pki_err_text(eb, sizeof(eb)));
+		sk_X509_free(sk);
+		return NULL;
+	}
+	ERR_clear_error();	/* the end of the PEM stream leaves one */
+	return sk;
+}
+
+/* Parse a private key from PEM (no passphrase: a daemon cannot ask). */
+static EVP_PKEY *
+pki_key(const char *pem, size_t len, const char *key, const char *path,
+    const char *file, struct errlist *errs)
+{
+	BIO		*bio;
+	EVP_PKEY	*pk;
+	char		 eb[128];
+
+	if ((bio = BIO_new_mem_buf(pem, (int)len - 1)) == NULL)
+		return NULL;
+	pk = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	BIO_free(bio);
+	if (pk == NULL)
+		errlist_add(errs, "%s: %s: %s: not a readable unencrypted "
+		    "private key: %s", file, key, path,
+		    pki_err_text(eb, sizeof(eb)));
+	return pk;
+}
+
+/*
+ * Check that a certificate file and a key file belong together and that the
+ * certificate is within its validity period; the first certificate of the
+ * file is the one the key must match.
+ */
+static void
+pki_check_pair(const char *certpem, size_t certlen, const char *keypem,
+    size_t keylen, const char *certkey, const char *certpath,
+    const char *keykey, const char *keypath, const char *file,
+    struct errlist *errs)
+{
+	STACK_OF(X509)	*sk;
+	EVP_PKEY	*pk;
+	X509		*x;
+
+	sk = pki_certs(certpem, certlen, certkey, certpath, file, errs);
+	pk = pki_key(keypem, keylen, keykey, keypath, file, errs);
+	if (sk != NULL && pk != NULL) {
+		x = sk_X509_value(sk, 0);
+		if (X509_check_private_key(x, pk) != 1)
+			errlist_add(errs, "%s: %s: %s does not match the "
+			    "certificate in %s (%s)", file, keykey, keypath,
+			    certkey, certpath);
+		if (X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+			errlist_add(errs, "%s: %s: %s: certificate has "
+			    "expired", file, certkey, certpath);
+		if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0)
+			errlist_add(errs, "%s: %s: %s: certificate is not "
+			    "valid yet", file, certkey, certpath);
+	}
+	ERR_clear_error();
+	EVP_PKEY_free(pk);
+	sk_X509_pop_free(sk, X509_free);
+}
+
+/* Load and cross-check every file of cf into cf->pki. */
+int
+pki_load(struct config *cf, struct errlist *errs)
+{
+	struct pki_set	*ps;
+	STACK_OF(X509)	*sk;
+	size_t		 len;
+	char		*pem;
+	int		 before = errs->count;
+	const char	*f = cf->file;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+		errlist_add(errs, "%s: out of memory", f);
+		return -1;
+	}
+	ps->verify_depth = (int)cf->dtls_verify_depth;
+
+	ps->dtls_cert_pem = pki_slurp(cf->dtls_cert, &ps->dtls_cert_len,
+	    "dtls.cert", f, errs);
+	ps->dtls_key_pem = pki_slurp(cf->dtls_key, &ps->dtls_key_len,
+	    "dtls.key", f, errs);
+	if (ps->dtls_cert_pem != NULL && ps->dtls_key_pem != NULL)
+		pki_check_pair(ps->dtls_cert_pem, ps->dtls_cert_len,
+		    ps->dtls_key_pem, ps->dtls_key_len, "dtls.cert",
+		    cf->dtls_cert, "dtls.key", cf->dtls_key, f, errs);
+
+	if (cf->dtls_chain != NULL &&
+	    (pem = pki_slurp(cf->dtls_chain, &len, "dtls.chain", f, errs)) !=
+	    NULL) {
+		ps->dtls_chain = pki_certs(pem, len, "dtls.chain",
+		    cf->dtls_chain, f, errs);
+		free(pem);
+	}
+
+	if ((pem = pki_slurp(cf->dtls_client_ca, &len, "dtls.client_ca", f,
+	    errs)) != NULL) {
+		sk = pki_certs(pem, len, "dtls.client_ca", cf->dtls_client_ca,
+		    f, errs);
+		free(pem);
+		if (sk != NULL && (ps->client_trust = X509_STORE_new()) !=
+		    NULL) {
+			for (int i = 0; i < sk_X509_num(sk); i++)
+				X509_STORE_add_cert(ps->client_trust,
+				    sk_X509_value(sk, i));
+		}
+		sk_X509_pop_free(sk, X509_free);
+	}
+
+	ps->up_cert_pem = pki_slurp(cf->up_client_cert, &ps->up_cert_len,
+	    "upstream.client_cert", f, errs);
+	ps->up_key_pem = pki_slurp(cf->up_client_key, &ps->up_key_len,
+	    "upstream.client_key", f, errs);
+	if (ps->up_cert_pem != NULL && ps->up_key_pem != NULL)
+		pki_check_pair(ps->up_cert_pem, ps->up_cert_len,
+		    ps->up_key_pem, ps->up_key_len, "upstream.client_cert",
+		    cf->up_client_cert, "upstream.client_key",
+		    cf->up_client_key, f, errs);
+	ps->up_ca_pem = pki_slurp(cf->up_ca, &ps->up_ca_len, "upstream.ca", f,
+	    errs);
+	if (ps->up_ca_pem != NULL && (sk = pki_certs(ps->up_ca_pem,
+	    ps->up_ca_len, "upstream.ca", cf->up_ca, f, errs)) != NULL)
+		sk_X509_pop_free(sk, X509_free);
+
+	ERR_clear_error();
+	if (errs->count != before) {
+		pki_free(ps);
+		return -1;
+	}
+	cf->pki = ps;
+	return 0;
+}
+
+/* Free a loaded set, wiping the private keys. */
+void
+pki_free(struct pki_set *ps)
+{
+	if (ps == NULL)
+		return;
+	free(ps->dtls_cert_pem);
+	if (ps->dtls_key_pem != NULL)
+		OPENSSL_clear_free(ps->dtls_key_pem, ps->dtls_key_len);
+	sk_X509_pop_free(ps->dtls_chain, X509_free);
+	X509_STORE_free(ps->client_trust);
+	free(ps->up_cert_pem);
+	if (ps->up_key_pem != NULL)
+		OPENSSL_clear_free(ps->up_key_pem, ps->up_key_len);
+	free(ps->up_ca_pem);
+	free(ps);
+}
+
+/* Log why a device certificate was refused; keep OpenSSL's verdict. */
+static int
+pki_verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+	char	 subj[256] = "?";
+	X509	*x;
+
+	if (ok)
+		return 1;
+	if ((x = X509_STORE_CTX_get_current_cert(ctx)) != NULL)
+		X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
+	log_info("dtls: device certificate refused: depth=%d subject=\"%s\" "
+	    "error=\"%s\"", X509_STORE_CTX_get_error_depth(ctx), subj,
+	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	return 0;
+}
+
+/*
+ * Runs from libcoap's ClientHello hook after its own set-up, so what we set
+ * wins (design.md 5.4): our trust store, a required client certificate and
+ * the intermediates of our own certificate.
+ */
+int
+pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
+{
+	if (SSL_set1_verify_cert_store(ssl, ps->client_trust) != 1) {
+		pki_log_errors("dtls: cannot set the device trust store");
+		return 0;
+	}
+	/* RFC 9148 3: every function needs a client certificate. */
+	SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, pki_verify_cb);
+	SSL_set_verify_depth(ssl, ps->verify_depth);
+	if (ps->dtls_chain != NULL && SSL_set1_chain(ssl, ps->dtls_chain) !=
+	    1) {
+		pki_log_errors("dtls: cannot attach the certificate chain");
+		return 0;
+	}
+	return 1;
+}
+
+/* Subject, issuer and serial of the session's verified peer certificate. */
+int
+pki_peer_identity(SSL *ssl, struct pki_peer *id)
+{
+	X509		*x;
+	BIGNUM		*bn;
+	char		*hex;
+
+	snprintf(id->subject, sizeof(id->subject), "-");
+	snprintf(id->issuer, sizeof(id->issuer), "-");
+	snprintf(id->serial, sizeof(id->serial), "-");
+	if (ssl == NULL || (x = SSL_get0_peer_certificate(ssl)) == NULL)
+		return -1;
+	X509_NAME_oneline(X509_get_subject_name(x), id->subject,
+	    sizeof(id->subject));
+	X509_NAME_oneline(X509_get_issuer_name(x), id->issuer,
+	    sizeof(id->issuer));
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
+	    NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL) {
+			snprintf(id->serial, sizeof(id->serial), "%s", hex);
+			OPENSSL_free(hex);
+		}
+		BN_free(bn);
+	}
+	ERR_clear_error();
+	return 0;
+}

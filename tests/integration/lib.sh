@@ -1,0 +1,250 @@
+# shellcheck shell=bash
+# Integration test library: sourced by every tests/integration/cases/*.sh.
+# Each case gets a temp dir, a real mutual-TLS EST upstream
+# (build/est-testserver), the real daemon, and talks to it with Debian's
+# coap-client-openssl (or build/estcoap-probe). Loopback only. A failing
+# case dumps the logs; exit 77 means skipped.
+set -eu
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$TOP/build}		# build/ or build/asan/
+TOOLS=${TOOLS:-$TOP/build}		# est-testserver, estcoap-probe
+PKI=${PKI:-$TOP/build/test-pki}
+COAP_CLIENT=${COAP_CLIENT:-coap-client-openssl}
+T=$(mktemp -d "${TMPDIR:-/tmp}/estcoapd-case.XXXXXX")
+CASE=$(basename "$0" .sh)
+DAEMON_PID=""
+UPSTREAM_PIDS=""
+NCHECK=0
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+# Print the logs of a failed case.
+dump_logs() {
+	for f in "$T"/daemon.log "$T"/up*.stderr "$T"/up*.req; do
+		[ -f "$f" ] || continue
+		echo "---- $f (last 60 lines)"
+		tail -n 60 "$f"
+	done
+}
+
+# Stop what we started; a daemon that does not exit cleanly fails the case.
+cleanup() {
+	rc=$?
+	if [ -n "$DAEMON_PID" ]; then
+		stop_daemon || rc=1
+	fi
+	for p in $UPSTREAM_PIDS; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+		dump_logs
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL [$CASE]: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP [$CASE]: $*" >&2
+	exit 77
+}
+
+# A count of passed assertions for the summary line.
+ok() {
+	NCHECK=$((NCHECK + 1))
+	[ -z "${VERBOSE:-}" ] || echo "ok [$CASE]: $*"
+}
+
+# A free UDP or TCP port on loopback (checked against what is bound now).
+free_port() {
+	local proto=$1 p
+	for _ in $(seq 1 50); do
+		p=$(( (RANDOM % 20000) + 30000 ))
+		if ! ss -Hln"${proto:0:1}" "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Wait (up to $2 seconds) until a file contains a pattern.
+wait_for() {
+	local file=$1 secs=$2 pat=$3 i
+	for i in $(seq 1 $((secs * 10))); do
+		if [ -f "$file" ] && grep -q -- "$pat" "$file"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_upstream NAME [extra est-testserver args]: sets UP_PORT_<NAME>.
+start_upstream() {
+	local name=$1
+	shift
+	cat "$PKI/est-ca.crt" "$PKI/root-ca.crt" >"$T/ra-trust.pem"
+	"$TOOLS/est-testserver" -p 0 -c "$PKI/upstream-chain.pem" \
+	    -k "$PKI/upstream.key" -C "$T/ra-trust.pem" \
+	    -a "$PKI/est-ca.crt" -A "$PKI/est-ca.key" -b "$PKI/cacerts.pem" \
+	    -P "$T/$name.port" -l "$T/$name.req" -m "$T/$name.mode" "$@" \
+	    2>"$T/$name.stderr" &
+	UPSTREAM_PIDS="$UPSTREAM_PIDS $!"
+	wait_for "$T/$name.port" 10 . || fail "upstream $name did not start"
+	eval "UP_PORT_$name=$(cat "$T/$name.port")"
+	: >>"$T/$name.req"
+}
+
+# upstream_mode NAME "key=value" ...: behaviour of the next requests.
+upstream_mode() {
+	local name=$1
+	shift
+	printf '%s\n' "$@" >"$T/$name.mode"
+}
+
+# upstream_count NAME [pattern]: requests the upstream has seen.
+upstream_count() {
+	grep -c -- "${2:-.}" "$T/$1.req" || true
+}
+
+# write_config URL [extra JSON members for the top level, with a comma]
+write_config() {
+	local url=$1 extra=${2:-}
+	PORT=$(free_port udp) || fail "no free UDP port"
+	cat >"$T/estcoapd.json" <<JSON
+{
+	"listen": [ { "address": "127.0.0.1", "port": $PORT } ],
+	"dtls": {
+		"cert": "$PKI/dtls.crt",
+		"key": "$PKI/dtls.key",
+		"chain": "$PKI/dtls-chain.pem",
+		"client_ca": "$PKI/device-ca.crt"${DTLS_EXTRA:-}
+	},
+	"upstream": {
+		"url": "$url",
+		"client_cert": "$PKI/ra.crt",
+		"client_key": "$PKI/ra.key",
+		"ca": "$PKI/root-ca.crt",
+		"connect_timeout_ms": ${UP_CONNECT_MS:-2000},
+		"timeout_ms": ${UP_TIMEOUT_MS:-8000}
+	}${extra}
+}
+JSON
+}
+
+# start_daemon: run estcoapd on $T/estcoapd.json; wait until it is ready
+# and, unless NOWARM is set, until its crts cache is warm.
+start_daemon() {
+	"$BUILD/estcoapd" -f -d -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_for "$T/daemon.log" 10 " ready: " ||
+	    fail "daemon did not become ready"
+	if [ -z "${NOWARM:-}" ]; then
+		wait_for "$T/daemon.log" 10 "cache: crts refreshed" ||
+		    fail "crts cache did not warm up"
+	fi
+}
+
+# stop_daemon: SIGTERM, wait, require exit 0 (ASan leaks make it non-zero).
+stop_daemon() {
+	local pid=$DAEMON_PID rc=0
+	DAEMON_PID=""
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		echo "FAIL [$CASE]: daemon did not stop on SIGTERM" >&2
+		return 1
+	fi
+	wait "$pid" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "FAIL [$CASE]: daemon exited with $rc" >&2
+		return 1
+	fi
+	if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" \
+	    "$T/daemon.log"; then
+		echo "FAIL [$CASE]: sanitizer report in the daemon log" >&2
+		return 1
+	fi
+	return 0
+}
+
+# coap [coap-client args] PATH: one request as the P-256 device. Prints
+# coap-client's output; the payload goes to $T/out. Sets CODE.
+coap() {
+	local path=${*: -1} args=("${@:1:$#-1}")
+	rm -f "$T/out"
+	set +e
+	"$COAP_CLIENT" -B "${WAIT:-20}" -c "${DEV_CERT:-$PKI/device.crt}" \
+	    -j "${DEV_KEY:-$PKI/device.key}" -R "$PKI/root-ca.crt" \
+	    -o "$T/out" "${args[@]}" \
+	    "coaps://127.0.0.1:$PORT$path" >"$T/coap.stdout" 2>"$T/coap.stderr"
+	COAP_RC=$?
+	set -e
+	CODE=$(grep -Eo '^[245]\.[0-9][0-9]' "$T/coap.stderr" "$T/coap.stdout" \
+	    2>/dev/null | head -n1 | sed 's/.*://') || true
+	if [ -z "$CODE" ] && [ "$COAP_RC" -eq 0 ] && [ -f "$T/out" ]; then
+		CODE=2.xx
+	fi
+}
+
+# probe [estcoap-probe args]: one scripted request; output in $T/probe.out.
+probe() {
+	set +e
+	"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" \
+	    -c "${DEV_CERT:-$PKI/device.crt}" -k "${DEV_KEY:-$PKI/device.key}" \
+	    -C "$PKI/root-ca.crt" "$@" >"$T/probe.out" 2>"$T/probe.stderr"
+	PROBE_RC=$?
+	set -e
+	PCODE=$(sed -n 's/^code=//p' "$T/probe.out" | tail -n1)
+}
+
+# probe_field KEY: a key=value line of the last probe.
+probe_field() {
+	sed -n "s/^$1=//p" "$T/probe.out" | tail -n1
+}
+
+# expect_code WANT WHAT: compare the last coap-client CODE.
+expect_code() {
+	[ "${CODE:-}" = "$1" ] || fail "$2: got '${CODE:-none}', want $1 \
+(coap-client: $(tr '\n' ' ' <"$T/coap.stderr" | cut -c1-300))"
+	ok "$2"
+}
+
+# expect_pcode WANT WHAT: compare the last probe code.
+expect_pcode() {
+	[ "${PCODE:-}" = "$1" ] || fail "$2: got '${PCODE:-none}', want $1 \
+(probe: $(tr '\n' ' ' <"$T/probe.out" | cut -c1-300) \
+$(tr '\n' ' ' <"$T/probe.stderr" | cut -c1-200))"
+	ok "$2"
+}
+
+# expect_upstream NAME N WHAT: the upstream has seen exactly N requests.
+expect_upstream() {
+	local n
+	n=$(upstream_count "$1")
+	[ "$n" -eq "$2" ] || fail "$3: upstream saw $n requests, want $2"
+	ok "$3"
+}
+
+# der_to_pem_certs FILE: the certificates of a DER PKCS#7, as PEM.
+p7_certs() {
+	openssl pkcs7 -inform DER -in "$1" -print_certs 2>/dev/null
+}
+
+# A case ends with done_case: prints how many checks passed.
+done_case() {
+	echo "PASS [$CASE]: $NCHECK checks"
+}
