@@ -120,6 +120,9 @@ upstream_count() {
 write_config() {
 	local url=$1 extra=${2:-}
 	PORT=$(free_port udp) || fail "no free UDP port"
+	# devices: IDevIDs from the manufacturer CA, LDevIDs from our EST CA
+	cat "$PKI/device-ca.crt" "$PKI/root-ca.crt" "$PKI/est-ca.crt" \
+	    >"$T/client-ca.pem"
 	cat >"$T/estcoapd.json" <<JSON
 {
 	"listen": [ { "address": "127.0.0.1", "port": $PORT } ],
@@ -127,7 +130,7 @@ write_config() {
 		"cert": "$PKI/dtls.crt",
 		"key": "$PKI/dtls.key",
 		"chain": "$PKI/dtls-chain.pem",
-		"client_ca": "$PKI/device-ca.crt"${DTLS_EXTRA:-}
+		"client_ca": "$T/client-ca.pem"${DTLS_EXTRA:-}
 	},
 	"upstream": {
 		"url": "$url",
@@ -144,6 +147,10 @@ JSON
 # start_daemon: run estcoapd on $T/estcoapd.json; wait until it is ready
 # and, unless NOWARM is set, until its crts cache is warm.
 start_daemon() {
+	if [ -f "$T/daemon.log" ]; then
+		cat "$T/daemon.log" >>"$T/daemon.old.log"
+		: >"$T/daemon.log"
+	fi
 	"$BUILD/estcoapd" -f -d -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_for "$T/daemon.log" 10 " ready: " ||

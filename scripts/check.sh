@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make check: build plain and with ASan/UBSan, run the cmocka unit tests in
+# both builds, mint the test PKI, then run the integration cases against the
+# plain daemon and against the sanitizer daemon. Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (plain and ASan/UBSan)"
+make -s -j"$jobs" all
+make -s -j"$jobs" SAN=1 all
+make -s -j"$jobs" build/tests/test_util $(ls tests/unit/test_*.c |
+    sed 's|tests/unit/\(.*\)\.c|build/tests/\1|')
+make -s -j"$jobs" SAN=1 $(ls tests/unit/test_*.c |
+    sed 's|tests/unit/\(.*\)\.c|build/asan/tests/\1|')
+
+echo "== unit tests"
+export ASAN_OPTIONS=detect_leaks=1
+for t in build/tests/test_* build/asan/tests/test_*; do
+	echo "-- $t"
+	"$t"
+done
+
+echo "== test PKI"
+scripts/mkpki.sh build/test-pki
+
+rc=0
+echo "== integration tests, plain build"
+LABEL=plain BUILD=build tests/integration/run.sh || rc=1
+echo "== integration tests, ASan/UBSan build"
+LABEL=asan BUILD=build/asan tests/integration/run.sh || rc=1
+
+echo "== make check took $(( $(date +%s) - start )) s"
+exit $rc

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A device enrolls end to end: crts, sen (P-256 and RSA-3072, also in 64-byte
+# Block1 blocks), att, then sren with the certificate it just got; the
+# issued certificates chain to the CA certs crts returned (protocol.md 15:
+# cases 11, 16, 20, 21, 26).
+. "$(dirname "$0")/../lib.sh"
+
+start_upstream up
+write_config "https://localhost:$UP_PORT_up"
+start_daemon
+
+# 11: crts from the warm cache, DER PKCS#7 with the upstream's 3 certs
+coap -m get /.well-known/est/crts
+expect_code 2.xx "crts"
+p7_certs "$T/out" >"$T/cacerts.pem"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$T/cacerts.pem")" -eq 3 ] ||
+    fail "crts: want 3 certificates"
+openssl pkcs7 -print_certs -in "$PKI/cacerts.pem" >/dev/null 2>&1 || true
+ok "crts holds 3 certificates"
+cmp -s <(openssl x509 -in "$PKI/root-ca.crt" -outform DER) \
+    <(openssl x509 -in "$T/cacerts.pem" -outform DER) ||
+    fail "crts: first certificate is not the root"
+ok "crts payload is the upstream bundle"
+probe -m get -u /.well-known/est/crts
+expect_pcode 2.05 "crts answers 2.05"
+[ "$(probe_field cf)" = 281 ] || fail "crts: cf $(probe_field cf), want 281"
+ok "crts cf 281"
+
+# 20/21: sen with a P-256 CSR, no Accept -> 2.04 CF 281 with our cert
+n0=$(upstream_count up simpleenroll)
+probe -m post -u /.well-known/est/sen -t 286 -A 281 -f "$PKI/csr-p256.der" \
+    -o "$T/sen.p7"
+expect_pcode 2.04 "sen P-256 with Accept 281"
+[ "$(probe_field cf)" = 281 ] || fail "sen: cf $(probe_field cf)"
+[ "$(probe_field empty_ack)" = 1 ] || [ "$(probe_field separate)" = 1 ] ||
+    fail "sen: the answer was not a separate response"
+ok "sen answered as a separate response"
+grep -q "POST /.well-known/est/simpleenroll ctype=application/pkcs10" \
+    "$T/up.req" || fail "upstream did not see a pkcs10 POST"
+ok "upstream saw POST /simpleenroll with application/pkcs10"
+
+coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/sen
+expect_code 2.xx "sen P-256 without Accept (coap-client)"
+p7_certs "$T/out" >"$T/dev.pem"
+openssl verify -CAfile "$T/cacerts.pem" "$T/dev.pem" >/dev/null ||
+    fail "issued P-256 certificate does not chain to the crts CA certs"
+ok "issued certificate verifies against crts"
+cmp -s <(openssl x509 -in "$T/dev.pem" -noout -pubkey) \
+    <(openssl pkey -in "$PKI/csr-p256.key" -pubout) ||
+    fail "issued certificate does not carry the CSR key"
+ok "issued certificate carries the CSR key"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 2)) ] ||
+    fail "want exactly one upstream POST per enrollment"
+ok "one upstream POST per enrollment"
+
+# sen RSA-3072 (coap-client sends it with Block1 by itself) and with -b 64
+DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
+    coap -m post -t 286 -f "$PKI/csr-rsa3072.der" /.well-known/est/sen
+expect_code 2.xx "sen RSA-3072"
+p7_certs "$T/out" >"$T/rsa.pem"
+openssl verify -CAfile "$T/cacerts.pem" "$T/rsa.pem" >/dev/null ||
+    fail "RSA certificate does not verify"
+ok "RSA-3072 certificate verifies"
+for b in 64 256 1024; do
+	coap -m post -b "$b" -t 286 -f "$PKI/csr-p256-2.der" \
+	    /.well-known/est/sen
+	expect_code 2.xx "sen P-256 in $b-byte blocks"
+	p7_certs "$T/out" | openssl verify -CAfile "$T/cacerts.pem" \
+	    >/dev/null || fail "block $b: certificate does not verify"
+done
+DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
+    coap -m post -b 64 -t 286 -f "$PKI/csr-rsa3072.der" /.well-known/est/sen
+expect_code 2.xx "sen RSA-3072 in 64-byte blocks"
+p7_certs "$T/out" | openssl verify -CAfile "$T/cacerts.pem" >/dev/null ||
+    fail "RSA -b 64: certificate does not verify"
+ok "RSA-3072 in 64-byte blocks verifies"
+
+# 16: att -> DER CsrAttrs, CF 285
+probe -m get -u /.well-known/est/att -o "$T/att.der"
+expect_pcode 2.05 "att"
+[ "$(probe_field cf)" = 285 ] || fail "att: cf $(probe_field cf)"
+openssl asn1parse -inform DER -in "$T/att.der" | grep -q challengePassword ||
+    fail "att: payload is not the upstream CsrAttrs"
+ok "att payload is DER CsrAttrs"
+
+# sren with the LDevID just issued (DTLS client cert from our EST CA)
+DEV_CERT=$T/dev.pem DEV_KEY=$PKI/csr-p256.key \
+    probe -m post -u /.well-known/est/sren -t 286 -f "$PKI/csr-p256.der" \
+    -o "$T/sren.p7"
+expect_pcode 2.04 "sren with the LDevID"
+grep -q "POST /.well-known/est/simplereenroll" "$T/up.req" ||
+    fail "sren did not reach /simplereenroll"
+ok "sren mapped to /simplereenroll"
+p7_certs "$T/sren.p7" | openssl verify -CAfile "$T/cacerts.pem" \
+    >/dev/null || fail "re-enrolled certificate does not verify"
+ok "re-enrolled certificate verifies"
+
+# the request line an operator reads
+grep -q 'op=sen method=2 cf=286 .* up=200 .* coap=2.04 .* reason=ok' \
+    "$T/daemon.log" || fail "no request line for sen in the log"
+grep -q 'dtls: session up .*dev="/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001" issuer=' \
+    "$T/daemon.log" || fail "device identity not logged"
+ok "request line and device identity logged"
+done_case

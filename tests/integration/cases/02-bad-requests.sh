@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Requests that fail the registrar's own checks get their CoAP error at once
+# and never reach the upstream (protocol.md 15: cases 4, 5, 8, 27-36).
+. "$(dirname "$0")/../lib.sh"
+
+start_upstream up
+write_config "https://localhost:$UP_PORT_up"
+start_daemon
+base=$(upstream_count up)
+
+# 4, 5: unknown paths
+coap -m get /.well-known/est/foo
+expect_code 4.04 "GET unknown est path"
+coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/fullcmc
+expect_code 4.04 "POST fullcmc"
+
+# 8: wrong methods
+coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/crts
+expect_code 4.05 "POST crts"
+coap -m get /.well-known/est/sen
+expect_code 4.05 "GET sen"
+coap -m put -t 286 -f "$PKI/csr-p256.der" /.well-known/est/sren
+expect_code 4.05 "PUT sren"
+coap -m delete /.well-known/est/att
+expect_code 4.05 "DELETE att"
+coap -m fetch /.well-known/est/crts
+expect_code 4.05 "FETCH crts"
+
+# 27, 28: content format
+coap -m post -t 0 -f "$PKI/csr-p256.der" /.well-known/est/sen
+expect_code 4.15 "sen with CF 0"
+coap -m post -f "$PKI/csr-p256.der" /.well-known/est/sen
+expect_code 4.15 "sen without Content-Format"
+
+# 29, 30: Accept
+coap -m post -t 286 -A 285 -f "$PKI/csr-p256.der" /.well-known/est/sen
+expect_code 4.06 "sen with Accept 285"
+coap -m get -A 286 /.well-known/est/crts
+expect_code 4.06 "crts with Accept 286"
+probe -m post -u /.well-known/est/sen -t 286 -A 281 -A 287 \
+    -f "$PKI/csr-p256.der"
+expect_pcode 4.02 "sen with two Accept options"
+
+# 31-36: bodies that are not a valid DER PKCS#10
+: >"$T/empty"
+probe -m post -u /.well-known/est/sen -t 286 -f "$T/empty"
+expect_pcode 4.00 "sen with an empty payload"
+head -c 300 /dev/urandom >"$T/random"
+coap -m post -t 286 -f "$T/random" /.well-known/est/sen
+expect_code 4.00 "sen with random bytes"
+{ cat "$PKI/csr-p256.der"; printf 'x'; } >"$T/trailing"
+coap -m post -t 286 -f "$T/trailing" /.well-known/est/sen
+expect_code 4.00 "sen with one trailing byte"
+openssl req -inform DER -in "$PKI/csr-p256.der" -outform PEM >"$T/csr.pem"
+coap -m post -t 286 -f "$T/csr.pem" /.well-known/est/sen
+expect_code 4.00 "sen with a PEM CSR"
+# flip one bit near the end: inside the signature
+cp "$PKI/csr-p256.der" "$T/badsig"
+sz=$(stat -c %s "$T/badsig")
+b=$(od -An -tu1 -j $((sz - 4)) -N1 "$T/badsig" | tr -d ' ')
+printf "$(printf '\\%03o' $(( b ^ 1 )))" |
+    dd of="$T/badsig" bs=1 seek=$((sz - 4)) conv=notrunc 2>/dev/null
+coap -m post -t 286 -f "$T/badsig" /.well-known/est/sen
+expect_code 4.00 "sen with a corrupted signature"
+printf '\x30\x84\xff\xff\xff\xff\x02\x01\x00' >"$T/absurd"
+coap -m post -t 286 -f "$T/absurd" /.well-known/est/sen
+expect_code 4.00 "sen with an absurd DER length"
+grep -q 'coap=4.00 .*reason=bad-csr' "$T/daemon.log" ||
+    fail "bad CSR not logged with its reason"
+ok "bad CSR logged"
+
+# SZX 7 is reserved (RFC 7959 2.2)
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" \
+    -O 27,0x0f
+expect_pcode 4.00 "Block1 with SZX 7"
+
+# one message over limits.max_request_body -> 4.13 with Size1
+head -c 1300 /dev/urandom >"$T/big"
+stop_daemon
+write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "max_request_body": 1024, "block1_budget": 65536 }'
+start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$T/big"
+expect_pcode 4.13 "oversize single-message CSR"
+[ "$(probe_field size1)" = 1024 ] || fail "4.13 without Size1=1024"
+ok "4.13 carries Size1"
+head -c 4000 /dev/urandom >"$T/big"
+probe -m post -u /.well-known/est/sen -t 286 -f "$T/big" -b 2
+expect_pcode 4.13 "oversize CSR in Block1"
+
+expect_upstream up "$base" "no upstream call for any rejected request"
+done_case

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# What the upstream answers becomes the right CoAP code, and nothing
+# unchecked reaches a device (protocol.md 15: cases 58-67, 72).
+. "$(dirname "$0")/../lib.sh"
+
+start_upstream up
+write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "max_response_body": 65536 }'
+start_daemon
+
+# sen_with MODE... : set the upstream mode, enroll once with the probe
+sen_with() {
+	upstream_mode up op=simpleenroll "$@"
+	probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" \
+	    -w 20
+}
+
+sen_with status=400 "body_text=bad csr"
+expect_pcode 4.00 "upstream 400"
+[ "$(probe_field payload_text)" = "bad csr" ] ||
+    fail "400 diagnostic '$(probe_field payload_text)', want 'bad csr'"
+[ "$(probe_field cf)" = none ] || fail "error answer carries a CF"
+ok "400 diagnostic relayed as text without CF"
+sen_with status=401
+expect_pcode 4.01 "upstream 401"
+sen_with status=403
+expect_pcode 4.03 "upstream 403"
+sen_with status=404
+expect_pcode 4.04 "upstream 404"
+sen_with status=500
+expect_pcode 5.00 "upstream 500"
+sen_with status=501
+expect_pcode 5.01 "upstream 501"
+sen_with status=502
+expect_pcode 5.02 "upstream 502"
+sen_with status=504
+expect_pcode 5.04 "upstream 504"
+sen_with status=202 retry_after=120
+expect_pcode 5.03 "upstream 202"
+[ "$(probe_field maxage)" = 120 ] || fail "202: Max-Age $(probe_field maxage)"
+ok "202 Retry-After 120 -> Max-Age 120"
+sen_with status=503 retry_after=30
+expect_pcode 5.03 "upstream 503"
+[ "$(probe_field maxage)" = 30 ] || fail "503: Max-Age $(probe_field maxage)"
+ok "503 Retry-After 30 -> Max-Age 30"
+
+sen_with body=garbage
+expect_pcode 5.02 "200 with invalid base64"
+sen_with body=spaces
+expect_pcode 2.04 "200 with CRLF, spaces and tabs in base64"
+sen_with body=oneline
+expect_pcode 2.04 "200 with one-line base64"
+cp "$T/probe.out" "$T/nocte.out"
+sen_with body=oneline cte=1
+expect_pcode 2.04 "200 with Content-Transfer-Encoding"
+sen_with body=notsigned
+expect_pcode 5.02 "200 with a non-SignedData PKCS#7"
+sen_with body=zerocerts
+expect_pcode 5.02 "200 with zero certificates"
+sen_with ctype=text/html
+expect_pcode 5.02 "200 with text/html"
+sen_with status=204
+expect_pcode 5.02 "204 to simpleenroll"
+sen_with status=302
+expect_pcode 5.02 "302 not followed"
+sen_with body=oversize
+expect_pcode 5.02 "body over limits.max_response_body"
+sen_with body=closemid
+expect_pcode 5.02 "connection closed mid-body"
+sen_with status=415
+expect_pcode 5.02 "upstream 415"
+
+# csrattrs: 204 -> empty SEQUENCE (D9), 404 -> 4.04 (cache disabled)
+stop_daemon
+write_config "https://localhost:$UP_PORT_up" ',
+	"est": { "cache_ttl_s": 0 }'
+NOWARM=1 start_daemon
+upstream_mode up op=csrattrs status=204
+probe -m get -u /.well-known/est/att -o "$T/att.der"
+expect_pcode 2.05 "csrattrs 204"
+[ "$(od -An -tx1 "$T/att.der" | tr -d ' \n')" = 3000 ] ||
+    fail "csrattrs 204 payload is not 30 00"
+ok "csrattrs 204 -> empty SEQUENCE"
+upstream_mode up op=csrattrs status=404
+probe -m get -u /.well-known/est/att
+expect_pcode 4.04 "csrattrs 404"
+upstream_mode up op=cacerts body=garbage
+probe -m get -u /.well-known/est/crts
+expect_pcode 5.02 "cacerts with invalid base64"
+grep -q "coap=5.02 .*reason=upstream-bad-base64" "$T/daemon.log" ||
+    fail "bad base64 not logged with its reason"
+ok "upstream garbage logged"
+done_case

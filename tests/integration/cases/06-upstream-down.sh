@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# An upstream that is down, black-holed, untrusted, or refuses our client
+# certificate (protocol.md 15: cases 68-71).
+. "$(dirname "$0")/../lib.sh"
+
+# 68: nothing listens on the upstream port -> 5.02
+dead=$(free_port tcp)
+write_config "https://localhost:$dead"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.02 "upstream port closed"
+[ "$(probe_field empty_ack)" = 1 ] || fail "no empty ACK before 5.02"
+ok "empty ACK before 5.02"
+stop_daemon
+
+# 69: the upstream accepts but never answers -> 5.04 after the timeout
+start_upstream slow
+upstream_mode slow delay_ms=60000
+UP_CONNECT_MS=1000 UP_TIMEOUT_MS=1500 write_config "https://localhost:$UP_PORT_slow"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.04 "black-holed upstream"
+stop_daemon
+
+# 70: upstream certificate from an unknown CA -> 5.02, CSR never sent
+start_upstream rogue -c "$PKI/upstream-rogue.crt" -k "$PKI/upstream-rogue.key"
+write_config "https://localhost:$UP_PORT_rogue"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.02 "untrusted upstream certificate"
+expect_upstream rogue 0 "no request reached the untrusted upstream"
+stop_daemon
+
+# 70b: right CA, wrong host name (127.0.0.2 is not in the cert's SAN)
+start_upstream host
+write_config "https://127.0.0.2:$UP_PORT_host"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.02 "upstream host name mismatch"
+expect_upstream host 0 "no request reached the mismatched upstream"
+stop_daemon
+
+# 71: the upstream does not trust our client certificate -> 5.02
+start_upstream picky -C "$PKI/rogue-ca.crt"
+write_config "https://localhost:$UP_PORT_picky"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.02 "upstream rejects our client certificate"
+done_case
