@@ -1,0 +1,277 @@
+/*
+ * The RFC 9148 <-> RFC 7030 table and the upstream HTTP -> CoAP code
+ * mapping (protocol.md 2, 3, 6). Pure: no I/O, no globals.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "estcoapd.h"
+#include "est_map.h"
+
+/* Accept values per operation (RFC 9148 4.3 Table 3), -1 terminated. */
+static const int estmap_acc_certs[] = { CF_PKCS7_CERTS, CF_PKIX_CERT, -1 };
+static const int estmap_acc_att[] = { CF_CSRATTRS, -1 };
+
+static const struct est_op estmap_ops[EST_OP_COUNT] = {
+	[EST_OP_CRTS] = {
+		.id = EST_OP_CRTS, .name = "crts", .rt = "ace.est.crts",
+		.ct_attr = "281 287", .method = EST_M_GET,
+		.up_path = "cacerts", .req_cf = -1, .def_cf = CF_PKCS7_CERTS,
+		.accepts = estmap_acc_certs,
+	},
+	[EST_OP_SEN] = {
+		.id = EST_OP_SEN, .name = "sen", .rt = "ace.est.sen",
+		.ct_attr = "281 287", .method = EST_M_POST,
+		.up_path = "simpleenroll", .req_cf = CF_PKCS10,
+		.def_cf = CF_PKCS7_CERTS, .accepts = estmap_acc_certs,
+	},
+	[EST_OP_SREN] = {
+		.id = EST_OP_SREN, .name = "sren", .rt = "ace.est.sren",
+		.ct_attr = "281 287", .method = EST_M_POST,
+		.up_path = "simplereenroll", .req_cf = CF_PKCS10,
+		.def_cf = CF_PKCS7_CERTS, .accepts = estmap_acc_certs,
+	},
+	[EST_OP_ATT] = {
+		.id = EST_OP_ATT, .name = "att", .rt = "ace.est.att",
+		.ct_attr = "285", .method = EST_M_GET,
+		.up_path = "csrattrs", .req_cf = -1, .def_cf = CF_CSRATTRS,
+		.accepts = estmap_acc_att,
+	},
+};
+
+/* Why estmap_check refused, per operation; indexed by estmap_reason. */
+enum estmap_reason {
+	ESTMAP_R_METHOD,
+	ESTMAP_R_ACCEPT_REPEATED,
+	ESTMAP_R_ACCEPT,
+	ESTMAP_R_CF,
+	ESTMAP_R_COUNT
+};
+
+static const char *const estmap_why[EST_OP_COUNT][ESTMAP_R_COUNT] = {
+	[EST_OP_CRTS] = {
+		[ESTMAP_R_METHOD] = "method not allowed for crts",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept not supported for crts",
+		[ESTMAP_R_CF] = "content-format not supported for crts",
+	},
+	[EST_OP_SEN] = {
+		[ESTMAP_R_METHOD] = "method not allowed for sen",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept not supported for sen",
+		[ESTMAP_R_CF] = "content-format must be 286 for sen",
+	},
+	[EST_OP_SREN] = {
+		[ESTMAP_R_METHOD] = "method not allowed for sren",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept not supported for sren",
+		[ESTMAP_R_CF] = "content-format must be 286 for sren",
+	},
+	[EST_OP_ATT] = {
+		[ESTMAP_R_METHOD] = "method not allowed for att",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept not supported for att",
+		[ESTMAP_R_CF] = "content-format not supported for att",
+	},
+};
+
+/* The table row for an operation id; NULL when out of range. */
+const struct est_op *
+estmap_op_by_id(enum est_op_id id)
+{
+	if ((unsigned)id >= EST_OP_COUNT)
+		return NULL;
+	return &estmap_ops[id];
+}
+
+/* The table row for an EST-coaps path segment ("crts"); NULL: unknown. */
+const struct est_op *
+estmap_op_by_name(const char *name)
+{
+	size_t	 i;
+
+	if (name == NULL)
+		return NULL;
+	for (i = 0; i < EST_OP_COUNT; i++)
+		if (strcmp(estmap_ops[i].name, name) == 0)
+			return &estmap_ops[i];
+	return NULL;
+}
+
+/* Is v one of the op's Accept values? */
+static int
+estmap_accepts(const struct est_op *op, unsigned v)
+{
+	const int	*a;
+
+	for (a = op->accepts; *a != -1; a++)
+		if ((unsigned)*a == v)
+			return 1;
+	return 0;
+}
+
+/*
+ * Check one request against its row. The order follows what the client
+ * can fix first: method (4.05), a second Accept (4.02, RFC 7252 5.4.5:
+ * Accept is critical and not repeatable), an Accept we do not offer
+ * (4.06), and for operations with a body a missing or wrong Content-Format
+ * (4.15, protocol.md D1). A Content-Format on a GET is ignored.
+ */
+unsigned
+estmap_check(const struct est_op *op, const struct est_check_in *in,
+    unsigned *resp_cf, const char **why)
+{
+	const char	*const *w = estmap_why[op->id];
+
+	if (in->method != op->method) {
+		*why = w[ESTMAP_R_METHOD];
+		return EST_CODE(4, 5);
+	}
+	if (in->n_accept > 1) {
+		*why = w[ESTMAP_R_ACCEPT_REPEATED];
+		return EST_CODE(4, 2);
+	}
+	if (in->n_accept == 1 && !estmap_accepts(op, in->accept)) {
+		*why = w[ESTMAP_R_ACCEPT];
+		return EST_CODE(4, 6);
+	}
+	if (op->req_cf >= 0 &&
+	    (!in->has_cf || in->cf != (unsigned)op->req_cf)) {
+		*why = w[ESTMAP_R_CF];
+		return EST_CODE(4, 15);
+	}
+	*resp_cf = in->n_accept == 1 ? in->accept : (unsigned)op->def_cf;
+	return 0;
+}
+
+/* "/.well-known/est[/label]/<up_path>" into buf; -1 on truncation. */
+int
+estmap_upstream_path(const struct est_op *op, const char *label, char *buf,
+    size_t bufsz)
+{
+	int	 n;
+
+	if (op == NULL || buf == NULL || bufsz == 0)
+		return -1;
+	if (label != NULL && *label != '\0')
+		n = snprintf(buf, bufsz, "/.well-known/est/%s/%s", label,
+		    op->up_path);
+	else
+		n = snprintf(buf, bufsz, "/.well-known/est/%s", op->up_path);
+	if (n < 0 || (size_t)n >= bufsz)
+		return -1;
+	return 0;
+}
+
+/* Max-Age in seconds from Retry-After, else the default; >= 0, <= INT_MAX. */
+static int
+estmap_max_age(long retry_after, int default_max_age)
+{
+	if (retry_after < 0)
+		return default_max_age < 0 ? 0 : default_max_age;
+	return retry_after > INT_MAX ? INT_MAX : (int)retry_after;
+}
+
+/*
+ * Map how the upstream exchange ended to a CoAP code (protocol.md 6.2).
+ * Every 4xx and 5xx status lets the caller copy the sanitised text body
+ * as a diagnostic (D5); 1xx, 2xx, 3xx and transport failures do not.
+ */
+void
+estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
+    long http_status, long retry_after, int default_max_age,
+    struct est_code_map *out)
+{
+	int	 is_get = op->method == EST_M_GET;
+
+	out->code = EST_CODE(5, 2);
+	out->use_body = 0;
+	out->max_age = -1;
+	out->diag_from_body = 0;
+
+	if (outcome == EST_UP_TIMEOUT) {
+		out->code = EST_CODE(5, 4);
+		return;
+	}
+	if (outcome != EST_UP_HTTP)
+		return;		/* EST_UP_FAILED and unknown: 5.02 */
+
+	if (http_status >= 400 && http_status <= 599)
+		out->diag_from_body = 1;
+
+	switch (http_status) {
+	case 200:
+		out->code = is_get ? EST_CODE(2, 5) : EST_CODE(2, 4);
+		out->use_body = 1;
+		return;
+	case 202:
+		/* RFC 9148 4.5, 4.7: come back after Max-Age seconds. */
+		out->code = EST_CODE(5, 3);
+		out->max_age = estmap_max_age(retry_after, default_max_age);
+		return;
+	case 204:
+		/* RFC 8951 4: for csrattrs, as good as an empty SEQUENCE. */
+		if (op->id == EST_OP_ATT)
+			out->code = EST_CODE(2, 5);
+		return;
+	case 400:
+		out->code = EST_CODE(4, 0);
+		return;
+	case 401:
+		out->code = EST_CODE(4, 1);
+		return;
+	case 403:
+		out->code = EST_CODE(4, 3);
+		return;
+	case 404:
+		out->code = EST_CODE(4, 4);
+		return;
+	case 405:
+	case 406:
+	case 415:
+		/* A registrar-CA mismatch, not the device's fault (D12). */
+		out->code = EST_CODE(5, 2);
+		return;
+	case 413:
+		out->code = EST_CODE(4, 13);
+		return;
+	case 423:
+	case 429:
+		out->code = EST_CODE(5, 3);
+		out->max_age = estmap_max_age(retry_after, default_max_age);
+		return;
+	case 500:
+		out->code = EST_CODE(5, 0);
+		return;
+	case 501:
+		out->code = EST_CODE(5, 1);
+		return;
+	case 502:
+		out->code = EST_CODE(5, 2);
+		return;
+	case 503:
+		out->code = EST_CODE(5, 3);
+		out->max_age = estmap_max_age(retry_after, default_max_age);
+		return;
+	case 504:
+		out->code = EST_CODE(5, 4);
+		return;
+	default:
+		break;
+	}
+	if (http_status >= 400 && http_status <= 499)
+		out->code = EST_CODE(4, 0);
+	else if (http_status >= 500 && http_status <= 599)
+		out->code = EST_CODE(5, 0);
+	/* 1xx, other 2xx, 3xx (never followed) and nonsense stay 5.02. */
+}
+
+/* Format a CoAP code as "c.dd" into buf and return buf. */
+const char *
+estmap_code_str(unsigned code, char buf[8])
+{
+	(void)snprintf(buf, 8, "%u.%02u", EST_CODE_CLASS(code) & 0x7,
+	    EST_CODE_DETAIL(code));
+	return buf;
+}

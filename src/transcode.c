@@ -1,0 +1,543 @@
+/*
+ * Strict payload conversion between the CoAP side (raw DER) and the HTTP
+ * side (base64), and the validators for what crosses (protocol.md 4).
+ * Pure: no I/O, no globals. Every failure drains the OpenSSL error queue
+ * so a stale error never shows up in a later, unrelated call.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+
+#include "transcode.h"
+
+/* Nesting allowed inside a CSR attribute value before we give up. */
+#define TC_DER_MAX_DEPTH	32
+
+/* DER identifier octets the CsrAttrs walker looks for. */
+#define TC_DER_OID		0x06
+#define TC_DER_SEQUENCE		0x30
+#define TC_DER_SET		0x31
+#define TC_DER_CONSTRUCTED	0x20
+
+/* Whitespace allowed inside base64 by RFC 8951 3.1. */
+static int
+tc_b64_space(unsigned char c)
+{
+	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
+}
+
+/* The 6-bit value of a base64 alphabet character, -1 if it is not one. */
+static int
+tc_b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decode base64 into a new malloc'd buffer of exactly the decoded length.
+ * The first pass validates and sizes, so nothing is allocated for bad
+ * input or input that decodes to more than max_out. Padding bits must be
+ * zero (RFC 4648 3.5): a CA that gets that wrong is not to be trusted with
+ * the rest. Empty input gives a 1-byte allocation and *outlen 0.
+ */
+int
+tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
+    size_t *outlen, const char **why)
+{
+	const unsigned char	*s = (const unsigned char *)in;
+	uint8_t			*buf;
+	size_t			 i, n = 0, pad = 0, total, o = 0;
+	uint32_t		 v = 0;
+	int			 k = 0, x, b;
+
+	*out = NULL;
+	*outlen = 0;
+	for (i = 0; i < inlen; i++) {
+		if (tc_b64_space(s[i]))
+			continue;
+		if (s[i] == '=')
+			pad++;
+		else if (tc_b64_value(s[i]) == -1) {
+			*why = "invalid character in base64";
+			return -1;
+		} else if (pad > 0) {
+			*why = "base64 data after padding";
+			return -1;
+		}
+		n++;
+	}
+	if (n % 4 != 0) {
+		*why = "base64 length not a multiple of 4";
+		return -1;
+	}
+	if (pad > 2) {
+		*why = "too much base64 padding";
+		return -1;
+	}
+	total = n / 4 * 3 - pad;
+	if (total > max_out) {
+		*why = "decoded body too large";
+		return -1;
+	}
+	if ((buf = malloc(total > 0 ? total : 1)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	for (i = 0; i < inlen; i++) {
+		if (tc_b64_space(s[i]))
+			continue;
+		x = s[i] == '=' ? 0 : tc_b64_value(s[i]);
+		v = v << 6 | (uint32_t)x;
+		if (++k < 4)
+			continue;
+		for (b = 2; b >= 0; b--) {
+			uint8_t byte = (uint8_t)(v >> (8 * b));
+
+			if (o < total)
+				buf[o++] = byte;
+			else if (byte != 0) {
+				free(buf);
+				*why = "non-zero base64 padding bits";
+				return -1;
+			}
+		}
+		v = 0;
+		k = 0;
+	}
+	*out = buf;
+	*outlen = total;
+	return 0;
+}
+
+/* Encode as one line of base64; the caller frees the result. */
+char *
+tc_b64_encode(const uint8_t *in, size_t len, size_t *outlen)
+{
+	unsigned char	*out;
+	size_t		 sz;
+	int		 n;
+
+	/* EVP_EncodeBlock counts in int: 4 * ceil(len / 3) must fit. */
+	if (len > (size_t)INT_MAX / 4 * 3 - 3)
+		return NULL;
+	sz = (len + 2) / 3 * 4 + 1;
+	if ((out = malloc(sz)) == NULL)
+		return NULL;
+	n = EVP_EncodeBlock(out, in, (int)len);
+	if (n < 0 || (size_t)n >= sz) {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	if (outlen != NULL)
+		*outlen = (size_t)n;
+	return (char *)out;
+}
+
+/*
+ * Parse a PKCS#10 request that fills der exactly, optionally verify its
+ * self-signature, and optionally hand back a reference to its key.
+ */
+int
+tc_csr_check(const uint8_t *der, size_t len, int verify_sig,
+    EVP_PKEY **pubkey, const char **why)
+{
+	const unsigned char	*p = der;
+	X509_REQ		*req = NULL;
+	EVP_PKEY		*pk;
+
+	if (pubkey != NULL)
+		*pubkey = NULL;
+	if (len == 0) {
+		*why = "empty csr";
+		goto fail;
+	}
+	if (len > LONG_MAX) {
+		*why = "csr too large";
+		goto fail;
+	}
+	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		*why = "csr is not a der pkcs#10 request";
+		goto fail;
+	}
+	if (p != der + len) {
+		*why = "trailing bytes after csr";
+		goto fail;
+	}
+	pk = X509_REQ_get0_pubkey(req);
+	if ((verify_sig || pubkey != NULL) && pk == NULL) {
+		*why = "csr public key unusable";
+		goto fail;
+	}
+	if (verify_sig && X509_REQ_verify(req, pk) != 1) {
+		*why = "csr signature does not verify";
+		goto fail;
+	}
+	if (pubkey != NULL) {
+		if (EVP_PKEY_up_ref(pk) != 1) {
+			*why = "out of memory";
+			goto fail;
+		}
+		*pubkey = pk;
+	}
+	X509_REQ_free(req);
+	return 0;
+
+fail:
+	X509_REQ_free(req);
+	ERR_clear_error();
+	return -1;
+}
+
+/*
+ * Parse a certs-only PKCS#7 SignedData that fills der exactly and holds
+ * at least one certificate. On success *certs points into the returned
+ * object, which the caller frees with PKCS7_free.
+ */
+static PKCS7 *
+tc_pkcs7_parse(const uint8_t *der, size_t len, STACK_OF(X509) **certs,
+    const char **why)
+{
+	const unsigned char	*p = der;
+	PKCS7			*p7 = NULL;
+
+	if (len == 0) {
+		*why = "empty pkcs#7";
+		goto fail;
+	}
+	if (len > LONG_MAX) {
+		*why = "pkcs#7 too large";
+		goto fail;
+	}
+	if ((p7 = d2i_PKCS7(NULL, &p, (long)len)) == NULL) {
+		*why = "not a der pkcs#7";
+		goto fail;
+	}
+	if (p != der + len) {
+		*why = "trailing bytes after pkcs#7";
+		goto fail;
+	}
+	if (!PKCS7_type_is_signed(p7) || p7->d.sign == NULL) {
+		*why = "pkcs#7 is not signed-data";
+		goto fail;
+	}
+	*certs = p7->d.sign->cert;
+	if (*certs == NULL || sk_X509_num(*certs) < 1) {
+		*why = "pkcs#7 holds no certificate";
+		goto fail;
+	}
+	return p7;
+
+fail:
+	PKCS7_free(p7);
+	ERR_clear_error();
+	return NULL;
+}
+
+/* Check a certs-only PKCS#7 and count its certificates. */
+int
+tc_pkcs7_certs_check(const uint8_t *der, size_t len, int *ncerts,
+    const char **why)
+{
+	STACK_OF(X509)	*certs;
+	PKCS7		*p7;
+
+	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
+		return -1;
+	if (ncerts != NULL)
+		*ncerts = sk_X509_num(certs);
+	PKCS7_free(p7);
+	return 0;
+}
+
+/*
+ * Copy one certificate out of a certs-only PKCS#7 as DER: the first whose
+ * key equals match, or without match the only one (protocol.md D2, D6).
+ * The caller frees *cert.
+ */
+int
+tc_pkcs7_pick_cert(const uint8_t *der, size_t len, const EVP_PKEY *match,
+    uint8_t **cert, size_t *certlen, const char **why)
+{
+	STACK_OF(X509)	*certs;
+	PKCS7		*p7;
+	X509		*x = NULL, *c;
+	EVP_PKEY	*pk;
+	unsigned char	*buf = NULL, *q;
+	int		 i, n;
+
+	*cert = NULL;
+	*certlen = 0;
+	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
+		return -1;
+	if (match != NULL) {
+		for (i = 0; i < sk_X509_num(certs); i++) {
+			c = sk_X509_value(certs, i);
+			if ((pk = X509_get0_pubkey(c)) != NULL &&
+			    EVP_PKEY_eq(pk, match) == 1) {
+				x = c;
+				break;
+			}
+		}
+		if (x == NULL) {
+			*why = "no certificate matches the csr key";
+			goto fail;
+		}
+	} else {
+		if (sk_X509_num(certs) != 1) {
+			*why = "pkcs#7 holds more than one certificate";
+			goto fail;
+		}
+		x = sk_X509_value(certs, 0);
+	}
+	if ((n = i2d_X509(x, NULL)) <= 0) {
+		*why = "certificate does not encode";
+		goto fail;
+	}
+	if ((buf = malloc((size_t)n)) == NULL) {
+		*why = "out of memory";
+		goto fail;
+	}
+	q = buf;
+	if (i2d_X509(x, &q) != n) {
+		*why = "certificate does not encode";
+		goto fail;
+	}
+	PKCS7_free(p7);
+	*cert = buf;
+	*certlen = (size_t)n;
+	return 0;
+
+fail:
+	free(buf);
+	PKCS7_free(p7);
+	ERR_clear_error();
+	return -1;
+}
+
+/*
+ * Read one DER TLV from *pp, which may not pass end: the first identifier
+ * octet in *id, the contents in *val and *vlen. Only the definite, minimal
+ * length forms are DER; high tag numbers must be minimal too.
+ */
+static int
+tc_der_tlv(const uint8_t **pp, const uint8_t *end, unsigned *id,
+    const uint8_t **val, size_t *vlen)
+{
+	const uint8_t	*p = *pp;
+	size_t		 l, n, i;
+	uint32_t	 tagno = 0;
+
+	if (p >= end)
+		return -1;
+	*id = *p++;
+	if ((*id & 0x1f) == 0x1f) {
+		/* High tag number: base 128, no leading 0x80, >= 31. */
+		if (p >= end || *p == 0x80)
+			return -1;
+		for (i = 0;; i++) {
+			if (p >= end || i >= 4)
+				return -1;
+			tagno = tagno << 7 | (*p & 0x7f);
+			if ((*p++ & 0x80) == 0)
+				break;
+		}
+		if (tagno < 31)
+			return -1;
+	}
+	if (p >= end)
+		return -1;
+	l = *p++;
+	if (l & 0x80) {
+		n = l & 0x7f;
+		/* 0x80 is BER's indefinite length; 0xff is reserved. */
+		if (n == 0 || n > sizeof(size_t) || n == 0x7f)
+			return -1;
+		if ((size_t)(end - p) < n || *p == 0)
+			return -1;
+		for (l = 0, i = 0; i < n; i++)
+			l = l << 8 | *p++;
+		if (l < 0x80)
+			return -1;
+	}
+	if (l > (size_t)(end - p))
+		return -1;
+	*val = p;
+	*vlen = l;
+	*pp = p + l;
+	return 0;
+}
+
+/* Are these OBJECT IDENTIFIER contents well formed (X.690 8.19)? */
+static int
+tc_der_oid_ok(const uint8_t *v, size_t len)
+{
+	size_t	 i;
+	int	 start = 1;
+
+	if (len == 0 || (v[len - 1] & 0x80))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (start && v[i] == 0x80)
+			return 0;	/* subidentifier not minimal */
+		start = (v[i] & 0x80) == 0;
+	}
+	return 1;
+}
+
+/* Is one element well formed, including everything nested in it? */
+static int
+tc_der_value_ok(unsigned id, const uint8_t *v, size_t len, int depth)
+{
+	const uint8_t	*p = v, *end = v + len, *cv;
+	size_t		 clen;
+	unsigned	 cid;
+
+	if (depth > TC_DER_MAX_DEPTH)
+		return 0;
+	if (id == TC_DER_OID)
+		return tc_der_oid_ok(v, len);
+	if ((id & TC_DER_CONSTRUCTED) == 0)
+		return 1;
+	while (p < end) {
+		if (tc_der_tlv(&p, end, &cid, &cv, &clen) == -1 ||
+		    !tc_der_value_ok(cid, cv, clen, depth + 1))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Is this one AttrOrOID (RFC 7030 4.5.2)? Either an OBJECT IDENTIFIER or
+ * an Attribute: SEQUENCE { OBJECT IDENTIFIER, SET SIZE (1..MAX) OF ANY }.
+ */
+static int
+tc_csrattr_ok(unsigned id, const uint8_t *v, size_t len)
+{
+	const uint8_t	*p = v, *end = v + len, *ev, *sp, *send;
+	size_t		 elen;
+	unsigned	 eid;
+
+	if (id == TC_DER_OID)
+		return tc_der_oid_ok(v, len);
+	if (id != TC_DER_SEQUENCE)
+		return 0;
+	if (tc_der_tlv(&p, end, &eid, &ev, &elen) == -1 ||
+	    eid != TC_DER_OID || !tc_der_oid_ok(ev, elen))
+		return 0;
+	if (tc_der_tlv(&p, end, &eid, &ev, &elen) == -1 ||
+	    eid != TC_DER_SET || elen == 0)
+		return 0;
+	if (p != end)
+		return 0;		/* more than type and values */
+	sp = ev;
+	send = ev + elen;
+	while (sp < send) {
+		if (tc_der_tlv(&sp, send, &eid, &ev, &elen) == -1 ||
+		    !tc_der_value_ok(eid, ev, elen, 1))
+			return 0;
+	}
+	return 1;
+}
+
+/* Check that der is exactly one CsrAttrs SEQUENCE; 30 00 is fine. */
+int
+tc_csrattrs_check(const uint8_t *der, size_t len, const char **why)
+{
+	const uint8_t	*p = der, *end = der + len, *v, *ap, *aend, *ev;
+	size_t		 vlen, elen;
+	unsigned	 id, eid;
+
+	if (len == 0) {
+		*why = "empty csrattrs";
+		return -1;
+	}
+	if (tc_der_tlv(&p, end, &id, &v, &vlen) == -1 ||
+	    id != TC_DER_SEQUENCE) {
+		*why = "csrattrs is not a der sequence";
+		return -1;
+	}
+	if (p != end) {
+		*why = "trailing bytes after csrattrs";
+		return -1;
+	}
+	ap = v;
+	aend = v + vlen;
+	while (ap < aend) {
+		if (tc_der_tlv(&ap, aend, &eid, &ev, &elen) == -1 ||
+		    !tc_csrattr_ok(eid, ev, elen)) {
+			*why = "malformed csrattrs element";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Turn an upstream text body into a CoAP diagnostic: leading blank lines
+ * and spaces skipped, the first line only, TAB as a space, other bytes
+ * outside printable ASCII dropped, trailing spaces trimmed.
+ */
+size_t
+tc_diag_sanitise(const uint8_t *in, size_t len, char *out, size_t outsz)
+{
+	size_t	 i = 0, n = 0;
+	uint8_t	 c;
+
+	if (outsz == 0)
+		return 0;
+	while (i < len && (tc_b64_space(in[i])))
+		i++;
+	for (; i < len && n < outsz - 1; i++) {
+		c = in[i];
+		if (c == '\r' || c == '\n')
+			break;
+		if (c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e)
+			continue;
+		out[n++] = (char)c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	return n;
+}
+
+/*
+ * Does an HTTP Content-Type name the media type want? Case-insensitive,
+ * optional whitespace around the type, parameters after ';' ignored.
+ */
+int
+tc_ctype_is(const char *ctype, const char *want)
+{
+	const char	*p;
+	size_t		 n;
+
+	if (ctype == NULL || want == NULL || (n = strlen(want)) == 0)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	if (strncasecmp(ctype, want, n) != 0)
+		return 0;
+	for (p = ctype + n; *p == ' ' || *p == '\t'; p++)
+		;
+	return *p == '\0' || *p == ';';
+}
