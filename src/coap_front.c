@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <coap3/coap.h>
 #include <event2/event.h>
@@ -670,6 +671,7 @@ static int
 front_listen(const struct config_listen *l)
 {
 	coap_address_t	addr;
+	int		fd;
 
 	coap_address_init(&addr);
 	if (inet_pton(AF_INET6, l->addr, &addr.addr.sin6.sin6_addr) == 1) {
@@ -684,6 +686,20 @@ front_listen(const struct config_listen *l)
 		log_warnx("listen: %s: not a numeric address", l->addr);
 		return -1;
 	}
+	/*
+	 * libcoap sets SO_REUSEADDR, with which Linux lets a second daemon
+	 * bind the same UDP port and silently take half the datagrams. A
+	 * plain bind first tells us the port is taken.
+	 */
+	if ((fd = socket(addr.addr.sa.sa_family, SOCK_DGRAM, 0)) == -1 ||
+	    bind(fd, &addr.addr.sa, addr.size) == -1) {
+		log_warn("listen: cannot bind DTLS on %s port %u", l->addr,
+		    l->port);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	close(fd);
 	if (coap_new_endpoint(fr.ctx, &addr, COAP_PROTO_DTLS) == NULL) {
 		log_warnx("listen: cannot bind DTLS on %s port %u (address in "
 		    "use or not available)", l->addr, l->port);

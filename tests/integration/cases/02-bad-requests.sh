@@ -71,7 +71,7 @@ ok "bad CSR logged"
 
 # SZX 7 is reserved (RFC 7959 2.2)
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" \
-    -O 27,0x0f
+    -O 27,0f
 expect_pcode 4.00 "Block1 with SZX 7"
 
 # one message over limits.max_request_body -> 4.13 with Size1

@@ -53,7 +53,7 @@ ok "missing config file"
 # a bad config never starts the daemon
 sed 's/"timeout_ms": 8000/"timeout_ms": 1/' "$good" >"$T/bad.json"
 set +e
-"$D" -f -c "$T/bad.json" >"$T/start.out" 2>&1
+timeout 10 "$D" -f -c "$T/bad.json" >"$T/start.out" 2>&1
 rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "daemon started on a bad config (exit $rc)"
@@ -82,7 +82,7 @@ nc_port=$PORT
 first=$!
 wait_for "$T/first.log" 10 " ready: " || fail "first daemon did not start"
 set +e
-"$D" -f -c "$T/estcoapd.json" >"$T/second.log" 2>&1
+timeout 10 "$D" -f -c "$T/estcoapd.json" >"$T/second.log" 2>&1
 rc=$?
 set -e
 kill -TERM "$first"
