@@ -109,6 +109,7 @@ struct probe {
 	const char	*bodyfile;
 	const char	*outfile;
 	const char	*path;
+	const char	*pre_path;	/* -g: a GET first, same session */
 	coap_pdu_code_t	 method;
 	struct probe_opt opts[PROBE_MAX_OPTS];
 	size_t		 nopts;
@@ -171,7 +172,7 @@ usage(void)
 	    "usage: estcoap-probe [-a addr] [-p port] -c cert -k key -C cafile"
 	    " [-m method]\n"
 	    "           -u path [-t cf] [-A accept]... [-O num,hex]..."
-	    " [-f bodyfile]\n"
+	    " [-f bodyfile] [-g path]\n"
 	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X] [-N]"
 	    " [-w seconds]\n"
 	    "           [-o outfile] [-v]\n");
@@ -416,7 +417,7 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:G:k:m:No:O:p:t:u:vw:X")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:t:u:vw:X")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -487,6 +488,9 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 			break;
 		case 'X':
 			p->depart = 1;
+			break;
+		case 'g':
+			p->pre_path = optarg;
 			break;
 		default:
 			usage();
@@ -1280,6 +1284,43 @@ done:
 	return rc;
 }
 
+/*
+ * -g: GET pre_path on the session the main request will use (crts then
+ * sen on one DTLS session); prints pre_code and pre_len. 0 or -1.
+ */
+static int
+probe_prelude(struct probe *p)
+{
+	struct probe_opt	 saved[PROBE_MAX_OPTS];
+	size_t			 nsaved = p->nopts, i;
+	coap_pdu_code_t		 method = p->method;
+	coap_pdu_t		*pdu;
+	enum probe_result	 res;
+	char			 cbuf[16];
+	int			 rc = -1;
+
+	memcpy(saved, p->opts, sizeof(saved));
+	p->nopts = 0;
+	p->method = COAP_REQUEST_CODE_GET;
+	probe_opt_add_uri(p, p->pre_path);
+	if ((pdu = probe_pdu_new(p, &p->wire, -1, -1, NULL, 0)) != NULL) {
+		res = probe_exchange(p, pdu, &p->wire, 0);
+		if (res == PROBE_ANSWER) {
+			printf("pre_code=%s\npre_len=%zu\n",
+			    probe_code_str(p->rep.code, cbuf, sizeof(cbuf)),
+			    p->rep.body.len);
+			rc = 0;
+		} else
+			printf("pre_code=none\n");
+	}
+	for (i = 0; i < p->nopts; i++)
+		free(p->opts[i].val);
+	memcpy(p->opts, saved, sizeof(saved));
+	p->nopts = nsaved;
+	p->method = method;
+	return rc;
+}
+
 /* Parse, connect, run one request and clean up; the exit code says how. */
 int
 main(int argc, char *argv[])
@@ -1326,6 +1367,10 @@ main(int argc, char *argv[])
 		rc = PROBE_EXIT_HANDSHAKE;
 		break;
 	default:
+		if (p.pre_path != NULL && probe_prelude(&p) == -1) {
+			rc = PROBE_EXIT_NOANSWER;
+			break;
+		}
 		rc = probe_run(&p);
 		break;
 	}

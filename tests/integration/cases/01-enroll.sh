@@ -95,6 +95,16 @@ p7_certs "$T/sren.p7" | openssl verify -CAfile "$T/cacerts.pem" \
     >/dev/null || fail "re-enrolled certificate does not verify"
 ok "re-enrolled certificate verifies"
 
+# 26: crts then sen on one DTLS session
+n=$(grep -c "dtls: session up" "$T/daemon.log")
+probe -g /.well-known/est/crts -m post -u /.well-known/est/sen -t 286 \
+    -f "$PKI/csr-p256.der"
+[ "$(probe_field pre_code)" = 2.05 ] || fail "crts before sen: $(probe_field pre_code)"
+expect_pcode 2.04 "crts then sen on one session"
+[ "$(grep -c "dtls: session up" "$T/daemon.log")" -eq $((n + 1)) ] ||
+    fail "crts and sen did not share one DTLS session"
+ok "crts and sen shared one DTLS session"
+
 # the request line an operator reads
 grep -q 'op=sen method=2 cf=286 .* up=200 .* coap=2.04 .* reason=ok' \
     "$T/daemon.log" || fail "no request line for sen in the log"
