@@ -1,6 +1,6 @@
 /*
  * The configuration: one JSON file read with cJSON and walked with a schema
- * table (src/config_table.c). A struct config is one immutable generation.
+ * table (config_keys[] in src/config.c). A struct config is one immutable generation.
  */
 #ifndef ESTCOAPD_CONFIG_H
 #define ESTCOAPD_CONFIG_H

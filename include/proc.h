@@ -6,8 +6,12 @@
 
 struct config;
 
-/* Start everything for cf and run until stopped; returns an exit code. */
-int	proc_run(struct config *cf);
+/*
+ * Start everything for cf and run until stopped; returns an exit code.
+ * Once the sockets are bound and the loop is about to run, one zero byte
+ * is written to ready_fd (unless it is -1) and the fd is closed.
+ */
+int	proc_run(struct config *cf, int ready_fd);
 
 /* Ask the loop to stop (what SIGTERM and SIGINT do). */
 void	proc_stop(void);

@@ -10,7 +10,8 @@ TOP=$(pwd)
 B=$TOP/build
 D=$B/demo
 mkdir -p "$D"
-rm -f "$D"/device.key "$D"/device.crt "$D"/cacerts.pem
+rm -f "$D"/device.key "$D"/device.crt "$D"/cacerts.pem \
+    "$D"/upstream-requests.log
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 pids=""

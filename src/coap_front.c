@@ -34,6 +34,9 @@
 /* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
 #define EXCHANGE_LIFETIME_MS	247000
 
+/* Longest pause between failed background refreshes of crts / att. */
+#define CACHE_BACKOFF_MAX_MS	60000
+
 /* Extra time the async deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
 
@@ -76,6 +79,8 @@ struct front_cache {
 	size_t			 len;
 	uint64_t		 expires;	/* mono_ms */
 	struct upstream_job	*refresh;	/* a refresh in flight */
+	uint64_t		 retry_at;	/* mono_ms: no refresh before */
+	uint32_t		 backoff_ms;	/* after failures, doubling */
 };
 
 static struct front {
@@ -774,12 +779,21 @@ front_cache_done(void *arg, const struct upstream_result *r)
 		c->der = der;
 		c->len = derlen;
 		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
+		c->backoff_ms = 0;
 		log_info("cache: %s refreshed (%zu bytes, %u s)", op->name,
 		    derlen, fr.cf->cache_ttl_s);
-	} else
-		log_info("cache: %s refresh failed: %s %s (upstream %ld)",
-		    op->name, estmap_code_str(a.code, code),
-		    a.reason != NULL ? a.reason : "-", r->status);
+	} else {
+		/* retry after 1, 2, 4 ... 60 s: an outage is not a storm */
+		c->backoff_ms = c->backoff_ms == 0 ? 1000 :
+		    c->backoff_ms >= CACHE_BACKOFF_MAX_MS / 2 ?
+		    CACHE_BACKOFF_MAX_MS : c->backoff_ms * 2;
+		c->retry_at = mono_ms() + c->backoff_ms;
+		log_info("cache: %s refresh failed: %s %s (upstream %ld%s%s), "
+		    "next try in %u s", op->name, estmap_code_str(a.code, code),
+		    a.reason != NULL ? a.reason : "-", r->status,
+		    r->error != NULL ? ": " : "", r->error != NULL ? r->error :
+		    "", c->backoff_ms / 1000);
+	}
 	req_answer_clear(&a);
 }
 
@@ -792,6 +806,7 @@ front_cache_refresh(enum est_op_id id)
 	char			 path[128];
 
 	if (c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
+	    mono_ms() < c->retry_at ||
 	    estmap_upstream_path(op, NULL, path, sizeof(path)) == -1)
 		return;
 	c->refresh = upstream_submit(fr.up, path, NULL, 0, NULL,

@@ -90,7 +90,8 @@ static const struct config_key config_keys[] = {
 	  .help = "base URL, https://host[:port] (no path)" },
 	{ .path = "upstream.client_cert", .type = CK_FILE,
 	  .off = OFF(up_client_cert), .required = true,
-	  .help = "PEM client certificate (id-kp-cmcRA) for mutual TLS" },
+	  .help = "PEM client certificate for mutual TLS (should carry "
+	  "id-kp-cmcRA)" },
 	{ .path = "upstream.client_key", .type = CK_FILE,
 	  .off = OFF(up_client_key), .required = true,
 	  .help = "PEM private key of upstream.client_cert" },
@@ -139,7 +140,8 @@ static const struct config_key config_keys[] = {
 	{ .path = "est.retry_max_age_s", .type = CK_UINT,
 	  .off = OFF(retry_max_age_s), .def_u = 60, .min = 1,
 	  .max = 86400,
-	  .help = "Max-Age for an upstream 202/503 without Retry-After" },
+	  .help = "Max-Age for an upstream 202/423/429/503 without "
+	  "Retry-After" },
 	{ .path = "est.att_on_204", .type = CK_ENUM, .off = OFF(att_on_204),
 	  .def_s = "empty", .choices = att_204,
 	  .help = "csrattrs 204: \"empty\" (2.05 + 30 00) or \"not-found\" "

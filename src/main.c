@@ -2,6 +2,9 @@
  * estcoapd: EST-over-CoAPS registrar (RFC 9148). Options, start-up order
  * and exit codes; everything else lives in proc and below.
  */
+#include <sys/wait.h>
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +44,51 @@ print_versions(void)
 	curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
 
 	printf("estcoapd %s\n", ESTCOAPD_VERSION);
-	printf("libcoap %s\n", front_libcoap_version());
+	printf("%s\n", front_libcoap_version());	/* "libcoap 4.3.1" */
 	printf("OpenSSL %s\n", OpenSSL_version(OPENSSL_VERSION_STRING));
 	printf("libcurl %s\n", cv->version);
 	printf("libevent %s\n", event_get_version());
+}
+
+/*
+ * Go to the background, but let the parent exit only when the child is
+ * listening (0) or has failed (its exit code), so that a start script
+ * sees a bind failure. Returns the child's end of the pipe, or -1.
+ */
+static int
+daemonize(void)
+{
+	int	p[2], status, fd;
+	pid_t	pid;
+	char	c;
+
+	if (pipe(p) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		return -1;
+	}
+	if (pid > 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(EXIT_OK);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		_exit(EXIT_RUNTIME);
+	}
+	close(p[0]);
+	if (setsid() == -1 || chdir("/") == -1)
+		log_warn("setsid/chdir");
+	if ((fd = open("/dev/null", O_RDWR)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return p[1];
 }
 
 int
@@ -55,6 +99,7 @@ main(int argc, char *argv[])
 	struct config	*cf;
 	enum log_level	 lvl;
 	int		 ch, check = 0, fg = 0, debug = 0, help = 0, rc;
+	int		 ready_fd = -1;
 
 	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
 		switch (ch) {
@@ -110,8 +155,7 @@ main(int argc, char *argv[])
 		lvl = LOG_LVL_INFO;
 	if (debug)
 		lvl = LOG_LVL_DEBUG;
-	if (!fg && daemon(0, 0) == -1) {
-		log_warn("daemon");
+	if (!fg && (ready_fd = daemonize()) == -1) {
 		config_free(cf);
 		return EXIT_RUNTIME;
 	}
@@ -121,12 +165,12 @@ main(int argc, char *argv[])
 		config_free(cf);
 		return EXIT_RUNTIME;
 	}
-	log_info("estcoapd %s starting (libcoap %s, %s, libcurl %s, "
+	log_info("estcoapd %s starting (%s, %s, libcurl %s, "
 	    "libevent %s), config %s", ESTCOAPD_VERSION,
 	    front_libcoap_version(), OpenSSL_version(OPENSSL_VERSION),
 	    curl_version_info(CURLVERSION_NOW)->version, event_get_version(),
 	    file);
-	rc = proc_run(cf);
+	rc = proc_run(cf, ready_fd);
 	config_free(cf);
 	curl_global_cleanup();
 	return rc;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -59,7 +60,7 @@ proc_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* See proc.h. */
 int
-proc_run(struct config *cf)
+proc_run(struct config *cf, int ready_fd)
 {
 	struct upstream		*up = NULL;
 	struct event		*ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
@@ -92,6 +93,12 @@ proc_run(struct config *cf)
 	}
 	log_info("estcoapd %s ready: upstream %s, %zu listen address(es)",
 	    ESTCOAPD_VERSION, cf->up_url, cf->nlisten);
+	if (ready_fd != -1) {
+		/* the parent of a daemon exits 0 only now */
+		if (write(ready_fd, "", 1) != 1)
+			log_warn("cannot tell the parent we are ready");
+		close(ready_fd);
+	}
 	event_base_dispatch(proc_base);
 	log_info("stopped");
 	rc = EXIT_OK;

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "estcoapd.h"
 #include "log.h"
 #include "pki.h"
 #include "upstream.h"
@@ -302,7 +303,7 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_WRITEDATA, job);
 	SET(CURLOPT_HEADERFUNCTION, upstream_header_cb);
 	SET(CURLOPT_HEADERDATA, job);
-	SET(CURLOPT_USERAGENT, "estcoapd/" "0.1");
+	SET(CURLOPT_USERAGENT, "estcoapd/" ESTCOAPD_VERSION);
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
 }

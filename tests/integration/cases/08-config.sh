@@ -92,6 +92,20 @@ grep -q "cannot bind DTLS on 127.0.0.1 port $nc_port" "$T/second.log" ||
     fail "bind failure not explained"
 ok "port in use: exit 2 with a clear message"
 
+# without -f the parent exits when the daemon listens (0) or failed (2)
+write_config "https://localhost:1"
+set +e
+timeout 10 "$D" -c "$T/estcoapd.json"
+rc1=$?
+timeout 10 "$D" -c "$T/estcoapd.json"
+rc2=$?
+set -e
+bgpid=$(pgrep -f "estcoapd -c $T/estcoapd.json" || true)
+[ -n "$bgpid" ] && kill -TERM $bgpid
+[ "$rc1" -eq 0 ] && [ -n "$bgpid" ] || fail "background start: exit $rc1"
+[ "$rc2" -eq 2 ] || fail "background start on a taken port: exit $rc2, want 2"
+ok "background start reports bind failures in its exit code"
+
 "$D" -V >"$T/v.out"
 for lib in estcoapd libcoap OpenSSL libcurl libevent; do
 	grep -q "^$lib " "$T/v.out" || fail "-V lacks $lib"

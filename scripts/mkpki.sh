@@ -1,0 +1,266 @@
+#!/bin/bash
+# mkpki.sh: mint the demo/test PKI for estcoapd with openssl(1) only.
+#
+# usage: scripts/mkpki.sh [-v] DIR
+#
+# Creates DIR and fills it with CAs, server and client certificates, device
+# identities and CSRs (see the list at the end of this comment).  Re-running
+# into a DIR that holds a complete set (the stamp file is present) does
+# nothing.  Silent on success unless -v is given.  Keys are EC P-256 unless
+# RSA is named; every .key is mode 0600.
+#
+#   root-ca.crt/.key        EST CA root, self-signed
+#   est-ca.crt/.key         intermediate, signed by root-ca; issues certificates
+#   root-next.crt/.key      a rollover root, self-signed
+#   cacerts.pem             root-ca + est-ca + root-next (the /cacerts bundle)
+#   upstream.crt/.key       TLS server cert of the test EST server (by est-ca)
+#   upstream-chain.pem      upstream.crt + est-ca.crt
+#   ra.crt/.key             registrar's upstream client cert (clientAuth, cmcRA)
+#   dtls.crt/.key           registrar's DTLS server cert (by est-ca)
+#   dtls-chain.pem          est-ca.crt (intermediates the registrar sends)
+#   device-ca.crt/.key      manufacturer CA, self-signed
+#   device.crt/.key         device IDevID (P-256) by device-ca
+#   device-rsa.crt/.key     device IDevID (RSA-2048) by device-ca
+#   rogue-ca.crt/.key       unrelated self-signed CA
+#   device-rogue.crt/.key   device cert by rogue-ca (untrusted)
+#   upstream-rogue.crt/.key upstream server cert by rogue-ca (untrusted)
+#   csr-p256.der/.key       CSR, CN=device-0001
+#   csr-rsa3072.der/.key    CSR (RSA-3072), CN=device-rsa-0001
+#   csr-p256-2.der/.key     CSR, CN=device-0002
+#   pki.cnf                 the openssl config (extension profiles) used
+
+set -eu
+
+# Bump when the set of files or their profiles change, so old DIRs are redone.
+STAMP_VERSION=1
+DAYS=365
+VERBOSE=0
+
+usage() {
+	echo "usage: ${0##*/} [-v] DIR" >&2
+	exit 2
+}
+
+while getopts v opt; do
+	case $opt in
+	v)	VERBOSE=1 ;;
+	*)	usage ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 1 ] || usage
+DIR=$1
+STAMP=$DIR/.mkpki-stamp
+
+# Every file a complete DIR must hold; the stamp alone is not trusted.
+FILES="root-ca.crt root-ca.key est-ca.crt est-ca.key root-next.crt
+root-next.key cacerts.pem upstream.crt upstream.key upstream-chain.pem
+ra.crt ra.key dtls.crt dtls.key dtls-chain.pem device-ca.crt device-ca.key
+device.crt device.key device-rsa.crt device-rsa.key rogue-ca.crt rogue-ca.key
+device-rogue.crt device-rogue.key upstream-rogue.crt upstream-rogue.key
+csr-p256.der csr-p256.key csr-rsa3072.der csr-rsa3072.key csr-p256-2.der
+csr-p256-2.key"
+
+complete() {
+	local f
+
+	[ -f "$STAMP" ] || return 1
+	[ "$(cat "$STAMP")" = "$STAMP_VERSION" ] || return 1
+	for f in $FILES; do
+		[ -s "$DIR/$f" ] || return 1
+	done
+	return 0
+}
+
+if complete; then
+	[ "$VERBOSE" -eq 1 ] && echo "mkpki: $DIR is complete, nothing to do"
+	exit 0
+fi
+
+mkdir -p "$DIR"
+rm -f "$STAMP"
+LOG=$DIR/.mkpki.log
+: >"$LOG"
+
+say() {
+	if [ "$VERBOSE" -eq 1 ]; then
+		echo "mkpki: $*"
+	fi
+	return 0
+}
+
+# Run openssl quietly; on failure show what it said and stop.
+ossl() {
+	if [ "$VERBOSE" -eq 1 ]; then
+		echo "+ openssl $*" >&2
+	fi
+	if ! openssl "$@" >>"$LOG" 2>&1; then
+		echo "mkpki: openssl $1 failed:" >&2
+		cat "$LOG" >&2
+		exit 1
+	fi
+}
+
+# The extension profiles.  [req] only serves `openssl req`; -subj gives the
+# names, so the dn section stays empty.
+cat >"$DIR/pki.cnf" <<'EOF'
+[ req ]
+distinguished_name	= req_dn
+prompt			= no
+string_mask		= utf8only
+utf8			= yes
+
+[ req_dn ]
+CN			= unused
+
+[ v3_root ]
+basicConstraints	= critical, CA:true
+keyUsage		= critical, keyCertSign, cRLSign
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid:always
+
+[ v3_intermediate ]
+basicConstraints	= critical, CA:true, pathlen:0
+keyUsage		= critical, keyCertSign, cRLSign
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid:always
+
+[ v3_tls_server ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+extendedKeyUsage	= serverAuth
+subjectAltName		= DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
+
+[ v3_ra ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+# 1.3.6.1.5.5.7.3.28 is id-kp-cmcRA (RFC 6402), which RFC 7030 3.7 uses
+# to mark a registration authority.
+extendedKeyUsage	= clientAuth, 1.3.6.1.5.5.7.3.28
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
+
+[ v3_dtls ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+extendedKeyUsage	= serverAuth, clientAuth, 1.3.6.1.5.5.7.3.28
+subjectAltName		= DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
+
+[ v3_device ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+extendedKeyUsage	= clientAuth
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
+EOF
+CNF=$DIR/pki.cnf
+
+# newkey NAME [rsa BITS]: a fresh private key in NAME.key, mode 0600.
+newkey() {
+	local key=$DIR/$1.key
+
+	rm -f "$key"
+	if [ $# -ge 3 ] && [ "$2" = rsa ]; then
+		(umask 077; ossl genpkey -algorithm RSA \
+		    -pkeyopt "rsa_keygen_bits:$3" -out "$key")
+	else
+		(umask 077; ossl genpkey -algorithm EC \
+		    -pkeyopt ec_paramgen_curve:P-256 \
+		    -pkeyopt ec_param_enc:named_curve -out "$key")
+	fi
+	chmod 600 "$key"
+}
+
+# selfsigned NAME SUBJECT: a self-signed root CA NAME.crt.
+selfsigned() {
+	say "$1: self-signed CA $2"
+	newkey "$1"
+	ossl req -new -x509 -config "$CNF" -extensions v3_root \
+	    -key "$DIR/$1.key" -subj "$2" -days "$DAYS" -sha256 \
+	    -out "$DIR/$1.crt"
+}
+
+# issue NAME SUBJECT ISSUER PROFILE [rsa BITS]: key, CSR and NAME.crt
+# signed by ISSUER with the extensions of PROFILE.
+issue() {
+	local name=$1 subj=$2 ca=$3 profile=$4
+
+	shift 4
+	say "$name: $subj by $ca ($profile)"
+	newkey "$name" "$@"
+	ossl req -new -config "$CNF" -key "$DIR/$name.key" -subj "$subj" \
+	    -out "$DIR/$name.csr.pem"
+	ossl x509 -req -in "$DIR/$name.csr.pem" -sha256 -days "$DAYS" \
+	    -CA "$DIR/$ca.crt" -CAkey "$DIR/$ca.key" \
+	    -CAserial "$DIR/$ca.srl" -CAcreateserial \
+	    -extfile "$CNF" -extensions "$profile" -out "$DIR/$name.crt"
+	rm -f "$DIR/$name.csr.pem"
+}
+
+# csr NAME SUBJECT [rsa BITS]: a new key and a DER CSR in NAME.der.
+csr() {
+	local name=$1 subj=$2
+
+	shift 2
+	say "$name: CSR $subj"
+	newkey "$name" "$@"
+	ossl req -new -config "$CNF" -key "$DIR/$name.key" -subj "$subj" \
+	    -sha256 -outform DER -out "$DIR/$name.der"
+}
+
+# The EST CA hierarchy and its rollover root.
+selfsigned root-ca "/O=estcoapd test/CN=estcoapd test root CA"
+issue est-ca "/O=estcoapd test/CN=estcoapd test EST CA" root-ca v3_intermediate
+selfsigned root-next "/O=estcoapd test/CN=estcoapd test root CA next"
+cat "$DIR/root-ca.crt" "$DIR/est-ca.crt" "$DIR/root-next.crt" \
+    >"$DIR/cacerts.pem"
+
+# The test EST server and the registrar's two identities.
+issue upstream "/O=estcoapd test/CN=localhost" est-ca v3_tls_server
+cat "$DIR/upstream.crt" "$DIR/est-ca.crt" >"$DIR/upstream-chain.pem"
+issue ra "/O=estcoapd test/CN=estcoapd-ra" est-ca v3_ra
+issue dtls "/O=estcoapd test/CN=localhost" est-ca v3_dtls
+cat "$DIR/est-ca.crt" >"$DIR/dtls-chain.pem"
+
+# The manufacturer and its devices.
+selfsigned device-ca "/O=Example Manufacturer/CN=Example Manufacturer IDevID CA"
+issue device "/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001" \
+    device-ca v3_device
+issue device-rsa \
+    "/O=Example Manufacturer/serialNumber=SN-RSA-0001/CN=device-rsa-0001" \
+    device-ca v3_device rsa 2048
+
+# Things nobody should trust.
+selfsigned rogue-ca "/O=Rogue/CN=Rogue CA"
+issue device-rogue "/O=Rogue/serialNumber=SN-6666/CN=device-rogue-0001" \
+    rogue-ca v3_device
+issue upstream-rogue "/O=Rogue/CN=localhost" rogue-ca v3_tls_server
+
+# CSRs a device would send.
+csr csr-p256 "/CN=device-0001"
+csr csr-rsa3072 "/CN=device-rsa-0001" rsa 3072
+csr csr-p256-2 "/CN=device-0002"
+
+chmod 600 "$DIR"/*.key
+
+# Self-check: the chains the tests depend on.
+ossl verify -CAfile "$DIR/device-ca.crt" "$DIR/device.crt" "$DIR/device-rsa.crt"
+ossl verify -CAfile "$DIR/root-ca.crt" -untrusted "$DIR/est-ca.crt" \
+    "$DIR/dtls.crt" "$DIR/upstream.crt" "$DIR/ra.crt"
+ossl verify -CAfile "$DIR/rogue-ca.crt" "$DIR/device-rogue.crt" \
+    "$DIR/upstream-rogue.crt"
+ossl req -verify -noout -inform DER -in "$DIR/csr-p256.der"
+if openssl verify -CAfile "$DIR/device-ca.crt" "$DIR/device-rogue.crt" \
+    >>"$LOG" 2>&1; then
+	echo "mkpki: self-check: device-rogue.crt verifies against" \
+	    "device-ca.crt" >&2
+	exit 1
+fi
+
+rm -f "$LOG"
+echo "$STAMP_VERSION" >"$STAMP"
+say "done: $DIR"
