@@ -24,6 +24,7 @@
 #   rogue-ca.crt/.key       unrelated self-signed CA
 #   device-rogue.crt/.key   device cert by rogue-ca (untrusted)
 #   upstream-rogue.crt/.key upstream server cert by rogue-ca (untrusted)
+#   upstream-wronghost.crt/.key  by est-ca, but only for DNS:wrong.example
 #   csr-p256.der/.key       CSR, CN=device-0001
 #   csr-rsa3072.der/.key    CSR (RSA-3072), CN=device-rsa-0001
 #   csr-p256-2.der/.key     CSR, CN=device-0002
@@ -32,7 +33,7 @@
 set -eu
 
 # Bump when the set of files or their profiles change, so old DIRs are redone.
-STAMP_VERSION=1
+STAMP_VERSION=2
 DAYS=365
 VERBOSE=0
 
@@ -58,6 +59,7 @@ root-next.key cacerts.pem upstream.crt upstream.key upstream-chain.pem
 ra.crt ra.key dtls.crt dtls.key dtls-chain.pem device-ca.crt device-ca.key
 device.crt device.key device-rsa.crt device-rsa.key rogue-ca.crt rogue-ca.key
 device-rogue.crt device-rogue.key upstream-rogue.crt upstream-rogue.key
+upstream-wronghost.crt upstream-wronghost.key
 csr-p256.der csr-p256.key csr-rsa3072.der csr-rsa3072.key csr-p256-2.der
 csr-p256-2.key"
 
@@ -130,6 +132,14 @@ basicConstraints	= critical, CA:false
 keyUsage		= critical, digitalSignature
 extendedKeyUsage	= serverAuth
 subjectAltName		= DNS:localhost, IP:127.0.0.1, IP:::1
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
+
+[ v3_tls_wronghost ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+extendedKeyUsage	= serverAuth
+subjectAltName		= DNS:wrong.example
 subjectKeyIdentifier	= hash
 authorityKeyIdentifier	= keyid
 
@@ -239,6 +249,9 @@ selfsigned rogue-ca "/O=Rogue/CN=Rogue CA"
 issue device-rogue "/O=Rogue/serialNumber=SN-6666/CN=device-rogue-0001" \
     rogue-ca v3_device
 issue upstream-rogue "/O=Rogue/CN=localhost" rogue-ca v3_tls_server
+# trusted CA, but named for another host
+issue upstream-wronghost "/O=estcoapd test/CN=wrong.example" est-ca \
+    v3_tls_wronghost
 
 # CSRs a device would send.
 csr csr-p256 "/CN=device-0001"

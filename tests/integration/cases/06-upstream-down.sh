@@ -31,9 +31,10 @@ expect_pcode 5.02 "untrusted upstream certificate"
 expect_upstream rogue 0 "no request reached the untrusted upstream"
 stop_daemon
 
-# 70b: right CA, wrong host name (127.0.0.2 is not in the cert's SAN)
-start_upstream host
-write_config "https://127.0.0.2:$UP_PORT_host"
+# 70b: right CA, wrong host name (the cert names only wrong.example)
+cat "$PKI/upstream-wronghost.crt" "$PKI/est-ca.crt" >"$T/wronghost-chain.pem"
+start_upstream host -c "$T/wronghost-chain.pem" -k "$PKI/upstream-wronghost.key"
+write_config "https://localhost:$UP_PORT_host"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
 expect_pcode 5.02 "upstream host name mismatch"
