@@ -259,6 +259,13 @@ config_check_unknown(cJSON *obj, const char *prefix, const char *file,
 			errlist_add(errs, "%s: %s: unknown key", file, path);
 			continue;
 		}
+		/* cJSON keeps both; we would silently use the first */
+		for (cJSON *prev = obj->child; prev != it; prev = prev->next)
+			if (strcmp(prev->string, it->string) == 0) {
+				errlist_add(errs, "%s: %s: duplicate key", file,
+				    path);
+				break;
+			}
 		if (k->type == CK_OBJECT) {
 			if (!cJSON_IsObject(it))
 				errlist_add(errs, "%s: %s: must be an object",

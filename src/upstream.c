@@ -298,6 +298,8 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cf->up_connect_timeout_ms);
 	SET(CURLOPT_TIMEOUT_MS, (long)cf->up_timeout_ms);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	/* HTTP/2 where the CA offers it: many enrollments, one connection */
+	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_PIPEWAIT, 1L);
 	SET(CURLOPT_WRITEFUNCTION, upstream_body_cb);
 	SET(CURLOPT_WRITEDATA, job);

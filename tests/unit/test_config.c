@@ -1,0 +1,251 @@
+/*
+ * Unit tests for config_load(): defaults, every kind of error, the error
+ * positions an operator reads, and that errors are collected, not stopped
+ * at the first. Files the config names are made in a temp dir.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char	tdir[64];
+static char	cfpath[128];
+
+/* A temp dir with empty files for every path a config may name. */
+static int
+setup(void **state)
+{
+	const char *names[] = { "c.pem", "k.pem", "ca.pem" };
+	char path[160];
+
+	(void)state;
+	snprintf(tdir, sizeof(tdir), "/tmp/estcoapd-ut.XXXXXX");
+	if (mkdtemp(tdir) == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/%s", tdir, names[i]);
+		if ((fp = fopen(path, "w")) == NULL)
+			return -1;
+		fclose(fp);
+	}
+	snprintf(cfpath, sizeof(cfpath), "%s/estcoapd.json", tdir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Write a config whose %s are replaced by the temp dir, and load it. */
+static struct config *
+load(const char *fmt, struct errlist *errs)
+{
+	char	 text[4096], *out = text;
+	FILE	*fp;
+
+	for (const char *p = fmt; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			out += snprintf(out, sizeof(text) - (size_t)(out - text),
+			    "%s", tdir);
+			p++;
+		} else
+			*out++ = *p;
+	}
+	*out = '\0';
+	fp = fopen(cfpath, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	memset(errs, 0, sizeof(*errs));
+	return config_load(cfpath, errs);
+}
+
+#define DTLS_OK	"\"dtls\": {\"cert\": \"%s/c.pem\", \"key\": \"%s/k.pem\", " \
+		"\"client_ca\": \"%s/ca.pem\"}"
+#define UP_OK	"\"upstream\": {\"url\": \"https://ca.example:8443\", " \
+		"\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", " \
+		"\"ca\": \"%s/ca.pem\"}"
+
+/* The smallest config loads and every default is in place. */
+static void
+test_config_defaults(void **state)
+{
+	struct errlist	 e;
+	struct config	*cf;
+
+	(void)state;
+	cf = load("{" DTLS_OK ", " UP_OK "}", &e);
+	assert_non_null(cf);
+	assert_int_equal(e.count, 0);
+	assert_int_equal(cf->nlisten, 1);
+	assert_string_equal(cf->listen[0].addr, "::");
+	assert_int_equal(cf->listen[0].port, 5684);
+	assert_int_equal(cf->up_timeout_ms, 30000);
+	assert_int_equal(cf->up_connect_timeout_ms, 5000);
+	assert_int_equal(cf->max_request_body, 16384);
+	assert_int_equal(cf->max_pending, 1024);
+	assert_int_equal(cf->dtls_mtu, 1152);
+	assert_int_equal(cf->cache_ttl_s, 300);
+	assert_false(cf->up_send_cte);
+	assert_string_equal(cf->att_on_204, "empty");
+	assert_string_equal(cf->log_level, "info");
+	assert_null(cf->dtls_chain);
+	config_free(cf);
+}
+
+/* Values given in the file win over defaults. */
+static void
+test_config_values(void **state)
+{
+	struct errlist	 e;
+	struct config	*cf;
+
+	(void)state;
+	cf = load("{\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 15684},"
+	    " {\"address\": \"::1\"}], " DTLS_OK ", " UP_OK ", "
+	    "\"limits\": {\"max_pending\": 10, \"max_pending_per_session\": 2},"
+	    " \"est\": {\"att_on_204\": \"not-found\"}, "
+	    "\"log\": {\"level\": \"debug\"}}", &e);
+	assert_non_null(cf);
+	assert_int_equal(cf->nlisten, 2);
+	assert_string_equal(cf->listen[0].addr, "127.0.0.1");
+	assert_int_equal(cf->listen[0].port, 15684);
+	assert_string_equal(cf->listen[1].addr, "::1");
+	assert_int_equal(cf->listen[1].port, 5684);
+	assert_int_equal(cf->max_pending, 10);
+	assert_int_equal(cf->max_pending_per_session, 2);
+	assert_string_equal(cf->att_on_204, "not-found");
+	assert_string_equal(cf->log_level, "debug");
+	config_free(cf);
+}
+
+/* One bad config per row: the error text an operator must see. */
+static const struct {
+	const char	*json;
+	const char	*want;		/* substring of the error list */
+} bad[] = {
+	{ "{" DTLS_OK ", " UP_OK ", \"extra\": 1}", ": extra: unknown key" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_body\": 1}}",
+	  ": limits.max_body: unknown key" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": \"9\"}}",
+	  ": limits.max_pending: must be an integer 1..1000000" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 0}}",
+	  ": limits.max_pending: must be an integer" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 1.5}}",
+	  ": limits.max_pending: must be an integer" },
+	{ "{" DTLS_OK ", " UP_OK ", \"upstream\": 3}",
+	  "upstream: must be an object" },
+	{ "{" DTLS_OK "}", ": upstream: required section is missing" },
+	{ "{\"dtls\": {\"cert\": \"%s/c.pem\", \"key\": \"%s/k.pem\"}, " UP_OK
+	  "}", ": dtls.client_ca: required key is missing" },
+	{ "{\"dtls\": {\"cert\": \"%s/nope.pem\", \"key\": \"%s/k.pem\", "
+	  "\"client_ca\": \"%s/ca.pem\"}, " UP_OK "}",
+	  "dtls.cert: /tmp/estcoapd-ut." },
+	{ "{\"dtls\": {\"cert\": \"%s\", \"key\": \"%s/k.pem\", "
+	  "\"client_ca\": \"%s/ca.pem\"}, " UP_OK "}",
+	  "not a regular file" },
+	{ "{" DTLS_OK ", \"upstream\": {\"url\": \"http://ca\", "
+	  "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
+	  "\"ca\": \"%s/ca.pem\"}}", "upstream.url: must be https" },
+	{ "{" DTLS_OK ", \"upstream\": {\"url\": \"https://ca/est\", "
+	  "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
+	  "\"ca\": \"%s/ca.pem\"}}", "upstream.url: must not carry a path" },
+	{ "{" DTLS_OK ", " UP_OK ", \"est\": {\"att_on_204\": \"maybe\"}}",
+	  "est.att_on_204: \"maybe\" is not one of" },
+	{ "{" DTLS_OK ", " UP_OK ", \"upstream\": {}}",
+	  ": upstream: duplicate key" },
+	{ "{\"listen\": [{\"address\": \"localhost\"}], " DTLS_OK ", " UP_OK
+	  "}", "listen[0].address: must be a numeric" },
+	{ "{\"listen\": [{\"address\": \"::\", \"port\": 70000}], " DTLS_OK
+	  ", " UP_OK "}", "listen[0].port: must be an integer 1..65535" },
+	{ "{\"listen\": [{\"address\": \"::\", \"tls\": true}], " DTLS_OK
+	  ", " UP_OK "}", "listen[0].tls: unknown key" },
+	{ "{\"listen\": [], " DTLS_OK ", " UP_OK "}",
+	  "listen: must be a non-empty array" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 2, "
+	  "\"max_pending_per_session\": 3}}",
+	  "limits.max_pending_per_session: must not exceed" },
+	{ "[1, 2]", "the top level must be an object" },
+	{ "{\n  \"dtls\": {\n    \"cert\": 1,,\n  }\n}", ".json:3:16: JSON "
+	  "syntax error" },
+	{ "", ".json:1:1: JSON syntax error" },
+};
+
+static void
+test_config_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct errlist	 e;
+		struct config	*cf = load(bad[i].json, &e);
+
+		if (cf != NULL || e.count == 0 ||
+		    strstr(e.text, bad[i].want) == NULL)
+			fail_msg("row %zu: want \"%s\", got \"%s\"", i,
+			    bad[i].want, e.text != NULL ? e.text : "(none)");
+		config_free(cf);
+		errlist_free(&e);
+	}
+}
+
+/* Errors are collected: three wrong keys, three lines. */
+static void
+test_config_collects(void **state)
+{
+	struct errlist	 e;
+	struct config	*cf;
+
+	(void)state;
+	cf = load("{" DTLS_OK ", " UP_OK ", \"a\": 1, \"b\": 2, "
+	    "\"limits\": {\"max_pending\": -1}}", &e);
+	assert_null(cf);
+	assert_int_equal(e.count, 3);
+	assert_non_null(strstr(e.text, ": a: unknown key"));
+	assert_non_null(strstr(e.text, ": b: unknown key"));
+	assert_non_null(strstr(e.text, "limits.max_pending"));
+	errlist_free(&e);
+}
+
+/* A missing config file names the file and the reason. */
+static void
+test_config_missing_file(void **state)
+{
+	struct errlist	 e = { 0 };
+
+	(void)state;
+	assert_null(config_load("/nonexistent/estcoapd.json", &e));
+	assert_int_equal(e.count, 1);
+	assert_non_null(strstr(e.text,
+	    "/nonexistent/estcoapd.json: No such file"));
+	errlist_free(&e);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_defaults),
+		cmocka_unit_test(test_config_values),
+		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_collects),
+		cmocka_unit_test(test_config_missing_file),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
