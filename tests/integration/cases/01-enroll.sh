@@ -95,6 +95,29 @@ p7_certs "$T/sren.p7" | openssl verify -CAfile "$T/cacerts.pem" \
     >/dev/null || fail "re-enrolled certificate does not verify"
 ok "re-enrolled certificate verifies"
 
+# 13/14/22: Accept 287 (one X.509 certificate, D2 and D6)
+probe -m get -u /.well-known/est/crts -A 287
+expect_pcode 4.06 "crts Accept 287 with a 3-certificate bundle"
+probe -m post -u /.well-known/est/sen -t 286 -A 287 -f "$PKI/csr-p256.der" \
+    -o "$T/one.der"
+expect_pcode 2.04 "sen Accept 287"
+[ "$(probe_field cf)" = 287 ] || fail "sen Accept 287: cf $(probe_field cf)"
+cmp -s <(openssl x509 -inform DER -in "$T/one.der" -noout -pubkey) \
+    <(openssl pkey -in "$PKI/csr-p256.key" -pubout) ||
+    fail "sen Accept 287: not a DER certificate with the CSR key"
+ok "sen Accept 287 gives the DER certificate with the CSR key"
+openssl x509 -in "$PKI/root-ca.crt" >"$T/one-ca.pem"
+upstream_mode up op=cacerts "cacerts=$T/one-ca.pem"
+stop_daemon
+start_daemon
+probe -m get -u /.well-known/est/crts -A 287 -o "$T/ca.der"
+expect_pcode 2.05 "crts Accept 287 with a one-certificate bundle"
+[ "$(probe_field cf)" = 287 ] || fail "crts Accept 287: cf $(probe_field cf)"
+cmp -s "$T/ca.der" <(openssl x509 -in "$PKI/root-ca.crt" -outform DER) ||
+    fail "crts Accept 287: not the root certificate"
+ok "crts Accept 287 gives the one CA certificate"
+upstream_mode up
+
 # 26: crts then sen on one DTLS session
 n=$(grep -c "dtls: session up" "$T/daemon.log")
 probe -g /.well-known/est/crts -m post -u /.well-known/est/sen -t 286 \
