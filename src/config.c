@@ -143,9 +143,9 @@ static const struct config_key config_keys[] = {
 	  .help = "Max-Age for an upstream 202/423/429/503 without "
 	  "Retry-After" },
 	{ .path = "est.att_on_204", .type = CK_ENUM, .off = OFF(att_on_204),
-	  .def_s = "empty", .choices = att_204,
-	  .help = "csrattrs 204: \"empty\" (2.05 + 30 00) or \"not-found\" "
-	  "(4.04)" },
+	  .def_s = "not-found", .choices = att_204,
+	  .help = "csrattrs 204: \"not-found\" (4.04, RFC 9148 4.5) or "
+	  "\"empty\" (2.05 + 30 00)" },
 	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
 	{ .path = "log.level", .type = CK_ENUM, .off = OFF(log_level),
 	  .def_s = "info", .choices = log_levels,

@@ -103,7 +103,7 @@ test_config_defaults(void **state)
 	assert_int_equal(cf->dtls_mtu, 1152);
 	assert_int_equal(cf->cache_ttl_s, 300);
 	assert_false(cf->up_send_cte);
-	assert_string_equal(cf->att_on_204, "empty");
+	assert_string_equal(cf->att_on_204, "not-found");
 	assert_string_equal(cf->log_level, "info");
 	assert_null(cf->dtls_chain);
 	config_free(cf);
@@ -120,7 +120,7 @@ test_config_values(void **state)
 	cf = load("{\"listen\": [{\"address\": \"127.0.0.1\", \"port\": 15684},"
 	    " {\"address\": \"::1\"}], " DTLS_OK ", " UP_OK ", "
 	    "\"limits\": {\"max_pending\": 10, \"max_pending_per_session\": 2},"
-	    " \"est\": {\"att_on_204\": \"not-found\"}, "
+	    " \"est\": {\"att_on_204\": \"empty\"}, "
 	    "\"log\": {\"level\": \"debug\"}}", &e);
 	assert_non_null(cf);
 	assert_int_equal(cf->nlisten, 2);
@@ -130,7 +130,7 @@ test_config_values(void **state)
 	assert_int_equal(cf->listen[1].port, 5684);
 	assert_int_equal(cf->max_pending, 10);
 	assert_int_equal(cf->max_pending_per_session, 2);
-	assert_string_equal(cf->att_on_204, "not-found");
+	assert_string_equal(cf->att_on_204, "empty");
 	assert_string_equal(cf->log_level, "debug");
 	config_free(cf);
 }

@@ -70,14 +70,21 @@ expect_pcode 5.02 "connection closed mid-body"
 sen_with status=415
 expect_pcode 5.02 "upstream 415"
 
-# csrattrs: 204 -> empty SEQUENCE (D9), 404 -> 4.04 (cache disabled)
+# csrattrs 204 -> 4.04 (RFC 9148 4.5, the default), or the empty SEQUENCE
+# with est.att_on_204 = empty (protocol.md D9); 404 -> 4.04; cache off
 stop_daemon
 write_config "https://localhost:$UP_PORT_up" ',
 	"est": { "cache_ttl_s": 0 }'
 NOWARM=1 start_daemon
 upstream_mode up op=csrattrs status=204
+probe -m get -u /.well-known/est/att
+expect_pcode 4.04 "csrattrs 204 -> 4.04 by default"
+stop_daemon
+write_config "https://localhost:$UP_PORT_up" ',
+	"est": { "cache_ttl_s": 0, "att_on_204": "empty" }'
+NOWARM=1 start_daemon
 probe -m get -u /.well-known/est/att -o "$T/att.der"
-expect_pcode 2.05 "csrattrs 204"
+expect_pcode 2.05 "csrattrs 204 with att_on_204 empty"
 [ "$(od -An -tx1 "$T/att.der" | tr -d ' \n')" = 3000 ] ||
     fail "csrattrs 204 payload is not 30 00"
 ok "csrattrs 204 -> empty SEQUENCE"
