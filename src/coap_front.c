@@ -181,7 +181,7 @@ front_sess_free(struct front_sess *fs)
 /* The one line a request ends with, success or failure. */
 static void
 front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
-    const struct est_op *op, int method, int req_cf, size_t req_len,
+    const char *opname, int method, int req_cf, size_t req_len,
     long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
 {
 	char	code[8], cfb[12], up[24], upms[24];
@@ -203,7 +203,7 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	log_info("req=%llu peer=%s dev=\"%s\" op=%s method=%d cf=%s in=%zu "
 	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
 	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
-	    fs != NULL ? fs->id.subject : "-", op != NULL ? op->name : "-",
+	    fs != NULL ? fs->id.subject : "-", opname,
 	    method, cfb, req_len, up, upms, code, a->len,
 	    (unsigned long long)(mono_ms() - t0),
 	    a->reason != NULL ? a->reason : "-");
@@ -309,7 +309,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	if (coap_session_get_state(rq->session) !=
 	    COAP_SESSION_STATE_ESTABLISHED) {
 		/* design.md 6.3: a response now would pin the session */
-		front_req_line(rq->id, rq->sess, "-", rq->op, rq->op->method,
+		front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
 		    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms,
 		    &rq->ans, rq->t0);
 		log_info("req=%llu session gone, answer dropped",
@@ -336,7 +336,7 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 	}
 	/* RFC 7252 5.2.2: the answer goes out in its own CON */
 	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
-	front_req_line(rq->id, rq->sess, "-", rq->op, rq->op->method,
+	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
 	    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms, &rq->ans,
 	    rq->t0);
 	rq->async = NULL;		/* libcoap frees it after we return */
@@ -384,7 +384,7 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (fs == NULL)
 		front_peer_str(s, peer, sizeof(peer));
 	front_fill(r, s, req, q, resp, a, has_block1, block1);
-	front_req_line(++fr.next_id, fs, peer, op,
+	front_req_line(++fr.next_id, fs, peer, op->name,
 	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
 }
 
@@ -714,6 +714,41 @@ front_listen(const struct config_listen *l)
 	return 0;
 }
 
+/*
+ * Requests for paths we do not serve: 4.04 (RFC 7252 5.9.2.5), with the
+ * request line an operator greps for.
+ */
+static void
+front_unknown_handler(coap_resource_t *r, coap_session_t *s,
+    const coap_pdu_t *req, const coap_string_t *q, coap_pdu_t *resp)
+{
+	struct est_answer	 a;
+	coap_string_t		*path;
+	uint64_t		 t0 = mono_ms();
+	size_t			 len = 0;
+	const uint8_t		*data;
+	char			 name[72];
+
+	(void)r;
+	(void)q;
+	memset(&a, 0, sizeof(a));
+	req_answer_error(&a, EST_CODE(4, 4), "unknown-path", "");
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
+	coap_get_data(req, &len, &data);
+	/* the path is the device's text: printable, no spaces, bounded */
+	name[0] = '/';
+	name[1] = '\0';
+	if ((path = coap_get_uri_path(req)) != NULL)
+		tc_diag_sanitise(path->s, path->length, name + 1,
+		    sizeof(name) - 1);
+	coap_delete_string(path);
+	for (char *c = name; *c != '\0'; c++)
+		if (*c == ' ' || *c == '"' || *c == '=')
+			*c = '_';
+	front_req_line(++fr.next_id, front_sess_get(s), "-", name,
+	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
+}
+
 /* Register one resource per EST operation, for every method. */
 static int
 front_resources(void)
@@ -754,6 +789,18 @@ front_resources(void)
 			    coap_make_str_const(op->ct_attr), 0);
 		coap_add_resource(fr.ctx, r);
 		fr.res[i] = r;
+	}
+	{
+		coap_resource_t *u;
+
+		if ((u = coap_resource_unknown_init(front_unknown_handler)) ==
+		    NULL)
+			return -1;
+		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]);
+		    m++)
+			coap_register_request_handler(u, methods[m],
+			    front_unknown_handler);
+		coap_add_resource(fr.ctx, u);
 	}
 	return 0;
 }

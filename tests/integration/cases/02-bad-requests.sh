@@ -13,6 +13,15 @@ coap -m get /.well-known/est/foo
 expect_code 4.04 "GET unknown est path"
 coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/fullcmc
 expect_code 4.04 "POST fullcmc"
+grep -q 'op=/.well-known/est/foo method=1 .*coap=4.04 .*reason=unknown-path' \
+    "$T/daemon.log" || fail "unknown path not logged"
+ok "unknown path logged with its request line"
+coap -m get /.well-known/core
+for op in crts sen sren att; do
+	grep -q "</.well-known/est/$op>;[^,]*rt=\"ace.est.$op\"" "$T/out" ||
+	    fail "discovery lacks $op"
+done
+ok "discovery lists crts, sen, sren, att with rt=ace.est.*"
 
 # 8: wrong methods
 coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/crts
