@@ -23,4 +23,10 @@ void	 buf_wipe(struct buf *);		/* OPENSSL_cleanse, then reset */
 
 uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
 
+/*
+ * A whole file of at most max bytes, NUL-terminated (*lenp excludes the
+ * NUL); NULL with errno set (EFBIG past max). Start-up and -t only.
+ */
+char	*file_read(const char *path, size_t max, size_t *lenp);
+
 #endif

@@ -413,6 +413,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	char			*b64;
 	size_t			 b64len;
 	char			 path[256];
+	uint8_t			 optbuf[4];
 
 	if ((async = coap_find_async(s, coap_pdu_get_token(req))) != NULL) {
 		front_answer_async(r, s, req, q, resp, async);
@@ -459,8 +460,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 				coap_pdu_set_code(resp,
 				    COAP_RESPONSE_CODE(231));
 				coap_add_option(resp, COAP_OPTION_BLOCK1,
-				    coap_encode_var_safe((uint8_t *)path,
-				    4, blk1), (uint8_t *)path);
+				    coap_encode_var_safe(optbuf,
+				    sizeof(optbuf), blk1), optbuf);
 				return;
 			case BLK_COMPLETE:
 				break;
@@ -576,13 +577,9 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	return;
 
 too_large:
-	{
-		uint8_t b[4];
-
-		/* RFC 7959 2.9.3: Size1 tells the client our limit */
-		coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(b,
-		    sizeof(b), fr.cf->max_request_body), b);
-	}
+	/* RFC 7959 2.9.3: Size1 tells the client our limit */
+	coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(optbuf,
+	    sizeof(optbuf), fr.cf->max_request_body), optbuf);
 answer:
 	front_answer_now(r, s, req, q, resp, fs, op, req_cf, len, &a,
 	    0, 0, t0);

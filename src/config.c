@@ -18,6 +18,7 @@
 #include "config.h"
 #include "log.h"
 #include "pki.h"
+#include "util.h"
 
 /* A config file is small; anything bigger is a mistake. */
 #define CONFIG_MAX_FILE	(1024 * 1024)
@@ -184,34 +185,6 @@ errlist_free(struct errlist *el)
 	el->text = NULL;
 	el->len = 0;
 	el->count = 0;
-}
-
-/* Slurp a whole file (bounded); NULL with errno set. */
-static char *
-config_read_file(const char *path, size_t *lenp)
-{
-	FILE	*fp;
-	char	*data;
-	size_t	 n;
-
-	if ((fp = fopen(path, "r")) == NULL)
-		return NULL;
-	if ((data = malloc(CONFIG_MAX_FILE + 1)) == NULL) {
-		fclose(fp);
-		return NULL;
-	}
-	n = fread(data, 1, CONFIG_MAX_FILE + 1, fp);
-	if (ferror(fp) || n > CONFIG_MAX_FILE) {
-		if (!ferror(fp))
-			errno = EFBIG;
-		free(data);
-		fclose(fp);
-		return NULL;
-	}
-	fclose(fp);
-	data[n] = '\0';
-	*lenp = n;
-	return data;
 }
 
 /* Find the schema row of a dotted path. */
@@ -507,7 +480,7 @@ config_load(const char *path, struct errlist *errs)
 		errlist_add(errs, "%s: out of memory", path);
 		return NULL;
 	}
-	if ((text = config_read_file(path, &len)) == NULL) {
+	if ((text = file_read(path, CONFIG_MAX_FILE, &len)) == NULL) {
 		errlist_add(errs, "%s: %s", path, strerror(errno));
 		config_free(cf);
 		return NULL;

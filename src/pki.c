@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "pki.h"
+#include "util.h"
 
 /* PEM files are small; a bigger one is not what the key names. */
 #define PKI_MAX_FILE	(1024 * 1024)
@@ -56,31 +57,19 @@ static char *
 pki_slurp(const char *path, size_t *lenp, const char *key, const char *file,
     struct errlist *errs)
 {
-	FILE	*fp;
 	char	*data;
 	size_t	 n;
 
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((data = file_read(path, PKI_MAX_FILE, &n)) == NULL) {
 		errlist_add(errs, "%s: %s: %s: %s", file, key, path,
-		    strerror(errno));
+		    errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		return NULL;
 	}
-	if ((data = malloc(PKI_MAX_FILE + 1)) == NULL) {
-		fclose(fp);
-		errlist_add(errs, "%s: %s: out of memory", file, key);
-		return NULL;
-	}
-	n = fread(data, 1, PKI_MAX_FILE + 1, fp);
-	if (ferror(fp) || n > PKI_MAX_FILE || n == 0) {
-		errlist_add(errs, "%s: %s: %s: %s", file, key, path,
-		    ferror(fp) ? strerror(errno) : n == 0 ? "empty file" :
-		    "larger than 1 MiB");
-		fclose(fp);
+	if (n == 0) {
+		errlist_add(errs, "%s: %s: %s: empty file", file, key, path);
 		free(data);
 		return NULL;
 	}
-	fclose(fp);
-	data[n] = '\0';
 	*lenp = n + 1;		/* libcoap's PEM_BUF wants the NUL counted */
 	return data;
 }

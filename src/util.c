@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -97,4 +98,34 @@ mono_ms(void)
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* See util.h. */
+char *
+file_read(const char *path, size_t max, size_t *lenp)
+{
+	FILE	*fp;
+	char	*data;
+	size_t	 n;
+	int	 e;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return NULL;
+	if ((data = malloc(max + 1)) == NULL) {
+		fclose(fp);
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = fread(data, 1, max + 1, fp);
+	if (ferror(fp) || n > max) {
+		e = ferror(fp) ? EIO : EFBIG;
+		free(data);
+		fclose(fp);
+		errno = e;
+		return NULL;
+	}
+	fclose(fp);
+	data[n] = '\0';
+	*lenp = n;
+	return data;
 }
