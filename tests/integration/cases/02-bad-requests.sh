@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Requests that fail the registrar's own checks get their CoAP error at once
-# and never reach the upstream (protocol.md 15: cases 4, 5, 8, 27-36).
+# and never reach the upstream (protocol.md 15: cases 1, 4, 5, 8, 9, 10,
+# 27-36, 37).
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
@@ -34,6 +35,12 @@ coap -m delete /.well-known/est/att
 expect_code 4.05 "DELETE att"
 coap -m fetch /.well-known/est/crts
 expect_code 4.05 "FETCH crts"
+
+# 9, 10: Proxy-Uri and an unknown critical option (libcoap answers these)
+probe -m get -u /.well-known/est/crts -O 35,636f6170733a2f2f782f79
+expect_pcode 5.05 "request with Proxy-Uri"
+probe -m get -u /.well-known/est/crts -O 65001,01
+expect_pcode 4.02 "unknown critical option"
 
 # 27, 28: content format
 coap -m post -t 0 -f "$PKI/csr-p256.der" /.well-known/est/sen
