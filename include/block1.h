@@ -30,6 +30,13 @@ struct blk_table *blk_table_new(size_t max_body, size_t budget,
 void		 blk_table_free(struct blk_table *);
 
 /*
+ * New limits for a reload. Transfers in progress are kept; one already
+ * past the new max_body fails with BLK_TOO_LARGE at its next block.
+ */
+void		 blk_table_set_limits(struct blk_table *, size_t max_body,
+		    size_t budget, size_t max_entries);
+
+/*
  * Add one block of the transfer (owner, key). szx is 0..6; num, m from the
  * Block1 option. On BLK_COMPLETE body and bodylen get the whole body, owned by
  * the caller (free()), and the transfer is forgotten.

@@ -5,6 +5,8 @@
 #ifndef ESTCOAPD_COAP_FRONT_H
 #define ESTCOAPD_COAP_FRONT_H
 
+#include <stddef.h>
+
 struct event_base;
 struct config;
 struct upstream;
@@ -15,6 +17,27 @@ struct upstream;
  * Returns 0, or -1 after logging why.
  */
 int	front_init(struct event_base *, struct config *cf, struct upstream *up);
+
+/*
+ * Reload: use cf (certificate and key, limits, policy) from now on.
+ * Sessions and pending requests stay. 0, or -1 with the old one kept.
+ */
+int	front_reconfigure(struct config *cf);
+
+/* SIGTERM: refuse new handshakes, answer new requests 5.03. */
+void	front_drain(void);
+
+/* The drain timeout passed: answer what is still pending with 5.03. */
+void	front_drain_cutoff(void);
+
+/* 1 when nothing is pending and libcoap has nothing left to send. */
+int	front_idle(void);
+
+/* NULL when ready for traffic, else why not (for /readyz). */
+const char *front_ready_reason(void);
+
+/* One line for systemd's STATUS=. */
+void	front_status(char *buf, size_t bufsz);
 
 /* Once a second: expire Block1 state, refresh caches, poke libcoap. */
 void	front_tick(void);

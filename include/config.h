@@ -31,6 +31,8 @@ struct pki_set;
 
 struct config {
 	char		*file;		/* path it was read from */
+	int		 refs;		/* the daemon + requests started on it */
+	unsigned	 gen;		/* generation: 1 at start, +1 per reload */
 
 	struct config_listen listen[CONFIG_MAX_LISTEN];
 	size_t		 nlisten;
@@ -71,6 +73,12 @@ struct config {
 
 	char		*log_level;
 
+	/* operations */
+	char		*metrics_addr;		/* numeric; "" = no listener */
+	uint32_t	 metrics_port;
+	char		*audit_file;		/* JSON lines; NULL = none */
+	uint32_t	 drain_timeout_s;	/* SIGTERM: wait this long */
+
 	struct pki_set	*pki;		/* loaded by pki_load() */
 };
 
@@ -80,6 +88,17 @@ struct config {
  */
 struct config	*config_load(const char *path, struct errlist *errs);
 void		 config_free(struct config *);
+
+/* A generation lives while someone holds a reference (refs starts at 1). */
+struct config	*config_ref(struct config *);
+void		 config_unref(struct config *);
+
+/*
+ * Keys a reload cannot change (listen addresses). Returns the first such
+ * key path that differs between old and new, or NULL.
+ */
+const char	*config_static_diff(const struct config *old,
+		    const struct config *new);
 
 /* Print the schema (key, type, default, help) for -h style listings. */
 void		 config_dump_keys(void);

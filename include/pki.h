@@ -48,6 +48,12 @@ struct pki_peer {
 
 int		 pki_peer_identity(SSL *ssl, struct pki_peer *);
 
+/*
+ * Why the last device certificate was refused ("unknown_ca", "expired",
+ * "bad_certificate"), or "handshake" if none was; reading resets it.
+ */
+const char	*pki_last_refusal(void);
+
 /* Log what failed and empty the OpenSSL error queue. */
 void		 pki_log_errors(const char *what);
 

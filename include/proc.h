@@ -8,12 +8,19 @@ struct config;
 
 /*
  * Start everything for cf and run until stopped; returns an exit code.
- * Once the sockets are bound and the loop is about to run, one zero byte
- * is written to ready_fd (unless it is -1) and the fd is closed.
+ * proc_run takes over the caller's reference to cf. Once the sockets are
+ * bound and the loop is about to run, one zero byte is written to
+ * ready_fd (unless it is -1) and the fd is closed.
  */
 int	proc_run(struct config *cf, int ready_fd);
 
-/* Ask the loop to stop (what SIGTERM and SIGINT do). */
+/* Stop the loop now, cancelling what is pending (SIGINT). */
 void	proc_stop(void);
+
+/* Finish pending enrollments, take no new ones, then stop (SIGTERM). */
+void	proc_drain(void);
+
+/* Re-read the config file and every file it names; swap or keep (SIGHUP). */
+int	proc_reload(void);
 
 #endif

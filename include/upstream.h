@@ -35,10 +35,15 @@ struct upstream_result {
 
 typedef void (*upstream_done_fn)(void *arg, const struct upstream_result *);
 
-/* cf must have its pki_set loaded; the upstream keeps a pointer to cf. */
-struct upstream		*upstream_new(struct event_base *,
-			    const struct config *cf);
+/*
+ * cf must have its pki_set loaded; the upstream holds a reference, and
+ * every job a reference to the generation it started on.
+ */
+struct upstream		*upstream_new(struct event_base *, struct config *cf);
 void			 upstream_free(struct upstream *);
+
+/* Use cf (URL, credentials, timeouts) for jobs submitted from now on. */
+void			 upstream_set_config(struct upstream *, struct config *cf);
 
 /*
  * Start one exchange: GET when body is NULL, else POST of body (copied)

@@ -49,6 +49,16 @@ blk_table_new(size_t max_body, size_t budget, size_t max_entries,
 	return t;
 }
 
+/* See block1.h. */
+void
+blk_table_set_limits(struct blk_table *t, size_t max_body, size_t budget,
+    size_t max_entries)
+{
+	t->max_body = max_body;
+	t->budget = budget;
+	t->max_entries = max_entries;
+}
+
 /* Unlink and free the transfer *pp points at. */
 static void
 blk_unlink(struct blk_table *t, struct blk_xfer **pp)

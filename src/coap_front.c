@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
+#include "audit.h"
 #include "block1.h"
 #include "coap_front.h"
 #include "config.h"
@@ -23,6 +24,7 @@
 #include "est_map.h"
 #include "est_req.h"
 #include "log.h"
+#include "metrics.h"
 #include "pki.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -48,6 +50,7 @@ struct front_sess {
 	struct pki_peer		 id;
 	char			 peer[64];	/* [addr]:port */
 	unsigned		 pending;
+	int			 connected;	/* handshake done */
 };
 
 /* One upstream-bound request, from empty ACK to separate response. */
@@ -65,6 +68,9 @@ struct front_req {
 	int			 has_block1;
 	uint32_t		 block1;	/* raw Block1 value to echo */
 	EVP_PKEY		*csr_key;	/* picks the cert for CF 287 */
+	char			 csr_subject[160];	/* for the audit log */
+	uint8_t			*p7;		/* issued PKCS#7, for the audit */
+	size_t			 p7len;
 	size_t			 req_len;
 	int			 done;		/* ans is final */
 	struct est_answer	 ans;
@@ -95,11 +101,16 @@ static struct front {
 	TAILQ_HEAD(, front_req)	 reqs;
 	LIST_HEAD(, front_sess)	 sessions;
 	unsigned		 npending;
+	unsigned		 nsessions;	/* with a record */
+	unsigned		 nhandshakes;	/* records not yet connected */
 	uint64_t		 next_id;
 	struct req_policy	 pol;
+	int			 draining;	/* SIGTERM: finish, take no more */
+	int			 upstream_ok;	/* last exchange got an HTTP answer */
 } fr;
 
 static void	front_cache_refresh(enum est_op_id);
+static void	front_upstream_seen(const struct upstream_result *);
 
 /* Route libcoap's own log lines into ours. */
 static void
@@ -140,17 +151,42 @@ front_peer_str(coap_session_t *s, char *buf, size_t bufsz)
 	}
 }
 
-/* The record of a session, created on first use. */
+/* Publish the session gauges. */
+static void
+front_sess_gauges(void)
+{
+	metrics_gauge_set(METRICS_G_SESSIONS, fr.nsessions);
+	metrics_gauge_set(METRICS_G_HANDSHAKES, fr.nhandshakes);
+}
+
+/* Read the device identity once the handshake is done. */
+static void
+front_sess_identify(struct front_sess *fs)
+{
+	void			*tls;
+	coap_tls_library_t	 lib;
+
+	if (fs->connected)
+		return;
+	tls = coap_session_get_tls(fs->session, &lib);
+	if (pki_peer_identity(lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL,
+	    &fs->id) == -1)
+		return;
+	fs->connected = 1;
+	fr.nhandshakes--;
+	front_sess_gauges();
+}
+
+/* The record of a session, created when libcoap announces it. */
 static struct front_sess *
 front_sess_get(coap_session_t *s)
 {
 	struct front_sess	*fs = coap_session_get_app_data(s);
-	void			*tls;
-	coap_tls_library_t	 lib;
 
 	if (fs != NULL) {
 		if (fs->magic != SESS_MAGIC)
 			fatalx("%s: bad session record", __func__);
+		front_sess_identify(fs);
 		return fs;
 	}
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
@@ -158,11 +194,14 @@ front_sess_get(coap_session_t *s)
 	fs->magic = SESS_MAGIC;
 	fs->session = s;
 	front_peer_str(s, fs->peer, sizeof(fs->peer));
-	tls = coap_session_get_tls(s, &lib);
-	pki_peer_identity(lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL,
-	    &fs->id);
+	snprintf(fs->id.subject, sizeof(fs->id.subject), "-");
+	snprintf(fs->id.issuer, sizeof(fs->id.issuer), "-");
+	snprintf(fs->id.serial, sizeof(fs->id.serial), "-");
 	LIST_INSERT_HEAD(&fr.sessions, fs, entry);
 	coap_session_set_app_data(s, fs);
+	fr.nsessions++;
+	fr.nhandshakes++;
+	front_sess_gauges();
 	return fs;
 }
 
@@ -172,6 +211,13 @@ front_sess_free(struct front_sess *fs)
 {
 	if (fs == NULL)
 		return;
+	if (!fs->connected) {
+		/* it never got past the handshake */
+		fr.nhandshakes--;
+		metrics_handshake(0, pki_last_refusal());
+	}
+	fr.nsessions--;
+	front_sess_gauges();
 	LIST_REMOVE(fs, entry);
 	coap_session_set_app_data(fs->session, NULL);
 	fs->magic = 0;
@@ -200,6 +246,7 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 		    (unsigned long long)up_ms);
 	else
 		snprintf(upms, sizeof(upms), "-");
+	metrics_request(opname[0] == '/' ? "unknown" : opname, "", a->code);
 	log_info("req=%llu peer=%s dev=\"%s\" op=%s method=%d cf=%s in=%zu "
 	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
 	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
@@ -263,8 +310,10 @@ front_req_free(struct front_req *rq)
 	if (rq->sess != NULL && rq->sess->pending > 0)
 		rq->sess->pending--;
 	fr.npending--;
+	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	TAILQ_REMOVE(&fr.reqs, rq, entry);
 	EVP_PKEY_free(rq->csr_key);
+	free(rq->p7);
 	req_answer_clear(&rq->ans);
 	rq->magic = 0;
 	free(rq);
@@ -293,12 +342,16 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	rq->job = NULL;			/* upstream frees it after we return */
 	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
 	rq->up_ms = r->ms;
+	front_upstream_seen(r);
 	req_answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
-	    &fr.pol, rq->op->method == EST_M_GET ? &der : NULL, &derlen);
+	    &fr.pol, &der, &derlen);
 	if (r->error != NULL)
 		log_info("req=%llu upstream: %s", (unsigned long long)rq->id,
 		    r->error);
-	if (der != NULL && fr.cf->cache_ttl_s > 0) {
+	if (der != NULL && rq->op->method == EST_M_POST) {
+		rq->p7 = der;		/* the issued PKCS#7, for the audit */
+		rq->p7len = derlen;
+	} else if (der != NULL && fr.cf->cache_ttl_s > 0) {
 		free(c->der);
 		c->der = der;
 		c->len = derlen;
@@ -321,6 +374,34 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	coap_async_trigger(rq->async);
 }
 
+/* Upstream health as the last exchange showed it, for /readyz. */
+static void
+front_upstream_seen(const struct upstream_result *r)
+{
+	fr.upstream_ok = r->end == UPSTREAM_OK;
+	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, fr.upstream_ok);
+	metrics_upstream(fr.cf->up_url, r->end == UPSTREAM_OK ? r->status : 0,
+	    r->ms);
+}
+
+/* Audit what a finished enrollment handed out or was refused. */
+static void
+front_audit(struct front_req *rq)
+{
+	const struct front_sess	*fs = rq->sess;
+	char			 code[8];
+
+	if (rq->ans.code == EST_CODE(2, 4) && rq->p7 != NULL) {
+		metrics_inc(METRICS_C_CERTS_ISSUED);
+		audit_issued(fs->peer, &fs->id, rq->op->name, "",
+		    rq->csr_subject, rq->p7, rq->p7len, rq->csr_key,
+		    fr.cf->up_url);
+	} else if (rq->ans.code == EST_CODE(4, 1) ||
+	    rq->ans.code == EST_CODE(4, 3))
+		audit_denied(fs->peer, &fs->id, rq->op->name, "",
+		    estmap_code_str(rq->ans.code, code), rq->ans.diag);
+}
+
 /* Second call of the handler for an async: send the separate answer. */
 static void
 front_answer_async(coap_resource_t *r, coap_session_t *s,
@@ -336,6 +417,7 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 	}
 	/* RFC 7252 5.2.2: the answer goes out in its own CON */
 	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
+	front_audit(rq);
 	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
 	    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms, &rq->ans,
 	    rq->t0);
@@ -422,6 +504,14 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	memset(&a, 0, sizeof(a));
 	req_answer_clear(&a);
 	fs = front_sess_get(s);
+	if (fr.draining) {
+		/* design.md 10: leaving; the balancer moves the device on */
+		req_answer_error(&a, EST_CODE(5, 3), "draining",
+		    "registrar is shutting down, retry later");
+		a.max_age = (int)fr.cf->busy_max_age_s;
+		metrics_limit("draining");
+		goto answer;
+	}
 
 	memset(&in, 0, sizeof(in));
 	in.method = (int)coap_pdu_get_code(req);
@@ -505,8 +595,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			req_answer_body(&a, op, resp_cf, c->der, c->len);
 			a.reason = a.code < EST_CODE(3, 0) ? "cached" :
 			    a.reason;
+			metrics_inc(METRICS_C_CACHE_HITS);
 			goto answer;
 		}
+		metrics_inc(METRICS_C_CACHE_MISSES);
 	}
 
 	/* admission: every upstream-bound request holds memory until done */
@@ -515,6 +607,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		req_answer_error(&a, EST_CODE(5, 3), "busy",
 		    "registrar busy, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
+		metrics_limit(fr.npending >= fr.cf->max_pending ?
+		    "max_pending" : "max_pending_per_session");
 		goto answer;
 	}
 	if (estmap_upstream_path(op, NULL, path, sizeof(path)) == -1 ||
@@ -546,9 +640,13 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	csr_key = NULL;
 	rq->req_len = len;
 	rq->t0 = t0;
+	if (op->method == EST_M_POST)
+		audit_csr_subject(data, len, rq->csr_subject,
+		    sizeof(rq->csr_subject));
 	req_answer_clear(&rq->ans);
 	TAILQ_INSERT_TAIL(&fr.reqs, rq, entry);
 	fr.npending++;
+	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	fs->pending++;
 	coap_async_set_app_data(async, rq);
 
@@ -621,12 +719,15 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 	switch (ev) {
 	case COAP_EVENT_SERVER_SESSION_NEW:
 		coap_session_set_mtu(s, fr.cf->dtls_mtu);
+		front_sess_get(s);
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
-		if ((fs = front_sess_get(s)) != NULL)
+		if ((fs = front_sess_get(s)) != NULL) {
+			metrics_handshake(1, "ok");
 			log_info("dtls: session up peer=%s dev=\"%s\" "
 			    "issuer=\"%s\" serial=%s", fs->peer,
 			    fs->id.subject, fs->id.issuer, fs->id.serial);
+		}
 		break;
 	case COAP_EVENT_DTLS_CLOSED:
 	case COAP_EVENT_DTLS_ERROR:
@@ -665,6 +766,8 @@ static int
 front_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
 {
 	(void)setup;
+	if (fr.draining)
+		return 0;	/* no new devices while we drain */
 	return pki_setup_ssl(tls, fr.cf->pki);
 }
 
@@ -815,6 +918,7 @@ front_cache_done(void *arg, const struct upstream_result *r)
 	char			 code[8];
 
 	c->refresh = NULL;
+	front_upstream_seen(r);
 	memset(&a, 0, sizeof(a));
 	req_answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
 	    &der, &derlen);
@@ -891,22 +995,141 @@ front_libcoap_version(void)
 	return coap_package_version();
 }
 
+/*
+ * Hand libcoap our certificate and key (PEM buffers of cf) and the
+ * context limits of cf. libcoap keeps pointers into cf's buffers until
+ * the next call, so cf must stay alive until then (design.md 5.10).
+ */
+static int
+front_apply(struct config *cf)
+{
+	coap_dtls_pki_t	pki;
+
+	memset(&pki, 0, sizeof(pki));
+	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki.verify_peer_cert = 1;
+	pki.cert_chain_validation = 1;
+	pki.cert_chain_verify_depth = (uint8_t)cf->dtls_verify_depth;
+	pki.additional_tls_setup_call_back = front_tls_setup_cb;
+	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	pki.pki_key.key.pem_buf.public_cert =
+	    (const uint8_t *)cf->pki->dtls_cert_pem;
+	pki.pki_key.key.pem_buf.public_cert_len = cf->pki->dtls_cert_len;
+	pki.pki_key.key.pem_buf.private_key =
+	    (const uint8_t *)cf->pki->dtls_key_pem;
+	pki.pki_key.key.pem_buf.private_key_len = cf->pki->dtls_key_len;
+	if (coap_context_set_pki(fr.ctx, &pki) != 1) {
+		log_warnx("libcoap refused the DTLS certificate and key");
+		return -1;
+	}
+	coap_context_set_max_idle_sessions(fr.ctx, cf->dtls_max_idle_sessions);
+	coap_context_set_max_handshake_sessions(fr.ctx,
+	    cf->dtls_max_handshakes);
+	coap_context_set_session_timeout(fr.ctx, cf->dtls_idle_timeout_s);
+	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
+	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
+	fr.pol.max_body = cf->max_response_body;
+	return 0;
+}
+
+/* See coap_front.h. */
+int
+front_reconfigure(struct config *cf)
+{
+	if (front_apply(cf) == -1) {
+		/* back to the generation libcoap had */
+		if (front_apply(fr.cf) == -1)
+			log_warnx("reload: could not restore the DTLS identity");
+		return -1;
+	}
+	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
+	    cf->max_pending * 4);
+	if (strcmp(cf->up_url, fr.cf->up_url) != 0) {
+		/* another CA: what we cached is not its answer */
+		for (int i = 0; i < EST_OP_COUNT; i++) {
+			free(fr.cache[i].der);
+			fr.cache[i].der = NULL;
+			fr.cache[i].backoff_ms = 0;
+			fr.cache[i].retry_at = 0;
+		}
+	}
+	config_ref(cf);
+	config_unref(fr.cf);
+	fr.cf = cf;
+	return 0;
+}
+
+/* See coap_front.h. */
+void
+front_drain(void)
+{
+	fr.draining = 1;
+	metrics_gauge_set(METRICS_G_DRAINING, 1);
+}
+
+/* See coap_front.h. */
+void
+front_drain_cutoff(void)
+{
+	struct front_req *rq;
+
+	TAILQ_FOREACH(rq, &fr.reqs, entry) {
+		if (rq->done || rq->async == NULL)
+			continue;
+		if (rq->job != NULL) {
+			upstream_cancel(rq->job);
+			rq->job = NULL;
+		}
+		log_warnx("req=%llu peer=%s op=%s cut off by the drain timeout",
+		    (unsigned long long)rq->id, rq->sess->peer, rq->op->name);
+		req_answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
+		    "registrar is shutting down, retry later");
+		rq->ans.max_age = (int)fr.cf->busy_max_age_s;
+		rq->done = 1;
+		coap_async_trigger(rq->async);
+	}
+}
+
+/* See coap_front.h. */
+int
+front_idle(void)
+{
+	return fr.npending == 0 && coap_can_exit(fr.ctx);
+}
+
+/* See coap_front.h. */
+const char *
+front_ready_reason(void)
+{
+	if (fr.draining)
+		return "draining";
+	if (!fr.upstream_ok)
+		return "no upstream reachable";
+	return NULL;
+}
+
+/* See coap_front.h. */
+void
+front_status(char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "%s; %u sessions (%u in handshake), %u pending, "
+	    "upstream %s", fr.draining ? "draining" : "serving",
+	    fr.nsessions, fr.nhandshakes, fr.npending,
+	    fr.upstream_ok ? "up" : "down");
+}
+
 /* See coap_front.h. */
 int
 front_init(struct event_base *base, struct config *cf, struct upstream *up)
 {
-	coap_dtls_pki_t	pki;
 	int		fd;
 
 	memset(&fr, 0, sizeof(fr));
 	fr.base = base;
-	fr.cf = cf;
+	fr.cf = config_ref(cf);
 	fr.up = up;
 	TAILQ_INIT(&fr.reqs);
 	LIST_INIT(&fr.sessions);
-	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
-	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
-	fr.pol.max_body = cf->max_response_body;
 
 	coap_startup();
 	coap_set_log_handler(front_coap_log);
@@ -926,29 +1149,9 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	}
 	/* before any endpoint; no SINGLE_BODY with 4.3.1 (design.md 5.9) */
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
-	coap_context_set_max_idle_sessions(fr.ctx, cf->dtls_max_idle_sessions);
-	coap_context_set_max_handshake_sessions(fr.ctx,
-	    cf->dtls_max_handshakes);
-	coap_context_set_session_timeout(fr.ctx, cf->dtls_idle_timeout_s);
 	coap_register_event_handler(fr.ctx, front_event_cb);
-
-	memset(&pki, 0, sizeof(pki));
-	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-	pki.verify_peer_cert = 1;
-	pki.cert_chain_validation = 1;
-	pki.cert_chain_verify_depth = (uint8_t)cf->dtls_verify_depth;
-	pki.additional_tls_setup_call_back = front_tls_setup_cb;
-	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-	pki.pki_key.key.pem_buf.public_cert =
-	    (const uint8_t *)cf->pki->dtls_cert_pem;
-	pki.pki_key.key.pem_buf.public_cert_len = cf->pki->dtls_cert_len;
-	pki.pki_key.key.pem_buf.private_key =
-	    (const uint8_t *)cf->pki->dtls_key_pem;
-	pki.pki_key.key.pem_buf.private_key_len = cf->pki->dtls_key_len;
-	if (coap_context_set_pki(fr.ctx, &pki) != 1) {
-		log_warnx("libcoap refused the DTLS certificate and key");
+	if (front_apply(cf) == -1)
 		return -1;
-	}
 	for (size_t i = 0; i < cf->nlisten; i++)
 		if (front_listen(&cf->listen[i]) == -1)
 			return -1;
@@ -1003,5 +1206,6 @@ front_shutdown(void)
 		coap_free_context(fr.ctx);
 	blk_table_free(fr.blk);
 	coap_cleanup();
+	config_unref(fr.cf);
 	memset(&fr, 0, sizeof(fr));
 }

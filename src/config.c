@@ -147,6 +147,22 @@ static const struct config_key config_keys[] = {
 	  .def_s = "not-found", .choices = att_204,
 	  .help = "csrattrs 204: \"not-found\" (4.04, RFC 9148 4.5) or "
 	  "\"empty\" (2.05 + 30 00)" },
+	{ .path = "service", .type = CK_OBJECT,
+	  .help = "running as a service: metrics, audit log, drain" },
+	{ .path = "service.metrics_address", .type = CK_STRING,
+	  .off = OFF(metrics_addr), .def_s = "127.0.0.1",
+	  .help = "numeric address of the HTTP listener for /metrics, "
+	  "/healthz, /readyz (restart to change)" },
+	{ .path = "service.metrics_port", .type = CK_UINT,
+	  .off = OFF(metrics_port), .def_u = 0, .min = 0, .max = 65535,
+	  .help = "its TCP port; 0 = no listener (restart to change)" },
+	{ .path = "service.audit_file", .type = CK_STRING,
+	  .off = OFF(audit_file),
+	  .help = "append one JSON line per issued certificate and per "
+	  "denied request; reopened on SIGHUP" },
+	{ .path = "service.drain_timeout_s", .type = CK_UINT,
+	  .off = OFF(drain_timeout_s), .def_u = 30, .min = 0, .max = 3600,
+	  .help = "on SIGTERM, how long pending enrollments may finish" },
 	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
 	{ .path = "log.level", .type = CK_ENUM, .off = OFF(log_level),
 	  .def_s = "info", .choices = log_levels,
@@ -437,6 +453,28 @@ config_cross_check(struct config *cf, struct errlist *errs)
 	if (cf->max_pending_per_session > cf->max_pending)
 		errlist_add(errs, "%s: limits.max_pending_per_session: must not "
 		    "exceed limits.max_pending", cf->file);
+	if (cf->metrics_addr != NULL) {
+		struct in6_addr a6;
+		struct in_addr	a4;
+
+		if (inet_pton(AF_INET6, cf->metrics_addr, &a6) != 1 &&
+		    inet_pton(AF_INET, cf->metrics_addr, &a4) != 1)
+			errlist_add(errs, "%s: service.metrics_address: must be "
+			    "a numeric IPv4 or IPv6 address", cf->file);
+	}
+	if (cf->audit_file != NULL) {
+		char		*dir = strdup(cf->audit_file), *slash;
+		struct stat	 st;
+
+		if (dir != NULL && (slash = strrchr(dir, '/')) != NULL) {
+			*slash = '\0';
+			if (*dir != '\0' && (stat(dir, &st) == -1 ||
+			    !S_ISDIR(st.st_mode)))
+				errlist_add(errs, "%s: service.audit_file: "
+				    "directory %s does not exist", cf->file, dir);
+		}
+		free(dir);
+	}
 	if (cf->max_request_body > cf->block1_budget)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);
@@ -523,6 +561,8 @@ config_load(const char *path, struct errlist *errs)
 	if (errs->count != before)
 		goto fail;
 	cJSON_Delete(root);
+	cf->refs = 1;
+	cf->gen = 1;
 	return cf;
 fail:
 	cJSON_Delete(root);
@@ -546,6 +586,36 @@ config_free(struct config *cf)
 	pki_free(cf->pki);
 	free(cf->file);
 	free(cf);
+}
+
+/* Take a reference to a generation. */
+struct config *
+config_ref(struct config *cf)
+{
+	cf->refs++;
+	return cf;
+}
+
+/* Drop a reference; the last one frees the generation. */
+void
+config_unref(struct config *cf)
+{
+	if (cf != NULL && --cf->refs <= 0)
+		config_free(cf);
+}
+
+/* See config.h. */
+const char *
+config_static_diff(const struct config *old, const struct config *new)
+{
+	if (old->nlisten != new->nlisten ||
+	    memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
+		return "listen";
+	if (old->metrics_port != new->metrics_port)
+		return "service.metrics_port";
+	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
+		return "service.metrics_address";
+	return NULL;
 }
 
 /* Print every key with its type, default and help text. */

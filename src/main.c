@@ -170,8 +170,7 @@ main(int argc, char *argv[])
 	    front_libcoap_version(), OpenSSL_version(OPENSSL_VERSION),
 	    curl_version_info(CURLVERSION_NOW)->version, event_get_version(),
 	    file);
-	rc = proc_run(cf, ready_fd);
-	config_free(cf);
+	rc = proc_run(cf, ready_fd);	/* takes over cf */
 	curl_global_cleanup();
 	return rc;
 }

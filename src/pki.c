@@ -12,6 +12,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "pki.h"
@@ -251,17 +252,55 @@ pki_free(struct pki_set *ps)
 	free(ps);
 }
 
+static const char *pki_refusal;		/* see pki_last_refusal() */
+
+/* See pki.h. */
+const char *
+pki_last_refusal(void)
+{
+	const char *r = pki_refusal != NULL ? pki_refusal : "handshake";
+
+	pki_refusal = NULL;
+	return r;
+}
+
 /* Log why a device certificate was refused; keep OpenSSL's verdict. */
 static int
 pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-	char	 subj[256] = "?";
-	X509	*x;
+	char		 subj[256] = "?";
+	X509		*x;
+	struct pki_peer	 dev;
 
 	if (ok)
 		return 1;
-	if ((x = X509_STORE_CTX_get_current_cert(ctx)) != NULL)
+	switch (X509_STORE_CTX_get_error(ctx)) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		pki_refusal = "unknown_ca";
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		pki_refusal = "expired";
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		pki_refusal = "revoked";
+		break;
+	default:
+		pki_refusal = "bad_certificate";
+		break;
+	}
+	memset(&dev, 0, sizeof(dev));
+	snprintf(dev.serial, sizeof(dev.serial), "-");
+	if ((x = X509_STORE_CTX_get_current_cert(ctx)) != NULL) {
 		X509_NAME_oneline(X509_get_subject_name(x), subj, sizeof(subj));
+		X509_NAME_oneline(X509_get_issuer_name(x), dev.issuer,
+		    sizeof(dev.issuer));
+	}
+	snprintf(dev.subject, sizeof(dev.subject), "%s", subj);
+	audit_denied(NULL, &dev, "-", "", "dtls", pki_refusal);
 	log_info("dtls: device certificate refused: depth=%d subject=\"%s\" "
 	    "error=\"%s\"", X509_STORE_CTX_get_error_depth(ctx), subj,
 	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));

@@ -1,6 +1,7 @@
 /*
  * The process: libevent owns the loop; libcoap and libcurl run as events
- * on it. Signal callbacks only schedule work (style.md).
+ * on it. Signal callbacks only call proc_reload(), proc_drain() or
+ * proc_stop() (style.md). systemd hears about every state change.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -9,111 +10,337 @@
 
 #include <event2/event.h>
 
+#include "audit.h"
 #include "coap_front.h"
 #include "config.h"
 #include "estcoapd.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "pki.h"
 #include "proc.h"
 #include "upstream.h"
+#include "util.h"
 
-static struct event_base *proc_base;
+/* After the drain cut-off, how long unacknowledged answers may take. */
+#define DRAIN_GRACE_MS		5000
+/* How often STATUS= may be refreshed. */
+#define STATUS_EVERY_MS		5000
 
-/* Stop the loop; cleanup happens in proc_run. */
+static struct proc {
+	struct event_base	*base;
+	struct config		*cf;		/* the generation in use (ref) */
+	struct upstream		*up;
+	struct event		*ev_drain;	/* 100 ms while draining */
+	struct event		*ev_wd;		/* systemd watchdog */
+	int			 draining;
+	int			 cut;		/* drain timeout passed */
+	uint64_t		 drain_until;	/* mono_ms */
+	uint64_t		 grace_until;
+	uint64_t		 status_at;
+	char			 status[160];	/* last STATUS= sent */
+} pr;
+
+/* Stop the loop now; pending requests are cancelled (and logged). */
 void
 proc_stop(void)
 {
-	if (proc_base != NULL)
-		event_base_loopbreak(proc_base);
+	if (pr.base != NULL)
+		event_base_loopbreak(pr.base);
 }
 
-/* SIGTERM / SIGINT. */
+/* Tell systemd how we are, if that changed (or if forced). */
 static void
-proc_sigstop_cb(evutil_socket_t sig, short what, void *arg)
+proc_status(int force)
 {
+	char buf[sizeof(pr.status)];
+
+	front_status(buf, sizeof(buf));
+	if (!force && strcmp(buf, pr.status) == 0)
+		return;
+	memcpy(pr.status, buf, sizeof(buf));
+	notify_send("STATUS=%s", buf);
+}
+
+/* The readiness /readyz reports. */
+static const char *
+proc_ready_cb(void *arg)
+{
+	(void)arg;
+	return front_ready_reason();
+}
+
+/* One line an operator reads at start and after a reload: no secrets. */
+static void
+proc_log_summary(const struct config *cf)
+{
+	char	 lst[256] = "";
+	size_t	 n = 0;
+
+	for (size_t i = 0; i < cf->nlisten && n < sizeof(lst); i++)
+		n += (size_t)snprintf(lst + n, sizeof(lst) - n, "%s%s%s%s:%u",
+		    i > 0 ? "," : "", strchr(cf->listen[i].addr, ':') ? "[" :
+		    "", cf->listen[i].addr, strchr(cf->listen[i].addr, ':') ?
+		    "]" : "", cf->listen[i].port);
+	log_info("config %s generation %u: listen=%s upstream=%s "
+	    "connect_timeout_ms=%u timeout_ms=%u max_connections=%u "
+	    "max_request_body=%u max_pending=%u/%u cache_ttl_s=%u "
+	    "idle_timeout_s=%u max_handshakes=%u metrics=%s:%u audit=%s "
+	    "drain_timeout_s=%u", cf->file, cf->gen, lst, cf->up_url,
+	    cf->up_connect_timeout_ms, cf->up_timeout_ms,
+	    cf->up_max_connections, cf->max_request_body, cf->max_pending,
+	    cf->max_pending_per_session, cf->cache_ttl_s,
+	    cf->dtls_idle_timeout_s, cf->dtls_max_handshakes,
+	    cf->metrics_port != 0 ? cf->metrics_addr : "off",
+	    cf->metrics_port, cf->audit_file != NULL ? cf->audit_file : "off",
+	    cf->drain_timeout_s);
+}
+
+/* See proc.h. */
+int
+proc_reload(void)
+{
+	struct errlist	 errs = { 0 };
+	struct config	*cf;
+	const char	*key, *line, *nl;
+	uint64_t	 t0 = mono_ms();
+	enum log_level	 lvl;
+
+	notify_send("RELOADING=1\nSTATUS=reloading %s", pr.cf->file);
+	log_info("reload: reading %s", pr.cf->file);
+	if ((cf = config_load(pr.cf->file, &errs)) == NULL ||
+	    pki_load(cf, &errs) == -1) {
+		for (line = errs.text; line != NULL && *line != '\0';
+		    line = nl + 1) {
+			if ((nl = strchr(line, '\n')) == NULL)
+				break;
+			log_warnx("reload: %.*s", (int)(nl - line), line);
+		}
+		errlist_free(&errs);
+		config_unref(cf);
+		goto fail;
+	}
+	if ((key = config_static_diff(pr.cf, cf)) != NULL) {
+		log_warnx("reload: %s: %s: cannot change while running; "
+		    "restart to apply it", cf->file, key);
+		config_unref(cf);
+		goto fail;
+	}
+	cf->gen = pr.cf->gen + 1;
+	if (front_reconfigure(cf) == -1) {
+		config_unref(cf);
+		goto fail;
+	}
+	upstream_set_config(pr.up, cf);
+	if (audit_open(cf->audit_file) == -1)
+		log_warnx("reload: audit log %s not reopened", cf->audit_file);
+	if (log_level_parse(cf->log_level, &lvl) == 0 &&
+	    log_get_level() != LOG_LVL_DEBUG)
+		log_set_level(lvl);
+	config_unref(pr.cf);
+	pr.cf = cf;
+	metrics_inc(METRICS_C_RELOADS);
+	metrics_gauge_set(METRICS_G_CONFIG_GENERATION, cf->gen);
+	log_info("reload: generation %u in use (%llu ms)", cf->gen,
+	    (unsigned long long)(mono_ms() - t0));
+	proc_log_summary(cf);
+	notify_send("READY=1\nSTATUS=reloaded, generation %u", cf->gen);
+	return 0;
+fail:
+	metrics_inc(METRICS_C_RELOAD_FAILURES);
+	log_warnx("reload failed: generation %u stays in use", pr.cf->gen);
+	notify_send("READY=1\nSTATUS=reload failed, generation %u stays",
+	    pr.cf->gen);
+	return -1;
+}
+
+/* While draining: leave once idle; cut off at the drain timeout. */
+static void
+proc_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t now = mono_ms();
+
+	(void)fd;
 	(void)what;
 	(void)arg;
-	log_info("signal %d: stopping (%u requests pending)", (int)sig,
+	if (front_idle()) {
+		log_info("drain: nothing pending, exiting");
+		proc_stop();
+	} else if (!pr.cut && now >= pr.drain_until) {
+		front_drain_cutoff();
+		pr.cut = 1;
+		pr.grace_until = now + DRAIN_GRACE_MS;
+	} else if (pr.cut && now >= pr.grace_until) {
+		log_warnx("drain: answers still unacknowledged after the grace "
+		    "time, exiting");
+		proc_stop();
+	}
+}
+
+/* See proc.h. */
+void
+proc_drain(void)
+{
+	struct timeval tv = { 0, 100000 };
+
+	if (pr.draining) {
+		log_info("second stop signal: exiting now");
+		proc_stop();
+		return;
+	}
+	pr.draining = 1;
+	pr.drain_until = mono_ms() + pr.cf->drain_timeout_s * 1000ULL;
+	front_drain();
+	log_info("draining: no new devices; %u pending requests may finish "
+	    "within %u s", front_pending(), pr.cf->drain_timeout_s);
+	notify_send("STOPPING=1\nSTATUS=draining, %u pending",
 	    front_pending());
-	proc_stop();
+	if ((pr.ev_drain = event_new(pr.base, -1, EV_PERSIST, proc_drain_cb,
+	    NULL)) == NULL || event_add(pr.ev_drain, &tv) == -1) {
+		log_warnx("drain: no timer, exiting now");
+		proc_stop();
+		return;
+	}
+	proc_drain_cb(-1, 0, NULL);
 }
 
-/* SIGHUP: a full reload arrives with the operations work; say so. */
+/* SIGTERM drains; SIGINT (a person at a terminal) stops at once. */
 static void
-proc_sighup_cb(evutil_socket_t sig, short what, void *arg)
+proc_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
-	(void)sig;
 	(void)what;
 	(void)arg;
-	log_warnx("SIGHUP: reload is not supported yet; restart to apply "
-	    "a new configuration");
+	switch (sig) {
+	case SIGTERM:
+		proc_drain();
+		break;
+	case SIGINT:
+		log_info("SIGINT: stopping now (%u requests pending)",
+		    front_pending());
+		if (!pr.draining)
+			notify_send("STOPPING=1");
+		proc_stop();
+		break;
+	case SIGHUP:
+		proc_reload();
+		break;
+	default:
+		break;
+	}
 }
 
 /* Once a second: block expiry, cache refresh, libcoap housekeeping. */
 static void
 proc_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	uint64_t now = mono_ms();
+
 	(void)fd;
 	(void)what;
 	(void)arg;
 	front_tick();
+	if (now >= pr.status_at) {
+		proc_status(0);
+		pr.status_at = now + STATUS_EVERY_MS;
+	}
+}
+
+/* Proof for systemd that the loop turns (WatchdogSec=). */
+static void
+proc_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	notify_send("WATCHDOG=1");
 }
 
 /* See proc.h. */
 int
 proc_run(struct config *cf, int ready_fd)
 {
-	struct upstream		*up = NULL;
-	struct event		*ev_term = NULL, *ev_int = NULL, *ev_hup = NULL;
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct event		*ev_sig[3] = { NULL, NULL, NULL };
 	struct event		*ev_tick = NULL;
-	struct timeval		 one = { 1, 0 };
+	struct timeval		 one = { 1, 0 }, wd;
+	uint64_t		 wd_usec;
 	int			 rc = EXIT_RUNTIME;
 
+	memset(&pr, 0, sizeof(pr));
+	pr.cf = cf;
 	signal(SIGPIPE, SIG_IGN);
-	if ((proc_base = event_base_new()) == NULL) {
+	notify_init();
+	if ((pr.base = event_base_new()) == NULL) {
 		log_warnx("cannot create the event loop");
-		return EXIT_RUNTIME;
+		goto out;
 	}
-	if ((up = upstream_new(proc_base, cf)) == NULL) {
+	metrics_gauge_set(METRICS_G_CONFIG_GENERATION, cf->gen);
+	if (audit_open(cf->audit_file) == -1)
+		goto out;
+	if ((pr.up = upstream_new(pr.base, cf)) == NULL) {
 		log_warnx("cannot set up the upstream client");
 		goto out;
 	}
-	if (front_init(proc_base, cf, up) == -1)
+	if (front_init(pr.base, cf, pr.up) == -1)
 		goto out;
-	ev_term = evsignal_new(proc_base, SIGTERM, proc_sigstop_cb, NULL);
-	ev_int = evsignal_new(proc_base, SIGINT, proc_sigstop_cb, NULL);
-	ev_hup = evsignal_new(proc_base, SIGHUP, proc_sighup_cb, NULL);
-	ev_tick = event_new(proc_base, -1, EV_PERSIST, proc_tick_cb, NULL);
-	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    ev_tick == NULL || evsignal_add(ev_term, NULL) == -1 ||
-	    evsignal_add(ev_int, NULL) == -1 ||
-	    evsignal_add(ev_hup, NULL) == -1 ||
-	    event_add(ev_tick, &one) == -1) {
-		log_warnx("cannot set up signals and timers");
+	if (cf->metrics_port != 0 && metrics_listen(pr.base, cf->metrics_addr,
+	    (uint16_t)cf->metrics_port, proc_ready_cb, NULL) == -1)
+		goto out;
+	for (size_t i = 0; i < 3; i++)
+		if ((ev_sig[i] = evsignal_new(pr.base, sigs[i], proc_signal_cb,
+		    NULL)) == NULL || evsignal_add(ev_sig[i], NULL) == -1) {
+			log_warnx("cannot set up signal %d", sigs[i]);
+			goto out;
+		}
+	if ((ev_tick = event_new(pr.base, -1, EV_PERSIST, proc_tick_cb,
+	    NULL)) == NULL || event_add(ev_tick, &one) == -1) {
+		log_warnx("cannot set up the tick");
 		goto out;
 	}
+	if ((wd_usec = notify_watchdog_usec()) > 0) {
+		wd.tv_sec = (time_t)(wd_usec / 2 / 1000000);
+		wd.tv_usec = (suseconds_t)(wd_usec / 2 % 1000000);
+		if ((pr.ev_wd = event_new(pr.base, -1, EV_PERSIST,
+		    proc_watchdog_cb, NULL)) == NULL ||
+		    event_add(pr.ev_wd, &wd) == -1)
+			log_warnx("cannot arm the watchdog timer");
+	}
+	proc_log_summary(cf);
 	log_info("estcoapd %s ready: upstream %s, %zu listen address(es)",
 	    ESTCOAPD_VERSION, cf->up_url, cf->nlisten);
+	front_status(pr.status, sizeof(pr.status));
+	notify_send("READY=1\nSTATUS=%s", pr.status);
+	pr.status_at = mono_ms() + STATUS_EVERY_MS;
 	if (ready_fd != -1) {
 		/* the parent of a daemon exits 0 only now */
 		if (write(ready_fd, "", 1) != 1)
 			log_warn("cannot tell the parent we are ready");
 		close(ready_fd);
 	}
-	event_base_dispatch(proc_base);
+	event_base_dispatch(pr.base);
 	log_info("stopped");
 	rc = EXIT_OK;
 out:
+	for (size_t i = 0; i < 3; i++)
+		if (ev_sig[i] != NULL)
+			event_free(ev_sig[i]);
+	/* we are leaving anyway: one more TERM must not kill the clean-up */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	front_shutdown();
-	upstream_free(up);
-	if (ev_term != NULL)
-		event_free(ev_term);
-	if (ev_int != NULL)
-		event_free(ev_int);
-	if (ev_hup != NULL)
-		event_free(ev_hup);
+	upstream_free(pr.up);
+	metrics_shutdown();
 	if (ev_tick != NULL)
 		event_free(ev_tick);
-	event_base_free(proc_base);
-	proc_base = NULL;
+	if (pr.ev_wd != NULL)
+		event_free(pr.ev_wd);
+	if (pr.ev_drain != NULL)
+		event_free(pr.ev_drain);
+	if (pr.base != NULL)
+		event_base_free(pr.base);
+	audit_close();
+	notify_shutdown();
+	config_unref(pr.cf);
+	memset(&pr, 0, sizeof(pr));
 	return rc;
 }

@@ -23,7 +23,7 @@
 
 struct upstream {
 	struct event_base	*base;
-	const struct config	*cf;
+	struct config		*cf;		/* referenced */
 	CURLM			*multi;
 	CURLSH			*share;		/* TLS sessions and DNS */
 	struct event		*timer;		/* curl's one timeout */
@@ -35,6 +35,7 @@ struct upstream_job {
 	uint32_t		 magic;
 	TAILQ_ENTRY(upstream_job) entry;
 	struct upstream		*up;
+	struct config		*cf;		/* referenced: the blobs live here */
 	CURL			*easy;
 	struct curl_slist	*hdrs;
 	char			*body;		/* request body, owned */
@@ -140,16 +141,37 @@ upstream_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* Connection caps of the multi handle, from cf. */
+static void
+upstream_limits(struct upstream *up)
+{
+	long n = (long)up->cf->up_max_connections;
+
+	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+	curl_multi_setopt(up->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
+	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, n);
+}
+
+/* See upstream.h. */
+void
+upstream_set_config(struct upstream *up, struct config *cf)
+{
+	config_ref(cf);
+	config_unref(up->cf);
+	up->cf = cf;
+	upstream_limits(up);
+}
+
 /* Create the multi handle, bound to the loop, for config cf. */
 struct upstream *
-upstream_new(struct event_base *base, const struct config *cf)
+upstream_new(struct event_base *base, struct config *cf)
 {
 	struct upstream *up;
 
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
 	up->base = base;
-	up->cf = cf;
+	up->cf = config_ref(cf);
 	TAILQ_INIT(&up->jobs);
 	if ((up->multi = curl_multi_init()) == NULL ||
 	    (up->share = curl_share_init()) == NULL ||
@@ -166,12 +188,7 @@ upstream_new(struct event_base *base, const struct config *cf)
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION,
 	    upstream_timer_fn);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-	    (long)cf->up_max_connections);
-	curl_multi_setopt(up->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)cf->up_max_connections);
-	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS,
-	    (long)cf->up_max_connections);
+	upstream_limits(up);
 	return up;
 }
 
@@ -188,6 +205,7 @@ upstream_job_free(struct upstream_job *job)
 	curl_slist_free_all(job->hdrs);
 	free(job->body);
 	buf_reset(&job->resp);
+	config_unref(job->cf);
 	TAILQ_REMOVE(&up->jobs, job, entry);
 	up->njobs--;
 	job->magic = 0;
@@ -210,6 +228,7 @@ upstream_free(struct upstream *up)
 		curl_share_cleanup(up->share);
 	if (up->timer != NULL)
 		event_free(up->timer);
+	config_unref(up->cf);
 	free(up);
 }
 
@@ -267,7 +286,7 @@ static int
 upstream_easy_setup(struct upstream *up, struct upstream_job *job,
     const char *url)
 {
-	const struct config	*cf = up->cf;
+	const struct config	*cf = job->cf;
 	const struct pki_set	*ps = cf->pki;
 	struct curl_blob	 cert = { ps->up_cert_pem, ps->up_cert_len - 1,
 				    CURL_BLOB_NOCOPY };
@@ -330,6 +349,7 @@ upstream_submit(struct upstream *up, const char *path, const char *body,
 		return NULL;
 	job->magic = UPJOB_MAGIC;
 	job->up = up;
+	job->cf = config_ref(up->cf);
 	job->done = done;
 	job->arg = arg;
 	job->retry_after = -1;

@@ -88,6 +88,17 @@ wait_for() {
 	return 1
 }
 
+# wait_more FILE SECS PATTERN N: until PATTERN occurs more than N times.
+wait_more() {
+	local file=$1 secs=$2 pat=$3 n=$4
+	for _ in $(seq 1 $((secs * 10))); do
+		[ "$(grep -c -- "$pat" "$file" 2>/dev/null || true)" -gt "$n" ] &&
+		    return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # start_upstream NAME [extra est-testserver args]: sets UP_PORT_<NAME>.
 start_upstream() {
 	local name=$1

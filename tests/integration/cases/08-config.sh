@@ -69,6 +69,7 @@ for f in "$TOP"/conf/*.json; do
 	    -e "s|/etc/estcoapd/ra.crt|$PKI/ra.crt|" \
 	    -e "s|/etc/estcoapd/ra.key|$PKI/ra.key|" \
 	    -e "s|/etc/estcoapd/upstream-ca.pem|$PKI/root-ca.crt|" \
+	    -e "s|/var/log/estcoapd/audit.log|$T/audit.log|" \
 	    "$f" >"$T/sample.json"
 	"$D" -t -c "$T/sample.json" >"$T/t.out" 2>&1 ||
 	    fail "sample $(basename "$f"): $(cat "$T/t.out")"

@@ -1,0 +1,109 @@
+/*
+ * Counters, gauges and a latency histogram, rendered in the Prometheus
+ * text exposition format (version 0.0.4), and a small loopback HTTP
+ * listener (libevent evhttp) serving /metrics, /healthz and /readyz.
+ * Everything is bounded: label sets are few and fixed by the code.
+ */
+#ifndef ESTCOAPD_METRICS_H
+#define ESTCOAPD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+
+/* Plain counters, declared once (name, help). */
+#define METRICS_COUNTERS(X)						\
+	X(CACHE_HITS, "estcoapd_cache_hits_total",			\
+	    "crts/att answers served from the cache")			\
+	X(CACHE_MISSES, "estcoapd_cache_misses_total",			\
+	    "crts/att requests that had to go upstream")		\
+	X(DEDUP_HITS, "estcoapd_dedup_hits_total",			\
+	    "retransmitted requests answered without a new upstream call") \
+	X(CERTS_ISSUED, "estcoapd_certificates_issued_total",		\
+	    "certificates handed to devices (sen, sren)")		\
+	X(RELOADS, "estcoapd_reloads_total",				\
+	    "successful configuration reloads")				\
+	X(RELOAD_FAILURES, "estcoapd_reload_failures_total",		\
+	    "reloads refused; the old configuration stayed")
+
+enum metrics_counter {
+#define METRICS_ENUM(id, name, help)	METRICS_C_##id,
+	METRICS_COUNTERS(METRICS_ENUM)
+#undef METRICS_ENUM
+	METRICS_C_COUNT
+};
+
+/* Gauges: set to the current value by their owner. */
+#define METRICS_GAUGES(X)						\
+	X(SESSIONS, "estcoapd_dtls_sessions",				\
+	    "DTLS sessions with a device now")				\
+	X(HANDSHAKES, "estcoapd_dtls_sessions_in_handshake",		\
+	    "DTLS sessions in handshake now")				\
+	X(PENDING, "estcoapd_pending_requests",				\
+	    "requests waiting for the upstream (separate responses)")	\
+	X(CONFIG_GENERATION, "estcoapd_config_generation",		\
+	    "configuration generation in use (1 at start)")		\
+	X(UPSTREAMS_UP, "estcoapd_upstreams_up",			\
+	    "upstream servers currently considered reachable")		\
+	X(DRAINING, "estcoapd_draining",				\
+	    "1 while draining after SIGTERM")
+
+enum metrics_gauge {
+#define METRICS_ENUM(id, name, help)	METRICS_G_##id,
+	METRICS_GAUGES(METRICS_ENUM)
+#undef METRICS_ENUM
+	METRICS_G_COUNT
+};
+
+void	metrics_inc(enum metrics_counter);
+void	metrics_gauge_set(enum metrics_gauge, int64_t);
+
+/*
+ * One finished device request: op ("crts", "sen", ... or "unknown"),
+ * label ("" for none), CoAP code as on the wire (EST_CODE()).
+ * estcoapd_requests_total{op,label,code="2.04"}.
+ */
+void	metrics_request(const char *op, const char *label, unsigned code);
+
+/*
+ * One finished upstream exchange: server (base URL), HTTP status (0 when
+ * no answer: refused, TLS, timeout) and its duration.
+ * estcoapd_upstream_requests_total{server,status} and the histogram
+ * estcoapd_upstream_latency_seconds{server} (buckets 5ms .. 60s).
+ */
+void	metrics_upstream(const char *server, long status, uint64_t ms);
+
+/*
+ * One DTLS handshake outcome: ok, or failed with a short reason
+ * ("unknown_ca", "no_certificate", "expired", "other", ...).
+ * estcoapd_dtls_handshakes_total{result="ok"|"failed",reason}.
+ */
+void	metrics_handshake(int ok, const char *reason);
+
+/* A request refused by a limit: estcoapd_limit_refusals_total{limit}. */
+void	metrics_limit(const char *limit);
+
+/*
+ * Render everything (including estcoapd_build_info{version,...} 1) into a
+ * malloc'd NUL-terminated buffer; NULL on ENOMEM.
+ */
+char	*metrics_render(size_t *len);
+
+/*
+ * Readiness as the front sees it: NULL when ready, else a short reason
+ * ("draining", "starting", "no upstream reachable").
+ */
+typedef const char *(*metrics_ready_fn)(void *arg);
+
+/*
+ * Serve /metrics, /healthz (200 "ok" while the loop runs) and /readyz
+ * (200 "ready", or 503 with the reason) on addr:port. 0, or -1 logged.
+ */
+int	metrics_listen(struct event_base *, const char *addr, uint16_t port,
+	    metrics_ready_fn ready, void *arg);
+
+/* Stop the listener and forget every value (tests, shutdown). */
+void	metrics_shutdown(void);
+
+#endif

@@ -1,0 +1,203 @@
+/*
+ * Audit log lines, built with cJSON. The file is opened with O_APPEND and
+ * each line goes out in a single write(2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "audit.h"
+#include "log.h"
+#include "pki.h"
+#include "transcode.h"
+
+static int	 audit_fd = -1;
+static char	*audit_path;
+
+/* See audit.h. */
+int
+audit_open(const char *path)
+{
+	int	fd;
+	mode_t	old;
+
+	audit_close();
+	if (path == NULL)
+		return 0;
+	old = umask(077);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	umask(old);
+	if (fd == -1) {
+		log_warn("audit: open %s", path);
+		return -1;
+	}
+	if ((audit_path = strdup(path)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	audit_fd = fd;
+	return 0;
+}
+
+void
+audit_close(void)
+{
+	if (audit_fd != -1)
+		close(audit_fd);
+	audit_fd = -1;
+	free(audit_path);
+	audit_path = NULL;
+}
+
+/* A new object with the fields every line has. */
+static cJSON *
+audit_start(const char *event, const char *peer, const struct pki_peer *dev,
+    const char *op, const char *label)
+{
+	cJSON		*o, *d;
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 t[96];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	if ((o = cJSON_CreateObject()) == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "time", t);
+	cJSON_AddStringToObject(o, "event", event);
+	cJSON_AddStringToObject(o, "op", op != NULL ? op : "-");
+	cJSON_AddStringToObject(o, "label", label != NULL ? label : "");
+	cJSON_AddStringToObject(o, "peer", peer != NULL ? peer : "-");
+	if ((d = cJSON_AddObjectToObject(o, "device")) != NULL) {
+		cJSON_AddStringToObject(d, "subject",
+		    dev != NULL ? dev->subject : "-");
+		cJSON_AddStringToObject(d, "issuer",
+		    dev != NULL ? dev->issuer : "-");
+		cJSON_AddStringToObject(d, "serial",
+		    dev != NULL ? dev->serial : "-");
+	}
+	return o;
+}
+
+/* Print o as one line and append it with a single write. */
+static void
+audit_emit(cJSON *o)
+{
+	char	*s;
+	size_t	 n;
+
+	if (o == NULL)
+		return;
+	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
+		n = strlen(s);
+		s[n] = '\n';		/* replaces the NUL; length is n + 1 */
+		if (write(audit_fd, s, n + 1) != (ssize_t)(n + 1))
+			log_warn("audit: write %s", audit_path);
+		cJSON_free(s);
+	}
+	cJSON_Delete(o);
+}
+
+/* Name, serial and dates of the issued certificate into o. */
+static void
+audit_cert(cJSON *o, X509 *x)
+{
+	char		 buf[256];
+	BIGNUM		*bn;
+	char		*hex;
+	struct tm	 tm;
+
+	X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof(buf));
+	cJSON_AddStringToObject(o, "subject", buf);
+	X509_NAME_oneline(X509_get_issuer_name(x), buf, sizeof(buf));
+	cJSON_AddStringToObject(o, "issuer", buf);
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
+	    NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL) {
+			cJSON_AddStringToObject(o, "serial", hex);
+			OPENSSL_free(hex);
+		}
+		BN_free(bn);
+	}
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
+		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		cJSON_AddStringToObject(o, "not_after", buf);
+	}
+}
+
+/* See audit.h. */
+void
+audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
+    const char *label, const char *csr_subject, const uint8_t *p7,
+    size_t p7len, EVP_PKEY *csr_key, const char *upstream)
+{
+	cJSON		*o, *c;
+	uint8_t		*der = NULL;
+	size_t		 derlen;
+	const uint8_t	*p;
+	const char	*why;
+	X509		*x = NULL;
+
+	if (audit_fd == -1 ||
+	    (o = audit_start("issued", peer, dev, op, label)) == NULL)
+		return;
+	cJSON_AddStringToObject(o, "csr_subject",
+	    csr_subject != NULL ? csr_subject : "-");
+	cJSON_AddStringToObject(o, "upstream", upstream != NULL ? upstream :
+	    "-");
+	if (tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen, &why) == 0) {
+		p = der;
+		x = d2i_X509(NULL, &p, (long)derlen);
+	}
+	if (x != NULL && (c = cJSON_AddObjectToObject(o, "cert")) != NULL)
+		audit_cert(c, x);
+	X509_free(x);
+	free(der);
+	ERR_clear_error();
+	audit_emit(o);
+}
+
+/* See audit.h. */
+void
+audit_denied(const char *peer, const struct pki_peer *dev, const char *op,
+    const char *label, const char *code, const char *reason)
+{
+	cJSON *o;
+
+	if (audit_fd == -1 ||
+	    (o = audit_start("denied", peer, dev, op, label)) == NULL)
+		return;
+	cJSON_AddStringToObject(o, "code", code != NULL ? code : "-");
+	cJSON_AddStringToObject(o, "reason", reason != NULL ? reason : "-");
+	audit_emit(o);
+}
+
+/* See audit.h. */
+void
+audit_csr_subject(const uint8_t *der, size_t len, char *buf, size_t bufsz)
+{
+	const uint8_t	*p = der;
+	X509_REQ	*req;
+
+	snprintf(buf, bufsz, "-");
+	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		ERR_clear_error();
+		return;
+	}
+	X509_NAME_oneline(X509_REQ_get_subject_name(req), buf, (int)bufsz);
+	X509_REQ_free(req);
+}

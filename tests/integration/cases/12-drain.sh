@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SIGTERM drains: no new devices, pending enrollments finish, then exit 0;
+# past the drain timeout what is left gets 5.03 + Max-Age (and a log line);
+# a second SIGTERM exits at once.
+. "$(dirname "$0")/../lib.sh"
+
+start_upstream up
+write_config "https://localhost:$UP_PORT_up"
+start_daemon
+upstream_mode up op=simpleenroll delay_ms=2500
+
+# a pending enrollment finishes after SIGTERM
+"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
+    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
+    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20 \
+    >"$T/pending.out" 2>&1 &
+pp=$!
+wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
+kill -TERM "$DAEMON_PID"
+wait_for "$T/daemon.log" 5 "draining: no new devices" || fail "no drain"
+probe -m get -u /.well-known/est/crts -w 5
+[ "$(probe_field handshake)" = failed ] ||
+    fail "a new device got in while draining ($(tr '\n' ' ' <"$T/probe.out"))"
+ok "no new handshakes while draining"
+wait "$pp" || true
+grep -q '^code=2.04' "$T/pending.out" ||
+    fail "pending enrollment did not finish: $(tr '\n' ' ' <"$T/pending.out")"
+ok "pending enrollment finished during the drain"
+wait_for "$T/daemon.log" 10 "drain: nothing pending, exiting" ||
+    fail "daemon did not leave once idle"
+stop_daemon || fail "drained daemon did not exit 0"
+ok "drained daemon exited 0"
+
+# the drain timeout cuts off what is still waiting: 5.03 + Max-Age
+write_config "https://localhost:$UP_PORT_up" ',
+	"service": { "drain_timeout_s": 1 }'
+start_daemon
+upstream_mode up op=simpleenroll delay_ms=8000
+"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
+    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
+    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20 \
+    >"$T/cut.out" 2>&1 &
+pp=$!
+wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
+kill -TERM "$DAEMON_PID"
+wait "$pp" || true
+grep -q '^code=5.03' "$T/cut.out" ||
+    fail "cut-off request: $(tr '\n' ' ' <"$T/cut.out")"
+grep -q '^maxage=' "$T/cut.out" || fail "5.03 without Max-Age"
+ok "drain timeout: 5.03 + Max-Age"
+wait_for "$T/daemon.log" 10 "cut off by the drain timeout" ||
+    fail "cut-off not logged per request"
+ok "cut-off logged"
+stop_daemon || fail "daemon did not exit 0 after the drain timeout"
+
+# a second SIGTERM exits at once
+write_config "https://localhost:$UP_PORT_up"
+start_daemon
+"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
+    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
+    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 5 \
+    >/dev/null 2>&1 &
+pp=$!
+wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
+kill -TERM "$DAEMON_PID"
+sleep 0.3
+kill -TERM "$DAEMON_PID"
+wait_for "$T/daemon.log" 5 "second stop signal: exiting now" ||
+    fail "second SIGTERM ignored"
+stop_daemon || fail "daemon did not exit 0 on the second SIGTERM"
+grep -q "cancelled: shutting down" "$T/daemon.old.log" "$T/daemon.log" ||
+    fail "cancelled request not logged"
+ok "second SIGTERM exits at once, cancellation logged"
+wait "$pp" || true
+done_case
