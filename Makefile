@@ -29,7 +29,7 @@ LIB_SRCS    = $(filter-out src/main.c,$(DAEMON_SRCS))
 LIB_OBJS    = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe
+TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -54,6 +54,9 @@ $(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o
 $(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/notify-listen: $(BUILD)/obj/tests/integration/notify_listen.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
@@ -75,4 +78,5 @@ clean:
 	rm -rf build
 
 .PHONY: all unit deps check demo clean
+include mk/install.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -166,7 +166,9 @@ notify_send(const char *fmt, ...)
 
 	/*
 	 * MSG_DONTWAIT: a PID 1 that does not read must not stall our loop;
-	 * a full queue is EAGAIN and the next tick tries again.
+	 * a full queue is EAGAIN and the next tick tries again. The socket is
+	 * not connected: sending by name each time still reaches the socket
+	 * that PID 1 binds anew at the same path after a daemon-reexec.
 	 */
 	do {
 		n = sendto(notify_fd, msg, (size_t)len,
