@@ -229,6 +229,17 @@ probe() {
 	PCODE=$(sed -n 's/^code=//p' "$T/probe.out" | tail -n1)
 }
 
+# probe_bg OUTFILE [estcoap-probe args]: the same in the background; sets
+# PROBE_PID. For requests that must be pending while the test acts.
+probe_bg() {
+	local out=$1
+	shift
+	"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" \
+	    -c "${DEV_CERT:-$PKI/device.crt}" -k "${DEV_KEY:-$PKI/device.key}" \
+	    -C "$PKI/root-ca.crt" "$@" >"$out" 2>&1 &
+	PROBE_PID=$!
+}
+
 # probe_field KEY: a key=value line of the last probe.
 probe_field() {
 	sed -n "s/^$1=//p" "$T/probe.out" | tail -n1

@@ -10,11 +10,9 @@ start_daemon
 upstream_mode up op=simpleenroll delay_ms=2500
 
 # a pending enrollment finishes after SIGTERM
-"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
-    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
-    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20 \
-    >"$T/pending.out" 2>&1 &
-pp=$!
+probe_bg "$T/pending.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$PKI/csr-p256.der" -w 20
+pp=$PROBE_PID
 wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
 kill -TERM "$DAEMON_PID"
 wait_for "$T/daemon.log" 5 "draining: no new devices" || fail "no drain"
@@ -36,11 +34,9 @@ write_config "https://localhost:$UP_PORT_up" ',
 	"service": { "drain_timeout_s": 1 }'
 start_daemon
 upstream_mode up op=simpleenroll delay_ms=8000
-"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
-    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
-    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20 \
-    >"$T/cut.out" 2>&1 &
-pp=$!
+probe_bg "$T/cut.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$PKI/csr-p256.der" -w 20
+pp=$PROBE_PID
 wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
 kill -TERM "$DAEMON_PID"
 wait "$pp" || true
@@ -56,11 +52,9 @@ stop_daemon || fail "daemon did not exit 0 after the drain timeout"
 # a second SIGTERM exits at once
 write_config "https://localhost:$UP_PORT_up"
 start_daemon
-"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
-    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
-    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 5 \
-    >/dev/null 2>&1 &
-pp=$!
+probe_bg /dev/null -m post -u /.well-known/est/sen -t 286 \
+    -f "$PKI/csr-p256.der" -w 5
+pp=$PROBE_PID
 wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
 kill -TERM "$DAEMON_PID"
 sleep 0.3

@@ -79,11 +79,9 @@ ok "unknown path 404"
 # draining: /readyz says so while a pending enrollment finishes
 upstream_mode up op=simpleenroll delay_ms=2000
 nq=$(grep -c "queued upstream" "$T/daemon.log" || true)
-"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
-    -k "$PKI/device.key" -C "$PKI/root-ca.crt" -m post \
-    -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20 \
-    >/dev/null 2>&1 &
-pp=$!
+probe_bg /dev/null -m post -u /.well-known/est/sen -t 286 \
+    -f "$PKI/csr-p256.der" -w 20
+pp=$PROBE_PID
 wait_more "$T/daemon.log" 10 "queued upstream" "$nq" ||
     fail "request not queued"
 kill -TERM "$DAEMON_PID"
