@@ -247,7 +247,8 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	else
 		snprintf(upms, sizeof(upms), "-");
 	metrics_request(opname[0] == '/' ? "unknown" : opname, "", a->code);
-	log_info("req=%llu peer=%s dev=\"%s\" op=%s method=%d cf=%s in=%zu "
+	log_info("req=%llu peer=%s dev=\"%s\" op=%s label=- method=%d cf=%s "
+	    "in=%zu "
 	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
 	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
 	    fs != NULL ? fs->id.subject : "-", opname,

@@ -110,6 +110,7 @@ struct probe {
 	const char	*outfile;
 	const char	*path;
 	const char	*pre_path;	/* -g: a GET first, same session */
+	int		 pause_ms;	/* -P: wait after the -g GET */
 	coap_pdu_code_t	 method;
 	struct probe_opt opts[PROBE_MAX_OPTS];
 	size_t		 nopts;
@@ -172,7 +173,7 @@ usage(void)
 	    "usage: estcoap-probe [-a addr] [-p port] -c cert -k key -C cafile"
 	    " [-m method]\n"
 	    "           -u path [-t cf] [-A accept]... [-O num,hex]..."
-	    " [-f bodyfile] [-g path]\n"
+	    " [-f bodyfile] [-g path [-P ms]]\n"
 	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X] [-N]"
 	    " [-w seconds]\n"
 	    "           [-o outfile] [-v]\n");
@@ -417,7 +418,7 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:t:u:vw:X")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:P:t:u:vw:X")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -491,6 +492,10 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 			break;
 		case 'g':
 			p->pre_path = optarg;
+			break;
+		case 'P':
+			p->pause_ms = (int)probe_arg_number(ch, optarg, 0,
+			    600000);
 			break;
 		default:
 			usage();
@@ -1370,6 +1375,15 @@ main(int argc, char *argv[])
 		if (p.pre_path != NULL && probe_prelude(&p) == -1) {
 			rc = PROBE_EXIT_NOANSWER;
 			break;
+		}
+		if (p.pause_ms > 0) {
+			/* keep the session serviced while the test acts */
+			int64_t until = probe_now_ms() + p.pause_ms;
+
+			fflush(stdout);
+			while (probe_now_ms() < until)
+				coap_io_process(p.ctx,
+				    (uint32_t)(until - probe_now_ms()));
 		}
 		rc = probe_run(&p);
 		break;

@@ -129,7 +129,7 @@ expect_pcode 2.04 "crts then sen on one session"
 ok "crts and sen shared one DTLS session"
 
 # the request line an operator reads
-grep -q 'op=sen method=2 cf=286 .* up=200 .* coap=2.04 .* reason=ok' \
+grep -q 'op=sen label=- method=2 cf=286 .* up=200 .* coap=2.04 .* reason=ok' \
     "$T/daemon.log" || fail "no request line for sen in the log"
 grep -q 'dtls: session up .*dev="/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001" issuer=' \
     "$T/daemon.log" || fail "device identity not logged"

@@ -14,7 +14,7 @@ coap -m get /.well-known/est/foo
 expect_code 4.04 "GET unknown est path"
 coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/fullcmc
 expect_code 4.04 "POST fullcmc"
-grep -q 'op=/.well-known/est/foo method=1 .*coap=4.04 .*reason=unknown-path' \
+grep -q 'op=/.well-known/est/foo label=- method=1 .*coap=4.04 .*reason=unknown-path' \
     "$T/daemon.log" || fail "unknown path not logged"
 ok "unknown path logged with its request line"
 coap -m get /.well-known/core

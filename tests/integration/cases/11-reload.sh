@@ -35,7 +35,13 @@ sed -e "s|$PKI/dtls.crt|$T/dtls2.crt|" -e "s|$PKI/dtls.key|$T/dtls2.key|" \
 ) &
 loop=$!
 
-sleep 0.5
+# and one enrollment that waits for the CA across the first reload
+upstream_mode up op=simplereenroll delay_ms=1500
+probe_bg "$T/sren.out" -m post -u /.well-known/est/sren -t 286 \
+    -f "$PKI/csr-p256-2.der" -w 20
+ps=$PROBE_PID
+wait_for "$T/daemon.log" 10 "op=sren queued upstream" ||
+    fail "sren not queued"
 cp "$T/rotated.json" "$T/estcoapd.json"
 kill -HUP "$DAEMON_PID"
 wait_for "$T/daemon.log" 10 "reload: generation 2 in use" ||
@@ -67,6 +73,10 @@ wait_for "$T/daemon.log" 10 "reload: generation 3 in use" ||
     fail "third reload did not take"
 ok "audit log rotated away, reload 3"
 
+wait "$ps" || true
+grep -q '^code=2.04' "$T/sren.out" ||
+    fail "enrollment pending across a reload: $(tr '\n' ' ' <"$T/sren.out")"
+ok "an enrollment pending across the reload finished"
 wait "$loop"
 n=$(wc -l <"$T/codes")
 bad=$(grep -vc '^2\.04$' "$T/codes" || true)

@@ -14,12 +14,21 @@ probe_bg "$T/pending.out" -m post -u /.well-known/est/sen -t 286 \
     -f "$PKI/csr-p256.der" -w 20
 pp=$PROBE_PID
 wait_for "$T/daemon.log" 10 "queued upstream" || fail "request not queued"
+# a device with a session from before the drain asks again during it
+probe_bg "$T/existing.out" -g /.well-known/est/crts -P 1500 -m get \
+    -u /.well-known/est/att -w 10
+pe=$PROBE_PID
+wait_for "$T/existing.out" 5 "pre_code=2.05" || fail "no session before drain"
 kill -TERM "$DAEMON_PID"
 wait_for "$T/daemon.log" 5 "draining: no new devices" || fail "no drain"
 probe -m get -u /.well-known/est/crts -w 5
 [ "$(probe_field handshake)" = failed ] ||
     fail "a new device got in while draining ($(tr '\n' ' ' <"$T/probe.out"))"
 ok "no new handshakes while draining"
+wait "$pe" || true
+grep -q '^code=5.03' "$T/existing.out" && grep -q '^maxage=' "$T/existing.out" ||
+    fail "request on an existing session while draining: $(tr '\n' ' ' <"$T/existing.out")"
+ok "existing session while draining: 5.03 + Max-Age"
 wait "$pp" || true
 grep -q '^code=2.04' "$T/pending.out" ||
     fail "pending enrollment did not finish: $(tr '\n' ' ' <"$T/pending.out")"
