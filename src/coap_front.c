@@ -107,6 +107,7 @@ static struct front {
 	struct req_policy	 pol;
 	int			 draining;	/* SIGTERM: finish, take no more */
 	int			 upstream_ok;	/* last exchange got an HTTP answer */
+	int			 upstream_seen;	/* any exchange finished yet */
 } fr;
 
 static void	front_cache_refresh(enum est_op_id);
@@ -380,6 +381,7 @@ static void
 front_upstream_seen(const struct upstream_result *r)
 {
 	fr.upstream_ok = r->end == UPSTREAM_OK;
+	fr.upstream_seen = 1;
 	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, fr.upstream_ok);
 	metrics_upstream(fr.cf->up_url, r->end == UPSTREAM_OK ? r->status : 0,
 	    r->ms);
@@ -1104,6 +1106,8 @@ front_ready_reason(void)
 {
 	if (fr.draining)
 		return "draining";
+	if (!fr.upstream_seen)
+		return "starting";
 	if (!fr.upstream_ok)
 		return "no upstream reachable";
 	return NULL;
@@ -1116,7 +1120,7 @@ front_status(char *buf, size_t bufsz)
 	snprintf(buf, bufsz, "%s; %u sessions (%u in handshake), %u pending, "
 	    "upstream %s", fr.draining ? "draining" : "serving",
 	    fr.nsessions, fr.nhandshakes, fr.npending,
-	    fr.upstream_ok ? "up" : "down");
+	    fr.upstream_ok ? "up" : fr.upstream_seen ? "down" : "not yet tried");
 }
 
 /* See coap_front.h. */
