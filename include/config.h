@@ -65,6 +65,8 @@ struct config {
 	uint32_t	 max_pending_per_session;
 	uint32_t	 block1_budget;		/* bytes of all Block1 buffers */
 	uint32_t	 busy_max_age_s;	/* Max-Age with 5.03 when full */
+	uint32_t	 exchange_entries;	/* completed answers kept */
+	uint32_t	 exchange_bytes;	/* their payload bytes */
 
 	/* EST behaviour */
 	uint32_t	 cache_ttl_s;		/* crts / att answers */

@@ -41,9 +41,10 @@ int		 pki_setup_ssl(SSL *ssl, const struct pki_set *);
 
 /* Who the device is: subject, issuer, serial of the peer certificate. */
 struct pki_peer {
-	char	subject[256];
-	char	issuer[256];
-	char	serial[80];		/* hex */
+	char		subject[256];
+	char		issuer[256];
+	char		serial[80];	/* hex */
+	unsigned char	fp[32];		/* SHA-256 of the certificate DER */
 };
 
 int		 pki_peer_identity(SSL *ssl, struct pki_peer *);

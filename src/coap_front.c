@@ -23,6 +23,7 @@
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
+#include "exchange.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -71,6 +72,7 @@ struct front_req {
 	char			 csr_subject[160];	/* for the audit log */
 	uint8_t			*p7;		/* issued PKCS#7, for the audit */
 	size_t			 p7len;
+	uint8_t			 xkey[XCH_KEY_LEN];	/* exchange key (POST) */
 	size_t			 req_len;
 	int			 done;		/* ans is final */
 	struct est_answer	 ans;
@@ -96,6 +98,7 @@ static struct front {
 	coap_context_t		*ctx;
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct blk_table	*blk;
+	struct xch_table	*xch;		/* finished enrollments */
 	coap_resource_t		*res[EST_OP_COUNT];
 	struct front_cache	 cache[EST_OP_COUNT];
 	TAILQ_HEAD(, front_req)	 reqs;
@@ -405,6 +408,27 @@ front_audit(struct front_req *rq)
 		    estmap_code_str(rq->ans.code, code), rq->ans.diag);
 }
 
+/*
+ * Remember a finished enrollment's certificate answer: a retransmission
+ * after it, or the same CSR again, then costs no second issuance. Only
+ * 2.xx: after a 5.03 the device must be able to try again for real.
+ */
+static void
+front_remember(const struct front_req *rq)
+{
+	struct xch_answer x;
+
+	if (fr.xch == NULL || rq->op->method != EST_M_POST ||
+	    EST_CODE_CLASS(rq->ans.code) != 2)
+		return;
+	x.code = rq->ans.code;
+	x.cf = rq->ans.cf;
+	x.max_age = rq->ans.max_age;
+	x.payload = rq->ans.payload;
+	x.len = rq->ans.len;
+	xch_put(fr.xch, rq->xkey, &x, 0, mono_ms());
+}
+
 /* Second call of the handler for an async: send the separate answer. */
 static void
 front_answer_async(coap_resource_t *r, coap_session_t *s,
@@ -421,6 +445,7 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 	/* RFC 7252 5.2.2: the answer goes out in its own CON */
 	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
 	front_audit(rq);
+	front_remember(rq);
 	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
 	    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms, &rq->ans,
 	    rq->t0);
@@ -499,7 +524,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	size_t			 b64len;
 	char			 path[256];
 	uint8_t			 optbuf[4];
+	uint8_t			 xkey[XCH_KEY_LEN];
+	const struct xch_answer	*x;
 
+	memset(xkey, 0, sizeof(xkey));
 	if ((async = coap_find_async(s, coap_pdu_get_token(req))) != NULL) {
 		front_answer_async(r, s, req, q, resp, async);
 		return;
@@ -591,6 +619,26 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			req_answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
 			goto answer;
 		}
+		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
+		    sizeof(fs->id.fp) : 0, op->name, "", resp_cf, data, len);
+		if (fr.xch != NULL && (x = xch_get(fr.xch, xkey, mono_ms())) !=
+		    NULL && (a.payload = malloc(x->len > 0 ? x->len : 1)) !=
+		    NULL) {
+			/* RFC 7252 4.5: acted on once, answered as often */
+			memcpy(a.payload, x->payload, x->len);
+			a.len = x->len;
+			a.code = x->code;
+			a.cf = x->cf;
+			a.max_age = x->max_age;
+			a.reason = "repeat";
+			metrics_inc(METRICS_C_DEDUP_HITS);
+			front_answer_now(r, s, req, q, resp, fs, op, req_cf,
+			    len, &a, has_blk1, blk1, t0);
+			req_answer_clear(&a);
+			EVP_PKEY_free(csr_key);
+			free(body);
+			return;
+		}
 	} else {
 		struct front_cache *c = &fr.cache[op->id];
 
@@ -643,6 +691,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	csr_key = NULL;
 	rq->req_len = len;
 	rq->t0 = t0;
+	memcpy(rq->xkey, xkey, sizeof(rq->xkey));
 	if (op->method == EST_M_POST)
 		audit_csr_subject(data, len, rq->csr_subject,
 		    sizeof(rq->csr_subject));
@@ -971,6 +1020,8 @@ front_tick(void)
 	uint64_t now = mono_ms();
 
 	blk_expire(fr.blk, now);
+	if (fr.xch != NULL)
+		xch_expire(fr.xch, now);
 	/* refresh crts/att in the last fifth of their life, or when empty */
 	for (int i = 0; i < EST_OP_COUNT; i++) {
 		const struct est_op	*op = estmap_op_by_id(i);
@@ -1035,6 +1086,16 @@ front_apply(struct config *cf)
 	return 0;
 }
 
+/* The finished-exchange table for cf's bounds, NULL when turned off. */
+static struct xch_table *
+front_xch_new(const struct config *cf)
+{
+	if (cf->exchange_entries == 0 || cf->exchange_bytes == 0)
+		return NULL;
+	return xch_table_new(cf->exchange_entries, cf->exchange_bytes,
+	    EXCHANGE_LIFETIME_MS);
+}
+
 /* See coap_front.h. */
 int
 front_reconfigure(struct config *cf)
@@ -1047,6 +1108,12 @@ front_reconfigure(struct config *cf)
 	}
 	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
 	    cf->max_pending * 4);
+	if (cf->exchange_entries != fr.cf->exchange_entries ||
+	    cf->exchange_bytes != fr.cf->exchange_bytes) {
+		/* new bounds: start over; only repeats lose their shortcut */
+		xch_table_free(fr.xch);
+		fr.xch = front_xch_new(cf);
+	}
 	if (strcmp(cf->up_url, fr.cf->up_url) != 0) {
 		/* another CA: what we cached is not its answer */
 		for (int i = 0; i < EST_OP_COUNT; i++) {
@@ -1146,6 +1213,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("libcoap lacks DTLS or async support");
 		return -1;
 	}
+	fr.xch = front_xch_new(cf);
 	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
 	    cf->max_pending * 4, EXCHANGE_LIFETIME_MS)) == NULL ||
 	    (fr.ctx = coap_new_context(NULL)) == NULL) {
@@ -1210,6 +1278,7 @@ front_shutdown(void)
 	if (fr.ctx != NULL)
 		coap_free_context(fr.ctx);
 	blk_table_free(fr.blk);
+	xch_table_free(fr.xch);
 	coap_cleanup();
 	config_unref(fr.cf);
 	memset(&fr, 0, sizeof(fr));

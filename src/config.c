@@ -133,6 +133,16 @@ static const struct config_key config_keys[] = {
 	{ .path = "limits.busy_max_age_s", .type = CK_UINT,
 	  .off = OFF(busy_max_age_s), .def_u = 10, .min = 1, .max = 3600,
 	  .help = "Max-Age sent with 5.03 when a limit is reached" },
+	{ .path = "limits.exchange_entries", .type = CK_UINT,
+	  .off = OFF(exchange_entries), .def_u = 10000, .min = 0,
+	  .max = 10000000,
+	  .help = "finished enrollments remembered for 247 s, so that a "
+	  "repeated request is answered without a new upstream call "
+	  "(0 = off)" },
+	{ .path = "limits.exchange_bytes", .type = CK_UINT,
+	  .off = OFF(exchange_bytes), .def_u = 16777216, .min = 0,
+	  .max = 1073741824,
+	  .help = "payload bytes those remembered answers may hold" },
 	{ .path = "est", .type = CK_OBJECT,
 	  .help = "EST behaviour" },
 	{ .path = "est.cache_ttl_s", .type = CK_UINT, .off = OFF(cache_ttl_s),

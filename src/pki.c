@@ -356,6 +356,8 @@ pki_peer_identity(SSL *ssl, struct pki_peer *id)
 		}
 		BN_free(bn);
 	}
+	if (X509_digest(x, EVP_sha256(), id->fp, NULL) != 1)
+		memset(id->fp, 0, sizeof(id->fp));
 	ERR_clear_error();
 	return 0;
 }

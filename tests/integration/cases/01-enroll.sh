@@ -6,7 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
-write_config "https://localhost:$UP_PORT_up"
+# every request must reach the CA here: no answering repeats from memory
+write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "exchange_entries": 0 }'
 start_daemon
 
 # 11: crts from the warm cache, DER PKCS#7 with the upstream's 3 certs

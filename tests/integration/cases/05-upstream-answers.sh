@@ -4,8 +4,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
+# every request must reach the CA here: no answering repeats from memory
 write_config "https://localhost:$UP_PORT_up" ',
-	"limits": { "max_response_body": 65536 }'
+	"limits": { "max_response_body": 65536, "exchange_entries": 0 }'
 start_daemon
 
 # sen_with MODE... : set the upstream mode, enroll once with the probe

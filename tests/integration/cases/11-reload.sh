@@ -6,7 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
+# every request must reach the CA here: no answering repeats from memory
 write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "exchange_entries": 0 },
 	"service": { "audit_file": "'"$T"'/audit.log" }'
 cp "$T/estcoapd.json" "$T/good.json"
 start_daemon

@@ -6,7 +6,9 @@
 
 start_upstream up
 MPORT=$(free_port tcp)
+# every request must reach the CA here: no answering repeats from memory
 write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "exchange_entries": 0 },
 	"service": { "audit_file": "'"$T"'/audit.log",
 		"metrics_address": "127.0.0.1", "metrics_port": '"$MPORT"' }'
 start_daemon

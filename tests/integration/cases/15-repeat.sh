@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Finished enrollments are remembered for EXCHANGE_LIFETIME (protocol.md
+# 7.4, case 48): a retransmission that arrives after the separate answer
+# went out, or the same CSR sent again, gets the same certificate at once
+# and the CA is not asked to issue twice. Per device certificate; only
+# 2.xx answers; off with limits.exchange_entries = 0.
+. "$(dirname "$0")/../lib.sh"
+
+start_upstream up
+write_config "https://localhost:$UP_PORT_up"
+start_daemon
+n0=$(upstream_count up simpleenroll)
+
+# retransmissions while pending (47) and the first answer
+upstream_mode up op=simpleenroll delay_ms=1000
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" -D 2 \
+    -w 20 -o "$T/first.p7"
+expect_pcode 2.04 "first enrollment"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 1)) ] ||
+    fail "a retransmission reached the upstream"
+
+# the same request after completion
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" \
+    -w 20 -o "$T/again.p7"
+expect_pcode 2.04 "repeated request after completion"
+[ "$(probe_field empty_ack)" != 1 ] || fail "repeat went upstream (empty ACK)"
+cmp -s "$T/first.p7" "$T/again.p7" || fail "repeat got another certificate"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 1)) ] ||
+    fail "a repeat after completion reached the upstream"
+grep -q "op=sen .*coap=2.04 .*reason=repeat" "$T/daemon.log" ||
+    fail "repeat not logged as such"
+ok "repeat after completion: same certificate, no upstream call"
+
+# the same over Block1: answered on the last block, byte-identical
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" \
+    -b 2 -o "$T/blocks.p7"
+expect_pcode 2.04 "repeat sent in Block1 blocks"
+cmp -s "$T/first.p7" "$T/blocks.p7" || fail "Block1 repeat differs"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 1)) ] ||
+    fail "Block1 repeat reached the upstream"
+ok "Block1 repeat answered from memory"
+
+# another device with the same CSR is a new request
+DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
+    probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" \
+    -w 20
+expect_pcode 2.04 "same CSR from another device"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 2)) ] ||
+    fail "another device's request was answered from memory"
+ok "repeats are per device certificate"
+
+# a 5.03 is not remembered: the device's retry goes upstream
+upstream_mode up op=simpleenroll status=503 retry_after=1
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
+expect_pcode 5.03 "upstream busy"
+upstream_mode up
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
+expect_pcode 2.04 "retry after 5.03 goes upstream and gets the certificate"
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 4)) ] ||
+    fail "retry after 5.03 was not forwarded"
+ok "5.03 answers are not remembered"
+done_case
