@@ -29,7 +29,8 @@ LIB_SRCS    = $(filter-out src/main.c,$(DAEMON_SRCS))
 LIB_OBJS    = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen
+TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
+	      $(BUILD)/cbor-split
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -56,6 +57,9 @@ $(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o
 
 $(BUILD)/notify-listen: $(BUILD)/obj/tests/integration/notify_listen.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/cbor-split: $(BUILD)/obj/tests/integration/cbor_split.o $(BUILD)/libestcoapd.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 	@mkdir -p $(@D)

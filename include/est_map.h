@@ -13,6 +13,8 @@ enum est_op_id {
 	EST_OP_SEN,
 	EST_OP_SREN,
 	EST_OP_ATT,
+	EST_OP_SKG,		/* server keygen, cert part as PKCS#7 */
+	EST_OP_SKC,		/* server keygen, cert part as one X.509 */
 	EST_OP_COUNT
 };
 

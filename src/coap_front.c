@@ -261,12 +261,20 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	    a->reason != NULL ? a->reason : "-");
 }
 
+/* A payload handed to libcoap; wiped on release (skg carries keys). */
+struct front_blob {
+	size_t	len;
+	uint8_t	data[];
+};
+
 /* Release callback of coap_add_data_large_response(). */
 static void
 front_release_cb(coap_session_t *s, void *app_ptr)
 {
+	struct front_blob *b = app_ptr;
+
 	(void)s;
-	free(app_ptr);
+	OPENSSL_clear_free(b, sizeof(*b) + b->len);
 }
 
 /* Put an answer into a libcoap response PDU. Call it last. */
@@ -283,15 +291,16 @@ front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    coap_encode_var_safe(buf, sizeof(buf), block1), buf);
 	if (a->payload != NULL && a->code < EST_CODE(3, 0)) {
 		/* the data must live until libcoap's release callback */
-		uint8_t *copy = malloc(a->len > 0 ? a->len : 1);
+		struct front_blob *copy = malloc(sizeof(*copy) + a->len);
 
 		if (copy == NULL) {
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
 			return;
 		}
-		memcpy(copy, a->payload, a->len);
+		copy->len = a->len;
+		memcpy(copy->data, a->payload, a->len);
 		if (!coap_add_data_large_response(r, s, req, resp, q,
-		    (uint16_t)a->cf, a->max_age, 0, a->len, copy,
+		    (uint16_t)a->cf, a->max_age, 0, a->len, copy->data,
 		    front_release_cb, copy)) {
 			log_warnx("libcoap refused a %zu-byte answer", a->len);
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
@@ -379,6 +388,13 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	coap_async_trigger(rq->async);
 }
 
+/* Server-side key generation: answers carry a private key. */
+static int
+front_keygen(const struct est_op *op)
+{
+	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
+}
+
 /* Upstream health as the last exchange showed it, for /readyz. */
 static void
 front_upstream_seen(const struct upstream_result *r)
@@ -399,9 +415,10 @@ front_audit(struct front_req *rq)
 
 	if (rq->ans.code == EST_CODE(2, 4) && rq->p7 != NULL) {
 		metrics_inc(METRICS_C_CERTS_ISSUED);
+		/* skg/skc: the CSR key is not the certified one */
 		audit_issued(fs->peer, &fs->id, rq->op->name, "",
-		    rq->csr_subject, rq->p7, rq->p7len, rq->csr_key,
-		    fr.cf->up_url);
+		    rq->csr_subject, rq->p7, rq->p7len, front_keygen(rq->op) ?
+		    NULL : rq->csr_key, fr.cf->up_url);
 	} else if (rq->ans.code == EST_CODE(4, 1) ||
 	    rq->ans.code == EST_CODE(4, 3))
 		audit_denied(fs->peer, &fs->id, rq->op->name, "",
@@ -426,7 +443,7 @@ front_remember(const struct front_req *rq)
 	x.max_age = rq->ans.max_age;
 	x.payload = rq->ans.payload;
 	x.len = rq->ans.len;
-	xch_put(fr.xch, rq->xkey, &x, 0, mono_ms());
+	xch_put(fr.xch, rq->xkey, &x, front_keygen(rq->op), mono_ms());
 }
 
 /* Second call of the handler for an async: send the separate answer. */
@@ -612,7 +629,12 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			    "request body too large");
 			goto too_large;
 		}
-		if (tc_csr_check(data, len, 1, &csr_key, &why) == -1) {
+		/*
+		 * RFC 7030 4.4.1, RFC 9148 4.8: for server keygen the CSR's
+		 * key and signature are ignored, so only its form is checked
+		 */
+		if (tc_csr_check(data, len, !front_keygen(op), &csr_key,
+		    &why) == -1) {
 			char d[sizeof(a.diag)];
 
 			snprintf(d, sizeof(d), "bad CSR: %s", why);
@@ -916,6 +938,9 @@ front_resources(void)
 		coap_str_const_t	*p;
 		char			 rt[40];
 
+		/* optional in RFC 9148: served (and listed) when enabled */
+		if (front_keygen(op) && !fr.cf->server_keygen)
+			continue;
 		snprintf(path, sizeof(path), ".well-known/est/%s", op->name);
 		if ((p = coap_new_str_const((const uint8_t *)path,
 		    strlen(path))) == NULL ||

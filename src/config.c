@@ -157,6 +157,10 @@ static const struct config_key config_keys[] = {
 	  .def_s = "not-found", .choices = att_204,
 	  .help = "csrattrs 204: \"not-found\" (4.04, RFC 9148 4.5) or "
 	  "\"empty\" (2.05 + 30 00)" },
+	{ .path = "est.server_keygen", .type = CK_BOOL,
+	  .off = OFF(server_keygen), .def_u = 0,
+	  .help = "serve skg and skc (upstream /serverkeygen); restart to "
+	  "change" },
 	{ .path = "service", .type = CK_OBJECT,
 	  .help = "running as a service: metrics, audit log, drain" },
 	{ .path = "service.metrics_address", .type = CK_STRING,
@@ -621,6 +625,8 @@ config_static_diff(const struct config *old, const struct config *new)
 	if (old->nlisten != new->nlisten ||
 	    memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
 		return "listen";
+	if (old->server_keygen != new->server_keygen)
+		return "est.server_keygen";
 	if (old->metrics_port != new->metrics_port)
 		return "service.metrics_port";
 	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)

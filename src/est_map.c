@@ -12,6 +12,7 @@
 /* Accept values per operation (RFC 9148 4.3 Table 3), -1 terminated. */
 static const int estmap_acc_certs[] = { CF_PKCS7_CERTS, CF_PKIX_CERT, -1 };
 static const int estmap_acc_att[] = { CF_CSRATTRS, -1 };
+static const int estmap_acc_skg[] = { CF_MULTIPART_CORE, -1 };
 
 static const struct est_op estmap_ops[EST_OP_COUNT] = {
 	[EST_OP_CRTS] = {
@@ -37,6 +38,19 @@ static const struct est_op estmap_ops[EST_OP_COUNT] = {
 		.ct_attr = "285", .method = EST_M_GET,
 		.up_path = "csrattrs", .req_cf = -1, .def_cf = CF_CSRATTRS,
 		.accepts = estmap_acc_att,
+	},
+	/* RFC 9148 4.8: skg and skc both map to /serverkeygen */
+	[EST_OP_SKG] = {
+		.id = EST_OP_SKG, .name = "skg", .rt = "ace.est.skg",
+		.ct_attr = "62", .method = EST_M_POST,
+		.up_path = "serverkeygen", .req_cf = CF_PKCS10,
+		.def_cf = CF_MULTIPART_CORE, .accepts = estmap_acc_skg,
+	},
+	[EST_OP_SKC] = {
+		.id = EST_OP_SKC, .name = "skc", .rt = "ace.est.skc",
+		.ct_attr = "62", .method = EST_M_POST,
+		.up_path = "serverkeygen", .req_cf = CF_PKCS10,
+		.def_cf = CF_MULTIPART_CORE, .accepts = estmap_acc_skg,
 	},
 };
 
@@ -73,6 +87,18 @@ static const char *const estmap_why[EST_OP_COUNT][ESTMAP_R_COUNT] = {
 		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
 		[ESTMAP_R_ACCEPT] = "accept not supported for att",
 		[ESTMAP_R_CF] = "content-format not supported for att",
+	},
+	[EST_OP_SKG] = {
+		[ESTMAP_R_METHOD] = "method not allowed for skg",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept must be 62 for skg",
+		[ESTMAP_R_CF] = "content-format must be 286 for skg",
+	},
+	[EST_OP_SKC] = {
+		[ESTMAP_R_METHOD] = "method not allowed for skc",
+		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+		[ESTMAP_R_ACCEPT] = "accept must be 62 for skc",
+		[ESTMAP_R_CF] = "content-format must be 286 for skc",
 	},
 };
 

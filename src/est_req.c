@@ -7,17 +7,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
+#include "multipart.h"
 #include "transcode.h"
 #include "upstream.h"
 
-/* Free the payload and forget everything. */
+/* Free the payload (wiped: it may hold a server-generated key). */
 void
 req_answer_clear(struct est_answer *a)
 {
-	free(a->payload);
+	if (a->payload != NULL)
+		OPENSSL_clear_free(a->payload, a->len);
 	memset(a, 0, sizeof(*a));
 	a->cf = -1;
 	a->max_age = -1;
@@ -88,6 +92,101 @@ req_answer_body(struct est_answer *a, const struct est_op *op,
 	req_answer_der(a, op, resp_cf, NULL, der, len);
 }
 
+/* Which of the two serverkeygen parts a Content-Type names. */
+enum req_part { PART_OTHER, PART_KEY_CLEAR, PART_KEY_CMS, PART_CERTS };
+
+static enum req_part
+req_part_kind(const char *ctype)
+{
+	if (tc_ctype_is(ctype, "application/pkcs8"))
+		return PART_KEY_CLEAR;
+	if (!tc_ctype_is(ctype, "application/pkcs7-mime"))
+		return PART_OTHER;
+	/* RFC 7030 4.4.2: the smime-type parameter tells the two apart */
+	if (strcasestr(ctype, "server-generated-key") != NULL)
+		return PART_KEY_CMS;
+	if (strcasestr(ctype, "certs-only") != NULL)
+		return PART_CERTS;
+	return PART_OTHER;
+}
+
+/*
+ * skg / skc (RFC 9148 4.8, RFC 7030 4.4.2): a multipart/mixed answer with
+ * a key part and a certs-only part, in either order, becomes the CBOR
+ * multipart-core [key CF, key, cert CF, cert]. A CMS-protected key is
+ * copied as it is (280); a clear one is PKCS#8 (284). Key bytes are wiped.
+ * The decoded PKCS#7 goes back in *derp for the audit log.
+ */
+static void
+req_answer_keygen(struct est_answer *a, const struct est_op *op,
+    const struct upstream_result *r, const struct req_policy *pol,
+    uint8_t **derp, size_t *derlenp)
+{
+	struct mp_part	 parts[MP_MAX_PARTS];
+	struct mp_item	 items[2];
+	size_t		 n, keylen = 0, p7len = 0, certlen = 0, outlen;
+	uint8_t		*key = NULL, *p7 = NULL, *cert = NULL, *out;
+	unsigned	 keycf = 0;
+	const char	*why = NULL;
+	int		 ncerts;
+
+	if (r->ctype == NULL || mp_parse(r->ctype, r->body, r->body_len,
+	    parts, &n, &why) == -1)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		enum req_part	  k = req_part_kind(parts[i].ctype);
+		uint8_t		**dst;
+		size_t		 *dlen;
+
+		if (k == PART_OTHER)
+			goto bad;
+		dst = k == PART_CERTS ? &p7 : &key;
+		dlen = k == PART_CERTS ? &p7len : &keylen;
+		if (*dst != NULL)	/* two key parts or two cert parts */
+			goto bad;
+		if (tc_b64_decode((const char *)parts[i].body, parts[i].len,
+		    pol->max_body, dst, dlen, &why) == -1)
+			goto bad;
+		if (k != PART_CERTS)
+			keycf = k == PART_KEY_CLEAR ? CF_PKCS8 : CF_PKCS7_SGK;
+	}
+	if (key == NULL || p7 == NULL || keylen == 0 ||
+	    tc_pkcs7_certs_check(p7, p7len, &ncerts, &why) == -1)
+		goto bad;
+	items[0] = (struct mp_item){ keycf, key, keylen };
+	if (op->id == EST_OP_SKC) {
+		if (tc_pkcs7_pick_cert(p7, p7len, NULL, &cert, &certlen,
+		    &why) == -1)
+			goto bad;
+		items[1] = (struct mp_item){ CF_PKIX_CERT, cert, certlen };
+	} else
+		items[1] = (struct mp_item){ CF_PKCS7_CERTS, p7, p7len };
+	if ((out = mp_cbor_encode(items, 2, &outlen)) == NULL) {
+		req_answer_error(a, EST_CODE(5, 3), "nomem", "out of memory");
+		goto out;
+	}
+	req_answer_clear(a);
+	a->code = EST_CODE(2, 4);
+	a->cf = CF_MULTIPART_CORE;
+	a->payload = out;
+	a->len = outlen;
+	a->reason = "ok";
+	if (derp != NULL) {
+		*derp = p7;
+		*derlenp = p7len;
+		p7 = NULL;
+	}
+	goto out;
+bad:
+	req_answer_error(a, EST_CODE(5, 2), "upstream-bad-multipart",
+	    "upstream serverkeygen answer is malformed");
+out:
+	if (key != NULL)
+		OPENSSL_clear_free(key, keylen);
+	free(p7);
+	free(cert);
+}
+
 /* See est_req.h. */
 void
 req_answer_upstream(struct est_answer *a, const struct est_op *op,
@@ -145,6 +244,10 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 		return;
 	}
 
+	if (op->id == EST_OP_SKG || op->id == EST_OP_SKC) {
+		req_answer_keygen(a, op, r, pol, derp, derlenp);
+		return;
+	}
 	/* a 2xx with a body: check type, decode, validate */
 	want = op->id == EST_OP_ATT ? "application/csrattrs" :
 	    "application/pkcs7-mime";
