@@ -3,10 +3,16 @@
  * TLS, the upstream that the integration tests put behind estcoapd.
  *
  * Single-threaded on libevent (evhttp over bufferevent_openssl), loopback
- * only.  It serves /cacerts, /simpleenroll, /simplereenroll and /csrattrs,
- * with or without one label segment, issues real certificates from a
- * signing CA, logs one line per request and reads a mode file on every
- * request so a test can make it slow, failing or broken on purpose.
+ * only.  It serves /cacerts, /simpleenroll, /simplereenroll, /csrattrs and
+ * /serverkeygen, with or without one label segment, issues real
+ * certificates from a signing CA, logs one line per request and reads a
+ * mode file on every request so a test can make it slow, failing or broken
+ * on purpose.
+ *
+ * /serverkeygen ignores the CSR's key and signature (RFC 7030 4.4.1), makes
+ * a P-256 key, and answers multipart/mixed with a key part and a cert part
+ * (RFC 7030 4.4.2).  With -l reqlog the key is also written, as PEM, to
+ * <reqlog>.lastkey.pem, replaced on every successful answer.
  */
 
 #include <sys/queue.h>
@@ -18,6 +24,7 @@
 #include <ctype.h>
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -56,12 +63,19 @@
 #define CT_PKCS7	"application/pkcs7-mime; smime-type=certs-only"
 #define CT_CSRATTRS	"application/csrattrs"
 #define CT_TEXT		"text/plain"
+#define CT_PKCS8	"application/pkcs8"
+#define CT_SKG_KEY "application/pkcs7-mime; smime-type=server-generated-key"
+#define SKG_BOUNDARY	"est-server-unique-boundary"
+#define SKG_BOUNDARY_Q	"est boundary:1"	/* needs quoting: SP and ':' */
+#define SKG_PREAMBLE	"This is the preamble of a serverkeygen answer."
+#define SKG_EPILOGUE	"This is the epilogue, after the close delimiter."
 
 enum est_op {
 	OP_CACERTS,
 	OP_SIMPLEENROLL,
 	OP_SIMPLEREENROLL,
 	OP_CSRATTRS,
+	OP_SERVERKEYGEN,
 };
 
 /* One row per EST operation we serve. */
@@ -74,6 +88,7 @@ static const struct op_def {
 	[OP_SIMPLEENROLL] =	{ "simpleenroll",	EVHTTP_REQ_POST, "POST" },
 	[OP_SIMPLEREENROLL] =	{ "simplereenroll",	EVHTTP_REQ_POST, "POST" },
 	[OP_CSRATTRS] =		{ "csrattrs",		EVHTTP_REQ_GET,  "GET" },
+	[OP_SERVERKEYGEN] =	{ "serverkeygen",	EVHTTP_REQ_POST, "POST" },
 };
 #define NOPS	(sizeof(op_defs) / sizeof(op_defs[0]))
 
@@ -106,6 +121,12 @@ struct mode {
 	char	ctype[128];		/* Content-Type override; "" = none */
 	int	cte;			/* add Content-Transfer-Encoding: base64 */
 	char	cacerts[PATH_MAX];	/* bundle to serve instead of -b */
+	/* Only /serverkeygen looks at these. */
+	int	skg_reverse;		/* skg_order=reverse: cert part first */
+	int	skg_encrypted;		/* skg_key=encrypted: CMS key label */
+	int	skg_quoted;		/* skg_boundary=quoted */
+	int	skg_lf;			/* skg_lf=1: LF, not CRLF, line ends */
+	char	skg_broken[16];		/* missing, noboundary, truncated */
 };
 
 struct server;
@@ -133,7 +154,8 @@ struct server {
 	unsigned char		*csrattrs;	/* -x contents, or NULL */
 	size_t			 csrattrs_len;
 	const char		*modefile;	/* -m, or NULL */
-	FILE			*reqlog;	/* -l, or NULL */
+	const char		*reqlog_path;	/* -l, or NULL */
+	FILE			*reqlog;
 	struct event		*sigterm;
 	struct event		*sigint;
 	TAILQ_HEAD(, pending)	 pendings;	/* delayed answers */
@@ -223,12 +245,26 @@ mode_copy(char *dst, size_t dstsz, const char *val)
 	return (size_t)snprintf(dst, dstsz, "%s", val) >= dstsz ? -1 : 0;
 }
 
+/* Set *flag to 0 for the value off, 1 for on; -1 for anything else. */
+static int
+mode_flag(int *flag, const char *val, const char *off, const char *on)
+{
+	if (strcmp(val, off) == 0)
+		*flag = 0;
+	else if (strcmp(val, on) == 0)
+		*flag = 1;
+	else
+		return -1;
+	return 0;
+}
+
 /* Apply one key=value line of the mode file; -1 on an unknown key or value. */
 static int
 mode_set(struct mode *m, const char *key, const char *val)
 {
 	static const char *bodies[] = { "garbage", "notsigned", "zerocerts",
 	    "oneline", "spaces", "oversize", "closemid", "truncate" };
+	static const char *broken[] = { "missing", "noboundary", "truncated" };
 	char *end;
 	long n;
 	size_t i;
@@ -272,6 +308,21 @@ mode_set(struct mode *m, const char *key, const char *val)
 		return mode_copy(m->ctype, sizeof(m->ctype), val);
 	if (strcmp(key, "cacerts") == 0)
 		return mode_copy(m->cacerts, sizeof(m->cacerts), val);
+	if (strcmp(key, "skg_order") == 0)
+		return mode_flag(&m->skg_reverse, val, "normal", "reverse");
+	if (strcmp(key, "skg_key") == 0)
+		return mode_flag(&m->skg_encrypted, val, "pkcs8", "encrypted");
+	if (strcmp(key, "skg_boundary") == 0)
+		return mode_flag(&m->skg_quoted, val, "plain", "quoted");
+	if (strcmp(key, "skg_lf") == 0)
+		return mode_flag(&m->skg_lf, val, "0", "1");
+	if (strcmp(key, "skg_broken") == 0) {
+		for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+			if (strcmp(val, broken[i]) == 0)
+				return mode_copy(m->skg_broken,
+				    sizeof(m->skg_broken), val);
+		return -1;
+	}
 	return -1;
 }
 
@@ -406,10 +457,10 @@ out:
 	return rc;
 }
 
-/* Append base64 of der to out, laid out as style asks. */
+/* Append base64 of der to out, laid out as style asks, lines ended by eol. */
 static int
 b64_append(struct evbuffer *out, const unsigned char *der, size_t len,
-    enum b64_style style)
+    enum b64_style style, const char *eol)
 {
 	unsigned char *txt;
 	size_t i, tlen;
@@ -433,7 +484,7 @@ b64_append(struct evbuffer *out, const unsigned char *der, size_t len,
 		if (style == B64_SPACES && i % 40 == 39 && i + 1 < tlen)
 			rc |= evbuffer_add(out, "\t", 1);
 		if (i % 64 == 63 || i + 1 == tlen)
-			rc |= evbuffer_add(out, "\r\n", 2);
+			rc |= evbuffer_add(out, eol, strlen(eol));
 	}
 	free(txt);
 	return rc;
@@ -497,9 +548,9 @@ cert_add_ext(X509V3_CTX *ctx, X509 *x, int nid, const char *value)
 	return ok ? 0 : -1;
 }
 
-/* Issue a certificate for csr signed by the CA; the caller frees it. */
+/* Issue a certificate for pub, named as in csr, signed by the CA. */
 static X509 *
-cert_issue(struct server *srv, X509_REQ *csr)
+cert_issue(struct server *srv, X509_REQ *csr, EVP_PKEY *pub)
 {
 	STACK_OF(X509_EXTENSION) *exts;
 	unsigned char serial[16];
@@ -520,7 +571,7 @@ cert_issue(struct server *srv, X509_REQ *csr)
 	if (!X509_set_version(x, 2) ||
 	    !X509_set_issuer_name(x, X509_get_subject_name(srv->ca_cert)) ||
 	    !X509_set_subject_name(x, X509_REQ_get_subject_name(csr)) ||
-	    !X509_set_pubkey(x, X509_REQ_get0_pubkey(csr)) ||
+	    !X509_set_pubkey(x, pub) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), CERT_DAYS, 0, NULL) == NULL)
 		goto fail;
@@ -569,7 +620,7 @@ answer_der(struct pending *p, const char *ctype, const unsigned char *der,
 	p->status = 200;
 	evhttp_add_header(evhttp_request_get_output_headers(p->req),
 	    "Content-Type", ctype);
-	if (b64_append(p->body, der, len, style) == -1) {
+	if (b64_append(p->body, der, len, style, "\r\n") == -1) {
 		evbuffer_drain(p->body, evbuffer_get_length(p->body));
 		evhttp_clear_headers(evhttp_request_get_output_headers(p->req));
 		answer_text(p, 500, "out of memory");
@@ -631,50 +682,96 @@ ctype_is_pkcs10(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* Answer /simpleenroll and /simplereenroll: check the CSR, issue a cert. */
+/* Keep only the first n bytes of the answer's body. */
 static void
-op_enroll(struct pending *p, enum b64_style style)
+body_keep_head(struct pending *p, size_t n)
+{
+	struct evbuffer *head;
+
+	if (evbuffer_get_length(p->body) <= n ||
+	    (head = evbuffer_new()) == NULL)
+		return;
+	evbuffer_remove_buffer(p->body, head, n);
+	evbuffer_free(p->body);
+	p->body = head;
+}
+
+/*
+ * Read the base64 PKCS#10 body of an enrollment request; on failure set p
+ * to the error answer and return NULL.  The caller frees the CSR.
+ */
+static X509_REQ *
+csr_read(struct pending *p)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(p->req);
 	const unsigned char *cp;
-	unsigned char *der = NULL, *body, *p7der;
-	STACK_OF(X509) *one = NULL;
-	X509_REQ *csr = NULL;
-	EVP_PKEY *pub;
-	X509 *cert = NULL;
-	size_t len = evbuffer_get_length(in), derlen, p7len;
+	unsigned char *der, *body;
+	X509_REQ *csr;
+	size_t len = evbuffer_get_length(in), derlen;
 
 	if (!ctype_is_pkcs10(evhttp_find_header(
 	    evhttp_request_get_input_headers(p->req), "Content-Type"))) {
 		answer_text(p, 415, "Content-Type must be application/pkcs10");
-		return;
+		return NULL;
 	}
 	if (len > MAX_BODY) {
 		answer_text(p, 413, "request body too large");
-		return;
+		return NULL;
 	}
 	if (len == 0 || (body = evbuffer_pullup(in, -1)) == NULL) {
 		answer_text(p, 400, "empty request body");
-		return;
+		return NULL;
 	}
 	if (b64_decode(body, len, &der, &derlen) == -1) {
 		answer_text(p, 400, "request body is not base64");
-		return;
+		return NULL;
 	}
 	cp = der;
 	if ((csr = d2i_X509_REQ(NULL, &cp, (long)derlen)) == NULL ||
 	    cp != der + derlen) {
 		answer_text(p, 400, "body is not a DER PKCS#10 request");
-		goto out;
+		X509_REQ_free(csr);
+		csr = NULL;
 	}
+	ERR_clear_error();
+	free(der);
+	return csr;
+}
+
+/* DER of a certs-only PKCS#7 that holds just cert; the caller frees *der. */
+static int
+p7_one_cert(X509 *cert, unsigned char **der, size_t *len)
+{
+	STACK_OF(X509) *one;
+	int rc = -1;
+
+	if ((one = sk_X509_new_null()) == NULL)
+		return -1;
+	if (sk_X509_push(one, cert))
+		rc = p7_certs_only(one, der, len);
+	sk_X509_free(one);
+	return rc;
+}
+
+/* Answer /simpleenroll and /simplereenroll: check the CSR, issue a cert. */
+static void
+op_enroll(struct pending *p, enum b64_style style)
+{
+	unsigned char *p7der;
+	X509_REQ *csr;
+	EVP_PKEY *pub;
+	X509 *cert = NULL;
+	size_t p7len;
+
+	if ((csr = csr_read(p)) == NULL)
+		return;
 	if ((pub = X509_REQ_get0_pubkey(csr)) == NULL ||
 	    X509_REQ_verify(csr, pub) != 1) {
 		answer_text(p, 400, "CSR signature does not verify");
 		goto out;
 	}
-	if ((cert = cert_issue(p->srv, csr)) == NULL ||
-	    (one = sk_X509_new_null()) == NULL || !sk_X509_push(one, cert) ||
-	    p7_certs_only(one, &p7der, &p7len) == -1) {
+	if ((cert = cert_issue(p->srv, csr, pub)) == NULL ||
+	    p7_one_cert(cert, &p7der, &p7len) == -1) {
 		ssl_warnx("cannot issue a certificate");
 		answer_text(p, 500, "cannot issue certificate");
 		goto out;
@@ -683,10 +780,186 @@ op_enroll(struct pending *p, enum b64_style style)
 	OPENSSL_free(p7der);
 out:
 	ERR_clear_error();
-	sk_X509_free(one);
 	X509_free(cert);
 	X509_REQ_free(csr);
-	free(der);
+}
+
+/* DER PrivateKeyInfo (RFC 5958) of key; the caller frees *der. */
+static int
+key_pkcs8_der(EVP_PKEY *key, unsigned char **der, size_t *len)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	int n;
+
+	*der = NULL;
+	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL)
+		return -1;
+	n = i2d_PKCS8_PRIV_KEY_INFO(p8, der);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	if (n <= 0)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Write key as PEM to <reqlog>.lastkey.pem, through a rename(2). */
+static void
+lastkey_write(struct server *srv, EVP_PKEY *key)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int fd, ok;
+
+	if (srv->reqlog_path == NULL)
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s.lastkey.pem",
+	    srv->reqlog_path) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+	    (long)getpid()) >= sizeof(tmp)) {
+		warnx("-l path too long for the lastkey file");
+		return;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		warn("%s", tmp);
+		return;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		warn("%s", tmp);
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	ok = PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	if (fclose(f) != 0 || !ok || rename(tmp, path) == -1) {
+		warn("cannot write %s", path);
+		ERR_clear_error();
+		unlink(tmp);
+	}
+}
+
+/*
+ * Set p to a 200 multipart/mixed answer (RFC 2046 5.1) with a key part
+ * and a cert part, shaped by the mode's skg_ knobs; -1 if out of memory.
+ */
+static int
+answer_multipart(struct pending *p, const struct mode *m,
+    enum b64_style style, const unsigned char *key, size_t keylen,
+    const unsigned char *p7, size_t p7len)
+{
+	struct {
+		const char		*ctype;
+		const unsigned char	*der;
+		size_t			 len;
+	} part[2];
+	const char *eol = m->skg_lf ? "\n" : "\r\n";
+	const char *bnd = m->skg_quoted ? SKG_BOUNDARY_Q : SKG_BOUNDARY;
+	struct evbuffer *out = p->body;
+	size_t i, nparts = 2, mid = 0;
+	char ct[128];
+	int k = m->skg_reverse ? 1 : 0, rc = 0;
+
+	part[k].ctype = m->skg_encrypted ? CT_SKG_KEY : CT_PKCS8;
+	part[k].der = key;
+	part[k].len = keylen;
+	part[1 - k].ctype = CT_PKCS7;
+	part[1 - k].der = p7;
+	part[1 - k].len = p7len;
+	if (strcmp(m->skg_broken, "missing") == 0)
+		nparts = 1;
+
+	/* Each delimiter's leading line end closes the line before it. */
+	rc |= evbuffer_add_printf(out, "%s%s", SKG_PREAMBLE, eol) < 0;
+	for (i = 0; i < nparts; i++) {
+		rc |= evbuffer_add_printf(out, "--%s%s"
+		    "Content-Type: %s%s"
+		    "Content-Transfer-Encoding: base64%s%s",
+		    bnd, eol, part[i].ctype, eol, eol, eol) < 0;
+		mid = evbuffer_get_length(out);
+		rc |= b64_append(out, part[i].der, part[i].len, style, eol);
+		if (style == B64_ONELINE)
+			rc |= evbuffer_add(out, eol, strlen(eol));
+	}
+	if (strcmp(m->skg_broken, "truncated") == 0) {
+		/* Cut halfway through the last part's base64. */
+		mid += (evbuffer_get_length(out) - mid) / 2;
+	} else {
+		rc |= evbuffer_add_printf(out, "--%s--%s%s%s", bnd, eol,
+		    SKG_EPILOGUE, eol) < 0;
+		mid = 0;
+	}
+	if (rc != 0)
+		return -1;
+	if (mid > 0)
+		body_keep_head(p, mid);
+
+	if (strcmp(m->skg_broken, "noboundary") == 0)
+		snprintf(ct, sizeof(ct), "multipart/mixed");
+	else if (m->skg_quoted)
+		snprintf(ct, sizeof(ct), "multipart/mixed; boundary=\"%s\"",
+		    bnd);
+	else
+		snprintf(ct, sizeof(ct), "multipart/mixed; boundary=%s", bnd);
+	p->status = 200;
+	evhttp_add_header(evhttp_request_get_output_headers(p->req),
+	    "Content-Type", ct);
+	return 0;
+}
+
+/*
+ * Answer /serverkeygen: take the names from the CSR but neither its key
+ * nor its signature (RFC 7030 4.4.1), make a P-256 key, issue a cert for
+ * it and send both.  body=notsigned and body=zerocerts spoil the cert part.
+ */
+static void
+op_serverkeygen(struct pending *p, const struct mode *m, enum b64_style style)
+{
+	unsigned char *keyder = NULL, *p7der = NULL;
+	X509_REQ *csr;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	size_t keylen = 0, p7len = 0;
+	int rc;
+
+	if ((csr = csr_read(p)) == NULL)
+		return;
+	if ((key = EVP_EC_gen("P-256")) == NULL ||
+	    key_pkcs8_der(key, &keyder, &keylen) == -1) {
+		ssl_warnx("cannot generate a key");
+		answer_text(p, 500, "cannot generate key");
+		goto out;
+	}
+	if ((cert = cert_issue(p->srv, csr, key)) == NULL ||
+	    p7_one_cert(cert, &p7der, &p7len) == -1) {
+		ssl_warnx("cannot issue a certificate");
+		answer_text(p, 500, "cannot issue certificate");
+		goto out;
+	}
+	if (strcmp(m->body, "notsigned") == 0 ||
+	    strcmp(m->body, "zerocerts") == 0) {
+		OPENSSL_free(p7der);
+		p7der = NULL;
+		rc = m->body[0] == 'n' ? p7_data(&p7der, &p7len) :
+		    p7_certs_only(NULL, &p7der, &p7len);
+		if (rc == -1) {
+			answer_text(p, 500, "cannot build PKCS#7");
+			goto out;
+		}
+	}
+	if (answer_multipart(p, m, style, keyder, keylen, p7der,
+	    p7len) == -1) {
+		evbuffer_drain(p->body, evbuffer_get_length(p->body));
+		evhttp_clear_headers(evhttp_request_get_output_headers(p->req));
+		answer_text(p, 500, "out of memory");
+		goto out;
+	}
+	lastkey_write(p->srv, key);
+out:
+	ERR_clear_error();
+	OPENSSL_free(p7der);
+	OPENSSL_clear_free(keyder, keyder != NULL ? keylen : 0);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	X509_REQ_free(csr);
 }
 
 /* Set p to the answer the mode's status= asks for. */
@@ -703,20 +976,6 @@ answer_status(struct pending *p, const struct mode *m)
 	    "status set by the mode file");
 	if (m->status == 302)
 		evhttp_add_header(h, "Location", "https://127.0.0.1:1/elsewhere");
-}
-
-/* Keep only the first n bytes of the answer's body. */
-static void
-body_keep_head(struct pending *p, size_t n)
-{
-	struct evbuffer *head;
-
-	if (evbuffer_get_length(p->body) <= n ||
-	    (head = evbuffer_new()) == NULL)
-		return;
-	evbuffer_remove_buffer(p->body, head, n);
-	evbuffer_free(p->body);
-	p->body = head;
 }
 
 /* Replace or reshape a 200 answer as the mode's body= asks. */
@@ -738,7 +997,7 @@ answer_body_knob(struct pending *p, const struct mode *m)
 		    p7_certs_only(NULL, &der, &derlen);
 		evbuffer_drain(p->body, len);
 		if (rc == 0) {
-			b64_append(p->body, der, derlen, B64_WRAP);
+			b64_append(p->body, der, derlen, B64_WRAP, "\r\n");
 			OPENSSL_free(der);
 		}
 	} else if (strcmp(m->body, "oversize") == 0) {
@@ -874,9 +1133,15 @@ request_cb(struct evhttp_request *req, void *arg)
 		op_cacerts(p, &m, style);
 	else if (op == OP_CSRATTRS)
 		op_csrattrs(p, style);
+	else if (op == OP_SERVERKEYGEN)
+		op_serverkeygen(p, &m, style);
 	else
 		op_enroll(p, style);
 
+	/* op_serverkeygen() already put these into its cert part. */
+	if (op == OP_SERVERKEYGEN && (strcmp(m.body, "notsigned") == 0 ||
+	    strcmp(m.body, "zerocerts") == 0))
+		m.body[0] = '\0';
 	if (p->status == 200)
 		answer_body_knob(p, &m);
 	if (m.retry_after[0] != '\0' && p->status != 200)
@@ -1115,7 +1380,7 @@ main(int argc, char *argv[])
 		case 'A': cakey = optarg; break;
 		case 'b': bundle = optarg; break;
 		case 'P': portfile = optarg; break;
-		case 'l': reqlog = optarg; break;
+		case 'l': reqlog = srv.reqlog_path = optarg; break;
 		case 'm': srv.modefile = optarg; break;
 		case 'x': csrattrs = optarg; break;
 		default: usage();
