@@ -70,6 +70,7 @@ struct config {
 
 	/* EST behaviour */
 	uint32_t	 cache_ttl_s;		/* crts / att answers */
+	uint32_t	 cache_max_stale_s;	/* served stale while CA fails */
 	uint32_t	 retry_max_age_s;	/* 202/503 without Retry-After */
 	char		*att_on_204;		/* "empty" or "not-found" */
 	bool		 server_keygen;		/* serve skg and skc */

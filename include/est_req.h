@@ -21,6 +21,7 @@ struct est_answer {
 	uint8_t		*payload;	/* DER for 2.xx; NULL otherwise */
 	size_t		 len;
 	char		 diag[136];	/* diagnostic payload for errors */
+	uint64_t	 etag;		/* ETag option value, 0 for none */
 	const char	*reason;	/* one word or phrase for the log line */
 };
 

@@ -37,6 +37,9 @@
 /* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
 #define EXCHANGE_LIFETIME_MS	247000
 
+/* A payload this small fits one PDU at any MTU we accept (>= 256). */
+#define FRONT_ONE_PDU		128
+
 /* Longest pause between failed background refreshes of crts / att. */
 #define CACHE_BACKOFF_MAX_MS	60000
 
@@ -283,12 +286,45 @@ front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp, struct est_answer *a,
     int has_block1, uint32_t block1)
 {
-	uint8_t buf[4];
+	uint8_t			buf[4];
+	coap_opt_iterator_t	oi;
 
 	coap_pdu_set_code(resp, (coap_pdu_code_t)a->code);
 	if (has_block1)
 		coap_add_option(resp, COAP_OPTION_BLOCK1,
 		    coap_encode_var_safe(buf, sizeof(buf), block1), buf);
+	if (a->code == EST_CODE(2, 3)) {
+		/* RFC 7252 5.10.6.2: Valid carries the ETag, no payload */
+		uint8_t eb[8];
+
+		coap_add_option(resp, COAP_OPTION_ETAG,
+		    coap_encode_var_safe8(eb, sizeof(eb), a->etag), eb);
+		coap_add_option(resp, COAP_OPTION_MAXAGE,
+		    coap_encode_var_safe(buf, sizeof(buf),
+		    (unsigned)a->max_age), buf);
+		return;
+	}
+	if (a->payload != NULL && a->code < EST_CODE(3, 0) && a->etag != 0 &&
+	    a->len <= FRONT_ONE_PDU &&
+	    coap_check_option(req, COAP_OPTION_BLOCK2, &oi) == NULL) {
+		/*
+		 * libcoap 4.3.1 adds the ETag only when it splits a body into
+		 * blocks; a body this small never is, so we build it ourselves
+		 */
+		uint8_t eb[8];
+
+		coap_add_option(resp, COAP_OPTION_ETAG,
+		    coap_encode_var_safe8(eb, sizeof(eb), a->etag), eb);
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+		    coap_encode_var_safe(buf, sizeof(buf), (unsigned)a->cf),
+		    buf);
+		if (a->max_age >= 0)
+			coap_add_option(resp, COAP_OPTION_MAXAGE,
+			    coap_encode_var_safe(buf, sizeof(buf),
+			    (unsigned)a->max_age), buf);
+		coap_add_data(resp, a->len, a->payload);
+		return;
+	}
 	if (a->payload != NULL && a->code < EST_CODE(3, 0)) {
 		/* the data must live until libcoap's release callback */
 		struct front_blob *copy = malloc(sizeof(*copy) + a->len);
@@ -300,7 +336,7 @@ front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		copy->len = a->len;
 		memcpy(copy->data, a->payload, a->len);
 		if (!coap_add_data_large_response(r, s, req, resp, q,
-		    (uint16_t)a->cf, a->max_age, 0, a->len, copy->data,
+		    (uint16_t)a->cf, a->max_age, a->etag, a->len, copy->data,
 		    front_release_cb, copy)) {
 			log_warnx("libcoap refused a %zu-byte answer", a->len);
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
@@ -516,6 +552,71 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 }
 
 /*
+ * Answer a GET op from the cache: fresh, or stale while the upstream is
+ * failing (up to est.cache_max_stale_s). Max-Age is what is left of the
+ * TTL; the ETag is a digest of the representation, and a request naming
+ * it gets 2.03 Valid (RFC 7252 5.10.6). 0 answered, -1 go upstream.
+ */
+static int
+front_cache_answer(const coap_pdu_t *req, const struct est_op *op,
+    unsigned resp_cf, struct est_answer *a)
+{
+	struct front_cache	*c = &fr.cache[op->id];
+	uint64_t		 now = mono_ms(), etag;
+	uint64_t		 stale_until;
+	unsigned char		 md[32];
+	coap_opt_iterator_t	 it;
+	coap_opt_filter_t	 f;
+	coap_opt_t		*o;
+	int			 stale = 0;
+
+	if (c->der == NULL)
+		return -1;
+	stale_until = c->expires + fr.cf->cache_max_stale_s * 1000ULL;
+	if (now >= c->expires) {
+		/* serve stale only while refreshing keeps failing */
+		if (c->backoff_ms == 0 || now >= stale_until)
+			return -1;
+		stale = 1;
+	}
+	req_answer_body(a, op, resp_cf, c->der, c->len);
+	if (a->code >= EST_CODE(3, 0))
+		return 0;		/* e.g. 4.06 for 287 on a bundle */
+	a->max_age = stale ? 0 : (int)((c->expires - now + 999) / 1000);
+	a->reason = stale ? "stale" : "cached";
+	if (stale)
+		log_warnx("cache: %s served stale (%llu s past its TTL; "
+		    "upstream failing)", op->name,
+		    (unsigned long long)((now - c->expires) / 1000));
+	/* one tag per representation: the DER and the format it went out in */
+	if (EVP_Digest(a->payload, a->len, md, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
+	memcpy(&etag, md, sizeof(etag));
+	a->etag = etag != 0 ? etag : 1;
+	coap_option_filter_clear(&f);
+	coap_option_filter_set(&f, COAP_OPTION_ETAG);
+	coap_option_iterator_init(req, &it, &f);
+	while ((o = coap_option_next(&it)) != NULL) {
+		uint8_t eb[8];
+		size_t	n = coap_encode_var_safe8(eb, sizeof(eb), a->etag);
+
+		if (coap_opt_length(o) == n &&
+		    memcmp(coap_opt_value(o), eb, n) == 0) {
+			uint64_t keep = a->etag;
+			int	 age = a->max_age;
+
+			req_answer_clear(a);
+			a->code = EST_CODE(2, 3);
+			a->etag = keep;
+			a->max_age = age;
+			a->reason = "valid";
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
  * The request handler of every EST resource and method. See the file
  * comment for the order of the steps.
  */
@@ -662,12 +763,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			return;
 		}
 	} else {
-		struct front_cache *c = &fr.cache[op->id];
-
-		if (c->der != NULL && mono_ms() < c->expires) {
-			req_answer_body(&a, op, resp_cf, c->der, c->len);
-			a.reason = a.code < EST_CODE(3, 0) ? "cached" :
-			    a.reason;
+		if (front_cache_answer(req, op, resp_cf, &a) == 0) {
 			metrics_inc(METRICS_C_CACHE_HITS);
 			goto answer;
 		}

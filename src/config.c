@@ -148,6 +148,11 @@ static const struct config_key config_keys[] = {
 	{ .path = "est.cache_ttl_s", .type = CK_UINT, .off = OFF(cache_ttl_s),
 	  .def_u = 300, .min = 0, .max = 86400,
 	  .help = "crts and att answers are cached this long (0 = off)" },
+	{ .path = "est.cache_max_stale_s", .type = CK_UINT,
+	  .off = OFF(cache_max_stale_s), .def_u = 3600, .min = 0,
+	  .max = 604800,
+	  .help = "how long past its TTL a cached crts/att answer is still "
+	  "served while the upstream is failing (0 = never)" },
 	{ .path = "est.retry_max_age_s", .type = CK_UINT,
 	  .off = OFF(retry_max_age_s), .def_u = 60, .min = 1,
 	  .max = 86400,
