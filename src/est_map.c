@@ -54,7 +54,7 @@ static const struct est_op estmap_ops[EST_OP_COUNT] = {
 	},
 };
 
-/* Why estmap_check refused, per operation; indexed by estmap_reason. */
+/* Why estmap_check refused: the diagnostic payload (RFC 7252 5.5.2). */
 enum estmap_reason {
 	ESTMAP_R_METHOD,
 	ESTMAP_R_ACCEPT_REPEATED,
@@ -63,43 +63,11 @@ enum estmap_reason {
 	ESTMAP_R_COUNT
 };
 
-static const char *const estmap_why[EST_OP_COUNT][ESTMAP_R_COUNT] = {
-	[EST_OP_CRTS] = {
-		[ESTMAP_R_METHOD] = "method not allowed for crts",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept not supported for crts",
-		[ESTMAP_R_CF] = "content-format not supported for crts",
-	},
-	[EST_OP_SEN] = {
-		[ESTMAP_R_METHOD] = "method not allowed for sen",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept not supported for sen",
-		[ESTMAP_R_CF] = "content-format must be 286 for sen",
-	},
-	[EST_OP_SREN] = {
-		[ESTMAP_R_METHOD] = "method not allowed for sren",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept not supported for sren",
-		[ESTMAP_R_CF] = "content-format must be 286 for sren",
-	},
-	[EST_OP_ATT] = {
-		[ESTMAP_R_METHOD] = "method not allowed for att",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept not supported for att",
-		[ESTMAP_R_CF] = "content-format not supported for att",
-	},
-	[EST_OP_SKG] = {
-		[ESTMAP_R_METHOD] = "method not allowed for skg",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept must be 62 for skg",
-		[ESTMAP_R_CF] = "content-format must be 286 for skg",
-	},
-	[EST_OP_SKC] = {
-		[ESTMAP_R_METHOD] = "method not allowed for skc",
-		[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
-		[ESTMAP_R_ACCEPT] = "accept must be 62 for skc",
-		[ESTMAP_R_CF] = "content-format must be 286 for skc",
-	},
+static const char *const estmap_why[ESTMAP_R_COUNT] = {
+	[ESTMAP_R_METHOD] = "method not allowed",
+	[ESTMAP_R_ACCEPT_REPEATED] = "repeated accept option",
+	[ESTMAP_R_ACCEPT] = "accept not supported",
+	[ESTMAP_R_CF] = "content-format must be 286",
 };
 
 /* The table row for an operation id; NULL when out of range. */
@@ -148,23 +116,21 @@ unsigned
 estmap_check(const struct est_op *op, const struct est_check_in *in,
     unsigned *resp_cf, const char **why)
 {
-	const char	*const *w = estmap_why[op->id];
-
 	if (in->method != op->method) {
-		*why = w[ESTMAP_R_METHOD];
+		*why = estmap_why[ESTMAP_R_METHOD];
 		return EST_CODE(4, 5);
 	}
 	if (in->n_accept > 1) {
-		*why = w[ESTMAP_R_ACCEPT_REPEATED];
+		*why = estmap_why[ESTMAP_R_ACCEPT_REPEATED];
 		return EST_CODE(4, 2);
 	}
 	if (in->n_accept == 1 && !estmap_accepts(op, in->accept)) {
-		*why = w[ESTMAP_R_ACCEPT];
+		*why = estmap_why[ESTMAP_R_ACCEPT];
 		return EST_CODE(4, 6);
 	}
 	if (op->req_cf >= 0 &&
 	    (!in->has_cf || in->cf != (unsigned)op->req_cf)) {
-		*why = w[ESTMAP_R_CF];
+		*why = estmap_why[ESTMAP_R_CF];
 		return EST_CODE(4, 15);
 	}
 	*resp_cf = in->n_accept == 1 ? in->accept : (unsigned)op->def_cf;
