@@ -406,6 +406,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 		c->der = der;
 		c->len = derlen;
 		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
+		c->backoff_ms = 0;	/* the CA answers again: no stale */
 	} else
 		free(der);
 	rq->done = 1;
