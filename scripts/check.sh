@@ -17,19 +17,31 @@ make -s -j"$jobs" SAN=1 $(ls tests/unit/test_*.c |
 
 echo "== unit tests"
 export ASAN_OPTIONS=detect_leaks=1
+upass=0 ufail=0
 for t in build/tests/test_* build/asan/tests/test_*; do
 	echo "-- $t"
-	"$t"
+	if "$t"; then upass=$((upass + 1)); else ufail=$((ufail + 1)); fi
 done
+echo "unit: $upass passed, $ufail failed"
+[ "$ufail" -eq 0 ] || { echo "make check: unit tests failed"; exit 1; }
 
 echo "== test PKI"
 scripts/mkpki.sh build/test-pki
 
 rc=0
 echo "== integration tests, plain build"
-LABEL=plain BUILD=build tests/integration/run.sh || rc=1
+LABEL=plain BUILD=build tests/integration/run.sh | tee build/itest-plain.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 echo "== integration tests, ASan/UBSan build"
-LABEL=asan BUILD=build/asan tests/integration/run.sh || rc=1
+LABEL=asan BUILD=build/asan tests/integration/run.sh | tee build/itest-asan.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 
 echo "== make check took $(( $(date +%s) - start )) s"
+# one closing line: unit binaries plus integration cases of both builds
+ip=$(sed -n 's/^integration-[a-z]*: \([0-9]*\) passed.*/\1/p' \
+    build/itest-*.log | awk '{ s += $1 } END { print s + 0 }')
+if_=$(sed -n 's/^integration-[a-z]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' \
+    build/itest-*.log | awk '{ s += $1 } END { print s + 0 }')
+[ "$rc" -eq 0 ] || [ "$if_" -gt 0 ] || if_=1
+echo "check: $((upass + ip)) passed, $((ufail + if_)) failed"
 exit $rc

@@ -18,6 +18,6 @@ for c in "${cases[@]}"; do
 		echo "FAIL $name (rc=$rc, ${secs}s)"; echo "$out" | sed 's/^/    /' ;;
 	esac
 done
-echo "integration (${LABEL:-plain}): $pass passed, $failn failed, $skipn skipped"
+echo "integration-${LABEL:-plain}: $pass passed, $failn failed, $skipn skipped"
 [ -z "$failed" ] || echo "failed cases:$failed"
 [ "$failn" -eq 0 ]
