@@ -54,6 +54,9 @@ struct upstream_job	*upstream_submit(struct upstream *, const char *path,
 			    const char *body, size_t len, const char *ctype,
 			    upstream_done_fn done, void *arg);
 void			 upstream_cancel(struct upstream_job *);
+
+/* Hand a running job's completion to another owner (arg). */
+void			 upstream_set_arg(struct upstream_job *, void *arg);
 unsigned		 upstream_active(const struct upstream *);
 
 #endif

@@ -76,6 +76,7 @@ struct front_req {
 	uint8_t			*p7;		/* issued PKCS#7, for the audit */
 	size_t			 p7len;
 	uint8_t			 xkey[XCH_KEY_LEN];	/* exchange key (POST) */
+	struct front_req	*leader;	/* set: waits for its answer */
 	size_t			 req_len;
 	int			 done;		/* ans is final */
 	struct est_answer	 ans;
@@ -118,6 +119,8 @@ static struct front {
 
 static void	front_cache_refresh(enum est_op_id);
 static void	front_upstream_seen(const struct upstream_result *);
+static void	front_finish(struct front_req *);
+static void	front_followers_done(struct front_req *);
 
 /* Route libcoap's own log lines into ours. */
 static void
@@ -355,6 +358,24 @@ front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 static void
 front_req_free(struct front_req *rq)
 {
+	struct front_req *f, *heir = NULL;
+
+	/* followers of a leaving leader: the first inherits the exchange */
+	TAILQ_FOREACH(f, &fr.reqs, entry) {
+		if (f->leader != rq)
+			continue;
+		if (heir == NULL && rq->job != NULL) {
+			heir = f;
+			heir->leader = NULL;
+			heir->job = rq->job;
+			upstream_set_arg(heir->job, heir);
+			rq->job = NULL;
+			log_info("req=%llu takes over the upstream exchange of "
+			    "req=%llu", (unsigned long long)heir->id,
+			    (unsigned long long)rq->id);
+		} else
+			f->leader = heir;
+	}
 	if (rq->job != NULL)
 		upstream_cancel(rq->job);
 	if (rq->sess != NULL && rq->sess->pending > 0)
@@ -409,10 +430,21 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 		c->backoff_ms = 0;	/* the CA answers again: no stale */
 	} else
 		free(der);
+	front_followers_done(rq);
+	front_finish(rq);
+}
+
+/*
+ * The answer of rq is final: wake its async so that the handler sends it,
+ * or drop it when the device's session is gone (design.md 6.3: a response
+ * then would pin the session).
+ */
+static void
+front_finish(struct front_req *rq)
+{
 	rq->done = 1;
 	if (coap_session_get_state(rq->session) !=
 	    COAP_SESSION_STATE_ESTABLISHED) {
-		/* design.md 6.3: a response now would pin the session */
 		front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
 		    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms,
 		    &rq->ans, rq->t0);
@@ -423,6 +455,34 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 		return;
 	}
 	coap_async_trigger(rq->async);
+}
+
+/* Give the followers of leader (identical requests) its answer. */
+static void
+front_followers_done(struct front_req *leader)
+{
+	struct front_req *f, *next;
+
+	for (f = TAILQ_FIRST(&fr.reqs); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		if (f->leader != leader)
+			continue;
+		f->leader = NULL;
+		f->up_status = leader->up_status;
+		f->up_ms = leader->up_ms;
+		req_answer_clear(&f->ans);
+		f->ans = leader->ans;
+		f->ans.payload = NULL;
+		if (leader->ans.payload != NULL &&
+		    (f->ans.payload = malloc(leader->ans.len > 0 ?
+		    leader->ans.len : 1)) != NULL)
+			memcpy(f->ans.payload, leader->ans.payload,
+			    leader->ans.len);
+		else if (leader->ans.payload != NULL)
+			req_answer_error(&f->ans, EST_CODE(5, 3), "nomem",
+			    "out of memory");
+		front_finish(f);	/* may free f: next was taken first */
+	}
 }
 
 /* Server-side key generation: answers carry a private key. */
@@ -550,6 +610,28 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	front_fill(r, s, req, q, resp, a, has_block1, block1);
 	front_req_line(++fr.next_id, fs, peer, op->name,
 	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
+}
+
+/*
+ * A pending request identical to rq (same device certificate, operation,
+ * response format and CSR) whose upstream exchange is running, or NULL.
+ * rq then waits for that answer instead of asking the CA again.
+ */
+static struct front_req *
+front_find_leader(const struct front_req *rq)
+{
+	static const uint8_t	 zero[XCH_KEY_LEN];
+	struct front_req	*l;
+
+	if (rq->op->method != EST_M_POST ||
+	    memcmp(rq->xkey, zero, sizeof(zero)) == 0)
+		return NULL;
+	TAILQ_FOREACH(l, &fr.reqs, entry)
+		if (l != rq && l->op == rq->op && l->job != NULL &&
+		    !l->done && l->leader == NULL &&
+		    memcmp(l->xkey, rq->xkey, sizeof(l->xkey)) == 0)
+			return l;
+	return NULL;
 }
 
 /*
@@ -822,6 +904,15 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	coap_async_set_app_data(async, rq);
 
 	b64 = NULL;
+	if ((rq->leader = front_find_leader(rq)) != NULL) {
+		/* the same device sent the same CSR while it is pending */
+		metrics_inc(METRICS_C_DEDUP_HITS);
+		log_info("req=%llu peer=%s op=%s waits for the identical "
+		    "req=%llu", (unsigned long long)rq->id, fs->peer, op->name,
+		    (unsigned long long)rq->leader->id);
+		free(body);
+		return;
+	}
 	if (op->method == EST_M_POST &&
 	    (b64 = tc_b64_encode(data, len, &b64len)) == NULL) {
 		req_answer_error(&rq->ans, EST_CODE(5, 3), "nomem",

@@ -405,6 +405,15 @@ upstream_cancel(struct upstream_job *job)
 	upstream_job_free(job);
 }
 
+/* See upstream.h. */
+void
+upstream_set_arg(struct upstream_job *job, void *arg)
+{
+	if (job->magic != UPJOB_MAGIC)
+		fatalx("%s: not a job (%p)", __func__, (void *)job);
+	job->arg = arg;
+}
+
 unsigned
 upstream_active(const struct upstream *up)
 {

@@ -119,6 +119,7 @@ struct probe {
 	int		 b2_szx;	/* -2, -1 for none */
 	int		 dups;		/* -D */
 	int		 depart;	/* -X */
+	int		 depart_ms;	/* -x: depart this long after sending */
 	int		 non;		/* -N */
 	int		 wait_s;	/* -w */
 	int		 verbose;	/* -v */
@@ -174,7 +175,7 @@ usage(void)
 	    " [-m method]\n"
 	    "           -u path [-t cf] [-A accept]... [-O num,hex]..."
 	    " [-f bodyfile] [-g path [-P ms]]\n"
-	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X] [-N]"
+	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X | -x ms] [-N]"
 	    " [-w seconds]\n"
 	    "           [-o outfile] [-v]\n");
 	exit(PROBE_EXIT_LOCAL);
@@ -418,7 +419,7 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:P:t:u:vw:X")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:P:t:u:vw:Xx:")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -489,6 +490,11 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 			break;
 		case 'X':
 			p->depart = 1;
+			break;
+		case 'x':
+			p->depart = 1;
+			p->depart_ms = (int)probe_arg_number(ch, optarg, 1,
+			    600000);
 			break;
 		case 'g':
 			p->pre_path = optarg;
@@ -843,7 +849,8 @@ probe_exchange(struct probe *p, coap_pdu_t *pdu, const struct probe_buf *w,
 	t0 = probe_now_ms();
 	if (dups_left > 0)
 		next_dup = t0 + PROBE_DUP_MS;
-	depart_at = final && p->depart ? t0 + PROBE_DEPART_MS : 0;
+	depart_at = final && p->depart ? t0 + (p->depart_ms > 0 ?
+	    p->depart_ms : PROBE_DEPART_MS) : 0;
 
 	for (;;) {
 		now = probe_now_ms();
@@ -854,7 +861,7 @@ probe_exchange(struct probe *p, coap_pdu_t *pdu, const struct probe_buf *w,
 		if ((!p->rep.have && p->nack != -1) || p->dtls_down)
 			break;
 		if (depart_at > 0 && !p->rep.have &&
-		    (p->empty_ack || now >= depart_at))
+		    ((p->depart_ms == 0 && p->empty_ack) || now >= depart_at))
 			break;
 		if (now >= p->deadline)
 			break;

@@ -49,6 +49,55 @@ expect_pcode 2.04 "same CSR from another device"
     fail "another device's request was answered from memory"
 ok "repeats are per device certificate"
 
+# identical requests pending at the same time share one upstream call
+newcsr() {
+	openssl ecparam -name prime256v1 -genkey -noout -out "$T/$1.key" \
+	    2>/dev/null
+	openssl req -new -key "$T/$1.key" -subj "/CN=$1" -outform DER \
+	    -out "$T/$1.der" 2>/dev/null
+}
+newcsr twin
+upstream_mode up op=simpleenroll delay_ms=1500
+n1=$(upstream_count up simpleenroll)
+probe_bg "$T/a.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$T/twin.der" -w 20 -o "$T/a.p7"
+pa=$PROBE_PID
+wait_more "$T/daemon.log" 10 "queued upstream" "$(grep -c "queued upstream" "$T/daemon.log")" || true
+probe_bg "$T/b.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$T/twin.der" -w 20 -o "$T/b.p7"
+pb=$PROBE_PID
+wait "$pa" || true
+wait "$pb" || true
+grep -q '^code=2.04' "$T/a.out" && grep -q '^code=2.04' "$T/b.out" ||
+    fail "twins: $(tr '\n' ' ' <"$T/a.out") / $(tr '\n' ' ' <"$T/b.out")"
+cmp -s "$T/a.p7" "$T/b.p7" || fail "twins got different certificates"
+[ "$(upstream_count up simpleenroll)" -eq $((n1 + 1)) ] ||
+    fail "identical pending requests made $(( $(upstream_count up simpleenroll) - n1 )) upstream calls"
+grep -q "waits for the identical req=" "$T/daemon.log" ||
+    fail "coalescing not logged"
+ok "identical pending requests: one upstream call, one certificate"
+
+# the first one leaves; the second takes over its upstream exchange
+newcsr twin2
+n1=$(upstream_count up simpleenroll)
+probe_bg "$T/c.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$T/twin2.der" -x 800
+pc=$PROBE_PID
+wait_more "$T/daemon.log" 10 "queued upstream" "$(grep -c "queued upstream" "$T/daemon.log")" || true
+probe_bg "$T/d.out" -m post -u /.well-known/est/sen -t 286 \
+    -f "$T/twin2.der" -w 20
+pd=$PROBE_PID
+wait "$pc" || true
+wait "$pd" || true
+grep -q '^code=2.04' "$T/d.out" ||
+    fail "follower after the leader left: $(tr '\n' ' ' <"$T/d.out")"
+[ "$(upstream_count up simpleenroll)" -eq $((n1 + 1)) ] ||
+    fail "the follower started a second upstream call"
+grep -q "takes over the upstream exchange of req=" "$T/daemon.log" ||
+    fail "no takeover logged"
+ok "leader left: the follower still got its certificate from the one call"
+upstream_mode up
+
 # a 5.03 is not remembered: the device's retry goes upstream
 upstream_mode up op=simpleenroll status=503 retry_after=1
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
@@ -56,7 +105,7 @@ expect_pcode 5.03 "upstream busy"
 upstream_mode up
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
 expect_pcode 2.04 "retry after 5.03 goes upstream and gets the certificate"
-[ "$(upstream_count up simpleenroll)" -eq $((n0 + 4)) ] ||
+[ "$(upstream_count up simpleenroll)" -eq $((n0 + 6)) ] ||
     fail "retry after 5.03 was not forwarded"
 ok "5.03 answers are not remembered"
 done_case
