@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #define CONFIG_MAX_LISTEN	8
+#define CONFIG_MAX_LABELS	16
+#define CONFIG_LABEL_MAX	32	/* characters of one CA label */
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {
@@ -74,6 +76,8 @@ struct config {
 	uint32_t	 retry_max_age_s;	/* 202/503 without Retry-After */
 	char		*att_on_204;		/* "empty" or "not-found" */
 	bool		 server_keygen;		/* serve skg and skc */
+	char		 labels[CONFIG_MAX_LABELS][CONFIG_LABEL_MAX + 1];
+	size_t		 nlabels;		/* CA labels served */
 
 	char		*log_level;
 

@@ -46,6 +46,29 @@
 /* Extra time the async deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
 
+/* crts and att answers, kept while fresh so they go out piggybacked. */
+struct front_cache {
+	uint8_t			*der;		/* validated upstream DER */
+	size_t			 len;
+	uint64_t		 expires;	/* mono_ms */
+	struct upstream_job	*refresh;	/* a refresh in flight */
+	uint64_t		 retry_at;	/* mono_ms: no refresh before */
+	uint32_t		 backoff_ms;	/* after failures, doubling */
+};
+
+/* Most CA labels one registrar serves (est.labels). */
+#define FRONT_MAX_LABELS	CONFIG_MAX_LABELS
+
+/*
+ * One served path: an operation under the default root or under a CA
+ * label (RFC 7030 3.2.2). The resource's user data points here.
+ */
+struct front_route {
+	const struct est_op	*op;
+	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
+	struct front_cache	*cache;		/* GET ops: this route's cache */
+};
+
 /* Per DTLS session: who the device is and what it has pending. */
 struct front_sess {
 	uint32_t		 magic;
@@ -63,6 +86,7 @@ struct front_req {
 	TAILQ_ENTRY(front_req)	 entry;
 	uint64_t		 id;
 	const struct est_op	*op;
+	const struct front_route *route;
 	coap_session_t		*session;	/* held by the async */
 	coap_async_t		*async;		/* NULL once answered */
 	struct front_sess	*sess;
@@ -85,15 +109,6 @@ struct front_req {
 	uint64_t		 t0;		/* mono_ms on arrival */
 };
 
-/* crts and att answers, kept while fresh so they go out piggybacked. */
-struct front_cache {
-	uint8_t			*der;		/* validated upstream DER */
-	size_t			 len;
-	uint64_t		 expires;	/* mono_ms */
-	struct upstream_job	*refresh;	/* a refresh in flight */
-	uint64_t		 retry_at;	/* mono_ms: no refresh before */
-	uint32_t		 backoff_ms;	/* after failures, doubling */
-};
 
 static struct front {
 	struct event_base	*base;
@@ -103,8 +118,10 @@ static struct front {
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct blk_table	*blk;
 	struct xch_table	*xch;		/* finished enrollments */
-	coap_resource_t		*res[EST_OP_COUNT];
-	struct front_cache	 cache[EST_OP_COUNT];
+	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
+	struct front_route	 routes[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
+	struct front_cache	 caches[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
+	size_t			 nroutes;
 	TAILQ_HEAD(, front_req)	 reqs;
 	LIST_HEAD(, front_sess)	 sessions;
 	unsigned		 npending;
@@ -117,7 +134,7 @@ static struct front {
 	int			 upstream_seen;	/* any exchange finished yet */
 } fr;
 
-static void	front_cache_refresh(enum est_op_id);
+static void	front_cache_refresh(struct front_route *);
 static void	front_upstream_seen(const struct upstream_result *);
 static void	front_finish(struct front_req *);
 static void	front_followers_done(struct front_req *);
@@ -237,7 +254,8 @@ front_sess_free(struct front_sess *fs)
 /* The one line a request ends with, success or failure. */
 static void
 front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
-    const char *opname, int method, int req_cf, size_t req_len,
+    const char *opname, const char *label, int method, int req_cf,
+    size_t req_len,
     long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
 {
 	char	code[8], cfb[12], up[24], upms[24];
@@ -256,12 +274,13 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 		    (unsigned long long)up_ms);
 	else
 		snprintf(upms, sizeof(upms), "-");
-	metrics_request(opname[0] == '/' ? "unknown" : opname, "", a->code);
-	log_info("req=%llu peer=%s dev=\"%s\" op=%s label=- method=%d cf=%s "
+	metrics_request(opname[0] == '/' ? "unknown" : opname, label, a->code);
+	log_info("req=%llu peer=%s dev=\"%s\" op=%s label=%s method=%d cf=%s "
 	    "in=%zu "
 	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
 	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
 	    fs != NULL ? fs->id.subject : "-", opname,
+	    label[0] != '\0' ? label : "-",
 	    method, cfb, req_len, up, upms, code, a->len,
 	    (unsigned long long)(mono_ms() - t0),
 	    a->reason != NULL ? a->reason : "-");
@@ -408,7 +427,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	struct front_req	*rq = front_req_from(arg);
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
-	struct front_cache	*c = &fr.cache[rq->op->id];
+	struct front_cache	*c = rq->route->cache;
 
 	rq->job = NULL;			/* upstream frees it after we return */
 	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
@@ -422,7 +441,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	if (der != NULL && rq->op->method == EST_M_POST) {
 		rq->p7 = der;		/* the issued PKCS#7, for the audit */
 		rq->p7len = derlen;
-	} else if (der != NULL && fr.cf->cache_ttl_s > 0) {
+	} else if (der != NULL && c != NULL && fr.cf->cache_ttl_s > 0) {
 		free(c->der);
 		c->der = der;
 		c->len = derlen;
@@ -445,9 +464,9 @@ front_finish(struct front_req *rq)
 	rq->done = 1;
 	if (coap_session_get_state(rq->session) !=
 	    COAP_SESSION_STATE_ESTABLISHED) {
-		front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
-		    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms,
-		    &rq->ans, rq->t0);
+		front_req_line(rq->id, rq->sess, "-", rq->op->name,
+		    rq->route->label, rq->op->method, (int)rq->req_cf,
+		    rq->req_len, rq->up_status, rq->up_ms, &rq->ans, rq->t0);
 		log_info("req=%llu session gone, answer dropped",
 		    (unsigned long long)rq->id);
 		coap_free_async(rq->session, rq->async);
@@ -513,12 +532,12 @@ front_audit(struct front_req *rq)
 	if (rq->ans.code == EST_CODE(2, 4) && rq->p7 != NULL) {
 		metrics_inc(METRICS_C_CERTS_ISSUED);
 		/* skg/skc: the CSR key is not the certified one */
-		audit_issued(fs->peer, &fs->id, rq->op->name, "",
+		audit_issued(fs->peer, &fs->id, rq->op->name, rq->route->label,
 		    rq->csr_subject, rq->p7, rq->p7len, front_keygen(rq->op) ?
 		    NULL : rq->csr_key, fr.cf->up_url);
 	} else if (rq->ans.code == EST_CODE(4, 1) ||
 	    rq->ans.code == EST_CODE(4, 3))
-		audit_denied(fs->peer, &fs->id, rq->op->name, "",
+		audit_denied(fs->peer, &fs->id, rq->op->name, rq->route->label,
 		    estmap_code_str(rq->ans.code, code), rq->ans.diag);
 }
 
@@ -560,9 +579,9 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
 	front_audit(rq);
 	front_remember(rq);
-	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->op->method,
-	    (int)rq->req_cf, rq->req_len, rq->up_status, rq->up_ms, &rq->ans,
-	    rq->t0);
+	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->route->label,
+	    rq->op->method, (int)rq->req_cf, rq->req_len, rq->up_status,
+	    rq->up_ms, &rq->ans, rq->t0);
 	rq->async = NULL;		/* libcoap frees it after we return */
 	front_req_free(rq);
 }
@@ -600,7 +619,7 @@ front_opt_count(const coap_pdu_t *pdu, uint16_t num)
 static void
 front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp, struct front_sess *fs,
-    const struct est_op *op, int req_cf, size_t req_len,
+    const struct front_route *rt, int req_cf, size_t req_len,
     struct est_answer *a, int has_block1, uint32_t block1, uint64_t t0)
 {
 	char peer[64];
@@ -608,7 +627,7 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (fs == NULL)
 		front_peer_str(s, peer, sizeof(peer));
 	front_fill(r, s, req, q, resp, a, has_block1, block1);
-	front_req_line(++fr.next_id, fs, peer, op->name,
+	front_req_line(++fr.next_id, fs, peer, rt->op->name, rt->label,
 	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
 }
 
@@ -627,7 +646,7 @@ front_find_leader(const struct front_req *rq)
 	    memcmp(rq->xkey, zero, sizeof(zero)) == 0)
 		return NULL;
 	TAILQ_FOREACH(l, &fr.reqs, entry)
-		if (l != rq && l->op == rq->op && l->job != NULL &&
+		if (l != rq && l->route == rq->route && l->job != NULL &&
 		    !l->done && l->leader == NULL &&
 		    memcmp(l->xkey, rq->xkey, sizeof(l->xkey)) == 0)
 			return l;
@@ -641,10 +660,11 @@ front_find_leader(const struct front_req *rq)
  * it gets 2.03 Valid (RFC 7252 5.10.6). 0 answered, -1 go upstream.
  */
 static int
-front_cache_answer(const coap_pdu_t *req, const struct est_op *op,
+front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
     unsigned resp_cf, struct est_answer *a)
 {
-	struct front_cache	*c = &fr.cache[op->id];
+	const struct est_op	*op = rt->op;
+	struct front_cache	*c = rt->cache;
 	uint64_t		 now = mono_ms(), etag;
 	uint64_t		 stale_until;
 	unsigned char		 md[32];
@@ -668,8 +688,9 @@ front_cache_answer(const coap_pdu_t *req, const struct est_op *op,
 	a->max_age = stale ? 0 : (int)((c->expires - now + 999) / 1000);
 	a->reason = stale ? "stale" : "cached";
 	if (stale)
-		log_warnx("cache: %s served stale (%llu s past its TTL; "
-		    "upstream failing)", op->name,
+		log_warnx("cache: %s%s%s served stale (%llu s past its TTL; "
+		    "upstream failing)", rt->label, rt->label[0] ? "/" : "",
+		    op->name,
 		    (unsigned long long)((now - c->expires) / 1000));
 	/* one tag per representation: the DER and the format it went out in */
 	if (EVP_Digest(a->payload, a->len, md, NULL, EVP_sha256(), NULL) != 1)
@@ -707,7 +728,8 @@ static void
 front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
-	const struct est_op	*op = coap_resource_get_userdata(r);
+	const struct front_route *rt = coap_resource_get_userdata(r);
+	const struct est_op	*op = rt->op;
 	coap_async_t		*async;
 	struct front_sess	*fs;
 	struct front_req	*rq;
@@ -826,7 +848,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			goto answer;
 		}
 		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
-		    sizeof(fs->id.fp) : 0, op->name, "", resp_cf, data, len);
+		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, data,
+		    len);
 		if (fr.xch != NULL && (x = xch_get(fr.xch, xkey, mono_ms())) !=
 		    NULL && (a.payload = malloc(x->len > 0 ? x->len : 1)) !=
 		    NULL) {
@@ -838,7 +861,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			a.max_age = x->max_age;
 			a.reason = "repeat";
 			metrics_inc(METRICS_C_DEDUP_HITS);
-			front_answer_now(r, s, req, q, resp, fs, op, req_cf,
+			front_answer_now(r, s, req, q, resp, fs, rt, req_cf,
 			    len, &a, has_blk1, blk1, t0);
 			req_answer_clear(&a);
 			EVP_PKEY_free(csr_key);
@@ -846,7 +869,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			return;
 		}
 	} else {
-		if (front_cache_answer(req, op, resp_cf, &a) == 0) {
+		if (front_cache_answer(req, rt, resp_cf, &a) == 0) {
 			metrics_inc(METRICS_C_CACHE_HITS);
 			goto answer;
 		}
@@ -863,7 +886,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "max_pending" : "max_pending_per_session");
 		goto answer;
 	}
-	if (estmap_upstream_path(op, NULL, path, sizeof(path)) == -1 ||
+	if (estmap_upstream_path(op, rt->label, path, sizeof(path)) == -1 ||
 	    (rq = calloc(1, sizeof(*rq))) == NULL) {
 		req_answer_error(&a, EST_CODE(5, 0), "internal",
 		    "internal error");
@@ -881,6 +904,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	rq->magic = REQ_MAGIC;
 	rq->id = ++fr.next_id;
 	rq->op = op;
+	rq->route = rt;
 	rq->session = s;
 	rq->async = async;
 	rq->sess = fs;
@@ -941,7 +965,7 @@ too_large:
 	coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(optbuf,
 	    sizeof(optbuf), fr.cf->max_request_body), optbuf);
 answer:
-	front_answer_now(r, s, req, q, resp, fs, op, req_cf, len, &a,
+	front_answer_now(r, s, req, q, resp, fs, rt, req_cf, len, &a,
 	    0, 0, t0);
 	req_answer_clear(&a);
 	EVP_PKEY_free(csr_key);
@@ -1107,21 +1131,28 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	for (char *c = name; *c != '\0'; c++)
 		if (*c == ' ' || *c == '"' || *c == '=')
 			*c = '_';
-	front_req_line(++fr.next_id, front_sess_get(s), "-", name,
+	front_req_line(++fr.next_id, front_sess_get(s), "-", name, "",
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
 }
 
-/* Register one resource per EST operation, for every method. */
+/*
+ * Register one resource per (label, operation), for every method: the
+ * default root first, then /.well-known/est/<label>/<op> per CA label.
+ */
 static int
 front_resources(void)
 {
 	static const coap_request_t methods[] = { COAP_REQUEST_GET,
 	    COAP_REQUEST_POST, COAP_REQUEST_PUT, COAP_REQUEST_DELETE,
 	    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH };
-	char path[64];
+	char path[96];
 
+	for (size_t n = 0; n <= fr.cf->nlabels; n++)
 	for (int i = 0; i < EST_OP_COUNT; i++) {
 		const struct est_op	*op = estmap_op_by_id(i);
+		const char		*label = n == 0 ? "" :
+					    fr.cf->labels[n - 1];
+		struct front_route	*route;
 		coap_resource_t		*r;
 		coap_str_const_t	*p;
 		char			 rt[40];
@@ -1129,7 +1160,19 @@ front_resources(void)
 		/* optional in RFC 9148: served (and listed) when enabled */
 		if (front_keygen(op) && !fr.cf->server_keygen)
 			continue;
-		snprintf(path, sizeof(path), ".well-known/est/%s", op->name);
+		route = &fr.routes[fr.nroutes];
+		route->op = op;
+		/* a copy: the config generation may change on reload */
+		snprintf(route->label, sizeof(route->label), "%s", label);
+		route->cache = op->method == EST_M_GET ?
+		    &fr.caches[fr.nroutes] : NULL;
+		fr.nroutes++;
+		if (*label != '\0')
+			snprintf(path, sizeof(path), ".well-known/est/%s/%s",
+			    label, op->name);
+		else
+			snprintf(path, sizeof(path), ".well-known/est/%s",
+			    op->name);
 		if ((p = coap_new_str_const((const uint8_t *)path,
 		    strlen(path))) == NULL ||
 		    (r = coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI))
@@ -1139,7 +1182,7 @@ front_resources(void)
 		    m++)
 			coap_register_request_handler(r, methods[m],
 			    front_handler);
-		coap_resource_set_userdata(r, (void *)(uintptr_t)op);
+		coap_resource_set_userdata(r, route);
 		snprintf(rt, sizeof(rt), "\"%s\"", op->rt);
 		coap_add_attr(r, coap_make_str_const("rt"),
 		    coap_make_str_const(rt), 0);
@@ -1153,7 +1196,6 @@ front_resources(void)
 			coap_add_attr(r, coap_make_str_const("ct"),
 			    coap_make_str_const(op->ct_attr), 0);
 		coap_add_resource(fr.ctx, r);
-		fr.res[i] = r;
 	}
 	{
 		coap_resource_t *u;
@@ -1174,9 +1216,9 @@ front_resources(void)
 static void
 front_cache_done(void *arg, const struct upstream_result *r)
 {
-	enum est_op_id		 id = (enum est_op_id)(uintptr_t)arg;
-	const struct est_op	*op = estmap_op_by_id(id);
-	struct front_cache	*c = &fr.cache[id];
+	struct front_route	*rt = arg;
+	const struct est_op	*op = rt->op;
+	struct front_cache	*c = rt->cache;
 	struct est_answer	 a;
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
@@ -1193,16 +1235,19 @@ front_cache_done(void *arg, const struct upstream_result *r)
 		c->len = derlen;
 		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
 		c->backoff_ms = 0;
-		log_info("cache: %s refreshed (%zu bytes, %u s)", op->name,
-		    derlen, fr.cf->cache_ttl_s);
+		log_info("cache: %s%s%s refreshed (%zu bytes, %u s)", rt->label,
+		    rt->label[0] ? "/" : "", op->name, derlen,
+		    fr.cf->cache_ttl_s);
 	} else {
 		/* retry after 1, 2, 4 ... 60 s: an outage is not a storm */
 		c->backoff_ms = c->backoff_ms == 0 ? 1000 :
 		    c->backoff_ms >= CACHE_BACKOFF_MAX_MS / 2 ?
 		    CACHE_BACKOFF_MAX_MS : c->backoff_ms * 2;
 		c->retry_at = mono_ms() + c->backoff_ms;
-		log_info("cache: %s refresh failed: %s %s (upstream %ld%s%s), "
-		    "next try in %u s", op->name, estmap_code_str(a.code, code),
+		log_info("cache: %s%s%s refresh failed: %s %s (upstream "
+		    "%ld%s%s), next try in %u s", rt->label,
+		    rt->label[0] ? "/" : "", op->name,
+		    estmap_code_str(a.code, code),
 		    a.reason != NULL ? a.reason : "-", r->status,
 		    r->error != NULL ? ": " : "", r->error != NULL ? r->error :
 		    "", c->backoff_ms / 1000);
@@ -1210,20 +1255,19 @@ front_cache_done(void *arg, const struct upstream_result *r)
 	req_answer_clear(&a);
 }
 
-/* Start a background refresh of one cached operation. */
+/* Start a background refresh of one cached route. */
 static void
-front_cache_refresh(enum est_op_id id)
+front_cache_refresh(struct front_route *rt)
 {
-	const struct est_op	*op = estmap_op_by_id(id);
-	struct front_cache	*c = &fr.cache[id];
+	struct front_cache	*c = rt->cache;
 	char			 path[128];
 
-	if (c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
+	if (c == NULL || c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
 	    mono_ms() < c->retry_at ||
-	    estmap_upstream_path(op, NULL, path, sizeof(path)) == -1)
+	    estmap_upstream_path(rt->op, rt->label, path, sizeof(path)) == -1)
 		return;
 	c->refresh = upstream_submit(fr.up, path, NULL, 0, NULL,
-	    front_cache_done, (void *)(uintptr_t)id);
+	    front_cache_done, rt);
 }
 
 /* See coap_front.h. */
@@ -1236,15 +1280,14 @@ front_tick(void)
 	if (fr.xch != NULL)
 		xch_expire(fr.xch, now);
 	/* refresh crts/att in the last fifth of their life, or when empty */
-	for (int i = 0; i < EST_OP_COUNT; i++) {
-		const struct est_op	*op = estmap_op_by_id(i);
-		struct front_cache	*c = &fr.cache[i];
+	for (size_t i = 0; i < fr.nroutes; i++) {
+		struct front_cache	*c = fr.routes[i].cache;
 		uint64_t		 ttl = fr.cf->cache_ttl_s * 1000ULL;
 
-		if (op->method != EST_M_GET || ttl == 0)
+		if (c == NULL || ttl == 0)
 			continue;
 		if (c->der == NULL || now + ttl / 5 >= c->expires)
-			front_cache_refresh((enum est_op_id)i);
+			front_cache_refresh(&fr.routes[i]);
 	}
 	/* state changed outside libcoap does not poke its timerfd */
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
@@ -1329,11 +1372,11 @@ front_reconfigure(struct config *cf)
 	}
 	if (strcmp(cf->up_url, fr.cf->up_url) != 0) {
 		/* another CA: what we cached is not its answer */
-		for (int i = 0; i < EST_OP_COUNT; i++) {
-			free(fr.cache[i].der);
-			fr.cache[i].der = NULL;
-			fr.cache[i].backoff_ms = 0;
-			fr.cache[i].retry_at = 0;
+		for (size_t i = 0; i < fr.nroutes; i++) {
+			free(fr.caches[i].der);
+			fr.caches[i].der = NULL;
+			fr.caches[i].backoff_ms = 0;
+			fr.caches[i].retry_at = 0;
 		}
 	}
 	config_ref(cf);
@@ -1457,8 +1500,8 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	}
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 	/* warm the caches so crts and att go out piggybacked */
-	front_cache_refresh(EST_OP_CRTS);
-	front_cache_refresh(EST_OP_ATT);
+	for (size_t i = 0; i < fr.nroutes; i++)
+		front_cache_refresh(&fr.routes[i]);
 	return 0;
 }
 
@@ -1478,10 +1521,10 @@ front_shutdown(void)
 		    (unsigned long long)rq->id, rq->op->name);
 		front_req_free(rq);
 	}
-	for (int i = 0; i < EST_OP_COUNT; i++) {
-		if (fr.cache[i].refresh != NULL)
-			upstream_cancel(fr.cache[i].refresh);
-		free(fr.cache[i].der);
+	for (size_t i = 0; i < fr.nroutes; i++) {
+		if (fr.caches[i].refresh != NULL)
+			upstream_cancel(fr.caches[i].refresh);
+		free(fr.caches[i].der);
 	}
 	if (fr.ev != NULL)
 		event_free(fr.ev);

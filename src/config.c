@@ -31,6 +31,7 @@ enum ck_type {
 	CK_ENUM,		/* one of a fixed list of strings */
 	CK_OBJECT,		/* a section: only its known keys allowed */
 	CK_LISTEN,		/* the listen array */
+	CK_LABELS,		/* est.labels: array of label strings */
 };
 
 /* One row of the schema: where a key lives, what it may hold. */
@@ -162,6 +163,10 @@ static const struct config_key config_keys[] = {
 	  .def_s = "not-found", .choices = att_204,
 	  .help = "csrattrs 204: \"not-found\" (4.04, RFC 9148 4.5) or "
 	  "\"empty\" (2.05 + 30 00)" },
+	{ .path = "est.labels", .type = CK_LABELS,
+	  .help = "CA labels served as /.well-known/est/<label>/<op> and "
+	  "forwarded to /.well-known/est/<label>/<operation> upstream "
+	  "(RFC 7030 3.2.2); restart to change (default [])" },
 	{ .path = "est.server_keygen", .type = CK_BOOL,
 	  .off = OFF(server_keygen), .def_u = 0,
 	  .help = "serve skg and skc (upstream /serverkeygen); restart to "
@@ -346,6 +351,57 @@ config_listen(struct config *cf, cJSON *arr, struct errlist *errs)
 		i++;
 	}
 	cf->nlisten = i;
+}
+
+/* Parse est.labels: short path-safe names that are not operation names. */
+static void
+config_labels(struct config *cf, cJSON *arr, struct errlist *errs)
+{
+	static const char *const ops[] = { "crts", "sen", "sren", "att",
+	    "skg", "skc", "fullcmc", "cacerts", "simpleenroll",
+	    "simplereenroll", "csrattrs", "serverkeygen", NULL };
+	cJSON	*it;
+	size_t	 i = 0;
+
+	if (arr == NULL)
+		return;
+	if (!cJSON_IsArray(arr)) {
+		errlist_add(errs, "%s: est.labels: must be an array of strings",
+		    cf->file);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		const char *l = cJSON_IsString(it) ? it->valuestring : NULL;
+		size_t	    n = l != NULL ? strlen(l) : 0;
+
+		if (i == CONFIG_MAX_LABELS) {
+			errlist_add(errs, "%s: est.labels: at most %d labels",
+			    cf->file, CONFIG_MAX_LABELS);
+			return;
+		}
+		if (n == 0 || n > CONFIG_LABEL_MAX ||
+		    strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789-_.") != n || strcmp(l, ".") == 0 ||
+		    strcmp(l, "..") == 0) {
+			errlist_add(errs, "%s: est.labels[%zu]: must be 1..%d "
+			    "letters, digits, '-', '_' or '.'", cf->file, i,
+			    CONFIG_LABEL_MAX);
+			i++;
+			continue;
+		}
+		/* RFC 7030 3.2.2: a label may not look like an operation */
+		for (size_t k = 0; ops[k] != NULL; k++)
+			if (strcmp(l, ops[k]) == 0)
+				errlist_add(errs, "%s: est.labels[%zu]: \"%s\" is "
+				    "an operation name", cf->file, i, l);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(cf->labels[k], l) == 0)
+				errlist_add(errs, "%s: est.labels[%zu]: duplicate "
+				    "of est.labels[%zu]", cf->file, i, k);
+		memcpy(cf->labels[i], l, n + 1);
+		i++;
+	}
+	cf->nlabels = i;
 }
 
 /* Store one scalar value (or its default) for schema row k. */
@@ -566,6 +622,8 @@ config_load(const char *path, struct errlist *errs)
 
 		if (k->type == CK_LISTEN)
 			config_listen(cf, v, errs);
+		else if (k->type == CK_LABELS)
+			config_labels(cf, v, errs);
 		else if (k->type == CK_OBJECT) {
 			if (v == NULL && k->required)
 				errlist_add(errs, "%s: %s: required section is "
@@ -632,6 +690,9 @@ config_static_diff(const struct config *old, const struct config *new)
 		return "listen";
 	if (old->server_keygen != new->server_keygen)
 		return "est.server_keygen";
+	if (old->nlabels != new->nlabels ||
+	    memcmp(old->labels, new->labels, sizeof(old->labels)) != 0)
+		return "est.labels";
 	if (old->metrics_port != new->metrics_port)
 		return "service.metrics_port";
 	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
@@ -647,7 +708,7 @@ config_dump_keys(void)
 		[CK_STRING] = "string", [CK_FILE] = "file",
 		[CK_UINT] = "integer", [CK_BOOL] = "boolean",
 		[CK_ENUM] = "string", [CK_OBJECT] = "object",
-		[CK_LISTEN] = "array",
+		[CK_LISTEN] = "array", [CK_LABELS] = "array",
 	};
 
 	for (size_t i = 0; i < NKEYS; i++) {
