@@ -420,6 +420,20 @@ front_req_from(void *arg)
 	return rq;
 }
 
+/*
+ * A validated crts/att answer from the CA (taken over): fresh for
+ * est.cache_ttl_s, and the CA answers again, so no failure backoff.
+ */
+static void
+front_cache_store(struct front_cache *c, uint8_t *der, size_t len)
+{
+	free(c->der);
+	c->der = der;
+	c->len = len;
+	c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
+	c->backoff_ms = 0;
+}
+
 /* The upstream finished: make the answer and wake the async. */
 static void
 front_upstream_done(void *arg, const struct upstream_result *r)
@@ -441,13 +455,9 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	if (der != NULL && rq->op->method == EST_M_POST) {
 		rq->p7 = der;		/* the issued PKCS#7, for the audit */
 		rq->p7len = derlen;
-	} else if (der != NULL && c != NULL && fr.cf->cache_ttl_s > 0) {
-		free(c->der);
-		c->der = der;
-		c->len = derlen;
-		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
-		c->backoff_ms = 0;	/* the CA answers again: no stale */
-	} else
+	} else if (der != NULL && c != NULL && fr.cf->cache_ttl_s > 0)
+		front_cache_store(c, der, derlen);
+	else
 		free(der);
 	front_followers_done(rq);
 	front_finish(rq);
@@ -1230,11 +1240,7 @@ front_cache_done(void *arg, const struct upstream_result *r)
 	req_answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
 	    &der, &derlen);
 	if (der != NULL) {
-		free(c->der);
-		c->der = der;
-		c->len = derlen;
-		c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
-		c->backoff_ms = 0;
+		front_cache_store(c, der, derlen);
 		log_info("cache: %s%s%s refreshed (%zu bytes, %u s)", rt->label,
 		    rt->label[0] ? "/" : "", op->name, derlen,
 		    fr.cf->cache_ttl_s);
