@@ -12,6 +12,9 @@
 #define CONFIG_MAX_LISTEN	8
 #define CONFIG_MAX_LABELS	16
 #define CONFIG_LABEL_MAX	32	/* characters of one CA label */
+#define CONFIG_MAX_ROUTES	(1 + CONFIG_MAX_LABELS)	/* default + labels */
+#define CONFIG_MAX_SERVERS	8	/* upstream servers of one route */
+#define CONFIG_URL_MAX		256	/* bytes of one base URL, with NUL */
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {
@@ -30,6 +33,47 @@ struct config_listen {
 };
 
 struct pki_set;
+
+/*
+ * The upstream of one route: the top-level "upstream" section for the
+ * default route, labels.<label>.upstream for a CA label (missing keys
+ * there inherit the top-level value).
+ */
+struct config_upstream {
+	char		*url;		/* upstream.url as written, or NULL */
+	char		 servers[CONFIG_MAX_SERVERS][CONFIG_URL_MAX];
+	size_t		 nservers;	/* url or upstream.servers, in order */
+	char		*client_cert;	/* PEM client certificate (mTLS) */
+	char		*client_key;
+	char		*ca;		/* PEM trust anchors for the servers */
+	uint32_t	 connect_timeout_ms;	/* TCP + TLS, per attempt */
+	uint32_t	 timeout_ms;	/* whole exchange, failover included */
+	uint32_t	 max_connections;	/* top level only: one pool */
+	bool		 send_cte;	/* add Content-Transfer-Encoding: base64 */
+	uint32_t	 down_time_s;	/* a failed server is skipped this long */
+	uint32_t	 health_interval_s;	/* probe down servers; 0 = off */
+};
+
+/*
+ * One route: the default one (label "", routes[0]) or one CA label. Its
+ * keys are the rows of route_keys[] in src/config.c, which the top level
+ * (default route) and every labels.<label> object share.
+ *
+ * To add a per-route section (say "auth"): add its fields here, add rows
+ * to route_keys[] with .off = OFFR(field) (the generic types CK_STRING,
+ * CK_FILE, CK_UINT, CK_BOOL, CK_ENUM, CK_OBJECT need no other code), set
+ * .top to where the default route reads it ("auth", or NULL for a
+ * label-only key) and .label = true to allow it under labels.<label>;
+ * missing label values inherit the default route's unless .noinherit.
+ * Strings are freed by config_free(); check relations in
+ * config_route_check(); add the key to config_static_diff() if a reload
+ * cannot change it; document it in man/estcoapd.json.5 and the sample.
+ */
+struct config_route {
+	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
+	struct config_upstream	 up;
+	uint32_t		 ops;	/* bit 1u << EST_OP_x per enabled op */
+};
 
 struct config {
 	char		*file;		/* path it was read from */
@@ -50,15 +94,9 @@ struct config {
 	uint32_t	 dtls_max_handshakes;
 	uint32_t	 dtls_max_idle_sessions;
 
-	/* upstream EST server */
-	char		*up_url;	/* https://host[:port], no path */
-	char		*up_client_cert;
-	char		*up_client_key;
-	char		*up_ca;
-	uint32_t	 up_connect_timeout_ms;
-	uint32_t	 up_timeout_ms;	/* whole exchange */
-	uint32_t	 up_max_connections;
-	bool		 up_send_cte;	/* add Content-Transfer-Encoding: base64 */
+	/* routes[0]: the default route (top-level "upstream"); then labels */
+	struct config_route routes[CONFIG_MAX_ROUTES];
+	size_t		 nroutes;	/* 1 + CA labels */
 
 	/* limits */
 	uint32_t	 max_request_body;	/* bytes of one CSR */
@@ -76,8 +114,6 @@ struct config {
 	uint32_t	 retry_max_age_s;	/* 202/503 without Retry-After */
 	char		*att_on_204;		/* "empty" or "not-found" */
 	bool		 server_keygen;		/* serve skg and skc */
-	char		 labels[CONFIG_MAX_LABELS][CONFIG_LABEL_MAX + 1];
-	size_t		 nlabels;		/* CA labels served */
 
 	char		*log_level;
 
@@ -100,6 +136,10 @@ void		 config_free(struct config *);
 /* A generation lives while someone holds a reference (refs starts at 1). */
 struct config	*config_ref(struct config *);
 void		 config_unref(struct config *);
+
+/* The route of a label ("" = default), or NULL when it is not served. */
+const struct config_route *config_route_find(const struct config *,
+		    const char *label);
 
 /*
  * Keys a reload cannot change (listen addresses). Returns the first such

@@ -11,8 +11,17 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-struct config;
-struct errlist;
+#include "config.h"
+
+/* One route's upstream client identity and trust, as curl blobs. */
+struct pki_up {
+	char		*cert_pem;	/* NUL-terminated; len counts the NUL */
+	size_t		 cert_len;
+	char		*key_pem;
+	size_t		 key_len;
+	char		*ca_pem;
+	size_t		 ca_len;
+};
 
 /* Everything read from the files a config names. */
 struct pki_set {
@@ -24,12 +33,8 @@ struct pki_set {
 	X509_STORE	*client_trust;	/* device trust anchors */
 	int		 verify_depth;
 
-	char		*up_cert_pem;	/* upstream client identity (curl blobs) */
-	size_t		 up_cert_len;
-	char		*up_key_pem;
-	size_t		 up_key_len;
-	char		*up_ca_pem;
-	size_t		 up_ca_len;
+	/* upstream client identity per route, as cf->routes[] */
+	struct pki_up	 up[CONFIG_MAX_ROUTES];
 };
 
 /* Load and cross-check every file of cf; 0, or -1 with errors in errs. */

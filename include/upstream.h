@@ -30,7 +30,9 @@ struct upstream_result {
 	const uint8_t		*body;
 	size_t			 body_len;
 	const char		*error;		/* what went wrong, for logs */
-	uint64_t		 ms;		/* duration */
+	uint64_t		 ms;		/* duration, failover included */
+	const char		*server;	/* base URL that answered or
+						   failed last */
 };
 
 typedef void (*upstream_done_fn)(void *arg, const struct upstream_result *);
@@ -46,13 +48,14 @@ void			 upstream_free(struct upstream *);
 void			 upstream_set_config(struct upstream *, struct config *cf);
 
 /*
- * Start one exchange: GET when body is NULL, else POST of body (copied)
- * with content type ctype. path starts with "/". done is called exactly
- * once, from the event loop, unless the job is cancelled first.
+ * Start one exchange on route (an index of cf->routes of the generation
+ * in use): GET when body is NULL, else POST of body (copied) with content
+ * type ctype. path starts with "/". done is called exactly once, from the
+ * event loop, unless the job is cancelled first.
  */
-struct upstream_job	*upstream_submit(struct upstream *, const char *path,
-			    const char *body, size_t len, const char *ctype,
-			    upstream_done_fn done, void *arg);
+struct upstream_job	*upstream_submit(struct upstream *, size_t route,
+			    const char *path, const char *body, size_t len,
+			    const char *ctype, upstream_done_fn done, void *arg);
 void			 upstream_cancel(struct upstream_job *);
 
 /* Hand a running job's completion to another owner (arg). */

@@ -25,6 +25,9 @@
 #   device-rogue.crt/.key   device cert by rogue-ca (untrusted)
 #   upstream-rogue.crt/.key upstream server cert by rogue-ca (untrusted)
 #   upstream-wronghost.crt/.key  by est-ca, but only for DNS:wrong.example
+#   ca2-root.crt/.key       a second CA operator's root (routes to a 2nd CA)
+#   upstream2.crt/.key      TLS server cert of that second EST server (by ca2-root)
+#   ra2.crt/.key            registrar's client cert towards it (by ca2-root)
 #   csr-p256.der/.key       CSR, CN=device-0001
 #   csr-rsa3072.der/.key    CSR (RSA-3072), CN=device-rsa-0001
 #   csr-p256-2.der/.key     CSR, CN=device-0002
@@ -33,7 +36,7 @@
 set -eu
 
 # Bump when the set of files or their profiles change, so old DIRs are redone.
-STAMP_VERSION=2
+STAMP_VERSION=3
 DAYS=365
 VERBOSE=0
 
@@ -60,6 +63,7 @@ ra.crt ra.key dtls.crt dtls.key dtls-chain.pem device-ca.crt device-ca.key
 device.crt device.key device-rsa.crt device-rsa.key rogue-ca.crt rogue-ca.key
 device-rogue.crt device-rogue.key upstream-rogue.crt upstream-rogue.key
 upstream-wronghost.crt upstream-wronghost.key
+ca2-root.crt ca2-root.key upstream2.crt upstream2.key ra2.crt ra2.key
 csr-p256.der csr-p256.key csr-rsa3072.der csr-rsa3072.key csr-p256-2.der
 csr-p256-2.key"
 
@@ -235,6 +239,11 @@ cat "$DIR/upstream.crt" "$DIR/est-ca.crt" >"$DIR/upstream-chain.pem"
 issue ra "/O=estcoapd test/CN=estcoapd-ra" est-ca v3_ra
 issue dtls "/O=estcoapd test/CN=localhost" est-ca v3_dtls
 cat "$DIR/est-ca.crt" >"$DIR/dtls-chain.pem"
+
+# A second CA operator: its EST server and our identity towards it.
+selfsigned ca2-root "/O=estcoapd test two/CN=estcoapd test second root CA"
+issue upstream2 "/O=estcoapd test two/CN=localhost" ca2-root v3_tls_server
+issue ra2 "/O=estcoapd test two/CN=estcoapd-ra2" ca2-root v3_ra
 
 # The manufacturer and its devices.
 selfsigned device-ca "/O=Example Manufacturer/CN=Example Manufacturer IDevID CA"

@@ -65,6 +65,8 @@ struct front_cache {
  */
 struct front_route {
 	const struct est_op	*op;
+	size_t			 cfroute;	/* index of cf->routes (stable:
+						   labels are restart-only) */
 	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
 	struct front_cache	*cache;		/* GET ops: this route's cache */
 };
@@ -106,6 +108,7 @@ struct front_req {
 	struct est_answer	 ans;
 	long			 up_status;	/* 0: none */
 	uint64_t		 up_ms;
+	char			 up_server[CONFIG_URL_MAX]; /* last one used */
 	uint64_t		 t0;		/* mono_ms on arrival */
 };
 
@@ -446,6 +449,8 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	rq->job = NULL;			/* upstream frees it after we return */
 	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
 	rq->up_ms = r->ms;
+	if (r->server != NULL)
+		snprintf(rq->up_server, sizeof(rq->up_server), "%s", r->server);
 	front_upstream_seen(r);
 	req_answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
 	    &fr.pol, &der, &derlen);
@@ -499,6 +504,7 @@ front_followers_done(struct front_req *leader)
 		f->leader = NULL;
 		f->up_status = leader->up_status;
 		f->up_ms = leader->up_ms;
+		memcpy(f->up_server, leader->up_server, sizeof(f->up_server));
 		req_answer_clear(&f->ans);
 		f->ans = leader->ans;
 		f->ans.payload = NULL;
@@ -528,8 +534,8 @@ front_upstream_seen(const struct upstream_result *r)
 	fr.upstream_ok = r->end == UPSTREAM_OK;
 	fr.upstream_seen = 1;
 	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, fr.upstream_ok);
-	metrics_upstream(fr.cf->up_url, r->end == UPSTREAM_OK ? r->status : 0,
-	    r->ms);
+	metrics_upstream(r->server != NULL ? r->server : "-",
+	    r->end == UPSTREAM_OK ? r->status : 0, r->ms);
 }
 
 /* Audit what a finished enrollment handed out or was refused. */
@@ -544,7 +550,7 @@ front_audit(struct front_req *rq)
 		/* skg/skc: the CSR key is not the certified one */
 		audit_issued(fs->peer, &fs->id, rq->op->name, rq->route->label,
 		    rq->csr_subject, rq->p7, rq->p7len, front_keygen(rq->op) ?
-		    NULL : rq->csr_key, fr.cf->up_url);
+		    NULL : rq->csr_key, rq->up_server);
 	} else if (rq->ans.code == EST_CODE(4, 1) ||
 	    rq->ans.code == EST_CODE(4, 3))
 		audit_denied(fs->peer, &fs->id, rq->op->name, rq->route->label,
@@ -902,7 +908,9 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "internal error");
 		goto answer;
 	}
-	async = coap_register_async(s, req, (coap_tick_t)(fr.cf->up_timeout_ms +
+	/* the upstream's own deadline (failover included) comes first */
+	async = coap_register_async(s, req,
+	    (coap_tick_t)(fr.cf->routes[rt->cfroute].up.timeout_ms +
 	    DEADLINE_SLACK_MS) * COAP_TICKS_PER_SECOND / 1000);
 	if (async == NULL) {
 		free(rq);
@@ -954,7 +962,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		rq->done = 1;
 		coap_async_trigger(async);
 	} else {
-		rq->job = upstream_submit(fr.up, path, b64, b64 != NULL ?
+		rq->job = upstream_submit(fr.up, rt->cfroute, path, b64, b64 != NULL ?
 		    b64len : 0, "application/pkcs10", front_upstream_done, rq);
 		if (rq->job == NULL) {
 			req_answer_error(&rq->ans, EST_CODE(5, 2),
@@ -1146,8 +1154,10 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 }
 
 /*
- * Register one resource per (label, operation), for every method: the
- * default root first, then /.well-known/est/<label>/<op> per CA label.
+ * Register one resource per (label, operation) the route enables, for
+ * every method: the default root first, then /.well-known/est/<label>/<op>
+ * per CA label. A disabled operation has no resource: the unknown-path
+ * handler answers it 4.04 and discovery does not list it.
  */
 static int
 front_resources(void)
@@ -1157,11 +1167,10 @@ front_resources(void)
 	    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH };
 	char path[96];
 
-	for (size_t n = 0; n <= fr.cf->nlabels; n++)
+	for (size_t n = 0; n < fr.cf->nroutes; n++)
 	for (int i = 0; i < EST_OP_COUNT; i++) {
 		const struct est_op	*op = estmap_op_by_id(i);
-		const char		*label = n == 0 ? "" :
-					    fr.cf->labels[n - 1];
+		const char		*label = fr.cf->routes[n].label;
 		struct front_route	*route;
 		coap_resource_t		*r;
 		coap_str_const_t	*p;
@@ -1170,8 +1179,11 @@ front_resources(void)
 		/* optional in RFC 9148: served (and listed) when enabled */
 		if (front_keygen(op) && !fr.cf->server_keygen)
 			continue;
+		if ((fr.cf->routes[n].ops & (1u << op->id)) == 0)
+			continue;
 		route = &fr.routes[fr.nroutes];
 		route->op = op;
+		route->cfroute = n;
 		/* a copy: the config generation may change on reload */
 		snprintf(route->label, sizeof(route->label), "%s", label);
 		route->cache = op->method == EST_M_GET ?
@@ -1272,7 +1284,7 @@ front_cache_refresh(struct front_route *rt)
 	    mono_ms() < c->retry_at ||
 	    estmap_upstream_path(rt->op, rt->label, path, sizeof(path)) == -1)
 		return;
-	c->refresh = upstream_submit(fr.up, path, NULL, 0, NULL,
+	c->refresh = upstream_submit(fr.up, rt->cfroute, path, NULL, 0, NULL,
 	    front_cache_done, rt);
 }
 
@@ -1376,9 +1388,18 @@ front_reconfigure(struct config *cf)
 		xch_table_free(fr.xch);
 		fr.xch = front_xch_new(cf);
 	}
-	if (strcmp(cf->up_url, fr.cf->up_url) != 0) {
-		/* another CA: what we cached is not its answer */
-		for (size_t i = 0; i < fr.nroutes; i++) {
+	for (size_t i = 0; i < fr.nroutes; i++) {
+		const struct config_upstream *o, *n;
+
+		o = &fr.cf->routes[fr.routes[i].cfroute].up;
+		n = &cf->routes[fr.routes[i].cfroute].up;
+		if (o->nservers != n->nservers ||
+		    memcmp(o->servers, n->servers, sizeof(o->servers)) != 0) {
+			/* another CA: what we cached is not its answer */
+			if (fr.caches[i].refresh != NULL) {
+				upstream_cancel(fr.caches[i].refresh);
+				fr.caches[i].refresh = NULL;
+			}
 			free(fr.caches[i].der);
 			fr.caches[i].der = NULL;
 			fr.caches[i].backoff_ms = 0;

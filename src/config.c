@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
+#include "est_map.h"
 #include "log.h"
 #include "pki.h"
 #include "util.h"
@@ -32,6 +33,9 @@ enum ck_type {
 	CK_OBJECT,		/* a section: only its known keys allowed */
 	CK_LISTEN,		/* the listen array */
 	CK_LABELS,		/* est.labels: array of label strings */
+	CK_SERVERS,		/* upstream.servers: array of base URLs */
+	CK_OPS,			/* operations: array of operation names */
+	CK_ROUTES,		/* labels: object of per-label objects */
 };
 
 /* One row of the schema: where a key lives, what it may hold. */
@@ -45,9 +49,14 @@ struct config_key {
 	uint32_t	 min, max;
 	const char	*const *choices;	/* CK_ENUM, NULL-terminated */
 	const char	*help;
+	/* route_keys[] only: */
+	const char	*top;		/* the default route's path; NULL: none */
+	bool		 label;		/* allowed under labels.<label> */
+	bool		 noinherit;	/* a label gets the default, not top's */
 };
 
 #define OFF(f)	offsetof(struct config, f)
+#define OFFR(f)	offsetof(struct config_route, f)
 
 static const char *const log_levels[] = { "error", "warning", "info",
     "debug", NULL };
@@ -85,34 +94,6 @@ static const struct config_key config_keys[] = {
 	  .max = 10000000,
 	  .help = "idle sessions kept; the oldest is closed past it "
 	  "(0 = unlimited)" },
-	{ .path = "upstream", .type = CK_OBJECT, .required = true,
-	  .help = "the RFC 7030 EST server" },
-	{ .path = "upstream.url", .type = CK_STRING, .off = OFF(up_url),
-	  .required = true,
-	  .help = "base URL, https://host[:port] (no path)" },
-	{ .path = "upstream.client_cert", .type = CK_FILE,
-	  .off = OFF(up_client_cert), .required = true,
-	  .help = "PEM client certificate for mutual TLS (should carry "
-	  "id-kp-cmcRA)" },
-	{ .path = "upstream.client_key", .type = CK_FILE,
-	  .off = OFF(up_client_key), .required = true,
-	  .help = "PEM private key of upstream.client_cert" },
-	{ .path = "upstream.ca", .type = CK_FILE, .off = OFF(up_ca),
-	  .required = true,
-	  .help = "PEM trust anchors for the upstream server certificate" },
-	{ .path = "upstream.connect_timeout_ms", .type = CK_UINT,
-	  .off = OFF(up_connect_timeout_ms), .def_u = 5000, .min = 100,
-	  .max = 60000, .help = "TCP + TLS connect deadline" },
-	{ .path = "upstream.timeout_ms", .type = CK_UINT,
-	  .off = OFF(up_timeout_ms), .def_u = 30000, .min = 200,
-	  .max = 60000,
-	  .help = "deadline of one whole upstream exchange; then 5.04" },
-	{ .path = "upstream.max_connections", .type = CK_UINT,
-	  .off = OFF(up_max_connections), .def_u = 32, .min = 1,
-	  .max = 4096, .help = "connections to the upstream at once" },
-	{ .path = "upstream.send_cte", .type = CK_BOOL,
-	  .off = OFF(up_send_cte), .def_u = 0,
-	  .help = "add Content-Transfer-Encoding: base64 (pre-RFC 8951 CAs)" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,
@@ -166,11 +147,16 @@ static const struct config_key config_keys[] = {
 	{ .path = "est.labels", .type = CK_LABELS,
 	  .help = "CA labels served as /.well-known/est/<label>/<op> and "
 	  "forwarded to /.well-known/est/<label>/<operation> upstream "
-	  "(RFC 7030 3.2.2); restart to change (default [])" },
+	  "(RFC 7030 3.2.2), with every setting of the default route; "
+	  "restart to change (default [])" },
 	{ .path = "est.server_keygen", .type = CK_BOOL,
 	  .off = OFF(server_keygen), .def_u = 0,
 	  .help = "serve skg and skc (upstream /serverkeygen); restart to "
 	  "change" },
+	{ .path = "labels", .type = CK_ROUTES,
+	  .help = "CA labels with their own settings: {\"<label>\": "
+	  "{\"upstream\": {...}, \"operations\": [...]}}; served like "
+	  "est.labels; restart to add or remove one (default {})" },
 	{ .path = "service", .type = CK_OBJECT,
 	  .help = "running as a service: metrics, audit log, drain" },
 	{ .path = "service.metrics_address", .type = CK_STRING,
@@ -194,6 +180,63 @@ static const struct config_key config_keys[] = {
 };
 
 #define NKEYS	(sizeof(config_keys) / sizeof(config_keys[0]))
+
+/*
+ * The keys of one route (struct config_route): .top is where the default
+ * route reads a key, .path where a labels.<label> object holds it. See
+ * struct config_route in config.h for how to add a section.
+ */
+static const struct config_key route_keys[] = {
+	{ .path = "upstream", .type = CK_OBJECT, .top = "upstream",
+	  .label = true, .required = true,
+	  .help = "the RFC 7030 EST server(s) of the route; under a label, "
+	  "any key of the top-level section but max_connections, missing "
+	  "keys inheriting the top-level value" },
+	{ .path = "upstream.url", .type = CK_STRING, .off = OFFR(up.url),
+	  .top = "upstream.url", .label = true, .noinherit = true,
+	  .help = "base URL, https://host[:port] (no path)" },
+	{ .path = "upstream.client_cert", .type = CK_FILE,
+	  .off = OFFR(up.client_cert), .required = true,
+	  .top = "upstream.client_cert", .label = true,
+	  .help = "PEM client certificate for mutual TLS (should carry "
+	  "id-kp-cmcRA)" },
+	{ .path = "upstream.client_key", .type = CK_FILE,
+	  .off = OFFR(up.client_key), .required = true,
+	  .top = "upstream.client_key", .label = true,
+	  .help = "PEM private key of upstream.client_cert" },
+	{ .path = "upstream.ca", .type = CK_FILE, .off = OFFR(up.ca),
+	  .required = true, .top = "upstream.ca", .label = true,
+	  .help = "PEM trust anchors for the upstream server certificate" },
+	{ .path = "upstream.connect_timeout_ms", .type = CK_UINT,
+	  .off = OFFR(up.connect_timeout_ms), .def_u = 5000, .min = 100,
+	  .max = 60000, .top = "upstream.connect_timeout_ms", .label = true,
+	  .help = "TCP + TLS connect deadline of one server" },
+	{ .path = "upstream.timeout_ms", .type = CK_UINT,
+	  .off = OFFR(up.timeout_ms), .def_u = 30000, .min = 200,
+	  .max = 60000, .top = "upstream.timeout_ms", .label = true,
+	  .help = "deadline of one whole upstream exchange; then 5.04" },
+	{ .path = "upstream.max_connections", .type = CK_UINT,
+	  .off = OFFR(up.max_connections), .def_u = 32, .min = 1,
+	  .max = 4096, .top = "upstream.max_connections",
+	  .help = "connections to one upstream server at once (one pool "
+	  "for every route)" },
+	{ .path = "upstream.send_cte", .type = CK_BOOL,
+	  .off = OFFR(up.send_cte), .def_u = 0, .top = "upstream.send_cte",
+	  .label = true,
+	  .help = "add Content-Transfer-Encoding: base64 (pre-RFC 8951 CAs)" },
+	{ .path = "operations", .type = CK_OPS, .top = "est.operations",
+	  .label = true, .noinherit = true,
+	  .help = "operations served: crts, sen, sren, att, skg, skc "
+	  "(default all but skg and skc, which need est.server_keygen); "
+	  "others are 4.04; restart to change" },
+};
+
+#define NRKEYS	(sizeof(route_keys) / sizeof(route_keys[0]))
+
+/* Operations served when a route does not list its own. */
+#define OPS_DEFAULT	((1u << EST_OP_CRTS) | (1u << EST_OP_SEN) | \
+			(1u << EST_OP_SREN) | (1u << EST_OP_ATT))
+#define OPS_KEYGEN	((1u << EST_OP_SKG) | (1u << EST_OP_SKC))
 
 /* Append one formatted line to an error list. */
 void
@@ -227,10 +270,23 @@ errlist_free(struct errlist *el)
 	el->count = 0;
 }
 
-/* Find the schema row of a dotted path. */
+/*
+ * Find the schema row of a dotted path: a top-level key (config_keys[] or
+ * the default route's .top of route_keys[]), or with label set a key of a
+ * labels.<label> object.
+ */
 static const struct config_key *
-config_key_find(const char *path)
+config_key_find(const char *path, bool label)
 {
+	for (size_t i = 0; i < NRKEYS; i++) {
+		const struct config_key *k = &route_keys[i];
+
+		if (label ? k->label && strcmp(k->path, path) == 0 :
+		    k->top != NULL && strcmp(k->top, path) == 0)
+			return k;
+	}
+	if (label)
+		return NULL;
 	for (size_t i = 0; i < NKEYS; i++)
 		if (strcmp(config_keys[i].path, path) == 0)
 			return &config_keys[i];
@@ -252,24 +308,32 @@ config_json_get(cJSON *root, const char *path)
 	return node;
 }
 
-/* Every member of every object must be a key of the schema. */
+/*
+ * Every member of every object must be a key of the schema. prefix is the
+ * path shown in errors, rel the path looked up (they differ under
+ * labels.<label>, whose keys are route keys).
+ */
 static void
-config_check_unknown(cJSON *obj, const char *prefix, const char *file,
-    struct errlist *errs)
+config_check_unknown(cJSON *obj, const char *prefix, const char *rel,
+    bool label, const char *file, struct errlist *errs)
 {
 	cJSON	*it;
-	char	 path[128];
+	char	 path[192], rpath[128];
 
 	cJSON_ArrayForEach(it, obj) {
 		const struct config_key *k;
 
-		if (*prefix != '\0')
-			snprintf(path, sizeof(path), "%s.%s", prefix,
-			    it->string);
-		else
-			snprintf(path, sizeof(path), "%s", it->string);
-		if ((k = config_key_find(path)) == NULL) {
-			errlist_add(errs, "%s: %s: unknown key", file, path);
+		snprintf(path, sizeof(path), "%s%s%s", prefix,
+		    *prefix != '\0' ? "." : "", it->string);
+		snprintf(rpath, sizeof(rpath), "%s%s%s", rel,
+		    *rel != '\0' ? "." : "", it->string);
+		if ((k = config_key_find(rpath, label)) == NULL) {
+			if (label && config_key_find(rpath, false) != NULL)
+				errlist_add(errs, "%s: %s: only allowed at the "
+				    "top level", file, path);
+			else
+				errlist_add(errs, "%s: %s: unknown key", file,
+				    path);
 			continue;
 		}
 		/* cJSON keeps both; we would silently use the first */
@@ -284,7 +348,28 @@ config_check_unknown(cJSON *obj, const char *prefix, const char *file,
 				errlist_add(errs, "%s: %s: must be an object",
 				    file, path);
 			else
-				config_check_unknown(it, path, file, errs);
+				config_check_unknown(it, path, rpath, label,
+				    file, errs);
+		} else if (k->type == CK_ROUTES) {
+			cJSON *l;
+
+			if (!cJSON_IsObject(it)) {
+				errlist_add(errs, "%s: %s: must be an object "
+				    "of label objects", file, path);
+				continue;
+			}
+			cJSON_ArrayForEach(l, it) {
+				char lp[192];
+
+				snprintf(lp, sizeof(lp), "labels.%s",
+				    l->string);
+				if (!cJSON_IsObject(l))
+					errlist_add(errs, "%s: %s: must be an "
+					    "object", file, lp);
+				else
+					config_check_unknown(l, lp, "", true,
+					    file, errs);
+			}
 		}
 	}
 }
@@ -353,69 +438,22 @@ config_listen(struct config *cf, cJSON *arr, struct errlist *errs)
 	cf->nlisten = i;
 }
 
-/* Parse est.labels: short path-safe names that are not operation names. */
+/*
+ * Store one scalar value (or its default) for schema row k into the
+ * struct at base (struct config or struct config_route); path is the key
+ * as errors name it.
+ */
 static void
-config_labels(struct config *cf, cJSON *arr, struct errlist *errs)
+config_value(struct config *cf, void *basep, const char *path,
+    const struct config_key *k, cJSON *v, struct errlist *errs)
 {
-	static const char *const ops[] = { "crts", "sen", "sren", "att",
-	    "skg", "skc", "fullcmc", "cacerts", "simpleenroll",
-	    "simplereenroll", "csrattrs", "serverkeygen", NULL };
-	cJSON	*it;
-	size_t	 i = 0;
-
-	if (arr == NULL)
-		return;
-	if (!cJSON_IsArray(arr)) {
-		errlist_add(errs, "%s: est.labels: must be an array of strings",
-		    cf->file);
-		return;
-	}
-	cJSON_ArrayForEach(it, arr) {
-		const char *l = cJSON_IsString(it) ? it->valuestring : NULL;
-		size_t	    n = l != NULL ? strlen(l) : 0;
-
-		if (i == CONFIG_MAX_LABELS) {
-			errlist_add(errs, "%s: est.labels: at most %d labels",
-			    cf->file, CONFIG_MAX_LABELS);
-			return;
-		}
-		if (n == 0 || n > CONFIG_LABEL_MAX ||
-		    strspn(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789-_.") != n || strcmp(l, ".") == 0 ||
-		    strcmp(l, "..") == 0) {
-			errlist_add(errs, "%s: est.labels[%zu]: must be 1..%d "
-			    "letters, digits, '-', '_' or '.'", cf->file, i,
-			    CONFIG_LABEL_MAX);
-			i++;
-			continue;
-		}
-		/* RFC 7030 3.2.2: a label may not look like an operation */
-		for (size_t k = 0; ops[k] != NULL; k++)
-			if (strcmp(l, ops[k]) == 0)
-				errlist_add(errs, "%s: est.labels[%zu]: \"%s\" is "
-				    "an operation name", cf->file, i, l);
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(cf->labels[k], l) == 0)
-				errlist_add(errs, "%s: est.labels[%zu]: duplicate "
-				    "of est.labels[%zu]", cf->file, i, k);
-		memcpy(cf->labels[i], l, n + 1);
-		i++;
-	}
-	cf->nlabels = i;
-}
-
-/* Store one scalar value (or its default) for schema row k. */
-static void
-config_value(struct config *cf, const struct config_key *k, cJSON *v,
-    struct errlist *errs)
-{
-	char		*base = (char *)cf;
+	char		*base = basep;
 	const char	*s;
 
 	if (v == NULL) {
 		if (k->required) {
 			errlist_add(errs, "%s: %s: required key is missing",
-			    cf->file, k->path);
+			    cf->file, path);
 			return;
 		}
 		switch (k->type) {
@@ -444,7 +482,7 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 		    v->valuedouble || v->valuedouble < k->min ||
 		    v->valuedouble > k->max) {
 			errlist_add(errs, "%s: %s: must be an integer %u..%u",
-			    cf->file, k->path, k->min, k->max);
+			    cf->file, path, k->min, k->max);
 			return;
 		}
 		*(uint32_t *)(base + k->off) = (uint32_t)v->valuedouble;
@@ -452,7 +490,7 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 	case CK_BOOL:
 		if (!cJSON_IsBool(v)) {
 			errlist_add(errs, "%s: %s: must be true or false",
-			    cf->file, k->path);
+			    cf->file, path);
 			return;
 		}
 		*(bool *)(base + k->off) = cJSON_IsTrue(v);
@@ -462,7 +500,7 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 	case CK_ENUM:
 		if (!cJSON_IsString(v) || *v->valuestring == '\0') {
 			errlist_add(errs, "%s: %s: must be a non-empty string",
-			    cf->file, k->path);
+			    cf->file, path);
 			return;
 		}
 		s = v->valuestring;
@@ -475,7 +513,7 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 			if (k->choices[i] == NULL) {
 				errlist_add(errs, "%s: %s: \"%s\" is not one of "
 				    "the allowed values (see estcoapd.json(5))",
-				    cf->file, k->path, s);
+				    cf->file, path, s);
 				return;
 			}
 		}
@@ -484,12 +522,12 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 
 			if (stat(s, &st) == -1) {
 				errlist_add(errs, "%s: %s: %s: %s", cf->file,
-				    k->path, s, strerror(errno));
+				    path, s, strerror(errno));
 				return;
 			}
 			if (!S_ISREG(st.st_mode)) {
 				errlist_add(errs, "%s: %s: %s: not a regular "
-				    "file", cf->file, k->path, s);
+				    "file", cf->file, path, s);
 				return;
 			}
 		}
@@ -501,30 +539,330 @@ config_value(struct config *cf, const struct config_key *k, cJSON *v,
 	}
 }
 
+/* Parse an operations array into a bit set of EST_OP_* (path for errors). */
+static void
+config_ops(struct config *cf, struct config_route *rt, const char *path,
+    cJSON *arr, struct errlist *errs)
+{
+	cJSON	*it;
+	size_t	 i = 0;
+
+	if (arr == NULL) {
+		rt->ops = OPS_DEFAULT | (cf->server_keygen ? OPS_KEYGEN : 0);
+		return;
+	}
+	rt->ops = 0;
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+		errlist_add(errs, "%s: %s: must be a non-empty array of "
+		    "operation names", cf->file, path);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		const struct est_op *op = cJSON_IsString(it) ?
+		    estmap_op_by_name(it->valuestring) : NULL;
+
+		if (op == NULL)
+			errlist_add(errs, "%s: %s[%zu]: must be one of crts, "
+			    "sen, sren, att, skg, skc", cf->file, path, i);
+		else if ((1u << op->id) & OPS_KEYGEN && !cf->server_keygen)
+			errlist_add(errs, "%s: %s[%zu]: %s needs "
+			    "est.server_keygen", cf->file, path, i, op->name);
+		else if (rt->ops & (1u << op->id))
+			errlist_add(errs, "%s: %s[%zu]: %s listed twice",
+			    cf->file, path, i, op->name);
+		else
+			rt->ops |= 1u << op->id;
+		i++;
+	}
+}
+
+/* Check one base URL: https://host[:port], nothing more. */
+static void
+config_url_check(struct config *cf, const char *path, const char *u,
+    struct errlist *errs)
+{
+	if (strncmp(u, "https://", 8) != 0 || u[8] == '\0' || u[8] == '/')
+		errlist_add(errs, "%s: %s: must be https://host[:port]",
+		    cf->file, path);
+	else if (strchr(u + 8, '/') != NULL &&
+	    strcmp(strchr(u + 8, '/'), "/") != 0)
+		errlist_add(errs, "%s: %s: must not carry a path (the RFC 7030 "
+		    "path /.well-known/est is added)", cf->file, path);
+	else if (strpbrk(u + 8, " \t\r\n?#@") != NULL)
+		errlist_add(errs, "%s: %s: must not hold spaces, a query, a "
+		    "fragment or user info", cf->file, path);
+	else if (strlen(u) >= CONFIG_URL_MAX)
+		errlist_add(errs, "%s: %s: longer than %d bytes", cf->file,
+		    path, CONFIG_URL_MAX - 1);
+}
+
+/* Parse upstream.servers into rt->up.servers (path for errors). */
+static void
+config_servers(struct config *cf, struct config_route *rt, const char *path,
+    cJSON *arr, struct errlist *errs)
+{
+	cJSON	*it;
+	size_t	 i = 0;
+	char	 p[224];
+
+	if (arr == NULL)
+		return;
+	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
+		errlist_add(errs, "%s: %s: must be a non-empty array of base "
+		    "URLs", cf->file, path);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		if (i == CONFIG_MAX_SERVERS) {
+			errlist_add(errs, "%s: %s: at most %d servers",
+			    cf->file, path, CONFIG_MAX_SERVERS);
+			return;
+		}
+		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		if (!cJSON_IsString(it)) {
+			errlist_add(errs, "%s: %s: must be a string", cf->file,
+			    p);
+			i++;
+			continue;
+		}
+		config_url_check(cf, p, it->valuestring, errs);
+		snprintf(rt->up.servers[i], sizeof(rt->up.servers[i]), "%s",
+		    it->valuestring);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(rt->up.servers[k], rt->up.servers[i]) == 0)
+				errlist_add(errs, "%s: %s: duplicate of "
+				    "%s[%zu]", cf->file, p, path, k);
+		i++;
+	}
+	rt->up.nservers = i;
+}
+
+/* Copy the value of row k from the default route (inheritance). */
+static void
+config_inherit(struct config *cf, struct config_route *rt,
+    const struct config_key *k, struct errlist *errs)
+{
+	const char	*from = (const char *)&cf->routes[0];
+	char		*to = (char *)rt;
+
+	switch (k->type) {
+	case CK_UINT:
+		memcpy(to + k->off, from + k->off, sizeof(uint32_t));
+		break;
+	case CK_BOOL:
+		memcpy(to + k->off, from + k->off, sizeof(bool));
+		break;
+	case CK_STRING:
+	case CK_FILE:
+	case CK_ENUM:
+		if (*(char *const *)(from + k->off) != NULL &&
+		    (*(char **)(to + k->off) =
+		    strdup(*(char *const *)(from + k->off))) == NULL)
+			errlist_add(errs, "%s: out of memory", cf->file);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * Read every route key of one route: the default route from the top
+ * level (lobj NULL, label ""), a CA label from its labels.<label> object
+ * (lobj, or NULL for an est.labels name: everything inherited).
+ */
+static void
+config_route_values(struct config *cf, struct config_route *rt,
+    cJSON *root, cJSON *lobj, struct errlist *errs)
+{
+	bool	top = rt == &cf->routes[0];
+	char	path[192];
+
+	for (size_t i = 0; i < NRKEYS; i++) {
+		const struct config_key	*k = &route_keys[i];
+		cJSON			*v;
+
+		if (top ? k->top == NULL : !k->label)
+			continue;
+		if (top) {
+			v = config_json_get(root, k->top);
+			snprintf(path, sizeof(path), "%s", k->top);
+		} else {
+			v = lobj != NULL ? config_json_get(lobj, k->path) : NULL;
+			snprintf(path, sizeof(path), "labels.%s.%s", rt->label,
+			    k->path);
+		}
+		switch (k->type) {
+		case CK_OBJECT:
+			if (top && v == NULL && k->required)
+				errlist_add(errs, "%s: %s: required section is "
+				    "missing", cf->file, path);
+			break;
+		case CK_SERVERS:
+			config_servers(cf, rt, path, v, errs);
+			break;
+		case CK_OPS:
+			config_ops(cf, rt, path, v, errs);
+			break;
+		default:
+			if (top || v != NULL)
+				config_value(cf, rt, path, k, v, errs);
+			else if (k->noinherit) {
+				struct config_key d = *k;
+
+				d.required = false;
+				config_value(cf, rt, path, &d, NULL, errs);
+			} else
+				config_inherit(cf, rt, k, errs);
+			break;
+		}
+	}
+	if (rt->up.url != NULL && rt->up.nservers > 0) {
+		errlist_add(errs, "%s: %s%s%supstream: give url or servers, "
+		    "not both", cf->file, top ? "" : "labels.", rt->label,
+		    top ? "" : ".");
+		rt->up.nservers = 0;
+	}
+	if (!top && rt->up.url == NULL && rt->up.nservers == 0) {
+		/* no server named here: the default route's */
+		struct config_upstream *d = &cf->routes[0].up;
+
+		if (d->url != NULL && (rt->up.url = strdup(d->url)) == NULL)
+			errlist_add(errs, "%s: out of memory", cf->file);
+		memcpy(rt->up.servers, d->servers, sizeof(d->servers));
+		rt->up.nservers = d->nservers;
+	} else if (rt->up.url != NULL && rt->up.nservers == 0) {
+		snprintf(rt->up.servers[0], sizeof(rt->up.servers[0]), "%s",
+		    rt->up.url);
+		rt->up.nservers = 1;
+	}
+}
+
+/*
+ * A new CA label route named name (where: its path for errors): a short
+ * path-safe name that is not an operation name and not served yet. NULL
+ * after an error.
+ */
+static struct config_route *
+config_route_new(struct config *cf, const char *name, const char *where,
+    struct errlist *errs)
+{
+	static const char *const ops[] = { "crts", "sen", "sren", "att",
+	    "skg", "skc", "fullcmc", "cacerts", "simpleenroll",
+	    "simplereenroll", "csrattrs", "serverkeygen", NULL };
+	size_t			 n = name != NULL ? strlen(name) : 0;
+	struct config_route	*rt;
+
+	if (n == 0 || n > CONFIG_LABEL_MAX || strspn(name,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-_.") != n || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0) {
+		errlist_add(errs, "%s: %s: must be 1..%d letters, digits, '-', "
+		    "'_' or '.'", cf->file, where, CONFIG_LABEL_MAX);
+		return NULL;
+	}
+	/* RFC 7030 3.2.2: a label may not look like an operation */
+	for (size_t k = 0; ops[k] != NULL; k++)
+		if (strcmp(name, ops[k]) == 0) {
+			errlist_add(errs, "%s: %s: \"%s\" is an operation name",
+			    cf->file, where, name);
+			return NULL;
+		}
+	for (size_t k = 1; k < cf->nroutes; k++)
+		if (strcmp(cf->routes[k].label, name) == 0) {
+			errlist_add(errs, "%s: %s: label \"%s\" is given twice "
+			    "(est.labels and labels may not both name it)",
+			    cf->file, where, name);
+			return NULL;
+		}
+	if (cf->nroutes == CONFIG_MAX_ROUTES) {
+		errlist_add(errs, "%s: %s: at most %d labels", cf->file, where,
+		    CONFIG_MAX_LABELS);
+		return NULL;
+	}
+	rt = &cf->routes[cf->nroutes++];
+	memcpy(rt->label, name, n + 1);
+	return rt;
+}
+
+/* Parse est.labels: labels that inherit every setting. */
+static void
+config_labels(struct config *cf, cJSON *root, cJSON *arr,
+    struct errlist *errs)
+{
+	cJSON	*it;
+	size_t	 i = 0;
+	char	 where[64];
+
+	if (arr == NULL)
+		return;
+	if (!cJSON_IsArray(arr)) {
+		errlist_add(errs, "%s: est.labels: must be an array of strings",
+		    cf->file);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		struct config_route *rt;
+
+		snprintf(where, sizeof(where), "est.labels[%zu]", i++);
+		if ((rt = config_route_new(cf, cJSON_IsString(it) ?
+		    it->valuestring : NULL, where, errs)) != NULL)
+			config_route_values(cf, rt, root, NULL, errs);
+	}
+}
+
+/* Parse the labels object: one route per member. */
+static void
+config_routes(struct config *cf, cJSON *root, cJSON *obj,
+    struct errlist *errs)
+{
+	cJSON	*it;
+	char	 where[192];
+
+	if (!cJSON_IsObject(obj))
+		return;			/* config_check_unknown said so */
+	cJSON_ArrayForEach(it, obj) {
+		struct config_route *rt;
+
+		snprintf(where, sizeof(where), "labels.%s", it->string);
+		if (cJSON_IsObject(it) &&
+		    (rt = config_route_new(cf, it->string, where, errs)) != NULL)
+			config_route_values(cf, rt, root, it, errs);
+	}
+}
+
+/* Relations between the keys of one route. */
+static void
+config_route_check(struct config *cf, const struct config_route *rt,
+    struct errlist *errs)
+{
+	char	pre[64];
+
+	if (rt->label[0] != '\0')
+		snprintf(pre, sizeof(pre), "labels.%s.", rt->label);
+	else
+		pre[0] = '\0';
+	if (rt->up.nservers == 0)
+		errlist_add(errs, "%s: %supstream.url: required key is missing",
+		    cf->file, pre);
+	else if (rt->up.url != NULL && (rt == &cf->routes[0] ||
+	    cf->routes[0].up.url == NULL ||
+	    strcmp(rt->up.url, cf->routes[0].up.url) != 0)) {
+		char p[96];
+
+		snprintf(p, sizeof(p), "%supstream.url", pre);
+		config_url_check(cf, p, rt->up.url, errs);
+	}
+	if (rt->up.connect_timeout_ms > rt->up.timeout_ms)
+		errlist_add(errs, "%s: %supstream.connect_timeout_ms: must not "
+		    "exceed upstream.timeout_ms", cf->file, pre);
+}
+
 /* Relations between keys that no single row can check. */
 static void
 config_cross_check(struct config *cf, struct errlist *errs)
 {
-	const char *u = cf->up_url;
-
-	if (u != NULL) {
-		if (strncmp(u, "https://", 8) != 0 || u[8] == '\0' ||
-		    u[8] == '/')
-			errlist_add(errs, "%s: upstream.url: must be "
-			    "https://host[:port]", cf->file);
-		else if (strchr(u + 8, '/') != NULL &&
-		    strcmp(strchr(u + 8, '/'), "/") != 0)
-			errlist_add(errs, "%s: upstream.url: must not carry a "
-			    "path (the RFC 7030 path /.well-known/est is added)",
-			    cf->file);
-		else if (strpbrk(u + 8, " \t\r\n?#@") != NULL)
-			errlist_add(errs, "%s: upstream.url: must not hold "
-			    "spaces, a query, a fragment or user info",
-			    cf->file);
-	}
-	if (cf->up_connect_timeout_ms > cf->up_timeout_ms)
-		errlist_add(errs, "%s: upstream.connect_timeout_ms: must not "
-		    "exceed upstream.timeout_ms", cf->file);
+	for (size_t i = 0; i < cf->nroutes; i++)
+		config_route_check(cf, &cf->routes[i], errs);
 	if (cf->max_pending_per_session > cf->max_pending)
 		errlist_add(errs, "%s: limits.max_pending_per_session: must not "
 		    "exceed limits.max_pending", cf->file);
@@ -615,24 +953,29 @@ config_load(const char *path, struct errlist *errs)
 		errlist_add(errs, "%s: the top level must be an object", path);
 		goto fail;
 	}
-	config_check_unknown(root, "", path, errs);
+	config_check_unknown(root, "", "", false, path, errs);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key	*k = &config_keys[i];
 		cJSON			*v = config_json_get(root, k->path);
 
 		if (k->type == CK_LISTEN)
 			config_listen(cf, v, errs);
-		else if (k->type == CK_LABELS)
-			config_labels(cf, v, errs);
+		else if (k->type == CK_LABELS || k->type == CK_ROUTES)
+			continue;	/* after the default route */
 		else if (k->type == CK_OBJECT) {
 			if (v == NULL && k->required)
 				errlist_add(errs, "%s: %s: required section is "
 				    "missing", path, k->path);
 		} else {
 			/* a key of a section that is not an object is absent */
-			config_value(cf, k, v, errs);
+			config_value(cf, cf, k->path, k, v, errs);
 		}
 	}
+	/* the default route, then the labels that inherit from it */
+	cf->nroutes = 1;
+	config_route_values(cf, &cf->routes[0], root, NULL, errs);
+	config_labels(cf, root, config_json_get(root, "est.labels"), errs);
+	config_routes(cf, root, config_json_get(root, "labels"), errs);
 	if (errs->count == before)
 		config_cross_check(cf, errs);
 	if (errs->count != before)
@@ -660,6 +1003,15 @@ config_free(struct config *cf)
 		    k->type == CK_ENUM)
 			free(*(char **)((char *)cf + k->off));
 	}
+	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++)
+		for (size_t i = 0; i < NRKEYS; i++) {
+			const struct config_key *k = &route_keys[i];
+
+			if (k->type == CK_STRING || k->type == CK_FILE ||
+			    k->type == CK_ENUM)
+				free(*(char **)((char *)&cf->routes[r] +
+				    k->off));
+		}
 	pki_free(cf->pki);
 	free(cf->file);
 	free(cf);
@@ -690,9 +1042,14 @@ config_static_diff(const struct config *old, const struct config *new)
 		return "listen";
 	if (old->server_keygen != new->server_keygen)
 		return "est.server_keygen";
-	if (old->nlabels != new->nlabels ||
-	    memcmp(old->labels, new->labels, sizeof(old->labels)) != 0)
-		return "est.labels";
+	if (old->nroutes != new->nroutes)
+		return "labels";
+	for (size_t i = 0; i < old->nroutes; i++) {
+		if (strcmp(old->routes[i].label, new->routes[i].label) != 0)
+			return "labels";
+		if (old->routes[i].ops != new->routes[i].ops)
+			return i == 0 ? "est.operations" : "labels.*.operations";
+	}
 	if (old->metrics_port != new->metrics_port)
 		return "service.metrics_port";
 	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
@@ -700,29 +1057,59 @@ config_static_diff(const struct config *old, const struct config *new)
 	return NULL;
 }
 
-/* Print every key with its type, default and help text. */
-void
-config_dump_keys(void)
+/* Print one schema row under the name path. */
+static void
+config_dump_key(const struct config_key *k, const char *path, bool label)
 {
 	static const char *const tn[] = {
 		[CK_STRING] = "string", [CK_FILE] = "file",
 		[CK_UINT] = "integer", [CK_BOOL] = "boolean",
 		[CK_ENUM] = "string", [CK_OBJECT] = "object",
 		[CK_LISTEN] = "array", [CK_LABELS] = "array",
+		[CK_SERVERS] = "array", [CK_OPS] = "array",
+		[CK_ROUTES] = "object",
 	};
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct config_key *k = &config_keys[i];
+	printf("%-30s %-8s", path, tn[k->type]);
+	if (label && !k->noinherit && k->type != CK_OBJECT)
+		printf(" default: the top-level value");
+	else if (k->required && !label)
+		printf(" required");
+	else if (k->type == CK_UINT)
+		printf(" default %u", k->def_u);
+	else if (k->type == CK_BOOL)
+		printf(" default %s", k->def_u ? "true" : "false");
+	else if (k->def_s != NULL)
+		printf(" default \"%s\"", k->def_s);
+	printf("\n    %s\n", k->help);
+}
 
-		printf("%-30s %-8s", k->path, tn[k->type]);
-		if (k->required)
-			printf(" required");
-		else if (k->type == CK_UINT)
-			printf(" default %u", k->def_u);
-		else if (k->type == CK_BOOL)
-			printf(" default %s", k->def_u ? "true" : "false");
-		else if (k->def_s != NULL)
-			printf(" default \"%s\"", k->def_s);
-		printf("\n    %s\n", k->help);
-	}
+/* Print every key with its type, default and help text. */
+void
+config_dump_keys(void)
+{
+	char path[128];
+
+	for (size_t i = 0; i < NKEYS; i++)
+		config_dump_key(&config_keys[i], config_keys[i].path, false);
+	for (size_t i = 0; i < NRKEYS; i++)
+		if (route_keys[i].top != NULL)
+			config_dump_key(&route_keys[i], route_keys[i].top,
+			    false);
+	for (size_t i = 0; i < NRKEYS; i++)
+		if (route_keys[i].label) {
+			snprintf(path, sizeof(path), "labels.<label>.%s",
+			    route_keys[i].path);
+			config_dump_key(&route_keys[i], path, true);
+		}
+}
+
+/* See config.h. */
+const struct config_route *
+config_route_find(const struct config *cf, const char *label)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		if (strcmp(cf->routes[i].label, label) == 0)
+			return &cf->routes[i];
+	return NULL;
 }

@@ -210,20 +210,34 @@ pki_load(struct config *cf, struct errlist *errs)
 		sk_X509_pop_free(sk, X509_free);
 	}
 
-	ps->up_cert_pem = pki_slurp(cf->up_client_cert, &ps->up_cert_len,
-	    "upstream.client_cert", f, errs);
-	ps->up_key_pem = pki_slurp(cf->up_client_key, &ps->up_key_len,
-	    "upstream.client_key", f, errs);
-	if (ps->up_cert_pem != NULL && ps->up_key_pem != NULL)
-		pki_check_pair(ps->up_cert_pem, ps->up_cert_len,
-		    ps->up_key_pem, ps->up_key_len, "upstream.client_cert",
-		    cf->up_client_cert, "upstream.client_key",
-		    cf->up_client_key, f, errs);
-	ps->up_ca_pem = pki_slurp(cf->up_ca, &ps->up_ca_len, "upstream.ca", f,
-	    errs);
-	if (ps->up_ca_pem != NULL && (sk = pki_certs(ps->up_ca_pem,
-	    ps->up_ca_len, "upstream.ca", cf->up_ca, f, errs)) != NULL)
-		sk_X509_pop_free(sk, X509_free);
+	for (size_t i = 0; i < cf->nroutes; i++) {
+		const struct config_upstream	*u = &cf->routes[i].up;
+		struct pki_up			*pu = &ps->up[i];
+		char				 kc[96], kk[96], ka[96];
+
+		/* an error names the key the route took the file from */
+		snprintf(kc, sizeof(kc), "%s%s%supstream.client_cert",
+		    i > 0 ? "labels." : "", cf->routes[i].label,
+		    i > 0 ? "." : "");
+		snprintf(kk, sizeof(kk), "%s%s%supstream.client_key",
+		    i > 0 ? "labels." : "", cf->routes[i].label,
+		    i > 0 ? "." : "");
+		snprintf(ka, sizeof(ka), "%s%s%supstream.ca",
+		    i > 0 ? "labels." : "", cf->routes[i].label,
+		    i > 0 ? "." : "");
+		pu->cert_pem = pki_slurp(u->client_cert, &pu->cert_len, kc, f,
+		    errs);
+		pu->key_pem = pki_slurp(u->client_key, &pu->key_len, kk, f,
+		    errs);
+		if (pu->cert_pem != NULL && pu->key_pem != NULL)
+			pki_check_pair(pu->cert_pem, pu->cert_len, pu->key_pem,
+			    pu->key_len, kc, u->client_cert, kk, u->client_key,
+			    f, errs);
+		pu->ca_pem = pki_slurp(u->ca, &pu->ca_len, ka, f, errs);
+		if (pu->ca_pem != NULL && (sk = pki_certs(pu->ca_pem,
+		    pu->ca_len, ka, u->ca, f, errs)) != NULL)
+			sk_X509_pop_free(sk, X509_free);
+	}
 
 	ERR_clear_error();
 	if (errs->count != before) {
@@ -245,10 +259,13 @@ pki_free(struct pki_set *ps)
 		OPENSSL_clear_free(ps->dtls_key_pem, ps->dtls_key_len);
 	sk_X509_pop_free(ps->dtls_chain, X509_free);
 	X509_STORE_free(ps->client_trust);
-	free(ps->up_cert_pem);
-	if (ps->up_key_pem != NULL)
-		OPENSSL_clear_free(ps->up_key_pem, ps->up_key_len);
-	free(ps->up_ca_pem);
+	for (size_t i = 0; i < CONFIG_MAX_ROUTES; i++) {
+		free(ps->up[i].cert_pem);
+		if (ps->up[i].key_pem != NULL)
+			OPENSSL_clear_free(ps->up[i].key_pem,
+			    ps->up[i].key_len);
+		free(ps->up[i].ca_pem);
+	}
 	free(ps);
 }
 

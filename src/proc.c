@@ -14,6 +14,7 @@
 #include "coap_front.h"
 #include "config.h"
 #include "estcoapd.h"
+#include "est_map.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -70,11 +71,39 @@ proc_ready_cb(void *arg)
 	return front_ready_reason();
 }
 
-/* One line an operator reads at start and after a reload: no secrets. */
+/* A route's servers, comma-separated, into buf. */
+static const char *
+proc_servers(const struct config_route *rt, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < rt->up.nservers && n < bufsz; i++)
+		n += (size_t)snprintf(buf + n, bufsz - n, "%s%s",
+		    i > 0 ? "," : "", rt->up.servers[i]);
+	return buf;
+}
+
+/* The enabled operations of a route, comma-separated, into buf. */
+static const char *
+proc_ops(const struct config_route *rt, char *buf, size_t bufsz)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < EST_OP_COUNT && n < bufsz; i++)
+		if (rt->ops & (1u << i))
+			n += (size_t)snprintf(buf + n, bufsz - n, "%s%s",
+			    n > 0 ? "," : "", estmap_op_by_id(i)->name);
+	return buf;
+}
+
+/* Lines an operator reads at start and after a reload: no secrets. */
 static void
 proc_log_summary(const struct config *cf)
 {
-	char	 lst[256] = "";
+	const struct config_upstream *u = &cf->routes[0].up;
+	char	 lst[256] = "", srv[CONFIG_MAX_SERVERS * 64], ops[64];
 	size_t	 n = 0;
 
 	for (size_t i = 0; i < cf->nlisten && n < sizeof(lst); i++)
@@ -86,14 +115,25 @@ proc_log_summary(const struct config *cf)
 	    "connect_timeout_ms=%u timeout_ms=%u max_connections=%u "
 	    "max_request_body=%u max_pending=%u/%u cache_ttl_s=%u "
 	    "idle_timeout_s=%u max_handshakes=%u metrics=%s:%u audit=%s "
-	    "drain_timeout_s=%u", cf->file, cf->gen, lst, cf->up_url,
-	    cf->up_connect_timeout_ms, cf->up_timeout_ms,
-	    cf->up_max_connections, cf->max_request_body, cf->max_pending,
+	    "drain_timeout_s=%u ops=%s labels=%zu", cf->file, cf->gen, lst,
+	    proc_servers(&cf->routes[0], srv, sizeof(srv)),
+	    u->connect_timeout_ms, u->timeout_ms,
+	    u->max_connections, cf->max_request_body, cf->max_pending,
 	    cf->max_pending_per_session, cf->cache_ttl_s,
 	    cf->dtls_idle_timeout_s, cf->dtls_max_handshakes,
 	    cf->metrics_port != 0 ? cf->metrics_addr : "off",
 	    cf->metrics_port, cf->audit_file != NULL ? cf->audit_file : "off",
-	    cf->drain_timeout_s);
+	    cf->drain_timeout_s, proc_ops(&cf->routes[0], ops, sizeof(ops)),
+	    cf->nroutes - 1);
+	for (size_t i = 1; i < cf->nroutes; i++) {
+		const struct config_route *rt = &cf->routes[i];
+
+		log_info("config: label %s: upstream=%s client_cert=%s "
+		    "connect_timeout_ms=%u timeout_ms=%u ops=%s", rt->label,
+		    proc_servers(rt, srv, sizeof(srv)), rt->up.client_cert,
+		    rt->up.connect_timeout_ms, rt->up.timeout_ms,
+		    proc_ops(rt, ops, sizeof(ops)));
+	}
 }
 
 /* See proc.h. */
@@ -306,8 +346,9 @@ proc_run(struct config *cf, int ready_fd)
 			log_warnx("cannot arm the watchdog timer");
 	}
 	proc_log_summary(cf);
-	log_info("estcoapd %s ready: upstream %s, %zu listen address(es)",
-	    ESTCOAPD_VERSION, cf->up_url, cf->nlisten);
+	log_info("estcoapd %s ready: upstream %s, %zu label(s), %zu listen "
+	    "address(es)", ESTCOAPD_VERSION, cf->routes[0].up.servers[0],
+	    cf->nroutes - 1, cf->nlisten);
 	front_status(pr.status, sizeof(pr.status));
 	notify_send("READY=1\nSTATUS=%s", pr.status);
 	pr.status_at = mono_ms() + STATUS_EVERY_MS;

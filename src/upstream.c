@@ -36,6 +36,8 @@ struct upstream_job {
 	TAILQ_ENTRY(upstream_job) entry;
 	struct upstream		*up;
 	struct config		*cf;		/* referenced: the blobs live here */
+	size_t			 route;		/* index of cf->routes */
+	const char		*server;	/* base URL in use (in cf) */
 	CURL			*easy;
 	struct curl_slist	*hdrs;
 	char			*body;		/* request body, owned */
@@ -145,7 +147,7 @@ upstream_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 static void
 upstream_limits(struct upstream *up)
 {
-	long n = (long)up->cf->up_max_connections;
+	long n = (long)up->cf->routes[0].up.max_connections;
 
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
 	curl_multi_setopt(up->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, n);
@@ -286,13 +288,13 @@ static int
 upstream_easy_setup(struct upstream *up, struct upstream_job *job,
     const char *url)
 {
-	const struct config	*cf = job->cf;
-	const struct pki_set	*ps = cf->pki;
-	struct curl_blob	 cert = { ps->up_cert_pem, ps->up_cert_len - 1,
+	const struct config_upstream *cu = &job->cf->routes[job->route].up;
+	const struct pki_up	*pu = &job->cf->pki->up[job->route];
+	struct curl_blob	 cert = { pu->cert_pem, pu->cert_len - 1,
 				    CURL_BLOB_NOCOPY };
-	struct curl_blob	 key = { ps->up_key_pem, ps->up_key_len - 1,
+	struct curl_blob	 key = { pu->key_pem, pu->key_len - 1,
 				    CURL_BLOB_NOCOPY };
-	struct curl_blob	 ca = { ps->up_ca_pem, ps->up_ca_len - 1,
+	struct curl_blob	 ca = { pu->ca_pem, pu->ca_len - 1,
 				    CURL_BLOB_NOCOPY };
 	CURL			*e = job->easy;
 	CURLcode		 rc = CURLE_OK;
@@ -314,8 +316,8 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cf->up_connect_timeout_ms);
-	SET(CURLOPT_TIMEOUT_MS, (long)cf->up_timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cu->connect_timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, (long)cu->timeout_ms);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	/* HTTP/2 where the CA offers it: many enrollments, one connection */
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -331,25 +333,32 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 
 /* Start one exchange; see upstream.h. */
 struct upstream_job *
-upstream_submit(struct upstream *up, const char *path, const char *body,
-    size_t len, const char *ctype, upstream_done_fn done, void *arg)
+upstream_submit(struct upstream *up, size_t route, const char *path,
+    const char *body, size_t len, const char *ctype, upstream_done_fn done,
+    void *arg)
 {
 	struct upstream_job	*job;
+	const char		*base;
 	char			 url[1024], hdr[128];
 	int			 n;
 
-	n = snprintf(url, sizeof(url), "%s%s", up->cf->up_url, path);
+	if (route >= up->cf->nroutes)
+		return NULL;
+	base = up->cf->routes[route].up.servers[0];
+	n = snprintf(url, sizeof(url), "%s%s", base, path);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return NULL;
 	/* a trailing "/" on the base would double the slash */
-	if (up->cf->up_url[strlen(up->cf->up_url) - 1] == '/')
-		snprintf(url, sizeof(url), "%.*s%s",
-		    (int)strlen(up->cf->up_url) - 1, up->cf->up_url, path);
+	if (base[strlen(base) - 1] == '/')
+		snprintf(url, sizeof(url), "%.*s%s", (int)strlen(base) - 1,
+		    base, path);
 	if ((job = calloc(1, sizeof(*job))) == NULL)
 		return NULL;
 	job->magic = UPJOB_MAGIC;
 	job->up = up;
 	job->cf = config_ref(up->cf);
+	job->route = route;
+	job->server = base;
 	job->done = done;
 	job->arg = arg;
 	job->retry_after = -1;
@@ -370,7 +379,7 @@ upstream_submit(struct upstream *up, const char *path, const char *body,
 		if ((l = curl_slist_append(job->hdrs, hdr)) == NULL)
 			goto fail;
 		job->hdrs = l;
-		if (up->cf->up_send_cte) {
+		if (up->cf->routes[route].up.send_cte) {
 			if ((l = curl_slist_append(job->hdrs,
 			    "Content-Transfer-Encoding: base64")) == NULL)
 				goto fail;
@@ -450,6 +459,7 @@ upstream_drain(struct upstream *up)
 		r.ctype = ct != NULL ? ctbuf : NULL;
 		r.retry_after = job->retry_after;
 		r.ms = mono_ms() - job->t0;
+		r.server = job->server;
 		if (rc == CURLE_OK) {
 			r.end = UPSTREAM_OK;
 			r.status = status;

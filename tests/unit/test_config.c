@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "est_map.h"
 
 static char	tdir[64];
 static char	cfpath[128];
@@ -96,13 +97,13 @@ test_config_defaults(void **state)
 	assert_int_equal(cf->nlisten, 1);
 	assert_string_equal(cf->listen[0].addr, "::");
 	assert_int_equal(cf->listen[0].port, 5684);
-	assert_int_equal(cf->up_timeout_ms, 30000);
-	assert_int_equal(cf->up_connect_timeout_ms, 5000);
+	assert_int_equal(cf->routes[0].up.timeout_ms, 30000);
+	assert_int_equal(cf->routes[0].up.connect_timeout_ms, 5000);
 	assert_int_equal(cf->max_request_body, 16384);
 	assert_int_equal(cf->max_pending, 1024);
 	assert_int_equal(cf->dtls_mtu, 1152);
 	assert_int_equal(cf->cache_ttl_s, 300);
-	assert_false(cf->up_send_cte);
+	assert_false(cf->routes[0].up.send_cte);
 	assert_string_equal(cf->att_on_204, "not-found");
 	assert_string_equal(cf->log_level, "info");
 	assert_null(cf->dtls_chain);
@@ -134,6 +135,57 @@ test_config_values(void **state)
 	assert_string_equal(cf->log_level, "debug");
 	config_free(cf);
 }
+
+/* Labels: est.labels inherit everything, labels.<l> override and inherit. */
+static void
+test_config_routes(void **state)
+{
+	struct errlist			 e;
+	struct config			*cf;
+	const struct config_route	*d, *a, *b;
+
+	(void)state;
+	cf = load("{" DTLS_OK ", \"upstream\": {\"url\": "
+	    "\"https://ca1.example\", "
+	    "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
+	    "\"ca\": \"%s/ca.pem\", \"timeout_ms\": 9000}, "
+	    "\"est\": {\"labels\": [\"plain\"], \"operations\": "
+	    "[\"crts\", \"sen\"]}, "
+	    "\"labels\": {\"other\": {\"upstream\": {\"url\": "
+	    "\"https://other.example\", \"ca\": \"%s/c.pem\", "
+	    "\"connect_timeout_ms\": 700}, \"operations\": [\"att\"]}}}",
+	    &e);
+	if (cf == NULL)
+		fail_msg("%s", e.text);
+	assert_int_equal(cf->nroutes, 3);
+	d = config_route_find(cf, "");
+	a = config_route_find(cf, "plain");
+	b = config_route_find(cf, "other");
+	assert_non_null(d);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_null(config_route_find(cf, "nope"));
+	assert_int_equal(d->up.nservers, 1);
+	assert_string_equal(d->up.servers[0], "https://ca1.example");
+	assert_int_equal(d->ops, (1u << EST_OP_CRTS) | (1u << EST_OP_SEN));
+	/* est.labels: everything from the top, default operations */
+	assert_int_equal(a->up.nservers, 1);
+	assert_int_equal(a->up.timeout_ms, 9000);
+	assert_int_equal(a->ops, (1u << EST_OP_CRTS) | (1u << EST_OP_SEN) |
+	    (1u << EST_OP_SREN) | (1u << EST_OP_ATT));
+	/* labels.other: its own server and CA, the rest inherited */
+	assert_int_equal(b->up.nservers, 1);
+	assert_string_equal(b->up.servers[0], "https://other.example");
+	assert_non_null(strstr(b->up.ca, "/c.pem"));
+	assert_non_null(strstr(b->up.client_key, "/k.pem"));
+	assert_int_equal(b->up.connect_timeout_ms, 700);
+	assert_int_equal(b->up.timeout_ms, 9000);
+	assert_int_equal(b->ops, 1u << EST_OP_ATT);
+	config_free(cf);
+}
+
+#define UP_SRV	"\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", " \
+		"\"ca\": \"%s/ca.pem\""
 
 /* One bad config per row: the error text an operator must see. */
 static const struct {
@@ -181,6 +233,29 @@ static const struct {
 	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 2, "
 	  "\"max_pending_per_session\": 3}}",
 	  "limits.max_pending_per_session: must not exceed" },
+	{ "{" DTLS_OK ", \"upstream\": {" UP_SRV "}}",
+	  "upstream.url: required key is missing" },
+	{ "{" DTLS_OK ", " UP_OK ", \"est\": {\"labels\": [\"x\"]}, "
+	  "\"labels\": {\"x\": {}}}", "labels.x: label \"x\" is given twice" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"a/b\": {}}}",
+	  "labels.a/b: must be 1..32 letters" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": 1}}",
+	  "labels.x: must be an object" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"upstream\": "
+	  "{\"max_connections\": 3}}}}",
+	  "labels.x.upstream.max_connections: only allowed at the top level" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"upstream\": "
+	  "{\"url\": \"https://h/p\"}}}}",
+	  "labels.x.upstream.url: must not carry a path" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"upstream\": "
+	  "{\"timeout_ms\": 300, \"connect_timeout_ms\": 400}}}}",
+	  "labels.x.upstream.connect_timeout_ms: must not exceed" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"operations\": "
+	  "[\"skg\"]}}}", "labels.x.operations[0]: skg needs est.server_keygen" },
+	{ "{" DTLS_OK ", " UP_OK ", \"est\": {\"operations\": [\"crts\", "
+	  "\"nope\"]}}", "est.operations[1]: must be one of crts" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"colour\": 1}}}",
+	  "labels.x.colour: unknown key" },
 	{ "[1, 2]", "the top level must be an object" },
 	{ "{\n  \"dtls\": {\n    \"cert\": 1,,\n  }\n}", ".json:3:16: JSON "
 	  "syntax error" },
@@ -242,6 +317,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_defaults),
 		cmocka_unit_test(test_config_values),
+		cmocka_unit_test(test_config_routes),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_collects),
 		cmocka_unit_test(test_config_missing_file),
