@@ -69,6 +69,9 @@ for f in "$TOP"/conf/*.json; do
 	    -e "s|/etc/estcoapd/ra.crt|$PKI/ra.crt|" \
 	    -e "s|/etc/estcoapd/ra.key|$PKI/ra.key|" \
 	    -e "s|/etc/estcoapd/upstream-ca.pem|$PKI/root-ca.crt|" \
+	    -e "s|/etc/estcoapd/ra-other.crt|$PKI/ra2.crt|" \
+	    -e "s|/etc/estcoapd/ra-other.key|$PKI/ra2.key|" \
+	    -e "s|/etc/estcoapd/other-ca.pem|$PKI/ca2-root.crt|" \
 	    -e "s|/var/log/estcoapd/audit.log|$T/audit.log|" \
 	    "$f" >"$T/sample.json"
 	"$D" -t -c "$T/sample.json" >"$T/t.out" 2>&1 ||
