@@ -15,6 +15,7 @@
 #define CONFIG_MAX_ROUTES	(1 + CONFIG_MAX_LABELS)	/* default + labels */
 #define CONFIG_MAX_SERVERS	8	/* upstream servers of one route */
 #define CONFIG_URL_MAX		256	/* bytes of one base URL, with NUL */
+#define CONFIG_MAX_WORKERS	64	/* service.workers */
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {
@@ -122,6 +123,8 @@ struct config {
 	uint32_t	 metrics_port;
 	char		*audit_file;		/* JSON lines; NULL = none */
 	uint32_t	 drain_timeout_s;	/* SIGTERM: wait this long */
+	uint32_t	 workers;		/* processes (1 = no master) */
+	unsigned	 worker;		/* which one this is (0-based) */
 
 	struct pki_set	*pki;		/* loaded by pki_load() */
 };
@@ -147,6 +150,12 @@ const struct config_route *config_route_find(const struct config *,
  */
 const char	*config_static_diff(const struct config *old,
 		    const struct config *new);
+
+/*
+ * Turn the configured ports into those of worker index: every listen
+ * port and a non-zero metrics port move up by index (see workers.h).
+ */
+void		 config_worker_ports(struct config *cf, unsigned index);
 
 /* Print the schema (key, type, default, help) for -h style listings. */
 void		 config_dump_keys(void);

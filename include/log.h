@@ -19,6 +19,8 @@ void	log_init(int foreground, enum log_level level);
 void	log_set_level(enum log_level);
 enum log_level log_get_level(void);
 int	log_level_parse(const char *, enum log_level *);	/* 0 or -1 */
+/* Start every line with prefix ("worker 1: "); NULL or "" for none. */
+void	log_set_prefix(const char *prefix);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -14,6 +14,14 @@ struct config;
  */
 int	proc_run(struct config *cf, int ready_fd);
 
+/*
+ * Run as worker index of a master process (workers.h), before proc_run:
+ * reloads keep the worker's own ports, and report_fd (non-blocking pipe)
+ * hears "ready G", "alive G" once a second, "reloaded G" and
+ * "reload-failed G", G being the configuration generation.
+ */
+void	proc_set_worker(unsigned index, int report_fd);
+
 /* Stop the loop now, cancelling what is pending (SIGINT). */
 void	proc_stop(void);
 

@@ -173,6 +173,11 @@ static const struct config_key config_keys[] = {
 	{ .path = "service.drain_timeout_s", .type = CK_UINT,
 	  .off = OFF(drain_timeout_s), .def_u = 30, .min = 0, .max = 3600,
 	  .help = "on SIGTERM, how long pending enrollments may finish" },
+	{ .path = "service.workers", .type = CK_UINT, .off = OFF(workers),
+	  .def_u = 1, .min = 1, .max = CONFIG_MAX_WORKERS,
+	  .help = "worker processes; worker i (0-based) serves every listen "
+	  "port + i and metrics_port + i; spread devices over them with the "
+	  "nftables rule of estcoapd -W (restart to change)" },
 	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
 	{ .path = "log.level", .type = CK_ENUM, .off = OFF(log_level),
 	  .def_s = "info", .choices = log_levels,
@@ -892,11 +897,29 @@ config_cross_check(struct config *cf, struct errlist *errs)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);
 	for (size_t i = 0; i < cf->nlisten; i++)
+		if (cf->listen[i].port + (cf->workers > 0 ? cf->workers - 1 :
+		    0) > 65535)
+			errlist_add(errs, "%s: listen[%zu].port: with %u workers "
+			    "the last one would need port %u", cf->file, i,
+			    cf->workers, cf->listen[i].port + cf->workers - 1);
+	if (cf->metrics_port != 0 && cf->workers > 1 &&
+	    cf->metrics_port + cf->workers - 1 > 65535)
+		errlist_add(errs, "%s: service.metrics_port: with %u workers "
+		    "the last one would need port %u", cf->file, cf->workers,
+		    cf->metrics_port + cf->workers - 1);
+	for (size_t i = 0; i < cf->nlisten; i++)
 		for (size_t j = i + 1; j < cf->nlisten; j++)
 			if (cf->listen[i].port == cf->listen[j].port &&
 			    strcmp(cf->listen[i].addr, cf->listen[j].addr) == 0)
 				errlist_add(errs, "%s: listen[%zu]: duplicate of "
 				    "listen[%zu]", cf->file, j, i);
+			else if (cf->workers > 1 && strcmp(cf->listen[i].addr,
+			    cf->listen[j].addr) == 0 && (unsigned)abs(
+			    (int)cf->listen[i].port - (int)cf->listen[j].port) <
+			    cf->workers)
+				errlist_add(errs, "%s: listen[%zu]: its worker "
+				    "ports overlap those of listen[%zu] (%u "
+				    "workers)", cf->file, j, i, cf->workers);
 }
 
 /* Turn a cJSON error pointer into line and column (1-based). */
@@ -1054,7 +1077,20 @@ config_static_diff(const struct config *old, const struct config *new)
 		return "service.metrics_port";
 	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
 		return "service.metrics_address";
+	if (old->workers != new->workers)
+		return "service.workers";
 	return NULL;
+}
+
+/* See config.h. */
+void
+config_worker_ports(struct config *cf, unsigned index)
+{
+	for (size_t i = 0; i < cf->nlisten; i++)
+		cf->listen[i].port = (uint16_t)(cf->listen[i].port + index);
+	if (cf->metrics_port != 0)
+		cf->metrics_port += index;
+	cf->worker = index;
 }
 
 /* Print one schema row under the name path. */

@@ -13,6 +13,7 @@
 
 static int		log_fg = 1;
 static enum log_level	log_lvl = LOG_LVL_INFO;
+static char		log_prefix[32];		/* "worker 1: " or "" */
 
 static const char *const log_names[] = {
 	[LOG_LVL_ERR] = "error",
@@ -36,6 +37,14 @@ log_init(int foreground, enum log_level level)
 	log_lvl = level;
 	if (!foreground)
 		openlog(ESTCOAPD_NAME, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+/* Which process of several wrote a line: set once in each worker. */
+void
+log_set_prefix(const char *prefix)
+{
+	snprintf(log_prefix, sizeof(log_prefix), "%s",
+	    prefix != NULL ? prefix : "");
 }
 
 void
@@ -71,12 +80,15 @@ log_vemit(enum log_level level, int errnum, const char *fmt, va_list ap)
 	struct timespec	 ts;
 	struct tm	 tm;
 	char		 tbuf[32];
+	size_t		 n;
 
 	if (level > log_lvl)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(log_prefix);
+	memcpy(msg, log_prefix, n + 1);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	if (errnum != 0) {
-		size_t n = strlen(msg);
+		n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(errnum));
 	}
 	if (!log_fg) {

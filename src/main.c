@@ -20,14 +20,17 @@
 #include "log.h"
 #include "pki.h"
 #include "proc.h"
+#include "workers.h"
 
 static void __attribute__((noreturn))
 usage(int rc)
 {
 	fprintf(rc == 0 ? stdout : stderr,
-	    "usage: estcoapd [-dfhtV] [-c file]\n"
+	    "usage: estcoapd [-dfhtVW] [-c file]\n"
 	    "  -c file  configuration (default %s)\n"
 	    "  -t       check the configuration and its files, then exit\n"
+	    "  -W       print the nftables rules that spread devices over "
+	    "service.workers\n"
 	    "  -f       stay in the foreground and log to stderr\n"
 	    "  -d       debug logging\n"
 	    "  -V       print the version and library versions\n"
@@ -99,9 +102,10 @@ main(int argc, char *argv[])
 	struct config	*cf;
 	enum log_level	 lvl;
 	int		 ch, check = 0, fg = 0, debug = 0, help = 0, rc;
+	int		 nft = 0;
 	int		 ready_fd = -1;
 
-	while ((ch = getopt(argc, argv, "c:dfhtV")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dfhtVW")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -121,6 +125,9 @@ main(int argc, char *argv[])
 		case 'V':
 			print_versions();
 			return EXIT_OK;
+		case 'W':
+			nft = 1;
+			break;
 		default:
 			usage(EXIT_CONFIG);
 		}
@@ -151,6 +158,11 @@ main(int argc, char *argv[])
 		config_free(cf);
 		return EXIT_OK;
 	}
+	if (nft) {
+		workers_nft(cf, stdout);
+		config_free(cf);
+		return EXIT_OK;
+	}
 	if (log_level_parse(cf->log_level, &lvl) == -1)
 		lvl = LOG_LVL_INFO;
 	if (debug)
@@ -160,6 +172,16 @@ main(int argc, char *argv[])
 		return EXIT_RUNTIME;
 	}
 	log_init(fg, lvl);
+	if (cf->workers > 1) {
+		/* fork before any loop, context or curl state exists */
+		log_info("estcoapd %s starting %u workers (%s, %s, libcurl "
+		    "%s, libevent %s), config %s", ESTCOAPD_VERSION,
+		    cf->workers, front_libcoap_version(),
+		    OpenSSL_version(OPENSSL_VERSION),
+		    curl_version_info(CURLVERSION_NOW)->version,
+		    event_get_version(), file);
+		return workers_run(cf, ready_fd);	/* takes over cf */
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("curl_global_init failed");
 		config_free(cf);

@@ -3,6 +3,7 @@
  * on it. Signal callbacks only call proc_reload(), proc_drain() or
  * proc_stop() (style.md). systemd hears about every state change.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +42,39 @@ static struct proc {
 	uint64_t		 status_at;
 	char			 status[160];	/* last STATUS= sent */
 } pr;
+
+/* Set before proc_run when this process is one worker of a master. */
+static struct proc_worker {
+	int			 is_worker;
+	unsigned		 index;		/* 0-based */
+	int			 report_fd;	/* pipe to the master, -1 */
+} pw = { 0, 0, -1 };
+
+/* See proc.h. */
+void
+proc_set_worker(unsigned index, int report_fd)
+{
+	pw.is_worker = 1;
+	pw.index = index;
+	pw.report_fd = report_fd;
+}
+
+/*
+ * Tell the master one event as a line ("ready 1"). The pipe does not
+ * block: a master that does not read loses heartbeats, never our loop.
+ */
+static void
+proc_report(const char *what, unsigned gen)
+{
+	char	buf[64];
+	int	n;
+
+	if (pw.report_fd == -1)
+		return;
+	n = snprintf(buf, sizeof(buf), "%s %u\n", what, gen);
+	if (write(pw.report_fd, buf, (size_t)n) != n && errno != EAGAIN)
+		log_debug("report to the master: %s", strerror(errno));
+}
 
 /* Stop the loop now; pending requests are cancelled (and logged). */
 void
@@ -160,6 +194,8 @@ proc_reload(void)
 		config_unref(cf);
 		goto fail;
 	}
+	if (pw.is_worker)
+		config_worker_ports(cf, pw.index);
 	if ((key = config_static_diff(pr.cf, cf)) != NULL) {
 		log_warnx("reload: %s: %s: cannot change while running; "
 		    "restart to apply it", cf->file, key);
@@ -185,12 +221,14 @@ proc_reload(void)
 	    (unsigned long long)(mono_ms() - t0));
 	proc_log_summary(cf);
 	notify_send("READY=1\nSTATUS=reloaded, generation %u", cf->gen);
+	proc_report("reloaded", cf->gen);
 	return 0;
 fail:
 	metrics_inc(METRICS_C_RELOAD_FAILURES);
 	log_warnx("reload failed: generation %u stays in use", pr.cf->gen);
 	notify_send("READY=1\nSTATUS=reload failed, generation %u stays",
 	    pr.cf->gen);
+	proc_report("reload-failed", pr.cf->gen);
 	return -1;
 }
 
@@ -279,6 +317,7 @@ proc_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	front_tick();
+	proc_report("alive", pr.cf->gen);
 	if (now >= pr.status_at) {
 		proc_status(0);
 		pr.status_at = now + STATUS_EVERY_MS;
@@ -358,6 +397,7 @@ proc_run(struct config *cf, int ready_fd)
 			log_warn("cannot tell the parent we are ready");
 		close(ready_fd);
 	}
+	proc_report("ready", cf->gen);
 	event_base_dispatch(pr.base);
 	log_info("stopped");
 	rc = EXIT_OK;

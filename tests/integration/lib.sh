@@ -273,6 +273,18 @@ p7_certs() {
 	openssl pkcs7 -inform DER -in "$1" -print_certs 2>/dev/null
 }
 
+# mk_csrs N: N fresh P-256 CSRs, $T/csr/1.der .. N.der (CN=dev-K), for
+# devices whose enrollments must not be answered as repeats of each other.
+mk_csrs() {
+	mkdir -p "$T/csr"
+	for k in $(seq 1 "$1"); do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		    -nodes -keyout "$T/csr/$k.key" -subj "/CN=dev-$k" \
+		    -outform DER -out "$T/csr/$k.der" 2>/dev/null ||
+		    fail "openssl req: CSR $k"
+	done
+}
+
 # A case ends with done_case: prints how many checks passed.
 done_case() {
 	echo "PASS [$CASE]: $NCHECK checks"

@@ -256,6 +256,19 @@ static const struct {
 	  "\"nope\"]}}", "est.operations[1]: must be one of crts" },
 	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"colour\": 1}}}",
 	  "labels.x.colour: unknown key" },
+	{ "{" DTLS_OK ", " UP_OK ", \"service\": {\"workers\": 0}}",
+	  "service.workers: must be an integer 1..64" },
+	{ "{\"listen\": [{\"address\": \"::\", \"port\": 65535}], " DTLS_OK
+	  ", " UP_OK ", \"service\": {\"workers\": 2}}",
+	  "listen[0].port: with 2 workers the last one would need port 65536" },
+	{ "{" DTLS_OK ", " UP_OK ", \"service\": {\"workers\": 3, "
+	  "\"metrics_port\": 65534}}",
+	  "service.metrics_port: with 3 workers the last one would need port "
+	  "65536" },
+	{ "{\"listen\": [{\"address\": \"::\", \"port\": 5684}, "
+	  "{\"address\": \"::\", \"port\": 5686}], " DTLS_OK ", " UP_OK
+	  ", \"service\": {\"workers\": 4}}",
+	  "listen[1]: its worker ports overlap those of listen[0] (4 workers)" },
 	{ "[1, 2]", "the top level must be an object" },
 	{ "{\n  \"dtls\": {\n    \"cert\": 1,,\n  }\n}", ".json:3:16: JSON "
 	  "syntax error" },
@@ -277,6 +290,46 @@ test_config_errors(void **state)
 		config_free(cf);
 		errlist_free(&e);
 	}
+}
+
+/* Worker i moves every listen port and the metrics port up by i. */
+static void
+test_config_workers(void **state)
+{
+	struct errlist	 e;
+	struct config	*cf, *cf2;
+
+	(void)state;
+	cf = load("{\"listen\": [{\"address\": \"::\", \"port\": 5684}, "
+	    "{\"address\": \"::\", \"port\": 5784}], " DTLS_OK ", " UP_OK
+	    ", \"service\": {\"workers\": 3, \"metrics_port\": 9100}}", &e);
+	assert_non_null(cf);
+	assert_int_equal(cf->workers, 3);
+	cf2 = load("{\"listen\": [{\"address\": \"::\", \"port\": 5684}, "
+	    "{\"address\": \"::\", \"port\": 5784}], " DTLS_OK ", " UP_OK
+	    ", \"service\": {\"workers\": 3, \"metrics_port\": 9100}}", &e);
+	assert_non_null(cf2);
+	assert_null(config_static_diff(cf, cf2));
+	config_worker_ports(cf, 2);
+	assert_int_equal(cf->listen[0].port, 5686);
+	assert_int_equal(cf->listen[1].port, 5786);
+	assert_int_equal(cf->metrics_port, 9102);
+	assert_int_equal(cf->worker, 2);
+	assert_string_equal(config_static_diff(cf, cf2), "listen");
+	config_worker_ports(cf2, 2);
+	assert_null(config_static_diff(cf, cf2));
+	cf2->workers = 4;
+	assert_string_equal(config_static_diff(cf, cf2), "service.workers");
+	config_free(cf);
+	config_free(cf2);
+
+	/* the default is one process, and metrics_port 0 stays off */
+	cf = load("{" DTLS_OK ", " UP_OK "}", &e);
+	assert_non_null(cf);
+	assert_int_equal(cf->workers, 1);
+	config_worker_ports(cf, 1);
+	assert_int_equal(cf->metrics_port, 0);
+	config_free(cf);
 }
 
 /* Errors are collected: three wrong keys, three lines. */
@@ -320,6 +373,7 @@ main(void)
 		cmocka_unit_test(test_config_routes),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_collects),
+		cmocka_unit_test(test_config_workers),
 		cmocka_unit_test(test_config_missing_file),
 	};
 
