@@ -1,6 +1,7 @@
 # estcoapd: non-recursive GNU make. Objects and programs go to build/.
 # `make` builds; `make check` runs unit + integration tests, plain and under
-# ASan/UBSan; `make demo` shows one enrollment; `make clean`.
+# ASan/UBSan; `make bench` runs the benchmarks; `make demo` shows one
+# enrollment; `make clean`.
 
 PKGS	 = libcoap-3-openssl libcurl libevent libcjson openssl
 CC	?= cc
@@ -30,7 +31,7 @@ LIB_OBJS    = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
-	      $(BUILD)/cbor-split
+	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -55,6 +56,13 @@ $(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o
 $(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# the load generator and the handshake micro-benchmark of `make bench`
+$(BUILD)/estcoap-bench: $(BUILD)/obj/tests/bench/bench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/estcoap-hsbench: $(BUILD)/obj/tests/bench/hsbench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/notify-listen: $(BUILD)/obj/tests/integration/notify_listen.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 
@@ -74,6 +82,12 @@ deps:
 check: deps
 	@scripts/check.sh
 
+# benchmarks (bench.md B0-B7); not part of check. BENCH_SCALE etc.: see
+# scripts/bench.sh.
+bench: deps
+	@scripts/bench/deps.sh
+	@scripts/bench.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh
@@ -81,6 +95,6 @@ demo: deps
 clean:
 	rm -rf build
 
-.PHONY: all unit deps check demo clean
+.PHONY: all unit deps check bench demo clean
 include mk/install.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config make libcoap3-dev libcoap3-bin libssl-dev
 openssl libcurl4-openssl-dev curl iproute2 libevent-dev libcjson-dev libcmocka-dev
-mandoc"
+mandoc jq"
 
 missing=""
 for p in $PKGS; do
