@@ -75,6 +75,12 @@ void	metrics_request(const char *op, const char *label, unsigned code);
 void	metrics_upstream(const char *server, long status, uint64_t ms);
 
 /*
+ * Whether one upstream server (base URL) is up (1) or marked down (0):
+ * the gauge estcoapd_upstream_server_up{server}.
+ */
+void	metrics_server_up(const char *server, int up);
+
+/*
  * One DTLS handshake outcome: ok, or failed with a short reason
  * ("unknown_ca", "no_certificate", "expired", "other", ...).
  * estcoapd_dtls_handshakes_total{result="ok"|"failed",reason}.

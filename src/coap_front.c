@@ -133,7 +133,6 @@ static struct front {
 	uint64_t		 next_id;
 	struct req_policy	 pol;
 	int			 draining;	/* SIGTERM: finish, take no more */
-	int			 upstream_ok;	/* last exchange got an HTTP answer */
 	int			 upstream_seen;	/* any exchange finished yet */
 } fr;
 
@@ -527,15 +526,15 @@ front_keygen(const struct est_op *op)
 	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
 }
 
-/* Upstream health as the last exchange showed it, for /readyz. */
+/*
+ * An upstream exchange finished: /readyz stops saying "starting". Which
+ * servers are up is the upstream module's (failover) business.
+ */
 static void
 front_upstream_seen(const struct upstream_result *r)
 {
-	fr.upstream_ok = r->end == UPSTREAM_OK;
+	(void)r;
 	fr.upstream_seen = 1;
-	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, fr.upstream_ok);
-	metrics_upstream(r->server != NULL ? r->server : "-",
-	    r->end == UPSTREAM_OK ? r->status : 0, r->ms);
 }
 
 /* Audit what a finished enrollment handed out or was refused. */
@@ -1450,15 +1449,44 @@ front_idle(void)
 	return fr.npending == 0 && coap_can_exit(fr.ctx);
 }
 
-/* See coap_front.h. */
+/*
+ * Servers up over all routes (*total: configured), and the first route
+ * with none up (label, "" for the default route) or NULL.
+ */
+static unsigned
+front_servers_up(unsigned *total, const char **dead)
+{
+	unsigned n = 0, t;
+
+	*total = 0;
+	*dead = NULL;
+	for (size_t i = 0; i < fr.cf->nroutes; i++) {
+		unsigned u = upstream_route_up(fr.up, i, &t);
+
+		n += u;
+		*total += t;
+		if (u == 0 && *dead == NULL)
+			*dead = fr.cf->routes[i].label;
+	}
+	return n;
+}
+
+/*
+ * See coap_front.h. Not ready only when no route can reach a server:
+ * with one CA down the others still serve, and a balancer moving devices
+ * to another registrar would not reach that CA either.
+ */
 const char *
 front_ready_reason(void)
 {
+	unsigned	 total;
+	const char	*dead;
+
 	if (fr.draining)
 		return "draining";
 	if (!fr.upstream_seen)
 		return "starting";
-	if (!fr.upstream_ok)
+	if (front_servers_up(&total, &dead) == 0)
 		return "no upstream reachable";
 	return NULL;
 }
@@ -1467,10 +1495,21 @@ front_ready_reason(void)
 void
 front_status(char *buf, size_t bufsz)
 {
+	const char	*dead;
+	unsigned	 total, n = front_servers_up(&total, &dead);
+	char		 up[96];
+
+	if (!fr.upstream_seen)
+		snprintf(up, sizeof(up), "not yet tried");
+	else if (dead != NULL)
+		snprintf(up, sizeof(up), "%u/%u servers up, none for %s%s", n,
+		    total, *dead != '\0' ? "label " : "the default route",
+		    dead);
+	else
+		snprintf(up, sizeof(up), "%u/%u servers up", n, total);
 	snprintf(buf, bufsz, "%s; %u sessions (%u in handshake), %u pending, "
 	    "upstream %s", fr.draining ? "draining" : "serving",
-	    fr.nsessions, fr.nhandshakes, fr.npending,
-	    fr.upstream_ok ? "up" : fr.upstream_seen ? "down" : "not yet tried");
+	    fr.nsessions, fr.nhandshakes, fr.npending, up);
 }
 
 /* See coap_front.h. */

@@ -199,7 +199,12 @@ static const struct config_key route_keys[] = {
 	  "keys inheriting the top-level value" },
 	{ .path = "upstream.url", .type = CK_STRING, .off = OFFR(up.url),
 	  .top = "upstream.url", .label = true, .noinherit = true,
-	  .help = "base URL, https://host[:port] (no path)" },
+	  .help = "base URL, https://host[:port] (no path); exactly one of "
+	  "url and servers" },
+	{ .path = "upstream.servers", .type = CK_SERVERS,
+	  .top = "upstream.servers", .label = true, .noinherit = true,
+	  .help = "ordered array of base URLs: the first one up is used, a "
+	  "failing one is skipped for down_time_s" },
 	{ .path = "upstream.client_cert", .type = CK_FILE,
 	  .off = OFFR(up.client_cert), .required = true,
 	  .top = "upstream.client_cert", .label = true,
@@ -219,7 +224,8 @@ static const struct config_key route_keys[] = {
 	{ .path = "upstream.timeout_ms", .type = CK_UINT,
 	  .off = OFFR(up.timeout_ms), .def_u = 30000, .min = 200,
 	  .max = 60000, .top = "upstream.timeout_ms", .label = true,
-	  .help = "deadline of one whole upstream exchange; then 5.04" },
+	  .help = "deadline of one whole upstream exchange, failover to "
+	  "the next server included; then 5.04" },
 	{ .path = "upstream.max_connections", .type = CK_UINT,
 	  .off = OFFR(up.max_connections), .def_u = 32, .min = 1,
 	  .max = 4096, .top = "upstream.max_connections",
@@ -229,6 +235,16 @@ static const struct config_key route_keys[] = {
 	  .off = OFFR(up.send_cte), .def_u = 0, .top = "upstream.send_cte",
 	  .label = true,
 	  .help = "add Content-Transfer-Encoding: base64 (pre-RFC 8951 CAs)" },
+	{ .path = "upstream.down_time_s", .type = CK_UINT,
+	  .off = OFFR(up.down_time_s), .def_u = 30, .min = 1, .max = 86400,
+	  .top = "upstream.down_time_s", .label = true,
+	  .help = "a server that failed to connect or timed out is skipped "
+	  "this long" },
+	{ .path = "upstream.health_interval_s", .type = CK_UINT,
+	  .off = OFFR(up.health_interval_s), .def_u = 10, .min = 0,
+	  .max = 86400, .top = "upstream.health_interval_s", .label = true,
+	  .help = "how often a down server is probed with GET cacerts; a "
+	  "good answer brings it back (0 = off)" },
 	{ .path = "operations", .type = CK_OPS, .top = "est.operations",
 	  .label = true, .noinherit = true,
 	  .help = "operations served: crts, sen, sren, att, skg, skc "
@@ -847,8 +863,8 @@ config_route_check(struct config *cf, const struct config_route *rt,
 	else
 		pre[0] = '\0';
 	if (rt->up.nservers == 0)
-		errlist_add(errs, "%s: %supstream.url: required key is missing",
-		    cf->file, pre);
+		errlist_add(errs, "%s: %supstream.url: required key is missing "
+		    "(or upstream.servers)", cf->file, pre);
 	else if (rt->up.url != NULL && (rt == &cf->routes[0] ||
 	    cf->routes[0].up.url == NULL ||
 	    strcmp(rt->up.url, cf->routes[0].up.url) != 0)) {

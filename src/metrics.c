@@ -73,6 +73,7 @@ struct metrics_family {
 	const char	*name;
 	const char	*help;
 	int		 histogram;	/* else a counter */
+	int		 gauge;		/* a gauge: value is set, not counted */
 	size_t		 nlabels;
 	const char	*label[METRICS_NLABELS_MAX];
 	const char	*other[METRICS_NLABELS_MAX];	/* overflow values */
@@ -89,6 +90,7 @@ enum metrics_fam {
 	MF_LATENCY,
 	MF_HANDSHAKES,
 	MF_LIMITS,
+	MF_SERVER_UP,
 	MF_COUNT
 };
 
@@ -127,6 +129,13 @@ static struct metrics_family metrics_fams[MF_COUNT] = {
 		.help = "requests refused because a limit was reached",
 		.nlabels = 1, .label = { "limit" },
 		.other = { "other" }, .cap = 16,
+	},
+	[MF_SERVER_UP] = {
+		.name = "estcoapd_upstream_server_up",
+		.help = "1 while an upstream server is considered reachable, 0 "
+		    "while it is marked down",
+		.gauge = 1, .nlabels = 1, .label = { "server" },
+		.other = { "other" }, .cap = 32,
 	},
 };
 
@@ -375,6 +384,18 @@ metrics_upstream(const char *server, long status, uint64_t ms)
 		}
 }
 
+/* Set whether one upstream server (base URL) is up. */
+void
+metrics_server_up(const char *server, int up)
+{
+	struct metrics_series *s;
+
+	s = metrics_series_get(&metrics_fams[MF_SERVER_UP], server, NULL,
+	    NULL);
+	if (s != NULL)
+		s->value = up != 0;
+}
+
 /* Count one DTLS handshake outcome with its reason. */
 void
 metrics_handshake(int ok, const char *reason)
@@ -460,7 +481,7 @@ metrics_put_family(FILE *fp, const struct metrics_family *f)
 	size_t				 i, b;
 
 	metrics_put_help(fp, f->name, f->help,
-	    f->histogram ? "histogram" : "counter");
+	    f->histogram ? "histogram" : f->gauge ? "gauge" : "counter");
 	for (i = 0; i < f->n; i++) {
 		s = &f->s[i];
 		if (!f->histogram) {

@@ -1,6 +1,15 @@
 /*
  * libcurl multi on libevent (design.md 8.1): curl tells us which sockets to
  * watch and when to wake it; we never call a blocking curl function.
+ *
+ * Failover: each route has an ordered list of servers. A server whose
+ * exchange fails in transport (refused, DNS, TLS, timeout, cut off) is
+ * marked down for upstream.down_time_s and skipped; the exchange moves on
+ * to the next server within the one upstream.timeout_ms budget. A POST
+ * moves on only if curl never sent the request (the PREREQ callback had
+ * not run: the connection or its TLS handshake failed), so an enrollment
+ * is never issued twice. Down servers get a GET cacerts every
+ * upstream.health_interval_s; an HTTP answer below 500 brings them back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +23,30 @@
 
 #include "config.h"
 #include "estcoapd.h"
+#include "est_map.h"
 #include "log.h"
+#include "metrics.h"
 #include "pki.h"
 #include "upstream.h"
 #include "util.h"
 
 #define UPJOB_MAGIC	0x55504a42u	/* "UPJB" */
+
+/* A failover attempt needs at least this much of the budget left (ms). */
+#define UPSTREAM_MIN_ATTEMPT_MS	200
+
+/* How often down servers are looked at for a health check (ms). */
+#define UPSTREAM_TICK_MS	1000
+
+/* What we know of one server of one route; kept across reloads. */
+struct upstream_server {
+	char			 label[CONFIG_LABEL_MAX + 1];	/* its route */
+	char			 url[CONFIG_URL_MAX];	/* "": slot unused */
+	int			 down;		/* failed, not good since */
+	uint64_t		 down_until;	/* mono_ms: skipped until then */
+	uint64_t		 check_at;	/* mono_ms: next health check */
+	struct upstream_job	*health;	/* health check in flight */
+};
 
 struct upstream {
 	struct event_base	*base;
@@ -27,8 +54,11 @@ struct upstream {
 	CURLM			*multi;
 	CURLSH			*share;		/* TLS sessions and DNS */
 	struct event		*timer;		/* curl's one timeout */
+	struct event		*tick;		/* health checks */
 	TAILQ_HEAD(, upstream_job) jobs;	/* running exchanges */
 	unsigned		 njobs;
+	/* [route][server] of cf: the failover state */
+	struct upstream_server	 srv[CONFIG_MAX_ROUTES][CONFIG_MAX_SERVERS];
 };
 
 struct upstream_job {
@@ -37,14 +67,22 @@ struct upstream_job {
 	struct upstream		*up;
 	struct config		*cf;		/* referenced: the blobs live here */
 	size_t			 route;		/* index of cf->routes */
-	const char		*server;	/* base URL in use (in cf) */
+	size_t			 server;	/* index of its servers, in use */
+	uint32_t		 tried;		/* bit per server tried */
+	int			 sent;		/* this attempt's request went out */
+	int			 health;	/* a health check: no failover */
+	char			 path[256];	/* "/.well-known/est/..." */
+	char			 errbuf[CURL_ERROR_SIZE];	/* curl's detail */
 	CURL			*easy;
 	struct curl_slist	*hdrs;
-	char			*body;		/* request body, owned */
+	char			*body;		/* request body, owned; NULL: GET */
+	size_t			 len;
 	struct buf		 resp;		/* capped response body */
 	int			 oversize;
 	long			 retry_after;	/* -1: none seen */
 	uint64_t		 t0;		/* mono_ms at submit */
+	uint64_t		 t_attempt;	/* mono_ms at this attempt */
+	uint64_t		 deadline;	/* t0 + upstream.timeout_ms */
 	upstream_done_fn	 done;
 	void			*arg;
 };
@@ -56,6 +94,7 @@ struct upstream_sock {
 };
 
 static void	upstream_drain(struct upstream *);
+static void	upstream_health_start(struct upstream *);
 
 /* libevent saw activity on a curl socket: tell curl, then reap. */
 static void
@@ -154,6 +193,95 @@ upstream_limits(struct upstream *up)
 	curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, n);
 }
 
+/* The state of a server of the generation in use, or NULL (reloaded away). */
+static struct upstream_server *
+upstream_server_find(struct upstream *up, const char *label, const char *url)
+{
+	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++)
+		for (size_t i = 0; i < CONFIG_MAX_SERVERS; i++) {
+			struct upstream_server *us = &up->srv[r][i];
+
+			if (us->url[0] != '\0' && strcmp(us->url, url) == 0 &&
+			    strcmp(us->label, label) == 0)
+				return us;
+		}
+	return NULL;
+}
+
+/* The state of the server a job is using, or NULL. */
+static struct upstream_server *
+upstream_job_server(struct upstream *up, const struct upstream_job *job)
+{
+	const struct config_route *rt = &job->cf->routes[job->route];
+
+	return upstream_server_find(up, rt->label,
+	    rt->up.servers[job->server]);
+}
+
+/* Publish how many servers are up, overall and per base URL. */
+static void
+upstream_gauges(struct upstream *up)
+{
+	int64_t n = 0;
+
+	for (size_t r = 0; r < up->cf->nroutes; r++)
+		for (size_t i = 0; i < up->cf->routes[r].up.nservers; i++) {
+			const struct upstream_server *us = &up->srv[r][i];
+			int ok = 1;
+
+			n += !us->down;
+			/* one URL in several routes: up if up in all */
+			for (size_t r2 = 0; r2 < up->cf->nroutes; r2++)
+				for (size_t j = 0; j < CONFIG_MAX_SERVERS; j++)
+					if (up->srv[r2][j].down &&
+					    strcmp(up->srv[r2][j].url,
+					    us->url) == 0)
+						ok = 0;
+			metrics_server_up(us->url, ok);
+		}
+	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, n);
+}
+
+/*
+ * Lay out the server table for cf, keeping what we knew of servers that
+ * stay (same label, same URL). Health checks in flight are dropped; the
+ * next tick starts them again.
+ */
+static void
+upstream_servers_layout(struct upstream *up, const struct config *cf)
+{
+	static struct upstream_server old[CONFIG_MAX_ROUTES][CONFIG_MAX_SERVERS];
+
+	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++)
+		for (size_t i = 0; i < CONFIG_MAX_SERVERS; i++)
+			if (up->srv[r][i].health != NULL) {
+				struct upstream_job *h = up->srv[r][i].health;
+
+				up->srv[r][i].health = NULL;
+				upstream_cancel(h);
+			}
+	memcpy(old, up->srv, sizeof(old));
+	memset(up->srv, 0, sizeof(up->srv));
+	for (size_t r = 0; r < cf->nroutes; r++)
+		for (size_t i = 0; i < cf->routes[r].up.nservers; i++) {
+			struct upstream_server *us = &up->srv[r][i];
+
+			snprintf(us->label, sizeof(us->label), "%s",
+			    cf->routes[r].label);
+			snprintf(us->url, sizeof(us->url), "%s",
+			    cf->routes[r].up.servers[i]);
+			for (size_t r2 = 0; r2 < CONFIG_MAX_ROUTES; r2++)
+				for (size_t j = 0; j < CONFIG_MAX_SERVERS; j++)
+					if (old[r2][j].url[0] != '\0' &&
+					    strcmp(old[r2][j].url, us->url) ==
+					    0 && strcmp(old[r2][j].label,
+					    us->label) == 0) {
+						*us = old[r2][j];
+						us->health = NULL;
+					}
+		}
+}
+
 /* See upstream.h. */
 void
 upstream_set_config(struct upstream *up, struct config *cf)
@@ -162,6 +290,17 @@ upstream_set_config(struct upstream *up, struct config *cf)
 	config_unref(up->cf);
 	up->cf = cf;
 	upstream_limits(up);
+	upstream_servers_layout(up, cf);
+	upstream_gauges(up);
+}
+
+/* Once a second: health checks of down servers. */
+static void
+upstream_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	upstream_health_start(arg);
 }
 
 /* Create the multi handle, bound to the loop, for config cf. */
@@ -177,10 +316,22 @@ upstream_new(struct event_base *base, struct config *cf)
 	TAILQ_INIT(&up->jobs);
 	if ((up->multi = curl_multi_init()) == NULL ||
 	    (up->share = curl_share_init()) == NULL ||
-	    (up->timer = evtimer_new(base, upstream_timer_cb, up)) == NULL) {
+	    (up->timer = evtimer_new(base, upstream_timer_cb, up)) == NULL ||
+	    (up->tick = event_new(base, -1, EV_PERSIST, upstream_tick_cb,
+	    up)) == NULL) {
 		upstream_free(up);
 		return NULL;
 	}
+	{
+		struct timeval tv = { UPSTREAM_TICK_MS / 1000,
+		    (UPSTREAM_TICK_MS % 1000) * 1000 };
+
+		if (event_add(up->tick, &tv) == -1) {
+			upstream_free(up);
+			return NULL;
+		}
+	}
+	upstream_servers_layout(up, cf);
 	curl_share_setopt(up->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -203,6 +354,12 @@ upstream_job_free(struct upstream_job *job)
 	if (job->easy != NULL) {
 		curl_multi_remove_handle(up->multi, job->easy);
 		curl_easy_cleanup(job->easy);
+	}
+	if (job->health) {
+		struct upstream_server *us = upstream_job_server(up, job);
+
+		if (us != NULL && us->health == job)
+			us->health = NULL;
 	}
 	curl_slist_free_all(job->hdrs);
 	free(job->body);
@@ -230,6 +387,8 @@ upstream_free(struct upstream *up)
 		curl_share_cleanup(up->share);
 	if (up->timer != NULL)
 		event_free(up->timer);
+	if (up->tick != NULL)
+		event_free(up->tick);
 	config_unref(up->cf);
 	free(up);
 }
@@ -283,12 +442,28 @@ upstream_header_cb(char *p, size_t sz, size_t n, void *arg)
 	return len;
 }
 
-/* Set what every exchange shares: TLS identity, trust, timeouts. */
+/* curl connected (or reused a connection) and is about to send. */
+static int
+upstream_prereq_cb(void *arg, char *ip, char *lip, int port, int lport)
+{
+	struct upstream_job *job = arg;
+
+	(void)ip;
+	(void)lip;
+	(void)port;
+	(void)lport;
+	job->sent = 1;
+	return CURL_PREREQFUNC_OK;
+}
+
+/*
+ * Set what every exchange shares: TLS identity, trust, and the deadlines
+ * of this attempt (connect_ms, total_ms).
+ */
 static int
 upstream_easy_setup(struct upstream *up, struct upstream_job *job,
-    const char *url)
+    const char *url, long connect_ms, long total_ms)
 {
-	const struct config_upstream *cu = &job->cf->routes[job->route].up;
 	const struct pki_up	*pu = &job->cf->pki->up[job->route];
 	struct curl_blob	 cert = { pu->cert_pem, pu->cert_len - 1,
 				    CURL_BLOB_NOCOPY };
@@ -316,8 +491,8 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)cu->connect_timeout_ms);
-	SET(CURLOPT_TIMEOUT_MS, (long)cu->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	SET(CURLOPT_TIMEOUT_MS, total_ms);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	/* HTTP/2 where the CA offers it: many enrollments, one connection */
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -326,60 +501,143 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_WRITEDATA, job);
 	SET(CURLOPT_HEADERFUNCTION, upstream_header_cb);
 	SET(CURLOPT_HEADERDATA, job);
+	/* before it the request certainly did not leave: failover is safe */
+	SET(CURLOPT_PREREQFUNCTION, upstream_prereq_cb);
+	SET(CURLOPT_PREREQDATA, job);
 	SET(CURLOPT_USERAGENT, "estcoapd/" ESTCOAPD_VERSION);
+	SET(CURLOPT_ERRORBUFFER, job->errbuf);
+	SET(CURLOPT_HTTPHEADER, job->hdrs);
+	if (job->body != NULL) {
+		SET(CURLOPT_POST, 1L);
+		SET(CURLOPT_POSTFIELDS, job->body);
+		SET(CURLOPT_POSTFIELDSIZE, (long)job->len);
+	}
 #undef SET
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-/* Start one exchange; see upstream.h. */
-struct upstream_job *
-upstream_submit(struct upstream *up, size_t route, const char *path,
-    const char *body, size_t len, const char *ctype, upstream_done_fn done,
-    void *arg)
+/* A server is usable unless marked down and still within its down time. */
+static int
+upstream_usable(struct upstream *up, const struct upstream_job *job,
+    size_t i, uint64_t now)
 {
-	struct upstream_job	*job;
-	const char		*base;
-	char			 url[1024], hdr[128];
-	int			 n;
+	const struct config_route	*rt = &job->cf->routes[job->route];
+	const struct upstream_server	*us;
 
-	if (route >= up->cf->nroutes)
-		return NULL;
-	base = up->cf->routes[route].up.servers[0];
-	n = snprintf(url, sizeof(url), "%s%s", base, path);
-	if (n < 0 || (size_t)n >= sizeof(url))
-		return NULL;
+	us = upstream_server_find(up, rt->label, rt->up.servers[i]);
+	return us == NULL || !us->down || now >= us->down_until;
+}
+
+/*
+ * The next server for job: the first untried usable one in order; when
+ * only down ones are left, the first untried of those (better a try than
+ * a certain failure). -1 when every server was tried.
+ */
+static int
+upstream_pick(struct upstream *up, const struct upstream_job *job)
+{
+	size_t		n = job->cf->routes[job->route].up.nservers;
+	uint64_t	now = mono_ms();
+
+	for (size_t i = 0; i < n; i++)
+		if (!(job->tried & (1u << i)) && upstream_usable(up, job, i,
+		    now))
+			return (int)i;
+	for (size_t i = 0; i < n; i++)
+		if (!(job->tried & (1u << i)))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Start the attempt of job on server i of its route, within what is left
+ * of the budget. A GET that may still move on gets an equal share of it
+ * per usable server left, so that a hanging server leaves time for the
+ * next one; a POST gets it all (it can move on only before it is sent).
+ */
+static int
+upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
+{
+	const struct config_upstream	*cu = &job->cf->routes[job->route].up;
+	uint64_t			 now = mono_ms(), left;
+	size_t				 k = 0;
+	char				 url[1024];
+	const char			*base = cu->servers[i];
+	size_t				 bl = strlen(base);
+	int				 n;
+
 	/* a trailing "/" on the base would double the slash */
-	if (base[strlen(base) - 1] == '/')
-		snprintf(url, sizeof(url), "%.*s%s", (int)strlen(base) - 1,
-		    base, path);
-	if ((job = calloc(1, sizeof(*job))) == NULL)
+	if (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	n = snprintf(url, sizeof(url), "%.*s%s", (int)bl, base, job->path);
+	if (n < 0 || (size_t)n >= sizeof(url))
+		return -1;
+	left = job->deadline > now ? job->deadline - now : 1;
+	if (job->body == NULL && !job->health) {
+		for (size_t j = 0; j < cu->nservers; j++)
+			if (!(job->tried & (1u << j)) &&
+			    upstream_usable(up, job, j, now))
+				k++;
+		if (k > 1)
+			left /= k;
+	}
+	job->server = i;
+	job->tried |= 1u << i;
+	job->sent = 0;
+	job->oversize = 0;
+	job->retry_after = -1;
+	job->t_attempt = now;
+	job->errbuf[0] = '\0';
+	buf_reset(&job->resp);
+	buf_init(&job->resp, job->cf->max_response_body);
+	if ((job->easy = curl_easy_init()) == NULL ||
+	    upstream_easy_setup(up, job, url, (long)(left <
+	    cu->connect_timeout_ms ? left : cu->connect_timeout_ms),
+	    (long)left) == -1 ||
+	    curl_multi_add_handle(up->multi, job->easy) != CURLM_OK) {
+		if (job->easy != NULL)
+			curl_easy_cleanup(job->easy);
+		job->easy = NULL;
+		return -1;
+	}
+	log_debug("upstream: %s %s (%llu ms left)", job->body != NULL ?
+	    "POST" : "GET", url, (unsigned long long)left);
+	return 0;
+}
+
+/* A new job for route (not started); NULL when out of memory. */
+static struct upstream_job *
+upstream_job_new(struct upstream *up, size_t route, const char *path,
+    const char *body, size_t len, const char *ctype)
+{
+	const struct config_upstream	*cu = &up->cf->routes[route].up;
+	struct upstream_job		*job;
+	char				 hdr[128];
+	struct curl_slist		*l;
+
+	if (strlen(path) >= sizeof(job->path) ||
+	    (job = calloc(1, sizeof(*job))) == NULL)
 		return NULL;
 	job->magic = UPJOB_MAGIC;
 	job->up = up;
 	job->cf = config_ref(up->cf);
 	job->route = route;
-	job->server = base;
-	job->done = done;
-	job->arg = arg;
 	job->retry_after = -1;
 	job->t0 = mono_ms();
+	job->deadline = job->t0 + cu->timeout_ms;
+	snprintf(job->path, sizeof(job->path), "%s", path);
 	buf_init(&job->resp, up->cf->max_response_body);
 	TAILQ_INSERT_TAIL(&up->jobs, job, entry);
 	up->njobs++;
-	if ((job->easy = curl_easy_init()) == NULL ||
-	    upstream_easy_setup(up, job, url) == -1)
-		goto fail;
 	/* no 100-continue round trip: the body is small */
 	if ((job->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
 		goto fail;
 	if (body != NULL) {
-		struct curl_slist *l;
-
 		snprintf(hdr, sizeof(hdr), "Content-Type: %s", ctype);
 		if ((l = curl_slist_append(job->hdrs, hdr)) == NULL)
 			goto fail;
 		job->hdrs = l;
-		if (up->cf->routes[route].up.send_cte) {
+		if (cu->send_cte) {
 			if ((l = curl_slist_append(job->hdrs,
 			    "Content-Transfer-Encoding: base64")) == NULL)
 				goto fail;
@@ -389,18 +647,109 @@ upstream_submit(struct upstream *up, size_t route, const char *path,
 			goto fail;
 		memcpy(job->body, body, len);
 		job->body[len] = '\0';
-		curl_easy_setopt(job->easy, CURLOPT_POST, 1L);
-		curl_easy_setopt(job->easy, CURLOPT_POSTFIELDS, job->body);
-		curl_easy_setopt(job->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+		job->len = len;
 	}
-	curl_easy_setopt(job->easy, CURLOPT_HTTPHEADER, job->hdrs);
-	if (curl_multi_add_handle(up->multi, job->easy) != CURLM_OK)
-		goto fail;
-	log_debug("upstream: %s %s", body != NULL ? "POST" : "GET", url);
 	return job;
 fail:
 	upstream_job_free(job);
 	return NULL;
+}
+
+/* Start one exchange; see upstream.h. */
+struct upstream_job *
+upstream_submit(struct upstream *up, size_t route, const char *path,
+    const char *body, size_t len, const char *ctype, upstream_done_fn done,
+    void *arg)
+{
+	struct upstream_job	*job;
+	int			 i;
+
+	if (route >= up->cf->nroutes ||
+	    (job = upstream_job_new(up, route, path, body, len, ctype)) ==
+	    NULL)
+		return NULL;
+	job->done = done;
+	job->arg = arg;
+	if ((i = upstream_pick(up, job)) == -1 ||
+	    upstream_attempt(up, job, (size_t)i) == -1) {
+		upstream_job_free(job);
+		return NULL;
+	}
+	return job;
+}
+
+/* Mark a route's server down (or keep it down) after a failure. */
+static void
+upstream_mark_down(struct upstream *up, const struct upstream_job *job,
+    const char *why)
+{
+	const struct config_upstream	*cu = &job->cf->routes[job->route].up;
+	struct upstream_server		*us = upstream_job_server(up, job);
+	uint64_t			 now = mono_ms();
+
+	if (us == NULL)
+		return;
+	us->down_until = now + cu->down_time_s * 1000ULL;
+	if (us->down)
+		return;
+	us->down = 1;
+	us->check_at = now + cu->health_interval_s * 1000ULL;
+	log_warnx("upstream: server %s%s%s marked down for %u s: %s",
+	    us->url, us->label[0] != '\0' ? " of label " : "", us->label,
+	    cu->down_time_s, why);
+	upstream_gauges(up);
+}
+
+/* A server answered over HTTP: if it was down, it is back. */
+static void
+upstream_mark_up(struct upstream *up, const struct upstream_job *job,
+    const char *how)
+{
+	struct upstream_server *us = upstream_job_server(up, job);
+
+	if (us == NULL || !us->down)
+		return;
+	us->down = 0;
+	us->down_until = 0;
+	log_info("upstream: server %s%s%s back up (%s)", us->url,
+	    us->label[0] != '\0' ? " of label " : "", us->label, how);
+	upstream_gauges(up);
+}
+
+/* Probe every down server whose health check is due (GET cacerts). */
+static void
+upstream_health_start(struct upstream *up)
+{
+	const struct est_op	*crts = estmap_op_by_id(EST_OP_CRTS);
+	uint64_t		 now = mono_ms();
+	char			 path[128];
+
+	for (size_t r = 0; r < up->cf->nroutes; r++) {
+		const struct config_route *rt = &up->cf->routes[r];
+
+		if (rt->up.health_interval_s == 0)
+			continue;
+		for (size_t i = 0; i < rt->up.nservers; i++) {
+			struct upstream_server	*us = &up->srv[r][i];
+			struct upstream_job	*job;
+
+			if (!us->down || us->health != NULL ||
+			    now < us->check_at)
+				continue;
+			us->check_at = now + rt->up.health_interval_s * 1000ULL;
+			if (estmap_upstream_path(crts, rt->label, path,
+			    sizeof(path)) == -1 || (job = upstream_job_new(up,
+			    r, path, NULL, 0, NULL)) == NULL)
+				continue;
+			job->health = 1;
+			if (upstream_attempt(up, job, i) == -1) {
+				upstream_job_free(job);
+				continue;
+			}
+			us->health = job;
+			log_debug("upstream: health check of %s", us->url);
+		}
+	}
 }
 
 /* Cancel a job: its callback will not run. */
@@ -429,7 +778,59 @@ upstream_active(const struct upstream *up)
 	return up->njobs;
 }
 
-/* Hand every finished exchange to its owner. */
+/* See upstream.h. */
+unsigned
+upstream_route_up(const struct upstream *up, size_t route, unsigned *total)
+{
+	unsigned n = 0;
+
+	*total = 0;
+	if (route >= up->cf->nroutes)
+		return 0;
+	for (size_t i = 0; i < up->cf->routes[route].up.nservers; i++) {
+		(*total)++;
+		n += !up->srv[route][i].down;
+	}
+	return n;
+}
+
+/*
+ * A transport failure of one attempt: should job move on to another
+ * server? A GET may, on any failure; a POST only when its request never
+ * left (no double issuance). Either needs a server left and time.
+ */
+static int
+upstream_may_move_on(struct upstream *up, struct upstream_job *job, int *next)
+{
+	uint64_t now = mono_ms();
+
+	*next = job->health ? -1 : upstream_pick(up, job);
+	if (*next == -1 || job->oversize || (job->body != NULL && job->sent))
+		return 0;
+	return now + UPSTREAM_MIN_ATTEMPT_MS <= job->deadline;
+}
+
+/* A health check ended: an HTTP answer below 500 means the server is back. */
+static void
+upstream_health_done(struct upstream *up, struct upstream_job *job,
+    CURLcode rc, long status)
+{
+	struct upstream_server *us = upstream_job_server(up, job);
+
+	if (us != NULL && us->health == job)
+		us->health = NULL;
+	if (rc == CURLE_OK && status >= 200 && status < 500)
+		upstream_mark_up(up, job, "health check");
+	else if (us != NULL) {
+		/* still down: keep real requests away from it */
+		us->down_until = mono_ms() +
+		    job->cf->routes[job->route].up.down_time_s * 1000ULL;
+		log_debug("upstream: health check of %s failed: %s", us->url,
+		    rc != CURLE_OK ? job->errbuf : "HTTP 5xx");
+	}
+}
+
+/* Hand every finished exchange to its owner, or move it on to a server. */
 static void
 upstream_drain(struct upstream *up)
 {
@@ -441,7 +842,10 @@ upstream_drain(struct upstream *up)
 		struct upstream_result	 r;
 		CURLcode		 rc;
 		char			*ct = NULL, ctbuf[256];
+		char			 why[CURL_ERROR_SIZE + 32];
 		long			 status = 0;
+		const char		*server;
+		int			 next;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
@@ -452,14 +856,50 @@ upstream_drain(struct upstream *up)
 			fatalx("upstream: finished transfer without a job");
 		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &ct);
+		server = job->cf->routes[job->route].up.servers[job->server];
 		memset(&r, 0, sizeof(r));
 		ctbuf[0] = '\0';
 		if (ct != NULL)
 			snprintf(ctbuf, sizeof(ctbuf), "%s", ct);
+		/* the handle goes now; a next attempt gets a fresh one */
+		curl_multi_remove_handle(up->multi, job->easy);
+		curl_easy_cleanup(job->easy);
+		job->easy = NULL;
+		metrics_upstream(server, rc == CURLE_OK ? status : 0,
+		    mono_ms() - job->t_attempt);
+		if (job->errbuf[0] == '\0')
+			snprintf(job->errbuf, sizeof(job->errbuf), "%s",
+			    curl_easy_strerror(rc));
+		if (job->health) {
+			upstream_health_done(up, job, rc, status);
+			upstream_job_free(job);
+			continue;
+		}
+		if (rc == CURLE_OK)
+			upstream_mark_up(up, job, "answered a request");
+		else if (!job->oversize) {
+			snprintf(why, sizeof(why), "%s%s", job->errbuf,
+			    job->sent ? "" : " (request not sent)");
+			upstream_mark_down(up, job, why);
+			if (upstream_may_move_on(up, job, &next)) {
+				log_info("upstream: %s %s%s on %s failed (%s), "
+				    "trying %s", job->body != NULL ? "POST" :
+				    "GET", "", job->path, server, why,
+				    job->cf->routes[job->route].up.servers[next]);
+				if (upstream_attempt(up, job, (size_t)next) ==
+				    0)
+					continue;
+			} else if (next != -1 && job->body != NULL &&
+			    job->sent)
+				log_warnx("upstream: POST %s on %s failed after "
+				    "it was sent (%s): not retried on another "
+				    "server, it may have been acted on",
+				    job->path, server, job->errbuf);
+		}
 		r.ctype = ct != NULL ? ctbuf : NULL;
 		r.retry_after = job->retry_after;
 		r.ms = mono_ms() - job->t0;
-		r.server = job->server;
+		r.server = server;
 		if (rc == CURLE_OK) {
 			r.end = UPSTREAM_OK;
 			r.status = status;
@@ -470,15 +910,12 @@ upstream_drain(struct upstream *up)
 			r.error = "response body over limits.max_response_body";
 		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
 			r.end = UPSTREAM_TIMEOUT;
-			r.error = curl_easy_strerror(rc);
+			r.error = job->errbuf;
 		} else {
 			r.end = UPSTREAM_FAILED;
-			r.error = curl_easy_strerror(rc);
+			r.error = job->errbuf;
 		}
 		/* the callback may cancel other jobs, never this one */
-		curl_multi_remove_handle(up->multi, job->easy);
-		curl_easy_cleanup(job->easy);
-		job->easy = NULL;
 		job->done(job->arg, &r);
 		upstream_job_free(job);
 	}

@@ -145,10 +145,11 @@ test_config_routes(void **state)
 	const struct config_route	*d, *a, *b;
 
 	(void)state;
-	cf = load("{" DTLS_OK ", \"upstream\": {\"url\": "
-	    "\"https://ca1.example\", "
+	cf = load("{" DTLS_OK ", \"upstream\": {\"servers\": "
+	    "[\"https://ca1.example\", \"https://ca2.example:8443\"], "
 	    "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
-	    "\"ca\": \"%s/ca.pem\", \"timeout_ms\": 9000}, "
+	    "\"ca\": \"%s/ca.pem\", \"timeout_ms\": 9000, "
+	    "\"down_time_s\": 5}, "
 	    "\"est\": {\"labels\": [\"plain\"], \"operations\": "
 	    "[\"crts\", \"sen\"]}, "
 	    "\"labels\": {\"other\": {\"upstream\": {\"url\": "
@@ -165,11 +166,12 @@ test_config_routes(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_null(config_route_find(cf, "nope"));
-	assert_int_equal(d->up.nservers, 1);
-	assert_string_equal(d->up.servers[0], "https://ca1.example");
+	assert_int_equal(d->up.nservers, 2);
+	assert_string_equal(d->up.servers[1], "https://ca2.example:8443");
+	assert_int_equal(d->up.health_interval_s, 10);
 	assert_int_equal(d->ops, (1u << EST_OP_CRTS) | (1u << EST_OP_SEN));
 	/* est.labels: everything from the top, default operations */
-	assert_int_equal(a->up.nservers, 1);
+	assert_int_equal(a->up.nservers, 2);
 	assert_int_equal(a->up.timeout_ms, 9000);
 	assert_int_equal(a->ops, (1u << EST_OP_CRTS) | (1u << EST_OP_SEN) |
 	    (1u << EST_OP_SREN) | (1u << EST_OP_ATT));
@@ -180,6 +182,7 @@ test_config_routes(void **state)
 	assert_non_null(strstr(b->up.client_key, "/k.pem"));
 	assert_int_equal(b->up.connect_timeout_ms, 700);
 	assert_int_equal(b->up.timeout_ms, 9000);
+	assert_int_equal(b->up.down_time_s, 5);
 	assert_int_equal(b->ops, 1u << EST_OP_ATT);
 	config_free(cf);
 }
@@ -234,7 +237,18 @@ static const struct {
 	  "\"max_pending_per_session\": 3}}",
 	  "limits.max_pending_per_session: must not exceed" },
 	{ "{" DTLS_OK ", \"upstream\": {" UP_SRV "}}",
-	  "upstream.url: required key is missing" },
+	  "upstream.url: required key is missing (or upstream.servers)" },
+	{ "{" DTLS_OK ", \"upstream\": {\"url\": \"https://a\", "
+	  "\"servers\": [\"https://b\"], " UP_SRV "}}",
+	  ": upstream: give url or servers, not both" },
+	{ "{" DTLS_OK ", \"upstream\": {\"servers\": [], " UP_SRV "}}",
+	  "upstream.servers: must be a non-empty array" },
+	{ "{" DTLS_OK ", \"upstream\": {\"servers\": [\"https://a\", "
+	  "\"http://b\"], " UP_SRV "}}",
+	  "upstream.servers[1]: must be https://host[:port]" },
+	{ "{" DTLS_OK ", \"upstream\": {\"servers\": [\"https://a\", "
+	  "\"https://a\"], " UP_SRV "}}",
+	  "upstream.servers[1]: duplicate of upstream.servers[0]" },
 	{ "{" DTLS_OK ", " UP_OK ", \"est\": {\"labels\": [\"x\"]}, "
 	  "\"labels\": {\"x\": {}}}", "labels.x: label \"x\" is given twice" },
 	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"a/b\": {}}}",
