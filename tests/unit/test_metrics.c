@@ -1028,6 +1028,26 @@ test_metrics_shutdown(void **state)
 	free(text);
 }
 
+/* The per-server up gauge is set, not counted. */
+static void
+test_metrics_server_up(void **state)
+{
+	char *text;
+
+	(void)state;
+	metrics_server_up("https://a", 1);
+	metrics_server_up("https://a", 1);
+	metrics_server_up("https://b", 1);
+	metrics_server_up("https://b", 0);
+	text = render();
+	assert_series(text, "estcoapd_upstream_server_up{server=\"https://a\"}",
+	    "1");
+	assert_series(text, "estcoapd_upstream_server_up{server=\"https://b\"}",
+	    "0");
+	free(text);
+	metrics_shutdown();
+}
+
 /* Every family has one HELP and one TYPE, before its samples. */
 static void
 test_metrics_help_type(void **state)
@@ -1038,7 +1058,7 @@ test_metrics_help_type(void **state)
 		"estcoapd_upstream_latency_seconds",
 		"estcoapd_dtls_handshakes_total",
 		"estcoapd_limit_refusals_total", "estcoapd_cache_hits_total",
-		"estcoapd_draining",
+		"estcoapd_draining", "estcoapd_upstream_server_up",
 	};
 	char	 prefix[128], *text;
 	size_t	 i;
@@ -1046,9 +1066,11 @@ test_metrics_help_type(void **state)
 	(void)state;
 	text = render();
 	assert_int_equal(count_lines(text, "# HELP "),
-	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 5);
+	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 6);
 	assert_int_equal(count_lines(text, "# TYPE "),
-	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 5);
+	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 6);
+	assert_int_equal(count_lines(text,
+	    "# TYPE estcoapd_upstream_server_up gauge"), 1);
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
 		snprintf(prefix, sizeof(prefix), "# HELP %s ", families[i]);
 		assert_int_equal(count_lines(text, prefix), 1);
@@ -1366,6 +1388,7 @@ main(void)
 		cmocka_unit_test_teardown(test_metrics_histogram, teardown),
 		cmocka_unit_test_teardown(test_metrics_shutdown, teardown),
 		cmocka_unit_test_teardown(test_metrics_help_type, teardown),
+		cmocka_unit_test_teardown(test_metrics_server_up, teardown),
 		cmocka_unit_test(test_prom_check),
 		cmocka_unit_test_teardown(test_metrics_http, teardown),
 		cmocka_unit_test_teardown(test_metrics_http_no_ready,
