@@ -24,6 +24,18 @@ XCFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDSAN	 = -fsanitize=address,undefined
 CFLAGS	 = -O1 -g
 endif
+# FUZZ=1: libFuzzer targets with clang, ASan and UBSan (mk/fuzz.mk)
+FUZZ	?=
+ifeq ($(FUZZ),1)
+BUILD	 = build/fuzz
+CC	 = clang
+FUZZSAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# clang counts va_list formatters as non-literal formats; gcc does not
+XCFLAGS	+= $(FUZZSAN) -fsanitize=fuzzer-no-link -fno-omit-frame-pointer \
+	   -Wno-format-nonliteral
+LDSAN	 = $(FUZZSAN)
+CFLAGS	 = -O1 -g
+endif
 
 DAEMON_SRCS = $(wildcard src/*.c)
 LIB_SRCS    = $(filter-out src/main.c,$(DAEMON_SRCS))
@@ -97,4 +109,5 @@ clean:
 
 .PHONY: all unit deps check bench demo clean
 include mk/install.mk
+include mk/fuzz.mk
 -include $(shell find build -name '*.d' 2>/dev/null)
