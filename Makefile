@@ -43,7 +43,8 @@ LIB_OBJS    = $(LIB_SRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
-	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench
+	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench \
+	      $(BUILD)/estcoap-hostile
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -73,6 +74,9 @@ $(BUILD)/estcoap-bench: $(BUILD)/obj/tests/bench/bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/estcoap-hsbench: $(BUILD)/obj/tests/bench/hsbench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/estcoap-hostile: $(BUILD)/obj/tests/integration/hostile.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/notify-listen: $(BUILD)/obj/tests/integration/notify_listen.o

@@ -94,6 +94,8 @@ struct config {
 	uint32_t	 dtls_idle_timeout_s;
 	uint32_t	 dtls_max_handshakes;
 	uint32_t	 dtls_max_idle_sessions;
+	uint32_t	 dtls_max_sessions;	/* past the cookie, at once */
+	uint32_t	 dtls_handshake_timeout_s;
 
 	/* routes[0]: the default route (top-level "upstream"); then labels */
 	struct config_route routes[CONFIG_MAX_ROUTES];
@@ -108,6 +110,9 @@ struct config {
 	uint32_t	 busy_max_age_s;	/* Max-Age with 5.03 when full */
 	uint32_t	 exchange_entries;	/* completed answers kept */
 	uint32_t	 exchange_bytes;	/* their payload bytes */
+	uint32_t	 rate_per_source;	/* requests/s per address, 0 off */
+	uint32_t	 rate_burst;		/* requests at once per address */
+	uint32_t	 rate_sources;		/* addresses remembered */
 
 	/* EST behaviour */
 	uint32_t	 cache_ttl_s;		/* crts / att answers */

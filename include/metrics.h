@@ -42,6 +42,8 @@ enum metrics_counter {
 	    "DTLS sessions in handshake now")				\
 	X(PENDING, "estcoapd_pending_requests",				\
 	    "requests waiting for the upstream (separate responses)")	\
+	X(BLOCK1_BYTES, "estcoapd_block1_bytes",			\
+	    "bytes held by unfinished Block1 uploads")			\
 	X(CONFIG_GENERATION, "estcoapd_config_generation",		\
 	    "configuration generation in use (1 at start)")		\
 	X(UPSTREAMS_UP, "estcoapd_upstreams_up",			\

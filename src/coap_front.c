@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "ratelimit.h"
 #include "transcode.h"
 #include "upstream.h"
 #include "util.h"
@@ -80,6 +81,8 @@ struct front_sess {
 	char			 peer[64];	/* [addr]:port */
 	unsigned		 pending;
 	int			 connected;	/* handshake done */
+	uint64_t		 t0;		/* mono_ms: ClientHello passed */
+	int			 timed_out;	/* handshake_timeout_s hit */
 };
 
 /* One upstream-bound request, from empty ACK to separate response. */
@@ -120,6 +123,9 @@ static struct front {
 	coap_context_t		*ctx;
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct blk_table	*blk;
+	struct rl_table		*rl;		/* per-source rate, NULL: off */
+	uint64_t		 refused_log_ms;/* last "refused" warning */
+	unsigned		 refused;	/* handshakes refused since */
 	struct xch_table	*xch;		/* finished enrollments */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct front_route	 routes[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
@@ -222,6 +228,7 @@ front_sess_get(coap_session_t *s)
 		return NULL;
 	fs->magic = SESS_MAGIC;
 	fs->session = s;
+	fs->t0 = mono_ms();
 	front_peer_str(s, fs->peer, sizeof(fs->peer));
 	snprintf(fs->id.subject, sizeof(fs->id.subject), "-");
 	snprintf(fs->id.issuer, sizeof(fs->id.issuer), "-");
@@ -736,6 +743,29 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 }
 
 /*
+ * limits.rate_per_source: one token per request from the source address.
+ * 0 when allowed, else the Max-Age (seconds) to send with 5.03.
+ */
+static int
+front_rate_check(coap_session_t *s)
+{
+	const coap_address_t	*a = coap_session_get_addr_remote(s);
+	uint64_t		 wait;
+
+	if (fr.rl == NULL || a == NULL)
+		return 0;
+	if (a->addr.sa.sa_family == AF_INET6)
+		wait = rl_take(fr.rl, &a->addr.sin6.sin6_addr, 16, mono_ms());
+	else if (a->addr.sa.sa_family == AF_INET)
+		wait = rl_take(fr.rl, &a->addr.sin.sin_addr, 4, mono_ms());
+	else
+		return 0;
+	if (wait == 0)
+		return 0;
+	return (int)((wait + 999) / 1000);
+}
+
+/*
  * The request handler of every EST resource and method. See the file
  * comment for the order of the steps.
  */
@@ -779,6 +809,13 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "registrar is shutting down, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
 		metrics_limit("draining");
+		goto answer;
+	}
+	if ((v = (unsigned)front_rate_check(s)) != 0) {
+		req_answer_error(&a, EST_CODE(5, 3), "rate",
+		    "too many requests from this address, retry later");
+		a.max_age = (int)v;
+		metrics_limit("rate_per_source");
 		goto answer;
 	}
 
@@ -832,6 +869,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			case BLK_TOO_LARGE:
 				req_answer_error(&a, EST_CODE(4, 13),
 				    "too-large", "request body too large");
+				metrics_limit("max_request_body");
 				goto too_large;
 			case BLK_BAD:
 				req_answer_error(&a, EST_CODE(4, 0),
@@ -841,6 +879,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 				req_answer_error(&a, EST_CODE(5, 3), "busy",
 				    "too many uploads in progress");
 				a.max_age = (int)fr.cf->busy_max_age_s;
+				metrics_limit("block1_budget");
 				goto answer;
 			}
 			data = body;
@@ -848,6 +887,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		} else if (len > fr.cf->max_request_body) {
 			req_answer_error(&a, EST_CODE(4, 13), "too-large",
 			    "request body too large");
+			metrics_limit("max_request_body");
 			goto too_large;
 		}
 		/*
@@ -1021,8 +1061,12 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 
 	switch (ev) {
 	case COAP_EVENT_SERVER_SESSION_NEW:
+		/*
+		 * A HELLO session: a ClientHello whose source address has not
+		 * answered a cookie yet. libcoap bounds them (max_handshakes);
+		 * our record waits until the cookie came back (setup hook).
+		 */
 		coap_session_set_mtu(s, fr.cf->dtls_mtu);
-		front_sess_get(s);
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
 		if ((fs = front_sess_get(s)) != NULL) {
@@ -1064,15 +1108,73 @@ front_io_cb(evutil_socket_t fd, short what, void *arg)
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 }
 
-/* libcoap's ClientHello hook: our trust store, verify mode and chain. */
+/* Warn about refused handshakes at most once per 10 s, with a count. */
+static void
+front_refused(const char *limit, const char *peer)
+{
+	uint64_t now = mono_ms();
+
+	metrics_limit(limit);
+	fr.refused++;
+	log_debug("dtls: handshake refused peer=%s limit=%s", peer, limit);
+	if (fr.refused_log_ms != 0 && now - fr.refused_log_ms < 10000)
+		return;
+	log_warnx("dtls: %u handshake(s) refused, last peer=%s: %s reached",
+	    fr.refused, peer, limit);
+	fr.refused_log_ms = now;
+	fr.refused = 0;
+}
+
+/*
+ * libcoap's ClientHello hook, once the peer answered the cookie: admit
+ * the session under dtls.max_sessions, then our trust store, verify mode
+ * and chain. Returning 0 aborts the handshake.
+ */
 static int
 front_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
 {
+	coap_session_t	*s = SSL_get_app_data(tls);
+
 	(void)setup;
 	if (fr.draining)
 		return 0;	/* no new devices while we drain */
+	if (s != NULL && coap_session_get_app_data(s) == NULL) {
+		if (fr.nsessions >= fr.cf->dtls_max_sessions) {
+			char peer[64];
+
+			front_peer_str(s, peer, sizeof(peer));
+			front_refused("max_sessions", peer);
+			return 0;
+		}
+		if (front_sess_get(s) == NULL)
+			return 0;
+	}
+	/* a renegotiation costs a handshake and could swap the identity */
+	SSL_set_options(tls, SSL_OP_NO_RENEGOTIATION);
 	return pki_setup_ssl(tls, fr.cf->pki);
 }
+
+/* Drop sessions whose handshake outlived dtls.handshake_timeout_s. */
+static void
+front_handshake_timeouts(uint64_t now)
+{
+	struct front_sess	*fs;
+	uint64_t		 limit = fr.cf->dtls_handshake_timeout_s * 1000ULL;
+
+	LIST_FOREACH(fs, &fr.sessions, entry) {
+		if (fs->connected || fs->timed_out || now - fs->t0 < limit ||
+		    coap_session_get_type(fs->session) !=
+		    COAP_SESSION_TYPE_SERVER ||
+		    coap_session_get_state(fs->session) !=
+		    COAP_SESSION_STATE_HANDSHAKE)
+			continue;
+		fs->timed_out = 1;
+		front_refused("handshake_timeout", fs->peer);
+		/* state NONE: libcoap frees it at its next timer pass */
+		coap_session_disconnected(fs->session, COAP_NACK_TLS_FAILED);
+	}
+}
+
 
 /* Bind one listen address for DTLS. */
 static int
@@ -1294,6 +1396,8 @@ front_tick(void)
 	uint64_t now = mono_ms();
 
 	blk_expire(fr.blk, now);
+	metrics_gauge_set(METRICS_G_BLOCK1_BYTES, (int64_t)blk_bytes(fr.blk));
+	front_handshake_timeouts(now);
 	if (fr.xch != NULL)
 		xch_expire(fr.xch, now);
 	/* refresh crts/att in the last fifth of their life, or when empty */
@@ -1369,6 +1473,16 @@ front_xch_new(const struct config *cf)
 	    EXCHANGE_LIFETIME_MS);
 }
 
+/* The per-source rate table for cf, NULL when the limit is off. */
+static struct rl_table *
+front_rl_new(const struct config *cf)
+{
+	if (cf->rate_per_source == 0)
+		return NULL;
+	return rl_table_new(cf->rate_per_source, cf->rate_burst,
+	    cf->rate_sources);
+}
+
 /* See coap_front.h. */
 int
 front_reconfigure(struct config *cf)
@@ -1386,6 +1500,13 @@ front_reconfigure(struct config *cf)
 		/* new bounds: start over; only repeats lose their shortcut */
 		xch_table_free(fr.xch);
 		fr.xch = front_xch_new(cf);
+	}
+	if (fr.rl != NULL && cf->rate_per_source != 0 &&
+	    cf->rate_sources == fr.cf->rate_sources)
+		rl_table_set_limits(fr.rl, cf->rate_per_source, cf->rate_burst);
+	else {
+		rl_table_free(fr.rl);
+		fr.rl = front_rl_new(cf);
 	}
 	for (size_t i = 0; i < fr.nroutes; i++) {
 		const struct config_upstream *o, *n;
@@ -1536,6 +1657,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		return -1;
 	}
 	fr.xch = front_xch_new(cf);
+	fr.rl = front_rl_new(cf);
 	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
 	    cf->max_pending * 4, EXCHANGE_LIFETIME_MS)) == NULL ||
 	    (fr.ctx = coap_new_context(NULL)) == NULL) {
@@ -1601,6 +1723,7 @@ front_shutdown(void)
 		coap_free_context(fr.ctx);
 	blk_table_free(fr.blk);
 	xch_table_free(fr.xch);
+	rl_table_free(fr.rl);
 	coap_cleanup();
 	config_unref(fr.cf);
 	memset(&fr, 0, sizeof(fr));

@@ -94,6 +94,16 @@ static const struct config_key config_keys[] = {
 	  .max = 10000000,
 	  .help = "idle sessions kept; the oldest is closed past it "
 	  "(0 = unlimited)" },
+	{ .path = "dtls.max_sessions", .type = CK_UINT,
+	  .off = OFF(dtls_max_sessions), .def_u = 10000, .min = 1,
+	  .max = 10000000,
+	  .help = "DTLS sessions at once (in handshake or up); past it new "
+	  "handshakes are refused (each costs about 60-80 KB)" },
+	{ .path = "dtls.handshake_timeout_s", .type = CK_UINT,
+	  .off = OFF(dtls_handshake_timeout_s), .def_u = 30, .min = 1,
+	  .max = 600,
+	  .help = "a handshake not finished this long after the device's "
+	  "ClientHello is dropped" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,
@@ -125,6 +135,20 @@ static const struct config_key config_keys[] = {
 	  .off = OFF(exchange_bytes), .def_u = 16777216, .min = 0,
 	  .max = 1073741824,
 	  .help = "payload bytes those remembered answers may hold" },
+	{ .path = "limits.rate_per_source", .type = CK_UINT,
+	  .off = OFF(rate_per_source), .def_u = 100, .min = 0,
+	  .max = 1000000,
+	  .help = "requests per second one source address may make on "
+	  "average; past it 5.03 (0 = no limit)" },
+	{ .path = "limits.rate_burst", .type = CK_UINT,
+	  .off = OFF(rate_burst), .def_u = 500, .min = 1, .max = 1000000,
+	  .help = "requests one source address may make at once before "
+	  "limits.rate_per_source applies" },
+	{ .path = "limits.rate_sources", .type = CK_UINT,
+	  .off = OFF(rate_sources), .def_u = 16384, .min = 16,
+	  .max = 1048576,
+	  .help = "source addresses the rate limit remembers (about 80 "
+	  "bytes each); the least recently seen is forgotten past it" },
 	{ .path = "est", .type = CK_OBJECT,
 	  .help = "EST behaviour" },
 	{ .path = "est.cache_ttl_s", .type = CK_UINT, .off = OFF(cache_ttl_s),

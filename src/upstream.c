@@ -906,6 +906,7 @@ upstream_drain(struct upstream *up)
 			r.body = job->resp.data;
 			r.body_len = job->resp.len;
 		} else if (job->oversize) {
+			metrics_limit("max_response_body");
 			r.end = UPSTREAM_FAILED;
 			r.error = "response body over limits.max_response_body";
 		} else if (rc == CURLE_OPERATION_TIMEDOUT) {

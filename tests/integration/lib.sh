@@ -289,3 +289,43 @@ mk_csrs() {
 done_case() {
 	echo "PASS [$CASE]: $NCHECK checks"
 }
+
+# metric 'NAME{labels}': its value on the daemon's /metrics, 0 when absent.
+# Needs MPORT (service.metrics_port in the config).
+metric() {
+	curl -sf "http://127.0.0.1:$MPORT/metrics" |
+	    awk -v n="$1" '$1 == n { v = $2 } END { print v + 0 }'
+}
+
+# wait_metric 'NAME' OP VALUE SECS: until the metric compares true (test's
+# -eq, -ge, -le ...), polling; 1 when SECS pass first.
+wait_metric() {
+	local v
+	for _ in $(seq 1 $(($4 * 10))); do
+		v=$(metric "$1")
+		[ "$v" "$2" "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# hostile MODE ARGS...: estcoap-hostile as the P-256 device; output in
+# $T/hostile.out, exit status in HOSTILE_RC.
+hostile() {
+	set +e
+	"$TOOLS/estcoap-hostile" -a 127.0.0.1 -p "$PORT" \
+	    -c "${DEV_CERT:-$PKI/device.crt}" -k "${DEV_KEY:-$PKI/device.key}" \
+	    -C "$PKI/root-ca.crt" "$@" >"$T/hostile.out" 2>"$T/hostile.stderr"
+	HOSTILE_RC=$?
+	set -e
+}
+
+# hostile_field KEY: a key=value line of the last hostile run.
+hostile_field() {
+	sed -n "s/^$1=//p" "$T/hostile.out" | tail -n1
+}
+
+# rss_kb: the daemon's resident set now, in KiB.
+rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$DAEMON_PID/status"
+}

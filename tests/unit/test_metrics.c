@@ -608,6 +608,7 @@ test_metrics_counters_gauges(void **state)
 		{ METRICS_G_HANDSHAKES, "estcoapd_dtls_sessions_in_handshake",
 		    0, "0" },
 		{ METRICS_G_PENDING, "estcoapd_pending_requests", -3, "-3" },
+		{ METRICS_G_BLOCK1_BYTES, "estcoapd_block1_bytes", 4096, "4096" },
 		{ METRICS_G_CONFIG_GENERATION, "estcoapd_config_generation",
 		    INT64_MAX, "9223372036854775807" },
 		{ METRICS_G_UPSTREAMS_UP, "estcoapd_upstreams_up", 2, "2" },
