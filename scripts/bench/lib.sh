@@ -163,6 +163,7 @@ bench_upstream_mode() {
 # bench_registrar [extra top-level JSON members, with a leading comma]:
 # estcoapd on $UP_PORT's upstream; sets BENCH_PORT, REG_PID.  Knobs:
 # REG_UPCONN (upstream.max_connections), REG_IDLE (dtls.idle_timeout_s),
+# REG_MAXSESS (dtls.max_sessions; the rate limit is off for the bench),
 # REG_HS (dtls.max_handshakes), REG_LOG (log.level), REG_TIMEOUT_MS.
 bench_registrar() {
 	local extra=${1:-}
@@ -179,7 +180,8 @@ bench_registrar() {
 		"client_ca": "$RUN/client-ca.pem",
 		"idle_timeout_s": ${REG_IDLE:-60},
 		"max_handshakes": ${REG_HS:-5000},
-		"max_idle_sessions": ${REG_MAXIDLE:-100000}
+		"max_idle_sessions": ${REG_MAXIDLE:-100000},
+		"max_sessions": ${REG_MAXSESS:-100000}
 	},
 	"upstream": {
 		"url": "https://localhost:$UP_PORT",
@@ -191,7 +193,8 @@ bench_registrar() {
 	},
 	"limits": {
 		"max_pending": ${REG_PENDING:-20000},
-		"max_pending_per_session": 4
+		"max_pending_per_session": 4,
+		"rate_per_source": 0
 	},
 	"log": { "level": "${REG_LOG:-warning}" }${extra}
 }
