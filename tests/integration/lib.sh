@@ -158,6 +158,10 @@ JSON
 # start_daemon: run estcoapd on $T/estcoapd.json; wait until it is ready
 # and, unless NOWARM is set, until its crts cache is warm.
 start_daemon() {
+	# one daemon per case: a second start would orphan the first
+	if [ -n "$DAEMON_PID" ]; then
+		stop_daemon || fail "the previous daemon did not stop cleanly"
+	fi
 	if [ -f "$T/daemon.log" ]; then
 		cat "$T/daemon.log" >>"$T/daemon.old.log"
 		: >"$T/daemon.log"
