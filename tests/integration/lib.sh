@@ -22,7 +22,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # Print the logs of a failed case.
 dump_logs() {
-	for f in "$T"/daemon.log "$T"/up*.stderr "$T"/up*.req; do
+	for f in "$T"/daemon.log "$T"/up*.stderr "$T"/up*.req "$T"/extra-*.log; do
 		[ -f "$f" ] || continue
 		echo "---- $f (last 60 lines)"
 		tail -n 60 "$f"
