@@ -39,7 +39,7 @@
 #define RESTART_RESET_MS	60000
 /* A ready worker silent this long (or WatchdogSec, if more) is killed. */
 #define STALL_MS		60000
-#define STALL_MIN_MS		10000
+#define STALL_MIN_MS		5000
 /* How long the workers may take to answer a forwarded SIGHUP. */
 #define RELOAD_WAIT_MS		30000
 /* After the drain timeout, proc's 5 s grace and this margin: SIGKILL. */

@@ -4,8 +4,9 @@
 # worker killed with SIGKILL is restarted and serves again; a SIGHUP is
 # checked by the master and reaches both (generation 2 in each worker's
 # metrics), a broken file reaches neither; -W prints the nftables spreader
-# for the config; SIGTERM drains both and the master exits 0. The master
-# speaks sd_notify: READY=1 only after both workers are ready.
+# for the config; a stopped worker is killed after the watchdog interval
+# and restarted; SIGTERM drains both and the master exits 0. The master
+# speaks sd_notify: READY=1 only after both workers are ready, WATCHDOG=1.
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$TOOLS/notify-listen" ] || fail "no $TOOLS/notify-listen (make all)"
@@ -76,8 +77,10 @@ LISTEN_PID=$!
 UPSTREAM_PIDS="$UPSTREAM_PIDS $LISTEN_PID"
 wait_for "$T/notify.sock" 5 "" 2>/dev/null || sleep 0.5
 
-NOTIFY_SOCKET=$T/notify.sock "$BUILD/estcoapd" -f -c "$T/estcoapd.json" \
-    >>"$T/daemon.log" 2>&1 &
+# WATCHDOG_USEC 6 s: the master pings every 3 s and kills a worker that
+# has been silent for 6 s (its tick reports once a second).
+NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=6000000 "$BUILD/estcoapd" -f \
+    -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
 wait_for "$T/daemon.log" 20 "ready: 2 workers serving" ||
     fail "the master did not report both workers ready"
@@ -168,6 +171,20 @@ cp "$T/good.json" "$T/estcoapd.json"
     fail "a refused reload changed the generation"
 ok "a broken file or a new worker count stays with the master"
 enroll "$P0" "worker 0 serves after the refused reloads"
+
+# --- a stuck worker: killed after the watchdog interval, restarted -------
+
+grep -q "WATCHDOG=1" "$T/notify.log" || fail "no WATCHDOG=1 from the master"
+ok "the master sends WATCHDOG=1"
+W0=$(sed -n 's/.*worker 0 (pid \([0-9]*\)) ready.*/\1/p' "$T/daemon.log" |
+    tail -n1)
+kill -STOP "$W0"
+wait_for "$T/daemon.log" 20 "worker 0 (pid $W0) silent for [0-9]* ms: killing it" ||
+    fail "a stopped worker 0 was not noticed"
+wait_more "$T/daemon.log" 20 "worker 0 (pid [0-9]*) ready" 1 ||
+    fail "worker 0 was not restarted after the stall"
+ok "a stopped worker 0 ($W0) was killed and restarted"
+enroll "$P0" "the restarted worker 0 enrolls"
 
 # --- SIGTERM: both drain, the master exits 0 ------------------------------
 
