@@ -1100,18 +1100,25 @@ config_unref(struct config *cf)
 const char *
 config_static_diff(const struct config *old, const struct config *new)
 {
+	static char	 key[64];	/* the route key named in the answer */
+
 	if (old->nlisten != new->nlisten ||
 	    memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
 		return "listen";
 	if (old->server_keygen != new->server_keygen)
 		return "est.server_keygen";
 	if (old->nroutes != new->nroutes)
-		return "labels";
+		return "labels (the set of CA labels)";
 	for (size_t i = 0; i < old->nroutes; i++) {
 		if (strcmp(old->routes[i].label, new->routes[i].label) != 0)
-			return "labels";
-		if (old->routes[i].ops != new->routes[i].ops)
-			return i == 0 ? "est.operations" : "labels.*.operations";
+			return "labels (the set of CA labels)";
+		if (old->routes[i].ops == new->routes[i].ops)
+			continue;
+		if (i == 0)
+			return "est.operations";
+		snprintf(key, sizeof(key), "labels.%s.operations",
+		    old->routes[i].label);
+		return key;
 	}
 	if (old->metrics_port != new->metrics_port)
 		return "service.metrics_port";

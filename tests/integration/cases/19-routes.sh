@@ -99,4 +99,14 @@ grep -q "^POST /.well-known/est/two/simpleenroll .*cn=estcoapd-ra2$" \
     "$T/three.req" || fail "label two's sen did not go to the new server"
 expect_upstream two "$n2" "the old server of label two is no longer used"
 ok "SIGHUP moves a label to another upstream"
+
+# a label's operations are restart-only: the reload is refused, named
+sed -i 's|"operations": \[ "crts" \]|"operations": [ "crts", "att" ]|' \
+    "$T/estcoapd.json"
+kill -HUP "$DAEMON_PID"
+wait_for "$T/daemon.log" 10 "labels.few.operations: cannot change while running" ||
+    fail "a changed label operation set was not refused by name"
+probe -m get -u /.well-known/est/few/att
+expect_pcode 4.04 "the old operations stay after the refused reload"
+ok "changing a label's operations needs a restart"
 done_case

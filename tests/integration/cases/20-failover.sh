@@ -147,4 +147,50 @@ grep -q "GET /.well-known/est/get/cacerts" "$T/b.req" ||
 grep -q "upstream: server $H of label get marked down" "$T/daemon.log" ||
     fail "the hanging server of label get not marked down"
 ok "a timed-out server is marked down per route"
+stop_daemon
+
+# case 68 with every server closed: 5.02 after trying each, and /readyz
+# says no upstream is reachable
+d1=$(free_port tcp)
+d2=$(free_port tcp)
+[ "$d1" != "$d2" ] || d2=$((d1 + 1))
+MPORT=$(free_port tcp)
+write_config "https://localhost:$d1" ',
+	"est": { "cache_ttl_s": 0 },
+	"service": { "metrics_port": '"$MPORT"' }'
+sed -i "s|\"url\": \"https://localhost:$d1\"|\"servers\": [ \"https://localhost:$d1\", \"https://localhost:$d2\" ]|" \
+    "$T/estcoapd.json"
+NOWARM=1 start_daemon
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.02 "case 68: every server of the route closed"
+grep -q "trying https://localhost:$d2" "$T/daemon.log" ||
+    fail "the second closed server was not tried"
+code=$(curl -s -o "$T/ready.txt" -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")
+[ "$code" = 503 ] && grep -q "no upstream reachable" "$T/ready.txt" ||
+    fail "/readyz with every server down: $code $(cat "$T/ready.txt")"
+ok "/readyz 503 'no upstream reachable' when no route has a server up"
+stop_daemon
+
+# health checks off: a down server comes back by answering a request once
+# its down time is over
+start_upstream lazy
+L=https://localhost:$UP_PORT_lazy
+write_config "https://localhost:$d1" ',
+	"est": { "cache_ttl_s": 0 }'
+sed -i "s|\"url\": \"https://localhost:$d1\"|\"servers\": [ \"https://localhost:$d1\", \"$L\" ], \"down_time_s\": 1, \"health_interval_s\": 0|" \
+    "$T/estcoapd.json"
+NOWARM=1 start_daemon
+probe -m get -u /.well-known/est/crts
+expect_pcode 2.05 "crts from the second server"
+start_upstream back -p "$d1"
+for _ in $(seq 1 20); do
+	grep -q "server https://localhost:$d1 back up (answered a request)" \
+	    "$T/daemon.log" && break
+	sleep 0.3
+	probe -m get -u /.well-known/est/crts
+done
+grep -q "server https://localhost:$d1 back up (answered a request)" \
+    "$T/daemon.log" || fail "the server did not come back by traffic"
+grep -q "health check" "$T/daemon.log" && fail "a health check ran with health_interval_s 0"
+ok "without health checks a server returns by answering after its down time"
 done_case
