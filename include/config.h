@@ -16,6 +16,8 @@
 #define CONFIG_MAX_SERVERS	8	/* upstream servers of one route */
 #define CONFIG_URL_MAX		256	/* bytes of one base URL, with NUL */
 #define CONFIG_MAX_WORKERS	64	/* service.workers */
+#define CONFIG_MAX_MCAST	8	/* discovery.multicast groups */
+#define CONFIG_MCAST_MAX	46	/* INET6_ADDRSTRLEN */
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {
@@ -120,6 +122,14 @@ struct config {
 	uint32_t	 retry_max_age_s;	/* 202/503 without Retry-After */
 	char		*att_on_204;		/* "empty" or "not-found" */
 	bool		 server_keygen;		/* serve skg and skc */
+
+	/* plain-CoAP discovery listener (RFC 9148 4.1, 5; RFC 7252 8) */
+	struct config_listen disc_listen[CONFIG_MAX_LISTEN];
+	size_t		 ndisc_listen;		/* 0: none */
+	char		 disc_mcast[CONFIG_MAX_MCAST][CONFIG_MCAST_MAX];
+	size_t		 ndisc_mcast;		/* groups joined */
+	char		*disc_interface;	/* for the joins; NULL: any */
+	char		*disc_advertise;	/* coaps host:port in links */
 
 	char		*log_level;
 

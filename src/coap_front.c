@@ -218,6 +218,9 @@ front_sess_get(coap_session_t *s)
 {
 	struct front_sess	*fs = coap_session_get_app_data(s);
 
+	/* plain CoAP (the discovery listener) has no device behind it */
+	if (coap_session_get_proto(s) != COAP_PROTO_DTLS)
+		return NULL;
 	if (fs != NULL) {
 		if (fs->magic != SESS_MAGIC)
 			fatalx("%s: bad session record", __func__);
@@ -742,6 +745,289 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 	return 0;
 }
 
+/* The request came to a multicast group (plain CoAP discovery). */
+static int
+front_is_mcast(coap_session_t *s)
+{
+	return coap_is_mcast(coap_session_get_addr_local(s));
+}
+
+/*
+ * Send nothing: a NON request (every multicast request is one, RFC 7252
+ * 8.1) then gets no answer at all.
+ */
+static void
+front_no_answer(coap_pdu_t *resp)
+{
+	coap_pdu_set_code(resp, COAP_EMPTY_CODE);
+}
+
+/*
+ * An EST operation over plain CoAP: RFC 9148 3 makes DTLS with a client
+ * certificate mandatory, so the device is not authenticated: 4.01 (RFC
+ * 7252 5.9.2.2), no upstream call. Multicast requests get no answer.
+ */
+static void
+front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
+    coap_pdu_t *resp, const char *opname, const char *label, uint64_t t0)
+{
+	struct est_answer	 a;
+	char			 peer[64];
+	size_t			 len = 0;
+	const uint8_t		*data;
+	int			 mcast = front_is_mcast(s);
+
+	memset(&a, 0, sizeof(a));
+	req_answer_clear(&a);
+	req_answer_error(&a, EST_CODE(4, 1), mcast ? "plain-coap-multicast" :
+	    "plain-coap", "EST needs coaps: DTLS with a client certificate "
+	    "(RFC 9148 3)");
+	front_peer_str(s, peer, sizeof(peer));
+	coap_get_data(req, &len, &data);
+	if (mcast)
+		front_no_answer(resp);
+	else {
+		coap_pdu_set_code(resp, (coap_pdu_code_t)a.code);
+		coap_add_data(resp, strlen(a.diag), (const uint8_t *)a.diag);
+	}
+	front_req_line(++fr.next_id, NULL, peer, opname, label,
+	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
+	req_answer_clear(&a);
+}
+
+/*
+ * "coaps://host:port" for the links the plain listener returns: a
+ * relative link would name the plain endpoint itself. The host is
+ * discovery.advertise, else our address on the route back to the device
+ * (so it also works for multicast requests); the port is the first DTLS
+ * listen port of that address family.
+ */
+static void
+front_coaps_base(coap_session_t *s, char *buf, size_t bufsz)
+{
+	const coap_address_t	*pa = coap_session_get_addr_remote(s);
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl = sizeof(ss);
+	char			 host[INET6_ADDRSTRLEN];
+	int			 fd, fam, v6 = 0;
+	unsigned		 port = fr.cf->listen[0].port;
+
+	if (fr.cf->disc_advertise != NULL) {
+		snprintf(buf, bufsz, "coaps://%s", fr.cf->disc_advertise);
+		return;
+	}
+	snprintf(host, sizeof(host), "localhost");
+	fam = pa->addr.sa.sa_family;
+	if ((fd = socket(fam, SOCK_DGRAM, 0)) != -1) {
+		if (connect(fd, &pa->addr.sa, pa->size) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET6) {
+				struct sockaddr_in6 *a6 =
+				    (struct sockaddr_in6 *)&ss;
+
+				if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+					inet_ntop(AF_INET,
+					    &a6->sin6_addr.s6_addr[12], host,
+					    sizeof(host));
+				else {
+					inet_ntop(AF_INET6, &a6->sin6_addr,
+					    host, sizeof(host));
+					v6 = 1;
+				}
+			} else
+				inet_ntop(AF_INET, &((struct sockaddr_in *)
+				    &ss)->sin_addr, host, sizeof(host));
+		}
+		close(fd);
+	}
+	for (size_t i = 0; i < fr.cf->nlisten; i++) {
+		const char *la = fr.cf->listen[i].addr;
+
+		/* "::" is dual stack: it serves both families */
+		if (strcmp(la, "::") == 0 ||
+		    (strchr(la, ':') != NULL) == v6) {
+			port = fr.cf->listen[i].port;
+			break;
+		}
+	}
+	snprintf(buf, bufsz, "coaps://%s%s%s:%u", v6 ? "[" : "", host,
+	    v6 ? "]" : "", port);
+}
+
+/* Most filters of one /.well-known/core query (RFC 6690 4.1). */
+#define WK_MAX_FILTERS	4
+
+/* Bytes one link may take: href with label, rt and the ct list. */
+#define WK_LINK_MAX	256
+
+/* One query filter: name=value, a trailing '*' makes it a prefix. */
+struct front_wk_filter {
+	const char	*name;
+	size_t		 nlen;
+	const char	*val;
+	size_t		 vlen;
+	int		 prefix;
+};
+
+/* A value matches the filter value exactly, or begins with its prefix. */
+static int
+front_wk_eq(const char *v, size_t vlen, const struct front_wk_filter *f)
+{
+	if (f->prefix)
+		return vlen >= f->vlen && memcmp(v, f->val, f->vlen) == 0;
+	return vlen == f->vlen && memcmp(v, f->val, vlen) == 0;
+}
+
+/* A space-separated attribute value has a token that matches f. */
+static int
+front_wk_tokens(const char *v, const struct front_wk_filter *f)
+{
+	while (*v != '\0') {
+		size_t n = strcspn(v, " ");
+
+		if (n > 0 && front_wk_eq(v, n, f))
+			return 1;
+		v += n;
+		v += strspn(v, " ");
+	}
+	return 0;
+}
+
+/*
+ * A link passes filter f: href (the path, with or without its leading
+ * '/'), rt or ct; a link has no other attribute, so other names match
+ * nothing.
+ */
+static int
+front_wk_match(const struct est_op *op, const char *href,
+    const struct front_wk_filter *f)
+{
+	if (f->nlen == 4 && memcmp(f->name, "href", 4) == 0) {
+		const char *h = href + (f->vlen > 0 && f->val[0] == '/' ? 0 :
+		    1);
+
+		return front_wk_eq(h, strlen(h), f);
+	}
+	if (f->nlen == 2 && memcmp(f->name, "rt", 2) == 0)
+		return front_wk_tokens(op->rt, f);
+	if (f->nlen == 2 && memcmp(f->name, "ct", 2) == 0)
+		return front_wk_tokens(op->ct_attr, f);
+	return 0;
+}
+
+/* Split a query ("a=b&c=d*") into filters; returns how many. */
+static size_t
+front_wk_filters(const coap_string_t *q, struct front_wk_filter *f)
+{
+	const char	*p, *end;
+	size_t		 n = 0;
+
+	if (q == NULL || q->length == 0)
+		return 0;
+	p = (const char *)q->s;
+	end = p + q->length;
+	while (p < end && n < WK_MAX_FILTERS) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+
+		/* a parameter without '=' is no filter (RFC 6690 4.1) */
+		if (eq != NULL && eq > p) {
+			f[n].name = p;
+			f[n].nlen = (size_t)(eq - p);
+			f[n].val = eq + 1;
+			f[n].vlen = (size_t)(stop - eq - 1);
+			f[n].prefix = f[n].vlen > 0 && f[n].val[f[n].vlen - 1]
+			    == '*';
+			if (f[n].prefix)
+				f[n].vlen--;
+			n++;
+		}
+		p = stop + 1;
+	}
+	return n;
+}
+
+/*
+ * GET /.well-known/core (RFC 6690; RFC 9148 4.1): one link per served
+ * (label, operation) with its rt and ct, filtered by the query. Over DTLS
+ * the links are relative; on the plain listener they are absolute coaps
+ * links, since EST is not served there. A multicast request whose filter
+ * matches nothing gets no answer (RFC 6690 4.1, RFC 7252 8.2).
+ */
+static void
+front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
+    const coap_string_t *q, coap_pdu_t *resp)
+{
+	struct front_wk_filter	 f[WK_MAX_FILTERS];
+	struct front_blob	*b;
+	struct est_answer	 a;
+	size_t			 nf = front_wk_filters(q, f), len = 0, cap;
+	char			 base[160] = "", href[96], peer[64];
+	uint8_t			 buf[4];
+	uint64_t		 t0 = mono_ms();
+	int			 plain = coap_session_get_proto(s) !=
+				    COAP_PROTO_DTLS;
+
+	if (plain)
+		front_coaps_base(s, base, sizeof(base));
+	cap = fr.nroutes * (WK_LINK_MAX + sizeof(base)) + 1;
+	if ((b = malloc(sizeof(*b) + cap)) == NULL) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
+		return;
+	}
+	for (size_t i = 0; i < fr.nroutes; i++) {
+		const struct front_route	*rt = &fr.routes[i];
+		const char			*ct = rt->op->ct_attr;
+		int				 list = strchr(ct, ' ') != NULL;
+		size_t				 k;
+
+		snprintf(href, sizeof(href), "/.well-known/est%s%s/%s",
+		    rt->label[0] != '\0' ? "/" : "", rt->label, rt->op->name);
+		for (k = 0; k < nf; k++)
+			if (!front_wk_match(rt->op, href, &f[k]))
+				break;
+		if (k < nf)
+			continue;
+		len += (size_t)snprintf((char *)b->data + len, cap - len,
+		    "%s<%s%s>;rt=\"%s\";ct=%s%s%s", len > 0 ? "," : "", base,
+		    href, rt->op->rt, list ? "\"" : "", ct, list ? "\"" : "");
+		if (len >= cap)
+			len = cap - 1;	/* cannot happen: cap is per route */
+	}
+	b->len = len;
+	memset(&a, 0, sizeof(a));
+	req_answer_clear(&a);
+	a.code = EST_CODE(2, 5);
+	a.len = len;
+	a.reason = plain ? "discovery-plain" : "discovery";
+	front_peer_str(s, peer, sizeof(peer));
+	if (len == 0 && front_is_mcast(s)) {
+		OPENSSL_clear_free(b, sizeof(*b) + cap);
+		front_no_answer(resp);
+		a.reason = "discovery-multicast-empty";
+	} else if (len == 0) {
+		/* RFC 6690 4.1: no match, an empty document */
+		OPENSSL_clear_free(b, sizeof(*b) + cap);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+		    coap_encode_var_safe(buf, sizeof(buf),
+		    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
+	} else {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+		if (!coap_add_data_large_response(r, s, req, resp, q,
+		    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, len, b->data,
+		    front_release_cb, b)) {
+			log_warnx("libcoap refused a %zu-byte discovery answer",
+			    len);
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
+			a.code = EST_CODE(5, 0);
+		}
+	}
+	front_req_line(++fr.next_id, front_sess_get(s), peer, "core", "",
+	    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, t0);
+}
+
 /*
  * limits.rate_per_source: one token per request from the source address.
  * 0 when allowed, else the Max-Age (seconds) to send with 5.03.
@@ -796,6 +1082,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	const struct xch_answer	*x;
 
 	memset(xkey, 0, sizeof(xkey));
+	if (coap_session_get_proto(s) != COAP_PROTO_DTLS) {
+		front_plain_refuse(s, req, resp, op->name, rt->label, t0);
+		return;
+	}
 	if ((async = coap_find_async(s, coap_pdu_get_token(req))) != NULL) {
 		front_answer_async(r, s, req, q, resp, async);
 		return;
@@ -1175,11 +1465,12 @@ front_handshake_timeouts(uint64_t now)
 	}
 }
 
-
-/* Bind one listen address for DTLS. */
+/* Bind one listen address for DTLS, or plain UDP (discovery only). */
 static int
-front_listen(const struct config_listen *l)
+front_listen(const struct config_listen *l, coap_proto_t proto)
 {
+	const char	*pn = proto == COAP_PROTO_DTLS ? "DTLS" :
+			    "plain CoAP (discovery only)";
 	coap_address_t	addr;
 	int		fd;
 
@@ -1203,19 +1494,45 @@ front_listen(const struct config_listen *l)
 	 */
 	if ((fd = socket(addr.addr.sa.sa_family, SOCK_DGRAM, 0)) == -1 ||
 	    bind(fd, &addr.addr.sa, addr.size) == -1) {
-		log_warn("listen: cannot bind DTLS on %s port %u", l->addr,
+		log_warn("listen: cannot bind %s on %s port %u", pn, l->addr,
 		    l->port);
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
 	close(fd);
-	if (coap_new_endpoint(fr.ctx, &addr, COAP_PROTO_DTLS) == NULL) {
-		log_warnx("listen: cannot bind DTLS on %s port %u (address in "
-		    "use or not available)", l->addr, l->port);
+	if (coap_new_endpoint(fr.ctx, &addr, proto) == NULL) {
+		log_warnx("listen: cannot bind %s on %s port %u (address in "
+		    "use or not available)", pn, l->addr, l->port);
 		return -1;
 	}
-	log_info("listening for DTLS on %s port %u", l->addr, l->port);
+	log_info("listening for %s on %s port %u", pn, l->addr, l->port);
+	return 0;
+}
+
+/*
+ * The plain-CoAP discovery endpoints and their multicast groups
+ * (discovery.*). libcoap joins a group on every UDP endpoint.
+ */
+static int
+front_discovery_listen(const struct config *cf)
+{
+	for (size_t i = 0; i < cf->ndisc_listen; i++)
+		if (front_listen(&cf->disc_listen[i], COAP_PROTO_UDP) == -1)
+			return -1;
+	for (size_t i = 0; i < cf->ndisc_mcast; i++) {
+		if (coap_join_mcast_group_intf(fr.ctx, cf->disc_mcast[i],
+		    cf->disc_interface) == -1) {
+			log_warnx("discovery: cannot join multicast group %s%s%s",
+			    cf->disc_mcast[i], cf->disc_interface != NULL ?
+			    " on " : "", cf->disc_interface != NULL ?
+			    cf->disc_interface : "");
+			return -1;
+		}
+		log_info("discovery: joined multicast group %s%s%s",
+		    cf->disc_mcast[i], cf->disc_interface != NULL ? " on " : "",
+		    cf->disc_interface != NULL ? cf->disc_interface : "");
+	}
 	return 0;
 }
 
@@ -1237,6 +1554,11 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	(void)r;
 	(void)q;
 	memset(&a, 0, sizeof(a));
+	if (front_is_mcast(s)) {
+		/* RFC 7252 8.2: no error answers to multicast requests */
+		front_no_answer(resp);
+		return;
+	}
 	req_answer_error(&a, EST_CODE(4, 4), "unknown-path", "");
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
 	coap_get_data(req, &len, &data);
@@ -1319,6 +1641,17 @@ front_resources(void)
 			coap_add_attr(r, coap_make_str_const("ct"),
 			    coap_make_str_const(op->ct_attr), 0);
 		coap_add_resource(fr.ctx, r);
+	}
+	{
+		coap_resource_t *w;
+
+		/* replaces libcoap's own: plain CoAP needs absolute links */
+		if ((w = coap_resource_init(coap_make_str_const(
+		    ".well-known/core"), 0)) == NULL)
+			return -1;
+		coap_register_request_handler(w, COAP_REQUEST_GET,
+		    front_wellknown);
+		coap_add_resource(fr.ctx, w);
 	}
 	{
 		coap_resource_t *u;
@@ -1670,8 +2003,10 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	if (front_apply(cf) == -1)
 		return -1;
 	for (size_t i = 0; i < cf->nlisten; i++)
-		if (front_listen(&cf->listen[i]) == -1)
+		if (front_listen(&cf->listen[i], COAP_PROTO_DTLS) == -1)
 			return -1;
+	if (front_discovery_listen(cf) == -1)
+		return -1;
 	if (front_resources() == -1) {
 		log_warnx("cannot create the EST resources");
 		return -1;

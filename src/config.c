@@ -36,6 +36,8 @@ enum ck_type {
 	CK_SERVERS,		/* upstream.servers: array of base URLs */
 	CK_OPS,			/* operations: array of operation names */
 	CK_ROUTES,		/* labels: object of per-label objects */
+	CK_DLISTEN,		/* discovery.listen: like listen, default none */
+	CK_MCAST,		/* discovery.multicast: group addresses */
 };
 
 /* One row of the schema: where a key lives, what it may hold. */
@@ -181,6 +183,24 @@ static const struct config_key config_keys[] = {
 	  .help = "CA labels with their own settings: {\"<label>\": "
 	  "{\"upstream\": {...}, \"operations\": [...]}}; served like "
 	  "est.labels; restart to add or remove one (default {})" },
+	{ .path = "discovery", .type = CK_OBJECT,
+	  .help = "plain-CoAP (UDP) listener that answers only "
+	  "/.well-known/core (RFC 9148 4.1, 5); restart to change" },
+	{ .path = "discovery.listen", .type = CK_DLISTEN,
+	  .help = "array of {address, port}: plain UDP CoAP endpoints "
+	  "(default [], none; 5683 is the coap port)" },
+	{ .path = "discovery.multicast", .type = CK_MCAST,
+	  .help = "multicast groups joined on the discovery endpoints, "
+	  "e.g. \"ff02::fd\", \"224.0.1.187\" (All-CoAP-Nodes; default [])" },
+	{ .path = "discovery.interface", .type = CK_STRING,
+	  .off = OFF(disc_interface),
+	  .help = "network interface for the multicast joins (default: "
+	  "the one the system picks)" },
+	{ .path = "discovery.advertise", .type = CK_STRING,
+	  .off = OFF(disc_advertise),
+	  .help = "host:port put into the absolute coaps:// links the "
+	  "plain listener returns (default: our address towards the "
+	  "asking device and the first listen port)" },
 	{ .path = "service", .type = CK_OBJECT,
 	  .help = "running as a service: metrics, audit log, drain" },
 	{ .path = "service.metrics_address", .type = CK_STRING,
@@ -419,22 +439,32 @@ config_check_unknown(cJSON *obj, const char *prefix, const char *rel,
 	}
 }
 
-/* Parse the listen array into cf->listen. */
+/*
+ * Parse an array of {address, port} (key: its path) into out[]. The DTLS
+ * listen array defaults to [::]:5684 and may not be empty; the discovery
+ * one (dport 5683) defaults to none.
+ */
 static void
-config_listen(struct config *cf, cJSON *arr, struct errlist *errs)
+config_listen_arr(struct config *cf, cJSON *arr, const char *key,
+    struct config_listen *out, size_t *nout, uint16_t dport,
+    struct errlist *errs)
 {
 	cJSON	*it;
 	size_t	 i = 0;
+	int	 dtls = dport == 5684;
 
 	if (arr == NULL) {
-		snprintf(cf->listen[0].addr, sizeof(cf->listen[0].addr), "::");
-		cf->listen[0].port = 5684;
-		cf->nlisten = 1;
+		if (dtls) {
+			snprintf(out[0].addr, sizeof(out[0].addr), "::");
+			out[0].port = dport;
+			*nout = 1;
+		}
 		return;
 	}
-	if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) == 0) {
-		errlist_add(errs, "%s: listen: must be a non-empty array of "
-		    "{\"address\", \"port\"}", cf->file);
+	if (!cJSON_IsArray(arr) || (dtls && cJSON_GetArraySize(arr) == 0)) {
+		errlist_add(errs, "%s: %s: must be a %sarray of "
+		    "{\"address\", \"port\"}", cf->file, key,
+		    dtls ? "non-empty " : "");
 		return;
 	}
 	cJSON_ArrayForEach(it, arr) {
@@ -443,44 +473,84 @@ config_listen(struct config *cf, cJSON *arr, struct errlist *errs)
 		struct in_addr	 a4;
 
 		if (i == CONFIG_MAX_LISTEN) {
-			errlist_add(errs, "%s: listen: at most %d entries",
-			    cf->file, CONFIG_MAX_LISTEN);
+			errlist_add(errs, "%s: %s: at most %d entries",
+			    cf->file, key, CONFIG_MAX_LISTEN);
 			return;
 		}
 		if (!cJSON_IsObject(it)) {
-			errlist_add(errs, "%s: listen[%zu]: must be an object",
-			    cf->file, i);
+			errlist_add(errs, "%s: %s[%zu]: must be an object",
+			    cf->file, key, i);
 			i++;
 			continue;
 		}
 		cJSON_ArrayForEach(m, it) {
 			if (strcmp(m->string, "address") != 0 &&
 			    strcmp(m->string, "port") != 0)
-				errlist_add(errs, "%s: listen[%zu].%s: unknown "
-				    "key", cf->file, i, m->string);
+				errlist_add(errs, "%s: %s[%zu].%s: unknown "
+				    "key", cf->file, key, i, m->string);
 		}
 		a = cJSON_GetObjectItemCaseSensitive(it, "address");
 		p = cJSON_GetObjectItemCaseSensitive(it, "port");
 		if (!cJSON_IsString(a) || (inet_pton(AF_INET6,
 		    a->valuestring, &a6) != 1 && inet_pton(AF_INET,
 		    a->valuestring, &a4) != 1))
-			errlist_add(errs, "%s: listen[%zu].address: must be a "
-			    "numeric IPv4 or IPv6 address", cf->file, i);
+			errlist_add(errs, "%s: %s[%zu].address: must be a "
+			    "numeric IPv4 or IPv6 address", cf->file, key, i);
 		else
-			snprintf(cf->listen[i].addr, sizeof(cf->listen[i].addr),
+			snprintf(out[i].addr, sizeof(out[i].addr),
 			    "%s", a->valuestring);
 		if (p == NULL)
-			cf->listen[i].port = 5684;
+			out[i].port = dport;
 		else if (!cJSON_IsNumber(p) || p->valuedouble < 1 ||
 		    p->valuedouble > 65535 ||
 		    p->valuedouble != (double)p->valueint)
-			errlist_add(errs, "%s: listen[%zu].port: must be an "
-			    "integer 1..65535", cf->file, i);
+			errlist_add(errs, "%s: %s[%zu].port: must be an "
+			    "integer 1..65535", cf->file, key, i);
 		else
-			cf->listen[i].port = (uint16_t)p->valueint;
+			out[i].port = (uint16_t)p->valueint;
 		i++;
 	}
-	cf->nlisten = i;
+	*nout = i;
+}
+
+/* Parse discovery.multicast: numeric IPv4 or IPv6 multicast groups. */
+static void
+config_mcast(struct config *cf, cJSON *arr, struct errlist *errs)
+{
+	cJSON	*it;
+	size_t	 i = 0;
+
+	if (arr == NULL)
+		return;
+	if (!cJSON_IsArray(arr)) {
+		errlist_add(errs, "%s: discovery.multicast: must be an array of "
+		    "group addresses", cf->file);
+		return;
+	}
+	cJSON_ArrayForEach(it, arr) {
+		const char	*g = cJSON_IsString(it) ? it->valuestring : NULL;
+		struct in6_addr	 a6;
+		struct in_addr	 a4;
+
+		if (i == CONFIG_MAX_MCAST) {
+			errlist_add(errs, "%s: discovery.multicast: at most %d "
+			    "groups", cf->file, CONFIG_MAX_MCAST);
+			return;
+		}
+		if (g == NULL || strlen(g) >= CONFIG_MCAST_MAX ||
+		    !((inet_pton(AF_INET6, g, &a6) == 1 &&
+		    IN6_IS_ADDR_MULTICAST(&a6)) || (inet_pton(AF_INET, g, &a4) ==
+		    1 && IN_MULTICAST(ntohl(a4.s_addr))))) {
+			errlist_add(errs, "%s: discovery.multicast[%zu]: must be "
+			    "a numeric IPv4 or IPv6 multicast address", cf->file,
+			    i);
+			i++;
+			continue;
+		}
+		snprintf(cf->disc_mcast[i], sizeof(cf->disc_mcast[i]), "%s", g);
+		i++;
+	}
+	cf->ndisc_mcast = i;
 }
 
 /*
@@ -902,6 +972,40 @@ config_route_check(struct config *cf, const struct config_route *rt,
 		    "exceed upstream.timeout_ms", cf->file, pre);
 }
 
+/* The discovery listener: its own entries and against the DTLS ones. */
+static void
+config_disc_check(struct config *cf, struct errlist *errs)
+{
+	for (size_t i = 0; i < cf->ndisc_listen; i++) {
+		for (size_t j = 0; j < cf->nlisten; j++)
+			if (cf->disc_listen[i].port == cf->listen[j].port &&
+			    strcmp(cf->disc_listen[i].addr, cf->listen[j].addr)
+			    == 0)
+				errlist_add(errs, "%s: discovery.listen[%zu]: "
+				    "same address and port as listen[%zu]",
+				    cf->file, i, j);
+		for (size_t j = i + 1; j < cf->ndisc_listen; j++)
+			if (cf->disc_listen[i].port == cf->disc_listen[j].port &&
+			    strcmp(cf->disc_listen[i].addr,
+			    cf->disc_listen[j].addr) == 0)
+				errlist_add(errs, "%s: discovery.listen[%zu]: "
+				    "duplicate of discovery.listen[%zu]",
+				    cf->file, j, i);
+	}
+	if (cf->ndisc_mcast > 0 && cf->ndisc_listen == 0)
+		errlist_add(errs, "%s: discovery.multicast: needs a "
+		    "discovery.listen endpoint to join the groups on", cf->file);
+	if (cf->disc_interface != NULL && (cf->ndisc_mcast == 0 ||
+	    strlen(cf->disc_interface) >= 16))
+		errlist_add(errs, "%s: discovery.interface: %s", cf->file,
+		    cf->ndisc_mcast == 0 ? "only used with discovery.multicast" :
+		    "longer than an interface name (15)");
+	if (cf->disc_advertise != NULL && (strlen(cf->disc_advertise) > 96 ||
+	    strpbrk(cf->disc_advertise, " \t\r\n/?#@<>\",;") != NULL))
+		errlist_add(errs, "%s: discovery.advertise: must be host:port "
+		    "(no scheme, path or spaces)", cf->file);
+}
+
 /* Relations between keys that no single row can check. */
 static void
 config_cross_check(struct config *cf, struct errlist *errs)
@@ -936,6 +1040,7 @@ config_cross_check(struct config *cf, struct errlist *errs)
 	if (cf->max_request_body > cf->block1_budget)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);
+	config_disc_check(cf, errs);
 	for (size_t i = 0; i < cf->nlisten; i++)
 		if (cf->listen[i].port + (cf->workers > 0 ? cf->workers - 1 :
 		    0) > 65535)
@@ -1022,7 +1127,13 @@ config_load(const char *path, struct errlist *errs)
 		cJSON			*v = config_json_get(root, k->path);
 
 		if (k->type == CK_LISTEN)
-			config_listen(cf, v, errs);
+			config_listen_arr(cf, v, "listen", cf->listen,
+			    &cf->nlisten, 5684, errs);
+		else if (k->type == CK_DLISTEN)
+			config_listen_arr(cf, v, "discovery.listen",
+			    cf->disc_listen, &cf->ndisc_listen, 5683, errs);
+		else if (k->type == CK_MCAST)
+			config_mcast(cf, v, errs);
 		else if (k->type == CK_LABELS || k->type == CK_ROUTES)
 			continue;	/* after the default route */
 		else if (k->type == CK_OBJECT) {
@@ -1096,6 +1207,15 @@ config_unref(struct config *cf)
 		config_free(cf);
 }
 
+/* Two optional strings are equal (both NULL counts). */
+static int
+str_eq_null(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 /* See config.h. */
 const char *
 config_static_diff(const struct config *old, const struct config *new)
@@ -1120,6 +1240,15 @@ config_static_diff(const struct config *old, const struct config *new)
 		    old->routes[i].label);
 		return key;
 	}
+	if (old->ndisc_listen != new->ndisc_listen ||
+	    memcmp(old->disc_listen, new->disc_listen,
+	    sizeof(old->disc_listen)) != 0 ||
+	    old->ndisc_mcast != new->ndisc_mcast ||
+	    memcmp(old->disc_mcast, new->disc_mcast,
+	    sizeof(old->disc_mcast)) != 0 ||
+	    !str_eq_null(old->disc_interface, new->disc_interface) ||
+	    !str_eq_null(old->disc_advertise, new->disc_advertise))
+		return "discovery";
 	if (old->metrics_port != new->metrics_port)
 		return "service.metrics_port";
 	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
@@ -1151,6 +1280,7 @@ config_dump_key(const struct config_key *k, const char *path, bool label)
 		[CK_LISTEN] = "array", [CK_LABELS] = "array",
 		[CK_SERVERS] = "array", [CK_OPS] = "array",
 		[CK_ROUTES] = "object",
+		[CK_DLISTEN] = "array", [CK_MCAST] = "array",
 	};
 
 	printf("%-30s %-8s", path, tn[k->type]);

@@ -57,10 +57,19 @@ skip() {
 	exit 77
 }
 
-# A count of passed assertions for the summary line.
+# A count of passed assertions for the summary line. A check that
+# implements a protocol.md section 15 case names it ("case 27: ..."); with
+# CASE_TAGS set (run.sh sets it) each "case N" goes to that file as
+# "N <case file>" for the coverage gate (tests/integration/coverage.sh).
 ok() {
+	local s=$*
 	NCHECK=$((NCHECK + 1))
 	[ -z "${VERBOSE:-}" ] || echo "ok [$CASE]: $*"
+	[ -n "${CASE_TAGS:-}" ] || return 0
+	while [[ $s =~ (^|[^[:alnum:]])case\ ([0-9]+)(.*)$ ]]; do
+		echo "${BASH_REMATCH[2]} $CASE" >>"$CASE_TAGS"
+		s=${BASH_REMATCH[3]}
+	done
 }
 
 # A free UDP or TCP port on loopback (checked against what is bound now).

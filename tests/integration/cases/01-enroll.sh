@@ -18,31 +18,36 @@ p7_certs "$T/out" >"$T/cacerts.pem"
 [ "$(grep -c 'BEGIN CERTIFICATE' "$T/cacerts.pem")" -eq 3 ] ||
     fail "crts: want 3 certificates"
 openssl pkcs7 -print_certs -in "$PKI/cacerts.pem" >/dev/null 2>&1 || true
-ok "crts holds 3 certificates"
+ok "case 11: crts holds 3 certificates"
 cmp -s <(openssl x509 -in "$PKI/root-ca.crt" -outform DER) \
     <(openssl x509 -in "$T/cacerts.pem" -outform DER) ||
     fail "crts: first certificate is not the root"
-ok "crts payload is the upstream bundle"
+ok "case 11: crts payload is the upstream bundle (DER PKCS#7)"
 probe -m get -u /.well-known/est/crts
 expect_pcode 2.05 "crts answers 2.05"
 [ "$(probe_field cf)" = 281 ] || fail "crts: cf $(probe_field cf), want 281"
-ok "crts cf 281"
+ok "case 11: crts without Accept has CF 281"
+probe -m get -u /.well-known/est/crts -A 281 -o "$T/crts281.der"
+expect_pcode 2.05 "case 12: crts with Accept 281 -> 2.05"
+[ "$(probe_field cf)" = 281 ] || fail "crts Accept 281: cf $(probe_field cf)"
+cmp -s "$T/crts281.der" "$T/out" || fail "crts Accept 281: payload differs"
+ok "case 12: crts with Accept 281 is the same CF 281 DER PKCS#7"
 
 # 20/21: sen with a P-256 CSR, no Accept -> 2.04 CF 281 with our cert
 n0=$(upstream_count up simpleenroll)
 probe -m post -u /.well-known/est/sen -t 286 -A 281 -f "$PKI/csr-p256.der" \
     -o "$T/sen.p7"
-expect_pcode 2.04 "sen P-256 with Accept 281"
+expect_pcode 2.04 "case 20: sen P-256 with Accept 281 -> 2.04"
 [ "$(probe_field cf)" = 281 ] || fail "sen: cf $(probe_field cf)"
 [ "$(probe_field empty_ack)" = 1 ] || [ "$(probe_field separate)" = 1 ] ||
     fail "sen: the answer was not a separate response"
-ok "sen answered as a separate response"
+ok "case 20: sen answered as a separate response"
 grep -q "POST /.well-known/est/simpleenroll ctype=application/pkcs10" \
     "$T/up.req" || fail "upstream did not see a pkcs10 POST"
-ok "upstream saw POST /simpleenroll with application/pkcs10"
+ok "case 20: upstream saw POST /simpleenroll with application/pkcs10"
 
 coap -m post -t 286 -f "$PKI/csr-p256.der" /.well-known/est/sen
-expect_code 2.xx "sen P-256 without Accept (coap-client)"
+expect_code 2.xx "case 21: sen P-256 without Accept (coap-client)"
 p7_certs "$T/out" >"$T/dev.pem"
 openssl verify -CAfile "$T/cacerts.pem" "$T/dev.pem" >/dev/null ||
     fail "issued P-256 certificate does not chain to the crts CA certs"
@@ -50,7 +55,7 @@ ok "issued certificate verifies against crts"
 cmp -s <(openssl x509 -in "$T/dev.pem" -noout -pubkey) \
     <(openssl pkey -in "$PKI/csr-p256.key" -pubout) ||
     fail "issued certificate does not carry the CSR key"
-ok "issued certificate carries the CSR key"
+ok "case 20: issued certificate carries the CSR key (body was the CSR)"
 [ "$(upstream_count up simpleenroll)" -eq $((n0 + 2)) ] ||
     fail "want exactly one upstream POST per enrollment"
 ok "one upstream POST per enrollment"
@@ -79,11 +84,11 @@ ok "RSA-3072 in 64-byte blocks verifies"
 
 # 16: att -> DER CsrAttrs, CF 285
 probe -m get -u /.well-known/est/att -o "$T/att.der"
-expect_pcode 2.05 "att"
+expect_pcode 2.05 "case 16: att -> 2.05"
 [ "$(probe_field cf)" = 285 ] || fail "att: cf $(probe_field cf)"
 openssl asn1parse -inform DER -in "$T/att.der" | grep -q challengePassword ||
     fail "att: payload is not the upstream CsrAttrs"
-ok "att payload is DER CsrAttrs"
+ok "case 16: att payload is DER CsrAttrs with CF 285"
 
 # sren with the LDevID just issued (DTLS client cert from our EST CA)
 DEV_CERT=$T/dev.pem DEV_KEY=$PKI/csr-p256.key \
@@ -99,7 +104,7 @@ ok "re-enrolled certificate verifies"
 
 # 13/14/22: Accept 287 (one X.509 certificate, D2 and D6)
 probe -m get -u /.well-known/est/crts -A 287
-expect_pcode 4.06 "crts Accept 287 with a 3-certificate bundle"
+expect_pcode 4.06 "case 14: crts Accept 287 with a 3-certificate bundle -> 4.06"
 probe -m post -u /.well-known/est/sen -t 286 -A 287 -f "$PKI/csr-p256.der" \
     -o "$T/one.der"
 expect_pcode 2.04 "sen Accept 287"
@@ -107,7 +112,7 @@ expect_pcode 2.04 "sen Accept 287"
 cmp -s <(openssl x509 -inform DER -in "$T/one.der" -noout -pubkey) \
     <(openssl pkey -in "$PKI/csr-p256.key" -pubout) ||
     fail "sen Accept 287: not a DER certificate with the CSR key"
-ok "sen Accept 287 gives the DER certificate with the CSR key"
+ok "case 22: sen Accept 287 gives CF 287, the DER certificate with the CSR key"
 openssl x509 -in "$PKI/root-ca.crt" >"$T/one-ca.pem"
 upstream_mode up op=cacerts "cacerts=$T/one-ca.pem"
 stop_daemon
@@ -117,7 +122,7 @@ expect_pcode 2.05 "crts Accept 287 with a one-certificate bundle"
 [ "$(probe_field cf)" = 287 ] || fail "crts Accept 287: cf $(probe_field cf)"
 cmp -s "$T/ca.der" <(openssl x509 -in "$PKI/root-ca.crt" -outform DER) ||
     fail "crts Accept 287: not the root certificate"
-ok "crts Accept 287 gives the one CA certificate"
+ok "case 13: crts Accept 287 with one CA certificate gives CF 287 DER X.509"
 upstream_mode up
 
 # 26: crts then sen on one DTLS session
@@ -128,7 +133,7 @@ probe -g /.well-known/est/crts -m post -u /.well-known/est/sen -t 286 \
 expect_pcode 2.04 "crts then sen on one session"
 [ "$(grep -c "dtls: session up" "$T/daemon.log")" -eq $((n + 1)) ] ||
     fail "crts and sen did not share one DTLS session"
-ok "crts and sen shared one DTLS session"
+ok "case 26: crts and sen shared one DTLS session, both succeeded"
 
 # the request line an operator reads
 grep -q 'op=sen label=- method=2 cf=286 .* up=200 .* coap=2.04 .* reason=ok' \

@@ -16,7 +16,7 @@ for b in 64 128 256 512 1024; do
 	coap -m get -b "$b" /.well-known/est/crts
 	expect_code 2.xx "crts at block size $b"
 	cmp -s "$T/out" "$T/crts.ref" || fail "crts at $b bytes differs"
-	ok "crts at $b bytes is byte-exact"
+	ok "case 44: crts at $b bytes is byte-exact"
 done
 # 44: no Block2 asked; the answer comes in Block2 blocks of <= 1024
 probe -m get -u /.well-known/est/crts -o "$T/p.der"
@@ -25,13 +25,13 @@ cmp -s "$T/p.der" "$T/crts.ref" || fail "probe crts differs"
 b2=$(grep '^block2 blocks=' "$T/probe.out" || true)
 case "$b2" in "block2 blocks="[2-9]*" szx="[0-6]) ;;
 *) fail "crts did not come in Block2 blocks ($b2)" ;; esac
-ok "crts came in Block2 blocks ($b2)"
+ok "case 44: crts without Block2 asked came in Block2 blocks ($b2), byte-exact"
 
 # Block1 with a missing block -> 4.08, nothing upstream
 base=$(upstream_count up)
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-rsa3072.der" \
     -b 2 -G 3
-expect_pcode 4.08 "Block1 with block 3 missing"
+expect_pcode 4.08 "case 39: Block1 with block 3 missing -> 4.08"
 expect_upstream up "$base" "no upstream call for a broken upload"
 
 # a complete Block1 upload: separate answer echoes the last Block1

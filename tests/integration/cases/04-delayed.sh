@@ -17,7 +17,7 @@ upstream_mode up op=simpleenroll delay_ms=3000
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
 expect_pcode 2.04 "slow upstream still enrolls"
 [ "$(probe_field empty_ack)" = 1 ] || fail "no empty ACK before the answer"
-ok "empty ACK, then the separate answer"
+ok "case 46: slow upstream: empty ACK, then the separate answer"
 
 # 47: the same CON (same MID and token) three times while pending
 n0=$(upstream_count up simpleenroll)
@@ -26,7 +26,7 @@ probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -D 2 \
 expect_pcode 2.04 "retransmitted request answered once"
 [ "$(upstream_count up simpleenroll)" -eq $((n0 + 1)) ] ||
     fail "a retransmission reached the upstream"
-ok "retransmissions made no second upstream call"
+ok "case 47: retransmissions of a pending MID made no second upstream call"
 
 # 52: the device leaves while the upstream works
 upstream_mode up op=simpleenroll delay_ms=2000
@@ -34,10 +34,10 @@ probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -X
 [ "$(probe_field departed)" = 1 ] || fail "probe did not depart"
 wait_for "$T/daemon.log" 10 "cancelled: DTLS session closed\|session gone, answer dropped" ||
     fail "pending request of a departed device was not cleaned up"
-ok "departed device: pending request freed"
+ok "case 52: departed device: pending request freed"
 sleep 2.5
 kill -0 "$DAEMON_PID" || fail "daemon died"
-ok "daemon alive after the upstream finished for a departed device"
+ok "case 52: daemon alive after the upstream finished for a departed device"
 
 # 53: two devices at once, each gets its own certificate
 upstream_mode up op=simpleenroll delay_ms=1000
@@ -59,5 +59,5 @@ sa=$(p7_certs "$T/a.p7" | openssl x509 -noout -subject)
 sb=$(p7_certs "$T/b.p7" | openssl x509 -noout -subject)
 case "$sa" in *device-0001*) ;; *) fail "first device got '$sa'" ;; esac
 case "$sb" in *device-0002*) ;; *) fail "second device got '$sb'" ;; esac
-ok "concurrent devices got their own certificates"
+ok "case 53: concurrent devices got their own certificates"
 done_case

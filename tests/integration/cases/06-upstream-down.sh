@@ -8,7 +8,7 @@ dead=$(free_port tcp)
 write_config "https://localhost:$dead"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
-expect_pcode 5.02 "upstream port closed"
+expect_pcode 5.02 "case 68: upstream port closed -> 5.02"
 [ "$(probe_field empty_ack)" = 1 ] || fail "no empty ACK before 5.02"
 ok "empty ACK before 5.02"
 stop_daemon
@@ -19,7 +19,7 @@ upstream_mode slow delay_ms=60000
 UP_CONNECT_MS=1000 UP_TIMEOUT_MS=1500 write_config "https://localhost:$UP_PORT_slow"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
-expect_pcode 5.04 "black-holed upstream"
+expect_pcode 5.04 "case 69: black-holed upstream -> 5.04 after the timeout"
 stop_daemon
 
 # 70: upstream certificate from an unknown CA -> 5.02, CSR never sent
@@ -28,7 +28,7 @@ write_config "https://localhost:$UP_PORT_rogue"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
 expect_pcode 5.02 "untrusted upstream certificate"
-expect_upstream rogue 0 "no request reached the untrusted upstream"
+expect_upstream rogue 0 "case 70: untrusted upstream CA: 5.02, no request reached it"
 stop_daemon
 
 # 70b: right CA, wrong host name (the cert names only wrong.example)
@@ -38,7 +38,7 @@ write_config "https://localhost:$UP_PORT_host"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
 expect_pcode 5.02 "upstream host name mismatch"
-expect_upstream host 0 "no request reached the mismatched upstream"
+expect_upstream host 0 "case 70: wrong upstream host name: 5.02, no request reached it"
 stop_daemon
 
 # 71: the upstream does not trust our client certificate -> 5.02
@@ -46,5 +46,5 @@ start_upstream picky -C "$PKI/rogue-ca.crt"
 write_config "https://localhost:$UP_PORT_picky"
 NOWARM=1 start_daemon
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
-expect_pcode 5.02 "upstream rejects our client certificate"
+expect_pcode 5.02 "case 71: upstream rejects our client certificate -> 5.02"
 done_case

@@ -29,7 +29,7 @@ cmp -s "$T/first.p7" "$T/again.p7" || fail "repeat got another certificate"
     fail "a repeat after completion reached the upstream"
 grep -q "op=sen .*coap=2.04 .*reason=repeat" "$T/daemon.log" ||
     fail "repeat not logged as such"
-ok "repeat after completion: same certificate, no upstream call"
+ok "case 48: repeat after completion: same certificate, no upstream call"
 
 # the same over Block1: answered on the last block, byte-identical
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" \
@@ -107,5 +107,5 @@ probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
 expect_pcode 2.04 "retry after 5.03 goes upstream and gets the certificate"
 [ "$(upstream_count up simpleenroll)" -eq $((n0 + 6)) ] ||
     fail "retry after 5.03 was not forwarded"
-ok "5.03 answers are not remembered"
+ok "case 54: resend after 5.03 forwarded again -> 2.04 once the upstream issues"
 done_case

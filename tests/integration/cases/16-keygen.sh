@@ -51,7 +51,7 @@ expect_pcode 2.04 "skg"
 skg_check "$T/skg.cbor" 284 281
 grep -q "POST /.well-known/est/serverkeygen ctype=application/pkcs10" \
     "$T/up.req" || fail "upstream did not see /serverkeygen"
-ok "skg: [284, PKCS#8 key, 281, PKCS#7] with the generated key"
+ok "case 73: skg: [284, PKCS#8 key, 281, PKCS#7] with the generated key"
 
 # 74: parts in reverse order, quoted boundary, LF line ends
 upstream_mode up op=serverkeygen skg_order=reverse skg_boundary=quoted skg_lf=1
@@ -59,7 +59,7 @@ probe -m post -u /.well-known/est/skg -t 286 -f "$PKI/csr-p256.der" \
     -o "$T/rev.cbor"
 expect_pcode 2.04 "skg, parts reversed"
 skg_check "$T/rev.cbor" 284 281
-ok "reverse order, quoted boundary and LF handled"
+ok "case 74: reverse order, quoted boundary and LF handled"
 
 # 75: CMS-protected key part -> CF 280, bytes copied as they are
 upstream_mode up op=serverkeygen skg_key=encrypted
@@ -67,7 +67,7 @@ probe -m post -u /.well-known/est/skg -t 286 -f "$PKI/csr-p256.der" \
     -o "$T/enc.cbor"
 expect_pcode 2.04 "skg with a CMS-protected key"
 skg_check "$T/enc.cbor" 280 281
-ok "protected key part passed on as CF 280"
+ok "case 75: protected key part passed on as CF 280"
 upstream_mode up
 
 # 76: skc -> [284, key, 287, DER X.509]
@@ -75,12 +75,12 @@ probe -m post -u /.well-known/est/skc -t 286 -f "$PKI/csr-p256.der" \
     -o "$T/skc.cbor"
 expect_pcode 2.04 "skc"
 skg_check "$T/skc.cbor" 284 287
-ok "skc: [284, key, 287, DER certificate]"
+ok "case 76: skc: [284, key, 287, DER certificate]"
 
 # 77: skg with Accept 281 -> 4.06, no upstream
 n=$(upstream_count up serverkeygen)
 probe -m post -u /.well-known/est/skg -t 286 -A 281 -f "$PKI/csr-p256.der"
-expect_pcode 4.06 "skg Accept 281"
+expect_pcode 4.06 "case 77: skg Accept 281 -> 4.06"
 [ "$(upstream_count up serverkeygen)" -eq "$n" ] || fail "4.06 went upstream"
 
 # 78: a CSR with a bad signature is forwarded for skg (not for sen)
@@ -92,13 +92,13 @@ printf "$(printf '\\%03o' $(( b ^ 1 )))" |
 probe -m post -u /.well-known/est/sen -t 286 -f "$T/badsig"
 expect_pcode 4.00 "sen with a bad signature"
 probe -m post -u /.well-known/est/skg -t 286 -f "$T/badsig" -o "$T/bs.cbor"
-expect_pcode 2.04 "skg with a bad CSR signature is forwarded"
+expect_pcode 2.04 "case 78: skg with a bad CSR signature is forwarded -> 2.04"
 
 # 79: broken multipart answers -> 5.02
 for k in missing noboundary truncated; do
 	upstream_mode up op=serverkeygen "skg_broken=$k"
 	probe -m post -u /.well-known/est/skg -t 286 -f "$PKI/csr-p256.der"
-	expect_pcode 5.02 "multipart $k"
+	expect_pcode 5.02 "case 79: multipart $k -> 5.02"
 done
 upstream_mode up op=serverkeygen body=garbage
 probe -m post -u /.well-known/est/skg -t 286 -f "$PKI/csr-p256.der"

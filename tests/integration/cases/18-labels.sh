@@ -15,10 +15,10 @@ ok "labelled caches warm at start"
 
 # 6: a configured label
 probe -m get -u /.well-known/est/arbitraryLabel1/crts
-expect_pcode 2.05 "crts under a label"
+expect_pcode 2.05 "case 6: crts under a configured label -> 2.05"
 grep -q "GET /.well-known/est/arbitraryLabel1/cacerts" "$T/up.req" ||
     fail "upstream did not see the label"
-ok "label forwarded in the upstream path"
+ok "case 6: label forwarded in the upstream path /.well-known/est/<label>/cacerts"
 probe -m post -u /.well-known/est/field-2/sen -t 286 -f "$PKI/csr-p256.der" \
     -o "$T/p7"
 expect_pcode 2.04 "sen under a label"
@@ -33,8 +33,8 @@ expect_pcode 2.04 "default root still served"
 # 7: an unknown label
 n=$(upstream_count up)
 probe -m get -u /.well-known/est/nolabel/crts
-expect_pcode 4.04 "unknown label"
-expect_upstream up "$n" "no upstream call for an unknown label"
+expect_pcode 4.04 "case 7: unknown label -> 4.04"
+expect_upstream up "$n" "case 7: no upstream call for an unknown label"
 
 coap -m get /.well-known/core
 grep -q '</.well-known/est/arbitraryLabel1/crts>;[^,]*rt="ace.est.crts"' \
