@@ -45,6 +45,9 @@ enum blk_result	 blk_add(struct blk_table *, const void *owner, uintptr_t key,
 		    uint32_t num, int m, unsigned szx, const uint8_t *data,
 		    size_t len, uint64_t now_ms, uint8_t **body, size_t *bodylen);
 
+/* A new idle time for unfinished transfers (limits.block1_lifetime_s). */
+void		 blk_table_set_expiry(struct blk_table *, uint64_t expiry_ms);
+
 void		 blk_drop_owner(struct blk_table *, const void *owner);
 void		 blk_expire(struct blk_table *, uint64_t now_ms);
 size_t		 blk_bytes(const struct blk_table *);	/* held now */

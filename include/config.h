@@ -98,6 +98,7 @@ struct config {
 	uint32_t	 dtls_max_idle_sessions;
 	uint32_t	 dtls_max_sessions;	/* past the cookie, at once */
 	uint32_t	 dtls_handshake_timeout_s;
+	uint32_t	 dtls_ack_timeout_ms;	/* CoAP ACK_TIMEOUT, our CONs */
 
 	/* routes[0]: the default route (top-level "upstream"); then labels */
 	struct config_route routes[CONFIG_MAX_ROUTES];
@@ -109,6 +110,7 @@ struct config {
 	uint32_t	 max_pending;		/* upstream-bound requests at once */
 	uint32_t	 max_pending_per_session;
 	uint32_t	 block1_budget;		/* bytes of all Block1 buffers */
+	uint32_t	 block1_lifetime_s;	/* unfinished upload kept */
 	uint32_t	 busy_max_age_s;	/* Max-Age with 5.03 when full */
 	uint32_t	 exchange_entries;	/* completed answers kept */
 	uint32_t	 exchange_bytes;	/* their payload bytes */

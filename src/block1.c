@@ -287,6 +287,13 @@ blk_drop_owner(struct blk_table *t, const void *owner)
 	}
 }
 
+/* See block1.h. */
+void
+blk_table_set_expiry(struct blk_table *t, uint64_t expiry_ms)
+{
+	t->expiry_ms = expiry_ms;
+}
+
 /* Drop every transfer idle for longer than expiry_ms at now_ms. */
 void
 blk_expire(struct blk_table *t, uint64_t now_ms)

@@ -83,6 +83,8 @@ struct front_sess {
 	int			 connected;	/* handshake done */
 	uint64_t		 t0;		/* mono_ms: ClientHello passed */
 	int			 timed_out;	/* handshake_timeout_s hit */
+	/* Block2 SZX asked for in a Block1 upload's first request, per op */
+	int			 early_b2[EST_OP_COUNT];	/* -1: none */
 };
 
 /* One upstream-bound request, from empty ACK to separate response. */
@@ -100,6 +102,7 @@ struct front_req {
 	unsigned		 req_cf;	/* -1u when none */
 	int			 has_block1;
 	uint32_t		 block1;	/* raw Block1 value to echo */
+	int			 b2_szx;	/* early Block2 SZX, -1: none */
 	EVP_PKEY		*csr_key;	/* picks the cert for CF 287 */
 	char			 csr_subject[160];	/* for the audit log */
 	uint8_t			*p7;		/* issued PKCS#7, for the audit */
@@ -236,6 +239,8 @@ front_sess_get(coap_session_t *s)
 	snprintf(fs->id.subject, sizeof(fs->id.subject), "-");
 	snprintf(fs->id.issuer, sizeof(fs->id.issuer), "-");
 	snprintf(fs->id.serial, sizeof(fs->id.serial), "-");
+	for (size_t i = 0; i < EST_OP_COUNT; i++)
+		fs->early_b2[i] = -1;
 	LIST_INSERT_HEAD(&fr.sessions, fs, entry);
 	coap_session_set_app_data(s, fs);
 	fr.nsessions++;
@@ -314,14 +319,45 @@ front_release_cb(coap_session_t *s, void *app_ptr)
 	OPENSSL_clear_free(b, sizeof(*b) + b->len);
 }
 
+/*
+ * A copy of req (no payload) carrying Block2(0/0/szx): the early Block2
+ * negotiation of a Block1 upload's first request (RFC 7959 2.4, RFC 9148
+ * App. B.2), which the request of the separate answer no longer has.
+ * NULL when req asks for Block2 itself.
+ */
+static coap_pdu_t *
+front_req_block2(coap_session_t *s, const coap_pdu_t *req, int szx)
+{
+	coap_opt_iterator_t	 oi;
+	coap_opt_filter_t	 drop;
+	coap_bin_const_t	 tok = coap_pdu_get_token(req);
+	coap_pdu_t		*dup;
+	uint8_t			 buf[4];
+
+	if (coap_check_option(req, COAP_OPTION_BLOCK2, &oi) != NULL)
+		return NULL;
+	coap_option_filter_clear(&drop);
+	coap_option_filter_set(&drop, COAP_OPTION_BLOCK1);
+	if ((dup = coap_pdu_duplicate(req, s, tok.length, tok.s, &drop)) ==
+	    NULL)
+		return NULL;
+	if (coap_add_option(dup, COAP_OPTION_BLOCK2,
+	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)szx), buf) == 0) {
+		coap_delete_pdu(dup);
+		return NULL;
+	}
+	return dup;
+}
+
 /* Put an answer into a libcoap response PDU. Call it last. */
 static void
 front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp, struct est_answer *a,
-    int has_block1, uint32_t block1)
+    int has_block1, uint32_t block1, int b2_szx)
 {
 	uint8_t			buf[4];
 	coap_opt_iterator_t	oi;
+	coap_pdu_t		*dup = NULL;
 
 	coap_pdu_set_code(resp, (coap_pdu_code_t)a->code);
 	if (has_block1)
@@ -369,12 +405,18 @@ front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		}
 		copy->len = a->len;
 		memcpy(copy->data, a->payload, a->len);
+		if (b2_szx >= 0 && (dup = front_req_block2(s, req, b2_szx)) !=
+		    NULL)
+			req = dup;
 		if (!coap_add_data_large_response(r, s, req, resp, q,
 		    (uint16_t)a->cf, a->max_age, a->etag, a->len, copy->data,
-		    front_release_cb, copy)) {
+		    front_release_cb, copy) &&
+		    COAP_RESPONSE_CLASS(coap_pdu_get_code(resp)) != 4) {
+			/* a 4.xx is libcoap's own, e.g. Block2 past the end */
 			log_warnx("libcoap refused a %zu-byte answer", a->len);
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
 		}
+		coap_delete_pdu(dup);
 		return;
 	}
 	if (a->max_age >= 0)
@@ -601,7 +643,8 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 		    "upstream EST server did not answer in time");
 	}
 	/* RFC 7252 5.2.2: the answer goes out in its own CON */
-	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1);
+	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1,
+	    rq->b2_szx);
 	front_audit(rq);
 	front_remember(rq);
 	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->route->label,
@@ -651,7 +694,7 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 
 	if (fs == NULL)
 		front_peer_str(s, peer, sizeof(peer));
-	front_fill(r, s, req, q, resp, a, has_block1, block1);
+	front_fill(r, s, req, q, resp, a, has_block1, block1, -1);
 	front_req_line(++fr.next_id, fs, peer, rt->op->name, rt->label,
 	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
 }
@@ -1139,6 +1182,11 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			br = blk_add(fr.blk, s, (uintptr_t)op, blk1 >> 4,
 			    (blk1 >> 3) & 1, blk1 & 7, data, len, mono_ms(),
 			    &body, &blen);
+			/* RFC 7959 2.4: a Block2 in the first block applies
+			 * to the answer of the whole upload */
+			if (fs != NULL && (blk1 >> 4) == 0)
+				fs->early_b2[op->id] = front_opt_uint(req,
+				    COAP_OPTION_BLOCK2, &v) ? (int)(v & 7) : -1;
 			switch (br) {
 			case BLK_CONTINUE:
 			case BLK_DUPLICATE:
@@ -1259,6 +1307,9 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	rq->req_cf = (unsigned)req_cf;
 	rq->has_block1 = has_blk1;
 	rq->block1 = blk1;
+	rq->b2_szx = has_blk1 ? fs->early_b2[op->id] : -1;
+	if (has_blk1)
+		fs->early_b2[op->id] = -1;
 	rq->csr_key = csr_key;
 	csr_key = NULL;
 	rq->req_len = len;
@@ -1357,6 +1408,10 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 		 * our record waits until the cookie came back (setup hook).
 		 */
 		coap_session_set_mtu(s, fr.cf->dtls_mtu);
+		/* RFC 7252 4.8: the timer of our CON separate answers */
+		coap_session_set_ack_timeout(s, (coap_fixed_point_t){
+		    (uint16_t)(fr.cf->dtls_ack_timeout_ms / 1000),
+		    (uint16_t)(fr.cf->dtls_ack_timeout_ms % 1000) });
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
 		if ((fs = front_sess_get(s)) != NULL) {
@@ -1386,6 +1441,39 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 		break;
 	}
 	return 0;
+}
+
+/*
+ * libcoap gave up on a message we sent: a separate answer the device never
+ * acknowledged (RFC 7252 4.2: after MAX_RETRANSMIT retransmissions) or
+ * reset (RST, 4.2). Its state is freed; the device has to ask again.
+ */
+static void
+front_nack_cb(coap_session_t *s, const coap_pdu_t *sent,
+    const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	char		 peer[64];
+	const char	*why;
+
+	(void)sent;
+	switch (reason) {
+	case COAP_NACK_TOO_MANY_RETRIES:
+		why = "not acknowledged after 4 retransmissions";
+		break;
+	case COAP_NACK_RST:
+		why = "reset by the device";
+		break;
+	case COAP_NACK_NOT_DELIVERABLE:
+	case COAP_NACK_ICMP_ISSUE:
+		why = "not deliverable";
+		break;
+	default:
+		why = "DTLS failed";
+		break;
+	}
+	front_peer_str(s, peer, sizeof(peer));
+	log_info("coap: message mid=%d to peer=%s %s, given up", (int)mid,
+	    peer, why);
 }
 
 /* libcoap's fd is readable: process I/O and due timers, never block. */
@@ -1828,6 +1916,7 @@ front_reconfigure(struct config *cf)
 	}
 	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
 	    cf->max_pending * 4);
+	blk_table_set_expiry(fr.blk, cf->block1_lifetime_s * 1000ULL);
 	if (cf->exchange_entries != fr.cf->exchange_entries ||
 	    cf->exchange_bytes != fr.cf->exchange_bytes) {
 		/* new bounds: start over; only repeats lose their shortcut */
@@ -1992,7 +2081,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	fr.xch = front_xch_new(cf);
 	fr.rl = front_rl_new(cf);
 	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
-	    cf->max_pending * 4, EXCHANGE_LIFETIME_MS)) == NULL ||
+	    cf->max_pending * 4, cf->block1_lifetime_s * 1000ULL)) == NULL ||
 	    (fr.ctx = coap_new_context(NULL)) == NULL) {
 		log_warnx("cannot create the CoAP context");
 		return -1;
@@ -2000,6 +2089,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	/* before any endpoint; no SINGLE_BODY with 4.3.1 (design.md 5.9) */
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_event_handler(fr.ctx, front_event_cb);
+	coap_register_nack_handler(fr.ctx, front_nack_cb);
 	if (front_apply(cf) == -1)
 		return -1;
 	for (size_t i = 0; i < cf->nlisten; i++)

@@ -106,6 +106,12 @@ static const struct config_key config_keys[] = {
 	  .max = 600,
 	  .help = "a handshake not finished this long after the device's "
 	  "ClientHello is dropped" },
+	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
+	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 100,
+	  .max = 60000,
+	  .help = "CoAP ACK_TIMEOUT of our confirmable separate answers "
+	  "(RFC 7252 4.8: 2000); retransmitted 4 times with doubling "
+	  "waits, then given up. Lower only for tests" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,
@@ -124,6 +130,11 @@ static const struct config_key config_keys[] = {
 	  .off = OFF(block1_budget), .def_u = 4194304, .min = 16384,
 	  .max = 1073741824,
 	  .help = "bytes all unfinished Block1 uploads may hold together" },
+	{ .path = "limits.block1_lifetime_s", .type = CK_UINT,
+	  .off = OFF(block1_lifetime_s), .def_u = 247, .min = 1, .max = 3600,
+	  .help = "an unfinished Block1 upload idle this long is dropped; "
+	  "its next block gets 4.08 (RFC 7959 2.5: EXCHANGE_LIFETIME, "
+	  "247)" },
 	{ .path = "limits.busy_max_age_s", .type = CK_UINT,
 	  .off = OFF(busy_max_age_s), .def_u = 10, .min = 1, .max = 3600,
 	  .help = "Max-Age sent with 5.03 when a limit is reached" },

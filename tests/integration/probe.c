@@ -10,8 +10,16 @@
  * empty_ack, separate, type, code, cf (or "none"), maxage, size1, size2,
  * block1=N/M/SZX, block2=N/M/SZX, etag (hex), "block2 blocks=K szx=S",
  * etag_mismatch, block2_incomplete, block2_error, len, payload_text (4.xx
- * and 5.xx), dup_sent, responses.  Without a final answer: handshake=failed,
- * timeout=1, nack=REASON or closed=1.  Exit codes are PROBE_EXIT_* below.
+ * and 5.xx), dup_sent, responses, and with -n or -K: copies (separate
+ * answers received in all), gaps_ms (between them).  Without a final
+ * answer: handshake=failed, timeout=1, nack=REASON or closed=1.  Exit
+ * codes are PROBE_EXIT_* below.
+ *
+ * -n never acknowledges the separate answer (after the empty ACK nothing
+ * we send reaches the server) and -K resets it (RST); both then listen
+ * until -w runs out and count the retransmissions (RFC 7252 4.2).  -R
+ * N:FILE restarts a Block1 upload at NUM 0 with FILE's body after block
+ * N; -S N:MS pauses MS milliseconds after block N.
  */
 
 #include <sys/types.h>
@@ -54,6 +62,7 @@
 #define PROBE_TOKEN_LEN		8
 #define PROBE_ETAG_MAX		8	/* RFC 7252 5.10.6 */
 #define PROBE_SZX_MAX		6	/* 1024-byte blocks; 7 is BERT */
+#define PROBE_MAX_COPIES	16	/* -n/-K: arrival times kept */
 
 /* How one exchange (request to answer) ended. */
 enum probe_result {
@@ -121,6 +130,12 @@ struct probe {
 	int		 depart;	/* -X */
 	int		 depart_ms;	/* -x: depart this long after sending */
 	int		 non;		/* -N */
+	int		 noack;		/* -n: never ACK the separate answer */
+	int		 reset;		/* -K: RST the separate answer */
+	long		 restart_after;	/* -R block number, -1 for none */
+	const char	*restart_file;	/* -R: the new body */
+	long		 pause_after;	/* -S block number, -1 for none */
+	int		 pause_blk_ms;	/* -S: how long */
 	int		 wait_s;	/* -w */
 	int		 verbose;	/* -v */
 
@@ -145,6 +160,11 @@ struct probe {
 	/* -D bookkeeping, reported with the answer */
 	int		 dup_sent;
 	unsigned	 dup_responses;
+
+	/* -n / -K: the separate answer's copies */
+	int		 muted;		/* our writes go nowhere now */
+	unsigned	 copies;
+	int64_t		 copy_ms[PROBE_MAX_COPIES];
 };
 
 static struct probe *probe_g;		/* for libcoap's callbacks */
@@ -177,6 +197,7 @@ usage(void)
 	    " [-f bodyfile] [-g path [-P ms]]\n"
 	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X | -x ms] [-N]"
 	    " [-w seconds]\n"
+	    "           [-n | -K] [-R num:file] [-S num:ms]\n"
 	    "           [-o outfile] [-v]\n");
 	exit(PROBE_EXIT_LOCAL);
 }
@@ -416,10 +437,11 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->method = COAP_REQUEST_CODE_GET;
 	p->b1_szx = p->b2_szx = -1;
 	p->skip = -1;
+	p->restart_after = p->pause_after = -1;
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:g:G:k:m:No:O:p:P:t:u:vw:Xx:")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:Km:nNo:O:p:P:R:S:t:u:vw:Xx:")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -463,6 +485,32 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 		case 'N':
 			p->non = 1;
 			break;
+		case 'n':
+			p->noack = 1;
+			break;
+		case 'K':
+			p->reset = 1;
+			break;
+		case 'R':
+		case 'S': {
+			char		*colon = strchr(optarg, ':');
+			long long	 v;
+
+			if (colon == NULL)
+				probe_errx("-%c %s: expected NUM:%s", ch, optarg,
+				    ch == 'R' ? "FILE" : "MS");
+			*colon = '\0';
+			v = probe_arg_number(ch, optarg, 0, PROBE_BLOCK_NUM_MAX);
+			if (ch == 'R') {
+				p->restart_after = (long)v;
+				p->restart_file = colon + 1;
+			} else {
+				p->pause_after = (long)v;
+				p->pause_blk_ms = (int)probe_arg_number(ch,
+				    colon + 1, 1, 600000);
+			}
+			break;
+		}
 		case 'o':
 			p->outfile = optarg;
 			break;
@@ -510,8 +558,11 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	if (optind != argc || p->cert == NULL || p->key == NULL ||
 	    p->cafile == NULL || p->path == NULL)
 		usage();
-	if (p->skip != -1 && p->b1_szx == -1)
-		probe_errx("-G needs -b");
+	if ((p->skip != -1 || p->restart_after != -1 ||
+	    p->pause_after != -1) && p->b1_szx == -1)
+		probe_errx("-G, -R and -S need -b");
+	if (p->noack && p->reset)
+		probe_errx("-n and -K exclude each other");
 	if (access(p->cert, R_OK) == -1)
 		probe_errx("%s: %s", p->cert, strerror(errno));
 	if (access(p->key, R_OK) == -1)
@@ -641,6 +692,15 @@ probe_response_cb(coap_session_t *s, const coap_pdu_t *sent,
 	p->responses++;
 	if (!p->rep.have && probe_reply_copy(&p->rep, rcvd) == -1)
 		probe_errx("answer larger than %u bytes", PROBE_MAX_ANSWER);
+	if ((p->noack || p->reset) &&
+	    coap_pdu_get_type(rcvd) == COAP_MESSAGE_CON) {
+		if (p->copies < PROBE_MAX_COPIES)
+			p->copy_ms[p->copies] = probe_now_ms();
+		p->copies++;
+		/* libcoap answers COAP_RESPONSE_FAIL to a CON with an RST */
+		if (p->reset)
+			return COAP_RESPONSE_FAIL;
+	}
 	return COAP_RESPONSE_OK;
 }
 
@@ -805,6 +865,52 @@ probe_send_copy(struct probe *p, const uint8_t *wire, size_t len)
 	return 0;
 }
 
+/*
+ * -n: from now on nothing we send reaches the server, so the separate
+ * answer is never acknowledged: the DTLS write side goes to a null BIO.
+ */
+static int
+probe_mute(struct probe *p)
+{
+	coap_tls_library_t	 lib;
+	SSL			*ssl;
+	BIO			*null;
+
+	ssl = coap_session_get_tls(p->sess, &lib);
+	if (ssl == NULL || lib != COAP_TLS_LIBRARY_OPENSSL ||
+	    (null = BIO_new(BIO_s_null())) == NULL) {
+		fprintf(stderr, "estcoap-probe: cannot mute the session\n");
+		return -1;
+	}
+	/* libcoap's BIO may also be the read side: keep a reference */
+	BIO_up_ref(SSL_get_wbio(ssl));
+	SSL_set0_wbio(ssl, null);
+	p->muted = 1;
+	return 0;
+}
+
+/* -n / -K: listen until -w runs out, counting the copies that arrive. */
+static void
+probe_listen_copies(struct probe *p)
+{
+	int64_t	now;
+
+	while ((now = probe_now_ms()) < p->deadline && !p->dtls_down) {
+		int64_t wait = p->deadline - now;
+
+		if (wait > PROBE_STEP_MS)
+			wait = PROBE_STEP_MS;
+		if (coap_io_process(p->ctx, (uint32_t)wait) < 0)
+			break;
+	}
+	printf("copies=%u\n", p->copies);
+	fputs("gaps_ms=", stdout);
+	for (unsigned i = 1; i < p->copies && i < PROBE_MAX_COPIES; i++)
+		printf("%s%lld", i > 1 ? "," : "",
+		    (long long)(p->copy_ms[i] - p->copy_ms[i - 1]));
+	putchar('\n');
+}
+
 /* Milliseconds to the earlier of now..a and now..b (b ignored when <= 0). */
 static int64_t
 probe_until(int64_t now, int64_t a, int64_t b)
@@ -891,6 +997,9 @@ probe_exchange(struct probe *p, coap_pdu_t *pdu, const struct probe_buf *w,
 		if (p->con && !p->rep.have && !p->empty_ack &&
 		    p->nack == -1 && coap_can_exit(p->ctx))
 			p->empty_ack = 1;
+		if (final && p->noack && p->empty_ack && !p->muted &&
+		    probe_mute(p) == -1)
+			return PROBE_FAILED;
 	}
 	if (final)
 		p->dup_responses = p->responses;
@@ -927,7 +1036,7 @@ probe_upload(struct probe *p)
 	size_t			 bsz, nblk, num, off, len;
 	int64_t			 b1;
 	int			 more, first = 1;
-	char			 code[16];
+	char			 code[16], echo[40];
 
 	bsz = (size_t)1 << (p->b1_szx + 4);
 	nblk = p->body.len == 0 ? 1 : (p->body.len + bsz - 1) / bsz;
@@ -952,11 +1061,40 @@ probe_upload(struct probe *p)
 		if (r != PROBE_ANSWER)
 			return r;
 		if (more) {
-			printf("block1 num=%zu code=%s\n", num,
-			    probe_code_str(p->rep.code, code, sizeof(code)));
+			if (p->rep.block1 >= 0)
+				snprintf(echo, sizeof(echo), "%lld/%d/%d",
+				    (long long)(p->rep.block1 >> 4),
+				    (int)(p->rep.block1 >> 3 & 1),
+				    (int)(p->rep.block1 & 7));
+			else
+				snprintf(echo, sizeof(echo), "none");
+			printf("block1 num=%zu code=%s echo=%s\n", num,
+			    probe_code_str(p->rep.code, code, sizeof(code)),
+			    echo);
 			fflush(stdout);
 			if (p->rep.code != COAP_RESPONSE_CODE(231))
 				return PROBE_ANSWER;
+		}
+		if (p->pause_after >= 0 && num == (size_t)p->pause_after) {
+			/* -S: idle here, the session kept serviced */
+			int64_t until = probe_now_ms() + p->pause_blk_ms;
+
+			while (probe_now_ms() < until)
+				coap_io_process(p->ctx,
+				    (uint32_t)(until - probe_now_ms()));
+			printf("paused_ms=%d\n", p->pause_blk_ms);
+		}
+		if (p->restart_after >= 0 && num == (size_t)p->restart_after) {
+			/* -R: a new sequence at NUM 0 with another body */
+			probe_buf_free(&p->body);
+			p->bodyfile = p->restart_file;
+			probe_read_body(p);
+			p->restart_after = -1;
+			nblk = p->body.len == 0 ? 1 :
+			    (p->body.len + bsz - 1) / bsz;
+			printf("restarted after=%zu\n", num);
+			num = (size_t)-1;	/* the loop makes it 0 */
+			first = 1;
 		}
 	}
 	return r;
@@ -1281,6 +1419,8 @@ probe_run(struct probe *p)
 			printf("block2_incomplete=1\nblock2_error=%s\n",
 			    probe_code_str(p->rep.code, cbuf, sizeof(cbuf)));
 	}
+	if (p->noack || p->reset)
+		probe_listen_copies(p);
 	printf("len=%zu\n", out.len);
 	if (COAP_RESPONSE_CLASS(code) >= 4)
 		probe_print_text(out.data, out.len);
