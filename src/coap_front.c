@@ -1393,6 +1393,15 @@ front_sess_gone_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* RFC 7252 4.8: ACK_TIMEOUT of our CON separate answers on session s. */
+static void
+front_ack_timeout(coap_session_t *s)
+{
+	coap_session_set_ack_timeout(s, (coap_fixed_point_t){
+	    (uint16_t)(fr.cf->dtls_ack_timeout_ms / 1000),
+	    (uint16_t)(fr.cf->dtls_ack_timeout_ms % 1000) });
+}
+
 /* libcoap session events: identity on connect, cleanup on close. */
 static int
 front_event_cb(coap_session_t *s, coap_event_t ev)
@@ -1408,12 +1417,10 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 		 * our record waits until the cookie came back (setup hook).
 		 */
 		coap_session_set_mtu(s, fr.cf->dtls_mtu);
-		/* RFC 7252 4.8: the timer of our CON separate answers */
-		coap_session_set_ack_timeout(s, (coap_fixed_point_t){
-		    (uint16_t)(fr.cf->dtls_ack_timeout_ms / 1000),
-		    (uint16_t)(fr.cf->dtls_ack_timeout_ms % 1000) });
+		front_ack_timeout(s);
 		break;
 	case COAP_EVENT_DTLS_CONNECTED:
+		front_ack_timeout(s);
 		if ((fs = front_sess_get(s)) != NULL) {
 			metrics_handshake(1, "ok");
 			log_info("dtls: session up peer=%s dev=\"%s\" "

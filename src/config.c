@@ -107,11 +107,11 @@ static const struct config_key config_keys[] = {
 	  .help = "a handshake not finished this long after the device's "
 	  "ClientHello is dropped" },
 	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
-	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 100,
+	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 1000,
 	  .max = 60000,
 	  .help = "CoAP ACK_TIMEOUT of our confirmable separate answers "
 	  "(RFC 7252 4.8: 2000); retransmitted 4 times with doubling "
-	  "waits, then given up. Lower only for tests" },
+	  "waits, then given up (libcoap allows no less than 1000)" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,

@@ -574,10 +574,44 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 		probe_read_body(p);
 }
 
+/*
+ * -n / -K: count a received CON answer with our token in libcoap's PDU
+ * dump ("v:1 t:CON c:2.04 i:016d {token} ..."). libcoap passes a
+ * retransmitted copy to no handler, so its debug dump is where each copy
+ * shows.
+ */
+static void
+probe_count_copy(struct probe *p, const char *message)
+{
+	char	tok[2 * PROBE_TOKEN_LEN + 3];
+	size_t	i;
+
+	if (strncmp(message, "v:1 t:CON c:", 12) != 0 ||
+	    message[12] < '2' || message[12] > '5')
+		return;
+	tok[0] = '{';
+	for (i = 0; i < PROBE_TOKEN_LEN; i++)
+		snprintf(tok + 1 + 2 * i, 3, "%02x", p->token[i]);
+	snprintf(tok + 1 + 2 * PROBE_TOKEN_LEN, 2, "}");
+	if (strstr(message, tok) == NULL)
+		return;
+	if (p->copies < PROBE_MAX_COPIES)
+		p->copy_ms[p->copies] = probe_now_ms();
+	p->copies++;
+}
+
 /* Route libcoap's log lines to stderr, keeping stdout for results. */
 static void
 probe_log_cb(coap_log_t level, const char *message)
 {
+	struct probe	*p = probe_g;
+
+	if (p != NULL && (p->noack || p->reset)) {
+		probe_count_copy(p, message);
+		/* debug level only for counting: print what -v asked */
+		if (!p->verbose && level > LOG_WARNING)
+			return;
+	}
 	fprintf(stderr, "libcoap[%d]: %s", level, message);
 	if (*message != '\0' && message[strlen(message) - 1] != '\n')
 		fputc('\n', stderr);
@@ -692,15 +726,9 @@ probe_response_cb(coap_session_t *s, const coap_pdu_t *sent,
 	p->responses++;
 	if (!p->rep.have && probe_reply_copy(&p->rep, rcvd) == -1)
 		probe_errx("answer larger than %u bytes", PROBE_MAX_ANSWER);
-	if ((p->noack || p->reset) &&
-	    coap_pdu_get_type(rcvd) == COAP_MESSAGE_CON) {
-		if (p->copies < PROBE_MAX_COPIES)
-			p->copy_ms[p->copies] = probe_now_ms();
-		p->copies++;
-		/* libcoap answers COAP_RESPONSE_FAIL to a CON with an RST */
-		if (p->reset)
-			return COAP_RESPONSE_FAIL;
-	}
+	/* libcoap answers COAP_RESPONSE_FAIL to a CON with an RST */
+	if (p->reset && coap_pdu_get_type(rcvd) == COAP_MESSAGE_CON)
+		return COAP_RESPONSE_FAIL;
 	return COAP_RESPONSE_OK;
 }
 
@@ -1489,7 +1517,8 @@ main(int argc, char *argv[])
 	coap_set_log_handler(probe_log_cb);
 	/* 4.3.1 prints PDU dumps to stdout by default; keep stdout ours. */
 	coap_set_show_pdu_output(0);
-	coap_set_log_level(p.verbose ? LOG_DEBUG : LOG_WARNING);
+	coap_set_log_level(p.verbose || p.noack || p.reset ? LOG_DEBUG :
+	    LOG_WARNING);
 	coap_dtls_set_log_level(p.verbose ? LOG_DEBUG : LOG_WARNING);
 	if (!coap_dtls_is_supported())
 		probe_errx("libcoap has no DTLS support");
