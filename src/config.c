@@ -1006,11 +1006,9 @@ config_disc_check(struct config *cf, struct errlist *errs)
 	if (cf->ndisc_mcast > 0 && cf->ndisc_listen == 0)
 		errlist_add(errs, "%s: discovery.multicast: needs a "
 		    "discovery.listen endpoint to join the groups on", cf->file);
-	if (cf->disc_interface != NULL && (cf->ndisc_mcast == 0 ||
-	    strlen(cf->disc_interface) >= 16))
-		errlist_add(errs, "%s: discovery.interface: %s", cf->file,
-		    cf->ndisc_mcast == 0 ? "only used with discovery.multicast" :
-		    "longer than an interface name (15)");
+	if (cf->disc_interface != NULL && strlen(cf->disc_interface) >= 16)
+		errlist_add(errs, "%s: discovery.interface: longer than an "
+		    "interface name (15)", cf->file);
 	if (cf->disc_advertise != NULL && (strlen(cf->disc_advertise) > 96 ||
 	    strpbrk(cf->disc_advertise, " \t\r\n/?#@<>\",;") != NULL))
 		errlist_add(errs, "%s: discovery.advertise: must be host:port "

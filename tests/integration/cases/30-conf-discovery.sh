@@ -167,8 +167,8 @@ bad_disc() {
 bad_disc '{ "multicast": [ "ff02::fd" ] }' "discovery.multicast: needs a discovery.listen"
 bad_disc '{ "listen": [ { "address": "127.0.0.1" } ], "multicast": [ "10.0.0.1" ] }' \
     "discovery.multicast\[0\]: must be a numeric IPv4 or IPv6 multicast"
-bad_disc '{ "listen": [ { "address": "::" } ], "interface": "lo" }' \
-    "discovery.interface: only used with discovery.multicast"
+bad_disc '{ "listen": [ { "address": "::" } ], "interface": "a-very-long-name0" }' \
+    "discovery.interface: longer than an interface name"
 bad_disc '{ "listen": [ { "address": "127.0.0.1", "port": @PORT@ } ] }' \
     "discovery.listen\[0\]: same address and port as listen\[0\]"
 bad_disc '{ "listen": [ { "address": "nowhere" } ] }' \
