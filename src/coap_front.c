@@ -1612,6 +1612,9 @@ front_listen(const struct config_listen *l, coap_proto_t proto)
 static int
 front_discovery_listen(const struct config *cf)
 {
+	/* one UDP port, one process: the first worker serves it */
+	if (cf->workers > 1 && cf->worker != 0)
+		return 0;
 	for (size_t i = 0; i < cf->ndisc_listen; i++)
 		if (front_listen(&cf->disc_listen[i], COAP_PROTO_UDP) == -1)
 			return -1;

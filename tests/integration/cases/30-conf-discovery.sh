@@ -93,6 +93,18 @@ cmp -s "$T/small" "$T/all" || fail "discovery in 32-byte blocks differs"
 ok "discovery in 32-byte Block2 blocks is byte-exact"
 stop_daemon
 
+# est.operations: discovery lists what each route serves, nothing more
+# (an est.labels label keeps the default set)
+write_config "https://localhost:$UP_PORT_up" ',
+	"est": { "operations": [ "crts", "sen", "sren" ], "labels": [ "lab1" ] }'
+NOWARM=1 start_daemon
+probe -m get -u /.well-known/core -o "$T/ops"
+[ "$(links "$T/ops" | sed 's/>.*//' | tr '\n' ' ')" = \
+    "</.well-known/est/crts </.well-known/est/sen </.well-known/est/sren </.well-known/est/lab1/crts </.well-known/est/lab1/sen </.well-known/est/lab1/sren </.well-known/est/lab1/att " ] ||
+    fail "with est.operations: $(cat "$T/ops")"
+ok "case 2: att not listed for the default route when est.operations leaves it out"
+stop_daemon
+
 # the plain-CoAP listener: discovery only, absolute coaps links
 DPORT=$(free_port udp)
 write_config "https://localhost:$UP_PORT_up" ',
