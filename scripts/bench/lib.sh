@@ -164,7 +164,9 @@ bench_upstream_mode() {
 # estcoapd on $UP_PORT's upstream; sets BENCH_PORT, REG_PID.  Knobs:
 # REG_UPCONN (upstream.max_connections), REG_IDLE (dtls.idle_timeout_s),
 # REG_MAXSESS (dtls.max_sessions; the rate limit is off for the bench),
-# REG_HS (dtls.max_handshakes), REG_LOG (log.level), REG_TIMEOUT_MS.
+# REG_HS (dtls.max_handshakes), REG_LOG (log.level), REG_TIMEOUT_MS,
+# REG_EXCH (limits.exchange_entries; default 0: devices repeat their CSRs
+# across iterations, and every enrollment must reach the CA).
 bench_registrar() {
 	local extra=${1:-}
 	BENCH_PORT=$(bench_free_port udp)
@@ -194,7 +196,8 @@ bench_registrar() {
 	"limits": {
 		"max_pending": ${REG_PENDING:-20000},
 		"max_pending_per_session": 4,
-		"rate_per_source": 0
+		"rate_per_source": 0,
+		"exchange_entries": ${REG_EXCH:-0}
 	},
 	"log": { "level": "${REG_LOG:-warning}" }${extra}
 }

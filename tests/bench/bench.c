@@ -62,6 +62,7 @@
 #define BENCH_NCODES		64
 #define BENCH_STEP_MS		100	/* longest single wait of the loop */
 #define BENCH_MTU		1472
+#define BENCH_MAX_TIMELINE	3600	/* one sample a second */
 #define CF_PKCS10		286
 #define EMPTY_COAP_LEN		4	/* header only: empty ACK or RST */
 
@@ -109,7 +110,9 @@ struct codes {
 struct step_stats {
 	struct hist	 lat;		/* request to final answer, all blocks */
 	struct hist	 ack;		/* request to empty ACK (separate) */
+	struct hist	 first;		/* request to its first reply of any kind */
 	struct codes	 codes;
+	struct codes	 maxage;	/* Max-Age of 5.03 answers, seconds */
 	uint64_t	 blocks;	/* PDUs sent for this step */
 	uint64_t	 separate;	/* answered after an empty ACK */
 };
@@ -179,6 +182,14 @@ struct proc_sample {
 	long		 rss_kb;
 };
 
+/* One second of the timed phase: progress and the watched processes. */
+struct tick {
+	double		 t;		/* s since the timed phase began */
+	uint64_t	 ok, failed, inflight;
+	double		 cpu_s[BENCH_MAX_WATCH];	/* cumulative, since start */
+	long		 rss_kb[BENCH_MAX_WATCH];
+};
+
 /* The whole run: options, identities, devices, statistics. */
 struct bench {
 	/* options */
@@ -196,6 +207,7 @@ struct bench {
 	unsigned	 nids;		/* -n, 0: all found */
 	unsigned	 ndev;		/* -d */
 	unsigned	 conc;		/* -c */
+	unsigned	 hs_conc;	/* -C: handshakes at once during -P */
 	double		 rate;		/* -r, 0: closed loop */
 	int		 reuse;		/* -S reuse */
 	int		 prepare;	/* -P */
@@ -234,6 +246,9 @@ struct bench {
 	struct codes	 errors;
 	struct proc_sample w0[BENCH_MAX_WATCH], w1[BENCH_MAX_WATCH];
 	long		 w_hold_rss[BENCH_MAX_WATCH];
+	long		 w_max_rss[BENCH_MAX_WATCH];
+	struct tick	*ticks;
+	size_t		 nticks;
 	struct rusage	 ru0, ru1;
 	double		 wall_s;
 };
@@ -255,7 +270,7 @@ usage(void)
 	    "           -D devdir [-n ids] [-d devices] [-g p256|rsa2048|"
 	    "rsa3072] -R cafile\n"
 	    "           [-s crts,sen,sren,skg,get] [-u getpath] [-S new|reuse]"
-	    " [-P] [-c conc]\n"
+	    " [-P [-C hsconc]] [-c conc]\n"
 	    "           [-r rate] [-t secs] [-N count] [-b szx] [-T ms] [-H secs]"
 	    " [-Q]\n"
 	    "           [-W pid]... [-F readyfile] [-L label] [-o out.json]"
@@ -494,11 +509,13 @@ parse_args(struct bench *b, int argc, char *argv[])
 	b->timeout_ms = 30000;
 	parse_steps(b, "crts,sen");
 	while ((ch = getopt(argc, argv,
-	    "a:b:c:d:D:F:g:H:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
+	    "a:b:c:C:d:D:F:g:H:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
 		switch (ch) {
 		case 'a': b->addr = optarg; break;
 		case 'b': b->szx = (int)arg_num(ch, optarg, 0, 6); break;
 		case 'c': b->conc = (unsigned)arg_num(ch, optarg, 1,
+		    BENCH_MAX_DEVICES); break;
+		case 'C': b->hs_conc = (unsigned)arg_num(ch, optarg, 1,
 		    BENCH_MAX_DEVICES); break;
 		case 'd': b->ndev = (unsigned)arg_num(ch, optarg, 1,
 		    BENCH_MAX_DEVICES); break;
@@ -717,9 +734,12 @@ record_cb(int write_p, int version, int content_type, const void *buf,
 		if (d->phase == DEV_RUNNING && !d->empty_ack) {
 			d->empty_ack = 1;
 			if (!d->got_ack_step) {
+				double us = (double)(now_us() - d->t_pdu);
+
 				d->got_ack_step = 1;
-				hist_add(&b->st[d->step].ack,
-				    (double)(now_us() - d->t_pdu));
+				hist_add(&b->st[d->step].ack, us);
+				if (d->b1_num == 0 && d->b2_num == 0)
+					hist_add(&b->st[d->step].first, us);
 			}
 		}
 	}
@@ -900,10 +920,21 @@ coaps_response_cb(coap_session_t *s, const coap_pdu_t *sent,
 	}
 	/* the final answer of this step */
 	hist_add(&b->st[d->step].lat, (double)(now_us() - d->t_step));
+	if (!d->got_ack_step && d->b1_num == 0 && d->b2_num == 0)
+		hist_add(&b->st[d->step].first, (double)(now_us() - d->t_pdu));
 	if (d->got_ack_step)
 		b->st[d->step].separate++;
 	code_str(code, cs, sizeof(cs));
 	codes_add(&b->st[d->step].codes, cs);
+	if (code == COAP_RESPONSE_CODE(503)) {
+		char ma[16] = "none";
+
+		if ((opt = coap_check_option(rcvd, COAP_OPTION_MAXAGE,
+		    &oi)) != NULL)
+			snprintf(ma, sizeof(ma), "%u", coap_decode_var_bytes(
+			    coap_opt_value(opt), coap_opt_length(opt)));
+		codes_add(&b->st[d->step].maxage, ma);
+	}
 	if (COAP_RESPONSE_CLASS(code) != 2) {
 		static char	errbuf[BENCH_NCODES][24];
 		static size_t	nerr;
@@ -1207,7 +1238,8 @@ coaps_prepare(struct bench *b)
 	    1000000 + (int64_t)b->timeout_ms * 1000;
 	b->nfree = 0;
 	while (!bench_stop && (now = now_us()) < until) {
-		while (next < b->ndev && b->connecting < b->conc) {
+		while (next < b->ndev && b->connecting < (b->hs_conc ?
+		    b->hs_conc : b->conc)) {
 			d = &b->devs[next++];
 			d->prepare = 1;
 			coaps_connect(b, d);
@@ -1560,6 +1592,32 @@ progress(struct bench *b, int64_t now)
 	    t > 0 ? (double)b->ok / t : 0);
 }
 
+/* Once a second: sample the watched processes into the timeline. */
+static void
+tick(struct bench *b, int64_t now)
+{
+	struct proc_sample	 s;
+	struct tick		*t;
+	size_t			 i;
+
+	if (b->nwatch == 0 || b->nticks == BENCH_MAX_TIMELINE)
+		return;
+	if (b->ticks == NULL)
+		b->ticks = xcalloc(BENCH_MAX_TIMELINE, sizeof(*b->ticks));
+	t = &b->ticks[b->nticks++];
+	t->t = (double)(now - b->t0) / 1e6;
+	t->ok = b->ok;
+	t->failed = b->failed;
+	t->inflight = b->inflight;
+	for (i = 0; i < b->nwatch; i++) {
+		proc_sample(b->watch[i], &s);
+		t->cpu_s[i] = s.cpu_s - b->w0[i].cpu_s;
+		t->rss_kb[i] = s.rss_kb;
+		if (s.rss_kb > b->w_max_rss[i])
+			b->w_max_rss[i] = s.rss_kb;
+	}
+}
+
 /* Write the ready file (for a harness that samples during -H). */
 static void
 write_ready(struct bench *b, const char *what)
@@ -1633,6 +1691,7 @@ run_timed(struct bench *b)
 		if (now - b->t_last_progress >= 1000000) {
 			b->t_last_progress = now;
 			progress(b, now);
+			tick(b, now);
 		}
 	}
 	b->t_end = now_us();
@@ -1739,16 +1798,34 @@ report(struct bench *b)
 		json_hist(f, "latency", &b->st[i].lat);
 		fputc(',', f);
 		json_hist(f, "empty_ack", &b->st[i].ack);
+		fputc(',', f);
+		json_hist(f, "first_reply", &b->st[i].first);
 		fprintf(f, ",\"codes\":");
 		json_codes(f, &b->st[i].codes);
+		fprintf(f, ",\"maxage_503\":");
+		json_codes(f, &b->st[i].maxage);
 		fputc('}', f);
 	}
 	fprintf(f, "},\"watch\":[");
 	for (k = 0; k < b->nwatch; k++)
 		fprintf(f, "%s{\"pid\":%d,\"cpu_s\":%.3f,\"rss0_kb\":%ld,"
-		    "\"rss1_kb\":%ld,\"rss_hold_kb\":%ld}", k ? "," : "",
-		    (int)b->watch[k], b->w1[k].cpu_s - b->w0[k].cpu_s,
-		    b->w0[k].rss_kb, b->w1[k].rss_kb, b->w_hold_rss[k]);
+		    "\"rss1_kb\":%ld,\"rss_max_kb\":%ld,\"rss_hold_kb\":%ld}",
+		    k ? "," : "", (int)b->watch[k],
+		    b->w1[k].cpu_s - b->w0[k].cpu_s, b->w0[k].rss_kb,
+		    b->w1[k].rss_kb, b->w_max_rss[k] > b->w1[k].rss_kb ?
+		    b->w_max_rss[k] : b->w1[k].rss_kb, b->w_hold_rss[k]);
+	/* [t, ok, failed, inflight, cpu_s and rss_kb of each watched] */
+	fprintf(f, "],\"timeline\":[");
+	for (i = 0; i < b->nticks; i++) {
+		const struct tick *t = &b->ticks[i];
+
+		fprintf(f, "%s[%.2f,%llu,%llu,%llu", i ? "," : "", t->t,
+		    (unsigned long long)t->ok, (unsigned long long)t->failed,
+		    (unsigned long long)t->inflight);
+		for (k = 0; k < b->nwatch; k++)
+			fprintf(f, ",%.3f,%ld", t->cpu_s[k], t->rss_kb[k]);
+		fputc(']', f);
+	}
 	fprintf(f, "]}\n");
 	if (f != stdout)
 		fclose(f);
@@ -1778,6 +1855,15 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	/* one socket per device: lift the descriptor limit to the hard one */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = (rlim_t)b->ndev + 1024;
+
+		/* root may lift the hard limit too (B6 holds 20k sessions) */
+		if (want > rl.rlim_max && geteuid() == 0) {
+			struct rlimit up = { want, want };
+
+			if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+				rl = up;
+		}
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -1854,6 +1940,7 @@ main(int argc, char *argv[])
 	free(b->devs);
 	free(b->todo);
 	free(b->freelist);
+	free(b->ticks);
 	free(b);
 	return 0;
 }
