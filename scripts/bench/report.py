@@ -56,6 +56,7 @@ set xlabel 'offered enrollments/s'
 set ylabel 'latency (ms)'
 set key top left
 set grid
+set yrange [0:*]
 plot '%s' using 2:3 index 0 with linespoints title 'via estcoapd p50', \\
      '' using 2:4 index 0 with linespoints title 'via estcoapd p99', \\
      '' using 2:3 index 1 with linespoints title 'direct HTTPS p50', \\
@@ -71,6 +72,8 @@ set ylabel 'RSS (MB)'
 set y2label 'KB per session'
 set y2tics
 set ytics nomirror
+set yrange [0:*]
+set y2range [0:*]
 set key top left
 set grid
 plot '%s' using 1:($2/1024) with linespoints title 'RSS (MB)', \\
