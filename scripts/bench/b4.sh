@@ -12,7 +12,7 @@ bench_b4() {
 	d=${BENCH_B4_DEVICES:-$(scaled 10000)}
 	bench_upstream up || return 1
 	bench_upstream_mode "delay_ms=5000"
-	REG_UPCONN=512 REG_PENDING=$((d + 1000)) REG_TIMEOUT_MS=30000 \
+	REG_UPCONN=512 REG_PENDING=$((d + 1000)) REG_TIMEOUT_MS=30000 REG_IDLE=900 \
 	    bench_registrar || return 1
 	GEN_TIMEOUT=600 bench_gen B4 -p "$BENCH_PORT" -D "$DEVS" -d "$d" -g p256 \
 	    -s sen -S reuse -P -C 64 -c "$d" -N "$d" -t 300 -T 60000 \

@@ -1778,10 +1778,12 @@ report(struct bench *b)
 	    (unsigned long long)b->failed, (unsigned long long)b->skipped,
 	    (unsigned long long)b->inflight, b->wall_s,
 	    b->wall_s > 0 ? (double)b->ok / b->wall_s : 0);
+	/* a PDU that never left (its session went away) is no retransmit */
 	fprintf(f, "\"gen_cpu_s\":%.3f,\"gen_cpu_pct\":%.1f,\"pdus_sent\":%llu,"
 	    "\"retransmits\":%lld,\"empty_rx\":%llu,", gcpu,
 	    b->wall_s > 0 ? 100 * gcpu / b->wall_s : 0,
-	    (unsigned long long)b->sends, strcmp(b->mode, "coaps") == 0 ?
+	    (unsigned long long)b->sends, strcmp(b->mode, "coaps") == 0 &&
+	    b->data_writes > b->sends ?
 	    (long long)b->data_writes - (long long)b->sends : 0LL,
 	    (unsigned long long)b->empty_rx);
 	json_hist(f, "iteration", &b->iter);
