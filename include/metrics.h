@@ -81,6 +81,7 @@ void	metrics_upstream(const char *server, long status, uint64_t ms);
  * the gauge estcoapd_upstream_server_up{server}.
  */
 void	metrics_server_up(const char *server, int up);
+void	metrics_servers_reset(void);	/* before setting the new set */
 
 /*
  * One DTLS handshake outcome: ok, or failed with a short reason

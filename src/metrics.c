@@ -396,6 +396,14 @@ metrics_server_up(const char *server, int up)
 		s->value = up != 0;
 }
 
+/* Forget every server of the up gauge (the set changed on reload). */
+void
+metrics_servers_reset(void)
+{
+	metrics_fams[MF_SERVER_UP].n = 0;
+	metrics_fams[MF_SERVER_UP].warned = 0;
+}
+
 /* Count one DTLS handshake outcome with its reason. */
 void
 metrics_handshake(int ok, const char *reason)

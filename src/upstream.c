@@ -218,26 +218,37 @@ upstream_job_server(struct upstream *up, const struct upstream_job *job)
 	    rt->up.servers[job->server]);
 }
 
-/* Publish how many servers are up, overall and per base URL. */
+/*
+ * Publish which servers (distinct base URLs) are up: one in several routes
+ * is up unless a route has it marked down.
+ */
 static void
 upstream_gauges(struct upstream *up)
 {
 	int64_t n = 0;
 
+	metrics_servers_reset();
 	for (size_t r = 0; r < up->cf->nroutes; r++)
 		for (size_t i = 0; i < up->cf->routes[r].up.nservers; i++) {
-			const struct upstream_server *us = &up->srv[r][i];
-			int ok = 1;
+			const char	*url = up->srv[r][i].url;
+			int		 ok = 1, seen = 0;
 
-			n += !us->down;
-			/* one URL in several routes: up if up in all */
 			for (size_t r2 = 0; r2 < up->cf->nroutes; r2++)
-				for (size_t j = 0; j < CONFIG_MAX_SERVERS; j++)
-					if (up->srv[r2][j].down &&
-					    strcmp(up->srv[r2][j].url,
-					    us->url) == 0)
+				for (size_t j = 0; j < CONFIG_MAX_SERVERS;
+				    j++) {
+					if (strcmp(up->srv[r2][j].url, url) !=
+					    0)
+						continue;
+					if (up->srv[r2][j].down)
 						ok = 0;
-			metrics_server_up(us->url, ok);
+					/* counted at its first slot */
+					if (r2 < r || (r2 == r && j < i))
+						seen = 1;
+				}
+			if (seen)
+				continue;
+			metrics_server_up(url, ok);
+			n += ok;
 		}
 	metrics_gauge_set(METRICS_G_UPSTREAMS_UP, n);
 }
@@ -342,6 +353,7 @@ upstream_new(struct event_base *base, struct config *cf)
 	    upstream_timer_fn);
 	curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
 	upstream_limits(up);
+	upstream_gauges(up);
 	return up;
 }
 

@@ -11,7 +11,9 @@ start_upstream one
 # the registrar identity it issued (ra2), not ra
 start_upstream two -c "$PKI/upstream2.crt" -k "$PKI/upstream2.key" \
     -C "$PKI/ca2-root.crt"
+MPORT=$(free_port tcp)
 ROUTES=',
+	"service": { "metrics_port": '"$MPORT"' },
 	"est": { "labels": [ "plain" ],
 		 "operations": [ "crts", "sen", "att" ] },
 	"labels": {
@@ -30,6 +32,12 @@ ok "case 6: label two warms its cache from its own upstream"
 grep -q "config: label two: upstream=https://localhost:$UP_PORT_two " \
     "$T/daemon.log" || fail "no summary line for label two"
 ok "the start-up summary names each label's upstream"
+
+curl -s "http://127.0.0.1:$MPORT/metrics" >"$T/m1"
+grep -q '^estcoapd_upstreams_up 2$' "$T/m1" &&
+    grep -q "^estcoapd_upstream_server_up{server=\"https://localhost:$UP_PORT_two\"} 1$" "$T/m1" ||
+    fail "at start two servers (one URL per server, whatever the routes) are up: $(grep up "$T/m1")"
+ok "metrics count distinct servers up from the start"
 
 # case 6: the label's requests go to its server, with its identity
 probe -m get -u /.well-known/est/two/crts -o "$T/two.p7"
@@ -99,6 +107,12 @@ grep -q "^POST /.well-known/est/two/simpleenroll .*cn=estcoapd-ra2$" \
     "$T/three.req" || fail "label two's sen did not go to the new server"
 expect_upstream two "$n2" "the old server of label two is no longer used"
 ok "SIGHUP moves a label to another upstream"
+curl -s "http://127.0.0.1:$MPORT/metrics" >"$T/m2"
+grep -q "^estcoapd_upstream_server_up{server=\"https://localhost:$UP_PORT_three\"} 1$" "$T/m2" ||
+    fail "the new server has no up gauge"
+grep -q "^estcoapd_upstream_server_up{server=\"https://localhost:$UP_PORT_two\"" "$T/m2" &&
+    fail "the server reloaded away is still in the up gauge"
+ok "the up gauge follows the reload"
 
 # a label's operations are restart-only: the reload is refused, named
 sed -i 's|"operations": \[ "crts" \]|"operations": [ "crts", "att" ]|' \
