@@ -343,6 +343,7 @@ proc_run(struct config *cf, int ready_fd)
 	struct event		*ev_tick = NULL;
 	struct timeval		 one = { 1, 0 }, wd;
 	uint64_t		 wd_usec;
+	sigset_t		 ss;
 	int			 rc = EXIT_RUNTIME;
 
 	memset(&pr, 0, sizeof(pr));
@@ -371,6 +372,11 @@ proc_run(struct config *cf, int ready_fd)
 			log_warnx("cannot set up signal %d", sigs[i]);
 			goto out;
 		}
+	/* a worker is forked with these blocked (workers.c): now they may come */
+	sigemptyset(&ss);
+	for (size_t i = 0; i < 3; i++)
+		sigaddset(&ss, sigs[i]);
+	sigprocmask(SIG_UNBLOCK, &ss, NULL);
 	if ((ev_tick = event_new(pr.base, -1, EV_PERSIST, proc_tick_cb,
 	    NULL)) == NULL || event_add(ev_tick, &one) == -1) {
 		log_warnx("cannot set up the tick");

@@ -138,6 +138,8 @@ master_status(const char *what)
 static void
 master_child_setup(struct worker *w, int wfd)
 {
+	sigset_t	mask;
+
 	for (unsigned i = 0; i < ms.n; i++)
 		if (ms.w[i].fd != -1)
 			close(ms.w[i].fd);
@@ -148,7 +150,15 @@ master_child_setup(struct worker *w, int wfd)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != ms.pid)
 		_exit(EXIT_RUNTIME);
 	signal(SIGCHLD, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &ms.oldmask, NULL);
+	/*
+	 * TERM, INT and HUP stay blocked until proc_run has its handlers:
+	 * one sent now waits instead of killing a worker that is starting.
+	 */
+	mask = ms.oldmask;
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (fcntl(wfd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("worker %u: report pipe", w->index);
 }

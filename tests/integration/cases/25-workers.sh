@@ -5,7 +5,8 @@
 # checked by the master and reaches both (generation 2 in each worker's
 # metrics), a broken file reaches neither; -W prints the nftables spreader
 # for the config; a stopped worker is killed after the watchdog interval
-# and restarted; SIGTERM drains both and the master exits 0. The master
+# and restarted; SIGTERM drains both and the master exits 0; a SIGHUP
+# during start-up waits for the workers' handlers. The master
 # speaks sd_notify: READY=1 only after both workers are ready, WATCHDOG=1.
 . "$(dirname "$0")/../lib.sh"
 
@@ -199,6 +200,24 @@ grep -q "every worker has left (exit status 0)" "$T/daemon.log" ||
     fail "no clean exit line of the master"
 grep -q "STOPPING=1" "$T/notify.log" || fail "no STOPPING=1"
 ok "SIGTERM drained both workers; master exit status 0"
+
+# --- SIGHUP while the workers start: held, then a reload in each ---------
+
+cat "$T/daemon.log" >>"$T/daemon.old.log"
+: >"$T/daemon.log"
+"$BUILD/estcoapd" -f -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+wait_for "$T/daemon.log" 10 "worker 1 (pid [0-9]*) started" ||
+    fail "the master did not fork worker 1"
+kill -HUP "$DAEMON_PID"
+wait_for "$T/daemon.log" 20 "ready: 2 workers serving" ||
+    fail "a SIGHUP during start-up kept the workers from getting ready"
+wait_for "$T/daemon.log" 20 "reload: generation 2 in use on 2 worker" ||
+    fail "a SIGHUP during start-up did not reach both workers"
+! grep -q "killed by signal" "$T/daemon.log" ||
+    fail "a worker died of the early SIGHUP: $(grep 'killed by' "$T/daemon.log")"
+ok "a SIGHUP while the workers start waits for them, then reloads both"
+stop_daemon || fail "the master did not exit 0 after the early reload"
 
 # --- a worker that cannot start fails the start ---------------------------
 
