@@ -6,6 +6,8 @@
 #ifndef ESTCOAPD_AUDIT_H
 #define ESTCOAPD_AUDIT_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +18,9 @@ struct pki_peer;
 /* Open (or reopen) path for appending; NULL closes. 0, or -1 logged. */
 int	audit_open(const char *path);
 void	audit_close(void);
+
+/* Hand the open audit file to uid:gid (before dropping root). 0 or -1. */
+int	audit_chown(uid_t uid, gid_t gid);
 
 /*
  * A certificate went to a device. p7 is the DER PKCS#7 certs-only the

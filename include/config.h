@@ -141,6 +141,8 @@ struct config {
 	char		*audit_file;		/* JSON lines; NULL = none */
 	uint32_t	 drain_timeout_s;	/* SIGTERM: wait this long */
 	uint32_t	 workers;		/* processes (1 = no master) */
+	char		*service_user;		/* run as; NULL = as started */
+	char		*service_group;		/* NULL = the user's group */
 	unsigned	 worker;		/* which one this is (0-based) */
 
 	struct pki_set	*pki;		/* loaded by pki_load() */

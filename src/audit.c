@@ -48,6 +48,17 @@ audit_open(const char *path)
 	return 0;
 }
 
+/* See audit.h. */
+int
+audit_chown(uid_t uid, gid_t gid)
+{
+	if (audit_fd != -1 && fchown(audit_fd, uid, gid) == -1) {
+		log_warn("audit: chown %s", audit_path);
+		return -1;
+	}
+	return 0;
+}
+
 void
 audit_close(void)
 {

@@ -19,6 +19,7 @@
 #include "est_map.h"
 #include "log.h"
 #include "pki.h"
+#include "priv.h"
 #include "util.h"
 
 /* A config file is small; anything bigger is a mistake. */
@@ -51,6 +52,7 @@ struct config_key {
 	uint32_t	 min, max;
 	const char	*const *choices;	/* CK_ENUM, NULL-terminated */
 	const char	*help;
+	bool		 secret;	/* CK_FILE: a private key, not world-readable */
 	/* route_keys[] only: */
 	const char	*top;		/* the default route's path; NULL: none */
 	bool		 label;		/* allowed under labels.<label> */
@@ -73,6 +75,7 @@ static const struct config_key config_keys[] = {
 	{ .path = "dtls.cert", .type = CK_FILE, .off = OFF(dtls_cert),
 	  .required = true, .help = "PEM certificate of the registrar" },
 	{ .path = "dtls.key", .type = CK_FILE, .off = OFF(dtls_key),
+	  .secret = true,
 	  .required = true, .help = "PEM private key of dtls.cert" },
 	{ .path = "dtls.chain", .type = CK_FILE, .off = OFF(dtls_chain),
 	  .help = "PEM intermediates sent after dtls.cert" },
@@ -233,6 +236,15 @@ static const struct config_key config_keys[] = {
 	  .help = "worker processes; worker i (0-based) serves every listen "
 	  "port + i and metrics_port + i; spread devices over them with the "
 	  "nftables rule of estcoapd -W (restart to change)" },
+	{ .path = "service.user", .type = CK_STRING,
+	  .off = OFF(service_user),
+	  .help = "started as root, run as this user once the sockets are "
+	  "bound; every file named here must stay readable by it for "
+	  "SIGHUP (restart to change)" },
+	{ .path = "service.group", .type = CK_STRING,
+	  .off = OFF(service_group),
+	  .help = "and as this group (default: the user's own group; needs "
+	  "service.user)" },
 	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
 	{ .path = "log.level", .type = CK_ENUM, .off = OFF(log_level),
 	  .def_s = "info", .choices = log_levels,
@@ -265,7 +277,7 @@ static const struct config_key route_keys[] = {
 	  .top = "upstream.client_cert", .label = true,
 	  .help = "PEM client certificate for mutual TLS (should carry "
 	  "id-kp-cmcRA)" },
-	{ .path = "upstream.client_key", .type = CK_FILE,
+	{ .path = "upstream.client_key", .type = CK_FILE, .secret = true,
 	  .off = OFFR(up.client_key), .required = true,
 	  .top = "upstream.client_key", .label = true,
 	  .help = "PEM private key of upstream.client_cert" },
@@ -656,6 +668,14 @@ config_value(struct config *cf, void *basep, const char *path,
 				    "file", cf->file, path, s);
 				return;
 			}
+			if (k->secret && (st.st_mode & S_IROTH)) {
+				errlist_add(errs, "%s: %s: %s: private key is "
+				    "readable by every user (mode %04o); run "
+				    "\"chmod o-rwx %s\" (and keep it readable by "
+				    "the daemon's user)", cf->file, path, s,
+				    (unsigned)(st.st_mode & 07777), s);
+				return;
+			}
 		}
 		if ((*(char **)(base + k->off) = strdup(s)) == NULL)
 			errlist_add(errs, "%s: out of memory", cf->file);
@@ -1033,6 +1053,18 @@ config_cross_check(struct config *cf, struct errlist *errs)
 			errlist_add(errs, "%s: service.metrics_address: must be "
 			    "a numeric IPv4 or IPv6 address", cf->file);
 	}
+	if (cf->service_group != NULL && cf->service_user == NULL)
+		errlist_add(errs, "%s: service.group: needs service.user",
+		    cf->file);
+	if (cf->service_user != NULL) {
+		uid_t		 uid;
+		gid_t		 gid;
+		const char	*why;
+
+		if (priv_lookup(cf->service_user, cf->service_group, &uid,
+		    &gid, &why) == -1)
+			errlist_add(errs, "%s: service.%s", cf->file, why);
+	}
 	if (cf->audit_file != NULL) {
 		char		*dir = strdup(cf->audit_file), *slash;
 		struct stat	 st;
@@ -1264,6 +1296,10 @@ config_static_diff(const struct config *old, const struct config *new)
 		return "service.metrics_address";
 	if (old->workers != new->workers)
 		return "service.workers";
+	if (!str_eq_null(old->service_user, new->service_user))
+		return "service.user";
+	if (!str_eq_null(old->service_group, new->service_group))
+		return "service.group";
 	return NULL;
 }
 

@@ -2,6 +2,7 @@
  * estcoapd: EST-over-CoAPS registrar (RFC 9148). Options, start-up order
  * and exit codes; everything else lives in proc and below.
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
@@ -142,6 +143,8 @@ main(int argc, char *argv[])
 		usage(EXIT_OK);
 	}
 
+	/* whatever we write (audit log) is ours alone */
+	umask(077);
 	log_init(1, LOG_LVL_INFO);
 	if ((cf = config_load(file, &errs)) == NULL ||
 	    pki_load(cf, &errs) == -1) {

@@ -20,6 +20,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "pki.h"
+#include "priv.h"
 #include "proc.h"
 #include "upstream.h"
 #include "util.h"
@@ -365,6 +366,9 @@ proc_run(struct config *cf, int ready_fd)
 		goto out;
 	if (cf->metrics_port != 0 && metrics_listen(pr.base, cf->metrics_addr,
 	    (uint16_t)cf->metrics_port, proc_ready_cb, NULL) == -1)
+		goto out;
+	/* every socket is bound: no more need for root (service.user) */
+	if (priv_drop(cf) == -1)
 		goto out;
 	for (size_t i = 0; i < 3; i++)
 		if ((ev_sig[i] = evsignal_new(pr.base, sigs[i], proc_signal_cb,

@@ -113,7 +113,7 @@ tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
 			if (o < total)
 				buf[o++] = byte;
 			else if (byte != 0) {
-				free(buf);
+				OPENSSL_clear_free(buf, total > 0 ? total : 1);
 				*why = "non-zero base64 padding bits";
 				return -1;
 			}

@@ -375,7 +375,7 @@ upstream_job_free(struct upstream_job *job)
 	}
 	curl_slist_free_all(job->hdrs);
 	free(job->body);
-	buf_reset(&job->resp);
+	buf_wipe(&job->resp);	/* a serverkeygen answer holds a key */
 	config_unref(job->cf);
 	TAILQ_REMOVE(&up->jobs, job, entry);
 	up->njobs--;

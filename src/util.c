@@ -3,11 +3,13 @@
  * monotonic clock.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -100,32 +102,47 @@ mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* See util.h. */
+/*
+ * See util.h. read(2), not stdio: a key file must not leave a copy in a
+ * FILE buffer that is freed unwiped; the buffer is wiped on failure.
+ */
 char *
 file_read(const char *path, size_t max, size_t *lenp)
 {
-	FILE	*fp;
 	char	*data;
-	size_t	 n;
-	int	 e;
+	size_t	 n = 0;
+	ssize_t	 r;
+	int	 fd, e;
 
-	if ((fp = fopen(path, "r")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
 	if ((data = malloc(max + 1)) == NULL) {
-		fclose(fp);
+		close(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
-	n = fread(data, 1, max + 1, fp);
-	if (ferror(fp) || n > max) {
-		e = ferror(fp) ? EIO : EFBIG;
-		free(data);
-		fclose(fp);
-		errno = e;
-		return NULL;
+	/* one byte more than max tells a file that is too big */
+	while (n < max + 1 && (r = read(fd, data + n, max + 1 - n)) != 0) {
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			e = EIO;
+			goto fail;
+		}
+		n += (size_t)r;
 	}
-	fclose(fp);
+	if (n > max) {
+		e = EFBIG;
+		goto fail;
+	}
+	close(fd);
 	data[n] = '\0';
 	*lenp = n;
 	return data;
+fail:
+	OPENSSL_cleanse(data, n);
+	free(data);
+	close(fd);
+	errno = e;
+	return NULL;
 }

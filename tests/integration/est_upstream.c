@@ -60,6 +60,9 @@
 #define OVERSIZE_LEN	(2 * 1024 * 1024) /* body=oversize: ~2 MiB of base64 */
 #define CLOSEMID_CLAIM	5000		/* body=closemid: Content-Length sent */
 #define CLOSEMID_SEND	100		/* body=closemid: bytes really sent */
+#define ENDLESS_CHUNK	16384		/* body=endless: bytes per chunk */
+#define ENDLESS_CAP	(256u << 20)	/* body=endless: stop here anyway */
+#define ALERT_SEND	100		/* body=alert: bytes before the alert */
 #define CERT_DAYS	365
 #define CT_PKCS7	"application/pkcs7-mime; smime-type=certs-only"
 #define CT_CSRATTRS	"application/csrattrs"
@@ -142,6 +145,14 @@ struct pending {
 	struct evbuffer		*body;	/* ours; evhttp drains it on send */
 	size_t			 claim_len; /* >0: claim this Content-Length,
 					       send the shorter body, close */
+	int			 endless;   /* body=endless */
+	int			 alert;	    /* body=alert */
+};
+
+/* body=endless: one chunked answer that only stops when the client goes. */
+struct endless {
+	struct evhttp_request	*req;
+	size_t			 sent;	/* bytes so far, < ENDLESS_CAP */
 };
 
 /* Everything the server holds, freed in server_free(). */
@@ -264,7 +275,8 @@ static int
 mode_set(struct mode *m, const char *key, const char *val)
 {
 	static const char *bodies[] = { "garbage", "notsigned", "zerocerts",
-	    "oneline", "spaces", "oversize", "closemid", "truncate" };
+	    "oneline", "spaces", "oversize", "closemid", "truncate",
+	    "endless", "alert" };
 	static const char *broken[] = { "missing", "noboundary", "truncated" };
 	char *end;
 	long n;
@@ -1011,9 +1023,88 @@ answer_body_knob(struct pending *p, const struct mode *m)
 	} else if (strcmp(m->body, "closemid") == 0) {
 		p->claim_len = CLOSEMID_CLAIM;
 		body_keep_head(p, CLOSEMID_SEND);
+	} else if (strcmp(m->body, "endless") == 0) {
+		p->endless = 1;
+	} else if (strcmp(m->body, "alert") == 0) {
+		p->claim_len = len;
+		p->alert = 1;
+		body_keep_head(p, ALERT_SEND);
 	} else if (strcmp(m->body, "truncate") == 0) {
 		p->claim_len = len;
 		body_keep_head(p, len / 2);
+	}
+}
+
+/* The client of an endless answer left: forget the answer. */
+static void
+endless_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	free(arg);
+}
+
+/* The last chunk of an endless answer went out: queue the next one. */
+static void
+endless_more_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct endless	*e = arg;
+	struct evbuffer	*b;
+	char		 line[66];
+
+	(void)evcon;
+	if (e->sent >= ENDLESS_CAP) {
+		evhttp_send_reply_end(e->req);
+		return;
+	}
+	if ((b = evbuffer_new()) == NULL)
+		errx(1, "out of memory");
+	/* base64 lines of zero bytes: valid, and never the end */
+	memset(line, 'A', 64);
+	memcpy(line + 64, "\r\n", 2);
+	for (size_t i = 0; i < ENDLESS_CHUNK / sizeof(line); i++)
+		evbuffer_add(b, line, sizeof(line));
+	e->sent += evbuffer_get_length(b);
+	evhttp_send_reply_chunk_with_cb(e->req, b, endless_more_cb, e);
+	evbuffer_free(b);
+}
+
+/* Start an endless chunked answer on p's request. */
+static void
+endless_start(struct pending *p)
+{
+	struct evhttp_connection	*evcon;
+	struct endless			*e;
+
+	if ((evcon = evhttp_request_get_connection(p->req)) == NULL ||
+	    (e = calloc(1, sizeof(*e))) == NULL) {
+		evhttp_send_reply(p->req, 503, NULL, NULL);
+		return;
+	}
+	e->req = p->req;
+	evhttp_connection_set_closecb(evcon, endless_close_cb, e);
+	evhttp_remove_header(evhttp_request_get_output_headers(p->req),
+	    "Content-Length");
+	evhttp_send_reply_start(p->req, 200, NULL);
+	endless_more_cb(evcon, e);
+}
+
+/*
+ * body=alert: the head of the body went out; now a fatal TLS alert
+ * record straight onto the TCP stream, in the clear, and a hang-up.
+ */
+static void
+alert_cb(struct evhttp_connection *evcon, void *arg)
+{
+	/* alert, TLS 1.2 record version, length 2, fatal, internal_error */
+	static const unsigned char rec[] = { 21, 3, 3, 0, 2, 2, 80 };
+	struct bufferevent	*bev = evhttp_connection_get_bufferevent(evcon);
+	evutil_socket_t		 fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+
+	(void)arg;
+	if (fd != -1) {
+		if (write(fd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+			warnx("alert: short write");
+		shutdown(fd, SHUT_RDWR);
 	}
 }
 
@@ -1024,7 +1115,17 @@ pending_send(struct pending *p)
 	struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
 	char cl[32];
 
-	if (p->claim_len > 0 && evhttp_request_get_connection(p->req) != NULL) {
+	if (p->endless) {
+		endless_start(p);
+	} else if (p->alert && evhttp_request_get_connection(p->req) != NULL) {
+		snprintf(cl, sizeof(cl), "%zu", p->claim_len);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", cl);
+		evhttp_send_reply_start(p->req, p->status, NULL);
+		evhttp_send_reply_chunk_with_cb(p->req, p->body, alert_cb,
+		    NULL);
+	} else if (p->claim_len > 0 &&
+	    evhttp_request_get_connection(p->req) != NULL) {
 		/*
 		 * With our own Content-Length evhttp does not chunk, and
 		 * "Connection: close" makes it drop the connection once the

@@ -10,7 +10,8 @@
  *   slowloris N SECS   N handshakes that pass the cookie exchange and then
  *                      stop; holds them for SECS seconds ("held=N" first)
  *   raw HEX...         handshake as a device, send each HEX as one CoAP
- *                      datagram, print "reply=C.DD" or "reply=none" each
+ *                      datagram ("crts": a fresh GET crts), print
+ *                      "reply=C.DD [maxage=N]", "reply=rst" or "reply=none"
  *   block1 N           handshake, then a sen upload of N 16-byte Block1
  *                      blocks, one at a time; prints a count per code
  *   reneg              handshake, ask for a renegotiation, then GET crts
@@ -409,19 +410,59 @@ h_request(uint8_t *p, int code, const char *op, int cf, long block1,
 	return n;
 }
 
+/* The Max-Age option (14) of a CoAP message, or -1 when absent. */
+static long
+h_maxage(const uint8_t *m, size_t len)
+{
+	size_t		i = 4 + (m[0] & 15);
+	unsigned	num = 0;
+
+	while (i < len && m[i] != 0xff) {
+		unsigned d = m[i] >> 4, l = m[i] & 15;
+
+		i++;
+		for (int k = 0; k < 2; k++) {
+			unsigned *v = k == 0 ? &d : &l;
+
+			if (*v == 13 && i < len)
+				*v = 13u + m[i++];
+			else if (*v == 14 && i + 1 < len) {
+				*v = 269u + (unsigned)(m[i] << 8 | m[i + 1]);
+				i += 2;
+			} else if (*v >= 13)
+				return -1;
+		}
+		num += d;
+		if (i + l > len)
+			return -1;
+		if (num == 14) {
+			long v = 0;
+
+			for (unsigned k = 0; k < l; k++)
+				v = v << 8 | m[i + k];
+			return v;
+		}
+		i += l;
+	}
+	return -1;
+}
+
 /*
  * Send one datagram and wait for the answer to it (an ACK or RST with
  * its message ID, or a response echoing its token); the code as "C.DD",
  * "rst", or "none".
  */
 static void
-h_exchange(SSL *ssl, const uint8_t *pdu, size_t len, char code[8])
+h_exchange(SSL *ssl, const uint8_t *pdu, size_t len, char code[8],
+    long *maxage)
 {
 	uint8_t		 buf[HOSTILE_PDU_MAX];
 	struct timespec	 t0, t;
 	int		 n;
 
 	snprintf(code, 8, "none");
+	if (maxage != NULL)
+		*maxage = -1;
 	if (SSL_write(ssl, pdu, (int)len) <= 0)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -446,6 +487,8 @@ h_exchange(SSL *ssl, const uint8_t *pdu, size_t len, char code[8])
 		if (buf[1] == 0)
 			continue;	/* empty ACK: a separate answer follows */
 		snprintf(code, 8, "%u.%02u", buf[1] >> 5, buf[1] & 31);
+		if (maxage != NULL)
+			*maxage = h_maxage(buf, (size_t)n);
 		return;
 	}
 }
@@ -458,7 +501,7 @@ h_final(SSL *ssl)
 	char	code[8];
 	size_t	n = h_request(pdu, 1, "crts", -1, -1, NULL, 0);
 
-	h_exchange(ssl, pdu, n, code);
+	h_exchange(ssl, pdu, n, code, NULL);
 	printf("final=%s\n", code);
 }
 
@@ -488,19 +531,25 @@ h_raw(int argc, char **argv)
 	SSL	*ssl = h_connect(ctx, fd);
 	uint8_t	 pdu[HOSTILE_PDU_MAX];
 	char	 code[8];
+	long	 age;
 
 	if (ssl == NULL)
 		exit(3);
 	for (int i = 0; i < argc; i++) {
-		long n = h_unhex(argv[i], pdu, sizeof(pdu));
+		long n = strcmp(argv[i], "crts") == 0 ? (long)h_request(pdu,
+		    1, "crts", -1, -1, NULL, 0) : h_unhex(argv[i], pdu,
+		    sizeof(pdu));
 
 		if (n < 0) {
 			fprintf(stderr, "estcoap-hostile: %s: not hex\n",
 			    argv[i]);
 			exit(1);
 		}
-		h_exchange(ssl, pdu, (size_t)n, code);
-		printf("reply=%s\n", code);
+		h_exchange(ssl, pdu, (size_t)n, code, &age);
+		if (age >= 0)
+			printf("reply=%s maxage=%ld\n", code, age);
+		else
+			printf("reply=%s\n", code);
 	}
 	h_final(ssl);
 	SSL_shutdown(ssl);
@@ -529,7 +578,7 @@ h_block1(long n)
 		size_t	len = h_request(pdu, 2, "sen", 286, b, data,
 			    sizeof(data));
 
-		h_exchange(ssl, pdu, len, code);
+		h_exchange(ssl, pdu, len, code, NULL);
 		if (strcmp(code, "2.31") == 0)
 			c231++;
 		else if (strcmp(code, "4.13") == 0)

@@ -5,6 +5,9 @@
 # coap-client-openssl (or build/estcoap-probe). Loopback only. A failing
 # case dumps the logs; exit 77 means skipped.
 set -eu
+# keys made by a case are private, as estcoapd requires (world-readable
+# private keys are refused)
+umask 077
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${BUILD:-$TOP/build}		# build/ or build/asan/
@@ -15,6 +18,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/estcoapd-case.XXXXXX")
 CASE=$(basename "$0" .sh)
 DAEMON_PID=""
 UPSTREAM_PIDS=""
+# seconds the daemon may take to start and to stop; a tool is slower
+START_SECS=${START_SECS:-$([ -n "${DAEMON_WRAP:-}" ] && echo 60 || echo 10)}
 NCHECK=0
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
@@ -177,12 +182,15 @@ start_daemon() {
 		cat "$T/daemon.log" >>"$T/daemon.old.log"
 		: >"$T/daemon.log"
 	fi
-	"$BUILD/estcoapd" -f -d -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
+	# DAEMON_WRAP (e.g. valgrind ...) runs the daemon under a tool
+	# shellcheck disable=SC2086
+	${DAEMON_WRAP:-} "$BUILD/estcoapd" -f -d -c "$T/estcoapd.json" \
+	    >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
-	wait_for "$T/daemon.log" 10 " ready: " ||
+	wait_for "$T/daemon.log" "$START_SECS" " ready: " ||
 	    fail "daemon did not become ready"
 	if [ -z "${NOWARM:-}" ]; then
-		wait_for "$T/daemon.log" 10 "cache: crts refreshed" ||
+		wait_for "$T/daemon.log" "$START_SECS" "cache: crts refreshed" ||
 		    fail "crts cache did not warm up"
 	fi
 }
@@ -192,7 +200,7 @@ stop_daemon() {
 	local pid=$DAEMON_PID rc=0
 	DAEMON_PID=""
 	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 $((START_SECS * 10))); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -206,9 +214,9 @@ stop_daemon() {
 		echo "FAIL [$CASE]: daemon exited with $rc" >&2
 		return 1
 	fi
-	if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer" \
+	if grep -q "ERROR: AddressSanitizer\|runtime error:\|LeakSanitizer\|ERROR SUMMARY: [1-9]\|definitely lost: [1-9]\|indirectly lost: [1-9]" \
 	    "$T/daemon.log"; then
-		echo "FAIL [$CASE]: sanitizer report in the daemon log" >&2
+		echo "FAIL [$CASE]: sanitizer or valgrind report in the daemon log" >&2
 		return 1
 	fi
 	return 0

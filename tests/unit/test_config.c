@@ -3,6 +3,8 @@
  * positions an operator reads, and that errors are collected, not stopped
  * at the first. Files the config names are made in a temp dir.
  */
+#include <sys/stat.h>
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +40,9 @@ setup(void **state)
 		if ((fp = fopen(path, "w")) == NULL)
 			return -1;
 		fclose(fp);
+		/* a world-readable key file is refused */
+		if (chmod(path, 0600) == -1)
+			return -1;
 	}
 	snprintf(cfpath, sizeof(cfpath), "%s/estcoapd.json", tdir);
 	return 0;

@@ -31,7 +31,10 @@ sed "s|$PKI/ra.key|$T/missing.key|" "$good" >"$T/bad.json"
 expect_bad "missing key file" "upstream.client_key: $T/missing.key: No such file"
 sed "s|$PKI/ra.key|$PKI/device.key|" "$good" >"$T/bad.json"
 expect_bad "key does not match cert" "upstream.client_key: .* does not match"
-sed "s|\"key\": \"$PKI/dtls.key\"|\"key\": \"$PKI/dtls.crt\"|" "$good" >"$T/bad.json"
+# a certificate where the key should be (a private copy: a world-readable
+# key file is refused before it is read)
+cp "$PKI/dtls.crt" "$T/notakey.pem"
+sed "s|\"key\": \"$PKI/dtls.key\"|\"key\": \"$T/notakey.pem\"|" "$good" >"$T/bad.json"
 expect_bad "unreadable key" "dtls.key: .*not a readable unencrypted private key"
 sed 's|"url": "https://localhost:1"|"url": "http://localhost:1"|' "$good" >"$T/bad.json"
 expect_bad "plain http upstream" "upstream.url: must be https"
@@ -73,6 +76,8 @@ for f in "$TOP"/conf/*.json; do
 	    -e "s|/etc/estcoapd/ra-other.key|$PKI/ra2.key|" \
 	    -e "s|/etc/estcoapd/other-ca.pem|$PKI/ca2-root.crt|" \
 	    -e "s|/var/log/estcoapd/audit.log|$T/audit.log|" \
+	    -e "s|\"user\": \"estcoapd\"|\"user\": \"$(id -un)\"|" \
+	    -e "s|\"group\": \"estcoapd\"|\"group\": \"$(id -gn)\"|" \
 	    "$f" >"$T/sample.json"
 	"$D" -t -c "$T/sample.json" >"$T/t.out" 2>&1 ||
 	    fail "sample $(basename "$f"): $(cat "$T/t.out")"
