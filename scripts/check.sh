@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make check: build plain and with ASan/UBSan, run the cmocka unit tests in
 # both builds, mint the test PKI, then run the integration cases against the
-# plain daemon and against the sanitizer daemon. Ends with one summary line.
+# plain daemon and against the sanitizer daemon, a few under valgrind, and
+# each libFuzzer target for FUZZ_SMOKE (10) seconds. Ends with one summary
+# line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -36,6 +38,27 @@ echo "== integration tests, ASan/UBSan build"
 LABEL=asan BUILD=build/asan tests/integration/run.sh | tee build/itest-asan.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
 
+echo "== integration tests under valgrind (a few enrollments)"
+# memcheck on the plain daemon: any error or leak fails the case
+DAEMON_WRAP="valgrind -q --error-exitcode=99 --leak-check=full \
+--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect" \
+    LABEL=valgrind BUILD=build tests/integration/run.sh \
+    tests/integration/cases/01-enroll.sh \
+    tests/integration/cases/62-hostile-upstream.sh |
+    tee build/itest-valgrind.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
+
+echo "== fuzz smoke (${FUZZ_SMOKE:-10} s per target; make fuzz runs longer)"
+fp=0 ff=0
+if FUZZ_SECONDS=${FUZZ_SMOKE:-10} scripts/fuzz.sh | tee build/fuzz-smoke.log; then
+	:
+else
+	rc=1
+fi
+fp=$(grep -c '^fuzz [a-z0-9]*: stat::number_of_executed_units' \
+    build/fuzz-smoke.log || true)
+ff=$(grep -c '^fuzz [a-z0-9]*: FAILED' build/fuzz-smoke.log || true)
+
 echo "== make check took $(( $(date +%s) - start )) s"
 # one closing line: unit binaries plus integration cases of both builds
 ip=$(sed -n 's/^integration-[a-z]*: \([0-9]*\) passed.*/\1/p' \
@@ -43,5 +66,5 @@ ip=$(sed -n 's/^integration-[a-z]*: \([0-9]*\) passed.*/\1/p' \
 if_=$(sed -n 's/^integration-[a-z]*: [0-9]* passed, \([0-9]*\) failed.*/\1/p' \
     build/itest-*.log | awk '{ s += $1 } END { print s + 0 }')
 [ "$rc" -eq 0 ] || [ "$if_" -gt 0 ] || if_=1
-echo "check: $((upass + ip)) passed, $((ufail + if_)) failed"
+echo "check: $((upass + ip + fp)) passed, $((ufail + if_ + ff)) failed"
 exit $rc

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config make libcoap3-dev libcoap3-bin libssl-dev
 openssl libcurl4-openssl-dev curl iproute2 libevent-dev libcjson-dev libcmocka-dev
-mandoc jq"
+mandoc jq clang libclang-rt-14-dev valgrind"
 
 # Optional: the nftables spreader test of service.workers and the nginx
 # UDP load-balancer test. Their cases skip without them; a failed install
