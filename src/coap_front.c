@@ -788,6 +788,8 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 	return 0;
 }
 
+static int	front_rate_check(coap_session_t *);
+
 /* The request came to a multicast group (plain CoAP discovery). */
 static int
 front_is_mcast(coap_session_t *s)
@@ -806,6 +808,26 @@ front_no_answer(coap_pdu_t *resp)
 }
 
 /*
+ * Plain CoAP past limits.rate_per_source: no answer at all. A source
+ * address there may be forged, and every answer is larger than the request
+ * (RFC 7252 11.3: no amplifier for spoofed floods). 1 when dropped.
+ */
+static int
+front_plain_rate(coap_session_t *s, coap_pdu_t *resp)
+{
+	char peer[64];
+
+	if (front_rate_check(s) == 0)
+		return 0;
+	front_no_answer(resp);
+	metrics_limit("rate_per_source");
+	front_peer_str(s, peer, sizeof(peer));
+	log_debug("plain coap: peer=%s over limits.rate_per_source, no answer",
+	    peer);
+	return 1;
+}
+
+/*
  * An EST operation over plain CoAP: RFC 9148 3 makes DTLS with a client
  * certificate mandatory, so the device is not authenticated: 4.01 (RFC
  * 7252 5.9.2.2), no upstream call. Multicast requests get no answer.
@@ -820,6 +842,8 @@ front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
 	const uint8_t		*data;
 	int			 mcast = front_is_mcast(s);
 
+	if (front_plain_rate(s, resp))
+		return;
 	memset(&a, 0, sizeof(a));
 	req_answer_clear(&a);
 	req_answer_error(&a, EST_CODE(4, 1), mcast ? "plain-coap-multicast" :
@@ -1012,6 +1036,8 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	int			 plain = coap_session_get_proto(s) !=
 				    COAP_PROTO_DTLS;
 
+	if (plain && front_plain_rate(s, resp))
+		return;
 	if (plain)
 		front_coaps_base(s, base, sizeof(base));
 	cap = fr.nroutes * (WK_LINK_MAX + sizeof(base)) + 1;
@@ -1652,7 +1678,8 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	(void)r;
 	(void)q;
 	memset(&a, 0, sizeof(a));
-	if (front_is_mcast(s)) {
+	if (front_is_mcast(s) || (coap_session_get_proto(s) !=
+	    COAP_PROTO_DTLS && front_plain_rate(s, resp))) {
 		/* RFC 7252 8.2: no error answers to multicast requests */
 		front_no_answer(resp);
 		return;

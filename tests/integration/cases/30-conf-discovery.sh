@@ -164,6 +164,26 @@ plain -m get -o "$T/adv" "coap://127.0.0.1:$DPORT/.well-known/core?rt=ace.est.cr
 ok "discovery.advertise used in the plain links"
 stop_daemon
 
+# limits.rate_per_source applies to plain CoAP too, silently: a forged
+# source must not make us an amplifier (RFC 7252 11.3)
+write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "rate_per_source": 1, "rate_burst": 2 },
+	"discovery": { "listen": [ { "address": "127.0.0.1", "port": '"$DPORT"' } ] }'
+start_daemon
+pids=""
+for i in 1 2 3; do
+	"$COAP_CLIENT" -v 6 -N -B 2 -m get \
+	    "coap://127.0.0.1:$DPORT/.well-known/core?rt=ace.est.crts" \
+	    >"$T/rl.$i" 2>&1 &
+	pids="$pids $!"
+done
+# shellcheck disable=SC2086
+wait $pids || true
+n=$(cat "$T/rl.1" "$T/rl.2" "$T/rl.3" | grep -c '^v:1 t:NON c:2.05' || true)
+[ "$n" -eq 2 ] || fail "3 requests at once with a burst of 2: $n answered"
+ok "plain CoAP past limits.rate_per_source: no answer (burst 2 of 3 answered)"
+stop_daemon
+
 # configuration errors
 bad_disc() {
 	write_config "https://localhost:1" ',
