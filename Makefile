@@ -44,7 +44,7 @@ UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
 	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench \
-	      $(BUILD)/estcoap-hostile
+	      $(BUILD)/estcoap-hostile $(BUILD)/estcoap-mkcsr
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -66,7 +66,12 @@ $(BUILD)/estcoapd: $(BUILD)/obj/main.o $(BUILD)/libestcoapd.a
 $(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -levent_openssl
 
-$(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o
+$(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o \
+	    $(BUILD)/obj/tests/integration/csrgen.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/estcoap-mkcsr: $(BUILD)/obj/tests/integration/mkcsr.o \
+	    $(BUILD)/obj/tests/integration/csrgen.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # the load generator and the handshake micro-benchmark of `make bench`

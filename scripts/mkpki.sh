@@ -31,12 +31,23 @@
 #   csr-p256.der/.key       CSR, CN=device-0001
 #   csr-rsa3072.der/.key    CSR (RSA-3072), CN=device-rsa-0001
 #   csr-p256-2.der/.key     CSR, CN=device-0002
+#   device-expired.crt/.key IDevID by device-ca, expired in 2021
+#   device-revoked.crt/.key IDevID by device-ca, revoked in device-ca.crl
+#   device-ca.crl           PEM CRL of device-ca listing device-revoked
+#   device-ca2.crt/.key     a second manufacturer CA, self-signed
+#   device2.crt/.key        device IDevID by device-ca2
+#   ldev.crt/.key           LDevID by est-ca, SAN DNS:ldev-0001.devices.example
+#   csr-ldev*.der           CSRs (ldev.key) for sren: same names, other CN,
+#                           other SAN, no SAN
+#   csr-device.der          CSR (device.key) with device.crt's Subject
+#   csr-p384.der, csr-p521.der, csr-rsa1024.der, csr-ed25519.der (+ .key)
+#                           CSRs for the key policy
 #   pki.cnf                 the openssl config (extension profiles) used
 
 set -eu
 
 # Bump when the set of files or their profiles change, so old DIRs are redone.
-STAMP_VERSION=3
+STAMP_VERSION=4
 DAYS=365
 VERBOSE=0
 
@@ -65,7 +76,11 @@ device-rogue.crt device-rogue.key upstream-rogue.crt upstream-rogue.key
 upstream-wronghost.crt upstream-wronghost.key
 ca2-root.crt ca2-root.key upstream2.crt upstream2.key ra2.crt ra2.key
 csr-p256.der csr-p256.key csr-rsa3072.der csr-rsa3072.key csr-p256-2.der
-csr-p256-2.key"
+csr-p256-2.key device-expired.crt device-expired.key device-revoked.crt
+device-revoked.key device-ca.crl device-ca2.crt device-ca2.key device2.crt
+device2.key ldev.crt ldev.key csr-ldev.der csr-ldev-othercn.der
+csr-ldev-othersan.der csr-ldev-nosan.der csr-device.der csr-p384.der
+csr-p521.der csr-rsa1024.der csr-ed25519.der"
 
 complete() {
 	local f
@@ -170,15 +185,30 @@ keyUsage		= critical, digitalSignature
 extendedKeyUsage	= clientAuth
 subjectKeyIdentifier	= hash
 authorityKeyIdentifier	= keyid
+
+[ v3_ldev ]
+basicConstraints	= critical, CA:false
+keyUsage		= critical, digitalSignature
+extendedKeyUsage	= clientAuth
+subjectAltName		= DNS:ldev-0001.devices.example
+subjectKeyIdentifier	= hash
+authorityKeyIdentifier	= keyid
 EOF
 CNF=$DIR/pki.cnf
 
-# newkey NAME [rsa BITS]: a fresh private key in NAME.key, mode 0600.
+# newkey NAME [rsa BITS | ec CURVE | ed25519]: a fresh private key in
+# NAME.key, mode 0600.
 newkey() {
 	local key=$DIR/$1.key
 
 	rm -f "$key"
-	if [ $# -ge 3 ] && [ "$2" = rsa ]; then
+	if [ $# -ge 3 ] && [ "$2" = ec ]; then
+		(umask 077; ossl genpkey -algorithm EC \
+		    -pkeyopt "ec_paramgen_curve:$3" \
+		    -pkeyopt ec_param_enc:named_curve -out "$key")
+	elif [ $# -ge 2 ] && [ "$2" = ed25519 ]; then
+		(umask 077; ossl genpkey -algorithm ED25519 -out "$key")
+	elif [ $# -ge 3 ] && [ "$2" = rsa ]; then
 		(umask 077; ossl genpkey -algorithm RSA \
 		    -pkeyopt "rsa_keygen_bits:$3" -out "$key")
 	else
@@ -215,15 +245,45 @@ issue() {
 	rm -f "$DIR/$name.csr.pem"
 }
 
-# csr NAME SUBJECT [rsa BITS]: a new key and a DER CSR in NAME.der.
+# csr NAME SUBJECT [rsa BITS | ec CURVE | ed25519]: a new key and a DER
+# CSR in NAME.der.
 csr() {
-	local name=$1 subj=$2
+	local name=$1 subj=$2 md=-sha256
 
 	shift 2
 	say "$name: CSR $subj"
 	newkey "$name" "$@"
+	if [ "${1:-}" = ed25519 ]; then
+		md=
+	fi
 	ossl req -new -config "$CNF" -key "$DIR/$name.key" -subj "$subj" \
-	    -sha256 -outform DER -out "$DIR/$name.der"
+	    $md -outform DER -out "$DIR/$name.der"
+}
+
+# csr_with KEYNAME OUT SUBJECT [req args]: a DER CSR for an existing key.
+csr_with() {
+	local key=$1 out=$2 subj=$3
+
+	shift 3
+	say "$out: CSR $subj ($key.key)"
+	ossl req -new -config "$CNF" -key "$DIR/$key.key" -subj "$subj" \
+	    -sha256 -outform DER -out "$DIR/$out.der" "$@"
+}
+
+# ca_issue NAME SUBJECT [openssl ca args]: a device cert by device-ca made
+# with openssl ca (its database can revoke and set dates).
+ca_issue() {
+	local name=$1 subj=$2
+
+	shift 2
+	say "$name: $subj by device-ca (openssl ca $*)"
+	newkey "$name"
+	ossl req -new -config "$CNF" -key "$DIR/$name.key" -subj "$subj" \
+	    -out "$DIR/$name.csr.pem"
+	ossl ca -batch -config "$DIR/ca-dev.cnf" -name ca_dev -preserveDN \
+	    -extfile "$CNF" -extensions v3_device -in "$DIR/$name.csr.pem" \
+	    -out "$DIR/$name.crt" -notext "$@"
+	rm -f "$DIR/$name.csr.pem"
 }
 
 # The EST CA hierarchy and its rollover root.
@@ -253,6 +313,57 @@ issue device-rsa \
     "/O=Example Manufacturer/serialNumber=SN-RSA-0001/CN=device-rsa-0001" \
     device-ca v3_device rsa 2048
 
+# openssl ca for the manufacturer: an expired and a revoked IDevID, a CRL.
+rm -rf "$DIR/device-ca.db"
+mkdir -p "$DIR/device-ca.db"
+: >"$DIR/device-ca.db/index.txt"
+echo 1000 >"$DIR/device-ca.db/serial"
+echo 01 >"$DIR/device-ca.db/crlnumber"
+cat >"$DIR/ca-dev.cnf" <<CACNF
+[ ca_dev ]
+dir		= $DIR/device-ca.db
+database	= \$dir/index.txt
+new_certs_dir	= \$dir
+serial		= \$dir/serial
+crlnumber	= \$dir/crlnumber
+certificate	= $DIR/device-ca.crt
+private_key	= $DIR/device-ca.key
+default_md	= sha256
+default_days	= $DAYS
+default_crl_days = $DAYS
+policy		= policy_any
+unique_subject	= no
+copy_extensions	= none
+
+[ policy_any ]
+commonName	= supplied
+CACNF
+ca_issue device-expired \
+    "/O=Example Manufacturer/serialNumber=SN-EXP-0001/CN=device-expired-0001" \
+    -startdate 20200101000000Z -enddate 20210101000000Z
+ca_issue device-revoked \
+    "/O=Example Manufacturer/serialNumber=SN-REV-0001/CN=device-revoked-0001"
+ossl ca -batch -config "$DIR/ca-dev.cnf" -name ca_dev \
+    -revoke "$DIR/device-revoked.crt" -crl_reason keyCompromise
+ossl ca -batch -config "$DIR/ca-dev.cnf" -name ca_dev -gencrl \
+    -out "$DIR/device-ca.crl"
+
+# A second manufacturer.
+selfsigned device-ca2 "/O=Second Manufacturer/CN=Second Manufacturer IDevID CA"
+issue device2 "/O=Second Manufacturer/serialNumber=SN2-0001/CN=device2-0001" \
+    device-ca2 v3_device
+
+# An LDevID from our EST CA, and re-enrollment CSRs for it.
+issue ldev "/O=estcoapd test/CN=ldev-0001" est-ca v3_ldev
+san="subjectAltName=DNS:ldev-0001.devices.example"
+csr_with ldev csr-ldev "/O=estcoapd test/CN=ldev-0001" -addext "$san"
+csr_with ldev csr-ldev-othercn "/O=estcoapd test/CN=ldev-9999" -addext "$san"
+csr_with ldev csr-ldev-othersan "/O=estcoapd test/CN=ldev-0001" \
+    -addext "subjectAltName=DNS:other.devices.example"
+csr_with ldev csr-ldev-nosan "/O=estcoapd test/CN=ldev-0001"
+csr_with device csr-device \
+    "/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001"
+
 # Things nobody should trust.
 selfsigned rogue-ca "/O=Rogue/CN=Rogue CA"
 issue device-rogue "/O=Rogue/serialNumber=SN-6666/CN=device-rogue-0001" \
@@ -266,6 +377,10 @@ issue upstream-wronghost "/O=estcoapd test/CN=wrong.example" est-ca \
 csr csr-p256 "/CN=device-0001"
 csr csr-rsa3072 "/CN=device-rsa-0001" rsa 3072
 csr csr-p256-2 "/CN=device-0002"
+csr csr-p384 "/CN=device-p384" ec P-384
+csr csr-p521 "/CN=device-p521" ec P-521
+csr csr-rsa1024 "/CN=device-rsa1024" rsa 1024
+csr csr-ed25519 "/CN=device-ed25519" ed25519
 
 chmod 600 "$DIR"/*.key
 
@@ -276,6 +391,14 @@ ossl verify -CAfile "$DIR/root-ca.crt" -untrusted "$DIR/est-ca.crt" \
 ossl verify -CAfile "$DIR/rogue-ca.crt" "$DIR/device-rogue.crt" \
     "$DIR/upstream-rogue.crt"
 ossl req -verify -noout -inform DER -in "$DIR/csr-p256.der"
+ossl verify -CAfile "$DIR/root-ca.crt" -untrusted "$DIR/est-ca.crt" \
+    "$DIR/ldev.crt"
+ossl verify -CAfile "$DIR/device-ca2.crt" "$DIR/device2.crt"
+if openssl verify -crl_check -CAfile "$DIR/device-ca.crt" \
+    -CRLfile "$DIR/device-ca.crl" "$DIR/device-revoked.crt" >>"$LOG" 2>&1; then
+	echo "mkpki: self-check: device-revoked.crt is not revoked" >&2
+	exit 1
+fi
 if openssl verify -CAfile "$DIR/device-ca.crt" "$DIR/device-rogue.crt" \
     >>"$LOG" 2>&1; then
 	echo "mkpki: self-check: device-rogue.crt verifies against" \

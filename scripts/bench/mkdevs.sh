@@ -6,7 +6,8 @@
 # DIR gets a manufacturer CA (dev-ca.crt/.key) and COUNT devices: an
 # IDevID dev-NNNNN.crt/.key (P-256, clientAuth, signed by dev-ca) and a
 # pre-made CSR csr-NNNNN.der (its own key of the given type, default
-# p256; CN=bench-dev-NNNNN) for each, NNNNN from 00000.  estcoap-bench -D
+# p256; the IDevID's Subject, so that sren passes the RFC 7030 4.2.2
+# identity check) for each, NNNNN from 00000.  estcoap-bench -D
 # reads this layout.  A DIR that already holds COUNT devices of that type
 # is left as it is (the stamp file says what it holds), so the set is
 # minted once and cached under build/bench/.
@@ -23,7 +24,7 @@ esac
 case $COUNT in ''|*[!0-9]*) echo "mkdevs: COUNT must be a number" >&2; exit 2 ;; esac
 [ "$COUNT" -le 99999 ] || { echo "mkdevs: at most 99999 devices" >&2; exit 2; }
 STAMP=$DIR/.mkdevs-stamp
-want="1 $COUNT $TYPE"
+want="2 $COUNT $TYPE"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] &&
     [ -s "$DIR/csr-$(printf %05d $((COUNT - 1))).der" ]; then
 	exit 0
@@ -68,7 +69,8 @@ mint() {
 	rm -f "$f.csr.pem"
 	# shellcheck disable=SC2086
 	openssl req -new $CSRKEY -nodes -keyout "$DIR/csr-$n.key" \
-	    -config "$DIR/dev.cnf" -subj "/CN=bench-dev-$n" -sha256 \
+	    -config "$DIR/dev.cnf" \
+	    -subj "/O=estcoapd bench/serialNumber=SN-$n/CN=bench-dev-$n" -sha256 \
 	    -outform DER -out "$DIR/csr-$n.der" 2>/dev/null
 	[ -s "$f.crt" ] && [ -s "$DIR/csr-$n.der" ] ||
 	    { echo "mkdevs: device $n failed" >&2; return 1; }

@@ -13,6 +13,12 @@
  * a P-256 key, and answers multipart/mixed with a key part and a cert part
  * (RFC 7030 4.4.2).  With -l reqlog the key is also written, as PEM, to
  * <reqlog>.lastkey.pem, replaced on every successful answer.
+ *
+ * Each request line ends with cmcra= (1 when the registrar's client
+ * certificate has EKU id-kp-cmcRA), cc= (the CN of an RFC 9440
+ * Client-Cert header, or -), ccc= (the number of entries of
+ * Client-Cert-Chain, or -) and cn= (the registrar's certificate). The last request's two header values are kept
+ * verbatim in <reqlog>.clientcert, one per line.
  */
 
 #include <sys/queue.h>
@@ -223,6 +229,96 @@ peer_cn(struct evhttp_request *req, char *cn, size_t cnsz)
 	ERR_clear_error();
 }
 
+/* 1 when the registrar's TLS client certificate has EKU id-kp-cmcRA. */
+static int
+peer_cmcra(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+	EXTENDED_KEY_USAGE *eku;
+	X509 *peer;
+	SSL *ssl;
+	int i, hit = 0;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
+	    (peer = SSL_get0_peer_certificate(ssl)) == NULL)
+		return 0;
+	if ((eku = X509_get_ext_d2i(peer, NID_ext_key_usage, NULL, NULL)) ==
+	    NULL) {
+		ERR_clear_error();
+		return 0;
+	}
+	for (i = 0; i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)) == NID_cmcRA)
+			hit = 1;
+	EXTENDED_KEY_USAGE_free(eku);
+	return hit;
+}
+
+/*
+ * The CN of the certificate in an RFC 9440 Client-Cert value
+ * (":<base64 DER>:"), "bad" when it does not decode, "-" when absent.
+ */
+static void
+client_cert_cn(const char *v, char *cn, size_t cnsz)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	size_t n;
+	int len;
+	X509 *x;
+
+	snprintf(cn, cnsz, "%s", v == NULL ? "-" : "bad");
+	if (v == NULL || (n = strlen(v)) < 3 || v[0] != ':' || v[n - 1] != ':' ||
+	    (n - 2) % 4 != 0 || (der = malloc(n)) == NULL)
+		return;
+	len = EVP_DecodeBlock(der, (const unsigned char *)v + 1, (int)n - 2);
+	/* EVP_DecodeBlock counts the padding as data */
+	if (len > 0 && v[n - 2] == '=')
+		len -= v[n - 3] == '=' ? 2 : 1;
+	p = der;
+	if (len > 0 && (x = d2i_X509(NULL, &p, len)) != NULL) {
+		if (p != der + len || X509_NAME_get_text_by_NID(
+		    X509_get_subject_name(x), NID_commonName, cn, (int)cnsz) < 0)
+			snprintf(cn, cnsz, "bad");
+		X509_free(x);
+	}
+	ERR_clear_error();
+	free(der);
+}
+
+/* Entries of a Client-Cert-Chain value ("-" when absent). */
+static void
+client_chain_count(const char *v, char *out, size_t outsz)
+{
+	int n = 1;
+
+	if (v == NULL) {
+		snprintf(out, outsz, "-");
+		return;
+	}
+	for (const char *c = v; *c != '\0'; c++)
+		n += *c == ',';
+	snprintf(out, outsz, "%d", n);
+}
+
+/* Keep the last request's Client-Cert fields in <reqlog>.clientcert. */
+static void
+client_cert_save(struct server *srv, const char *cc, const char *chain)
+{
+	char path[1024];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s.clientcert",
+	    srv->reqlog_path) >= sizeof(path) || (f = fopen(path, "w")) == NULL)
+		return;
+	fprintf(f, "%s\n%s\n", cc != NULL ? cc : "-", chain != NULL ? chain :
+	    "-");
+	fclose(f);
+}
+
 /* Append the request line to the -l file and flush it at once. */
 static void
 reqlog_write(struct server *srv, struct evhttp_request *req)
@@ -231,6 +327,9 @@ reqlog_write(struct server *srv, struct evhttp_request *req)
 	static const char *names[] = { "GET", "POST", "HEAD", "PUT", "DELETE",
 	    "OPTIONS", "TRACE", "CONNECT", "PATCH" };
 	char method[16], path[512], ctype[256], cnraw[256], cn[256];
+	char ccn[128], ccraw[128], nchain[16];
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *cc, *chain;
 	int bit = ffs((int)evhttp_request_get_command(req)) - 1;
 	const char *m = "OTHER";
 
@@ -244,9 +343,17 @@ reqlog_write(struct server *srv, struct evhttp_request *req)
 	    evhttp_request_get_input_headers(req), "Content-Type"));
 	peer_cn(req, cnraw, sizeof(cnraw));
 	log_clean(cn, sizeof(cn), cnraw);
-	fprintf(srv->reqlog, "%s %s ctype=%s len=%zu cn=%s\n", method, path,
-	    ctype, evbuffer_get_length(evhttp_request_get_input_buffer(req)),
-	    cn);
+	cc = evhttp_find_header(in, "Client-Cert");
+	chain = evhttp_find_header(in, "Client-Cert-Chain");
+	client_cert_cn(cc, ccraw, sizeof(ccraw));
+	log_clean(ccn, sizeof(ccn), ccraw);
+	client_chain_count(chain, nchain, sizeof(nchain));
+	client_cert_save(srv, cc, chain);
+	/* cn= stays last: tests anchor it at the end of the line */
+	fprintf(srv->reqlog, "%s %s ctype=%s len=%zu cmcra=%d cc=%s ccc=%s "
+	    "cn=%s\n", method, path, ctype,
+	    evbuffer_get_length(evhttp_request_get_input_buffer(req)),
+	    peer_cmcra(req), ccn, nchain, cn);
 	fflush(srv->reqlog);
 }
 

@@ -13,7 +13,8 @@
  * and 5.xx), dup_sent, responses, and with -n or -K: copies (separate
  * answers received in all), gaps_ms (between them).  Without a final
  * answer: handshake=failed, timeout=1, nack=REASON or closed=1.  Exit
- * codes are PROBE_EXIT_* below.
+ * codes are PROBE_EXIT_* below.  After the handshake: version, cipher,
+ * resumed (with -r: the second session resumed the first), tls_unique.
  *
  * -n never acknowledges the separate answer (after the empty ACK nothing
  * we send reaches the server) and -K resets it (RST); both then listen
@@ -37,8 +38,11 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+
+#include "csrgen.h"
 
 /* Exit codes; shell tests branch on them. */
 #define PROBE_EXIT_OK		0	/* a final answer came, or -X left */
@@ -138,6 +142,12 @@ struct probe {
 	int		 pause_blk_ms;	/* -S: how long */
 	int		 wait_s;	/* -w */
 	int		 verbose;	/* -v */
+	const char	*csr_key;	/* -Y: build the CSR after the handshake */
+	const char	*csr_subject;	/* -s: its subject */
+	const char	*link;		/* -L tls-unique|wrong: challengePassword */
+	const char	*ciphers;	/* -Z: the only cipher suites offered */
+	int		 resume;	/* -r: reconnect, resuming the session */
+	SSL_SESSION	*saved;		/* -r: the first session */
 
 	/* run state */
 	struct probe_buf body;		/* request payload from -f */
@@ -198,7 +208,8 @@ usage(void)
 	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X | -x ms] [-N]"
 	    " [-w seconds]\n"
 	    "           [-n | -K] [-R num:file] [-S num:ms]\n"
-	    "           [-o outfile] [-v]\n");
+	    "           [-o outfile] [-v] [-Y key -s subject [-L tls-unique|wrong]]"
+	    "\n           [-Z ciphers] [-r]\n");
 	exit(PROBE_EXIT_LOCAL);
 }
 
@@ -441,7 +452,7 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:g:G:k:Km:nNo:O:p:P:R:S:t:u:vw:Xx:")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:KL:m:nNo:O:p:P:rR:s:S:t:u:vw:Xx:Y:Z:")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -547,6 +558,24 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 		case 'g':
 			p->pre_path = optarg;
 			break;
+		case 'Y':
+			p->csr_key = optarg;
+			break;
+		case 's':
+			p->csr_subject = optarg;
+			break;
+		case 'L':
+			if (strcmp(optarg, "tls-unique") != 0 &&
+			    strcmp(optarg, "wrong") != 0)
+				probe_errx("-L: tls-unique or wrong");
+			p->link = optarg;
+			break;
+		case 'Z':
+			p->ciphers = optarg;
+			break;
+		case 'r':
+			p->resume = 1;
+			break;
 		case 'P':
 			p->pause_ms = (int)probe_arg_number(ch, optarg, 0,
 			    600000);
@@ -563,6 +592,10 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 		probe_errx("-G, -R and -S need -b");
 	if (p->noack && p->reset)
 		probe_errx("-n and -K exclude each other");
+	if (p->csr_key != NULL && p->bodyfile != NULL)
+		probe_errx("-Y and -f exclude each other");
+	if ((p->link != NULL || p->csr_subject != NULL) && p->csr_key == NULL)
+		probe_errx("-L and -s need -Y");
 	if (access(p->cert, R_OK) == -1)
 		probe_errx("%s: %s", p->cert, strerror(errno));
 	if (access(p->key, R_OK) == -1)
@@ -1273,9 +1306,146 @@ probe_write_out(const char *path, const struct probe_buf *b)
 }
 
 /*
+ * Set up one new client SSL: -Z restricts the suites (and the curve to
+ * P-256), -r offers the saved session for resumption.
+ */
+static int
+probe_tls_setup(SSL *ssl)
+{
+	struct probe	*p = probe_g;
+
+	if (p->ciphers != NULL && (SSL_set_cipher_list(ssl, p->ciphers) != 1 ||
+	    SSL_set1_groups_list(ssl, "P-256") != 1)) {
+		fprintf(stderr, "estcoap-probe: -Z %s: not usable\n",
+		    p->ciphers);
+		return 0;
+	}
+	if (p->saved != NULL && SSL_set_session(ssl, p->saved) != 1) {
+		fprintf(stderr, "estcoap-probe: cannot offer the session\n");
+		return 0;
+	}
+	return 1;
+}
+
+/* libcoap's own info callback, which we chain to. */
+static void	(*probe_prev_info)(const SSL *, int, int);
+
+/*
+ * libcoap 4.3.1 calls no set-up hook for client sessions, and sends the
+ * ClientHello from coap_new_client_session_pki(). The info callback of
+ * its SSL_CTX runs at the start of each handshake, before the ClientHello
+ * is built: that is where -Z and -r take effect.
+ */
+static void
+probe_info_cb(const SSL *cssl, int where, int ret)
+{
+	if (probe_prev_info != NULL)
+		probe_prev_info(cssl, where, ret);
+	if ((where & SSL_CB_HANDSHAKE_START) && !SSL_is_server(cssl))
+		(void)probe_tls_setup((SSL *)cssl);
+}
+
+/* The OpenSSL object of the probe's session, or NULL. */
+static SSL *
+probe_ssl(struct probe *p)
+{
+	coap_tls_library_t	 lib;
+	void			*tls;
+
+	if (p->sess == NULL)
+		return NULL;
+	tls = coap_session_get_tls(p->sess, &lib);
+	return lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL;
+}
+
+/* Put probe_info_cb on the SSL_CTX behind the current session. */
+static void
+probe_hook(struct probe *p)
+{
+	SSL	*ssl = probe_ssl(p);
+	SSL_CTX	*ctx = ssl != NULL ? SSL_get_SSL_CTX(ssl) : NULL;
+
+	if (ctx == NULL || SSL_CTX_get_info_callback(ctx) == probe_info_cb)
+		return;
+	probe_prev_info = SSL_CTX_get_info_callback(ctx);
+	SSL_CTX_set_info_callback(ctx, probe_info_cb);
+}
+
+/* One client session to dst, until its handshake ends or -w passes. */
+static int
+probe_connect_once(struct probe *p, const coap_address_t *dst,
+    coap_dtls_pki_t *pki)
+{
+	int64_t now, wait;
+
+	p->connected = p->dtls_down = 0;
+	if ((p->sess = coap_new_client_session_pki(p->ctx, NULL, dst,
+	    COAP_PROTO_DTLS, pki)) == NULL)
+		return 0;
+	coap_session_set_mtu(p->sess, PROBE_MTU);
+	while (!p->connected && !p->dtls_down &&
+	    coap_session_get_state(p->sess) != COAP_SESSION_STATE_NONE) {
+		now = probe_now_ms();
+		if (now >= p->deadline)
+			break;
+		wait = p->deadline - now;
+		if (wait > PROBE_STEP_MS)
+			wait = PROBE_STEP_MS;
+		if (coap_io_process(p->ctx, (uint32_t)wait) < 0)
+			break;
+	}
+	return p->connected && !p->dtls_down;
+}
+
+/*
+ * What the session is: version, suite, resumption and tls-unique (RFC
+ * 5929: the first Finished of the handshake, the client's own on a full
+ * one, the server's on a resumed one). -Y then builds the CSR, with
+ * challengePassword = base64(tls-unique) for -L tls-unique.
+ */
+static int
+probe_session_info(struct probe *p)
+{
+	SSL		*ssl = probe_ssl(p);
+	uint8_t		 fin[64], *der;
+	char		 b64[4 * sizeof(fin) / 3 + 4];
+	size_t		 flen, len;
+	struct csrgen	 g = { 0 };
+
+	if (ssl == NULL)
+		return 0;
+	flen = SSL_session_reused(ssl) ? SSL_get_peer_finished(ssl, fin,
+	    sizeof(fin)) : SSL_get_finished(ssl, fin, sizeof(fin));
+	if (flen > sizeof(fin))
+		flen = 0;
+	EVP_EncodeBlock((unsigned char *)b64, fin, (int)flen);
+	printf("version=%s\ncipher=%s\nresumed=%d\ntls_unique=%s\n",
+	    SSL_get_version(ssl), SSL_get_cipher_name(ssl),
+	    SSL_session_reused(ssl), b64);
+	if (p->csr_key == NULL)
+		return 0;
+	if (p->link != NULL && strcmp(p->link, "wrong") == 0)
+		b64[0] = b64[0] == 'A' ? 'B' : 'A';
+	g.keyfile = p->csr_key;
+	g.subject = p->csr_subject != NULL ? p->csr_subject : "/CN=probe";
+	g.challenge = p->link != NULL ? b64 : NULL;
+	if (csrgen_build(&g, &der, &len) == -1)
+		return -1;
+	probe_buf_free(&p->body);
+	p->body.cap = PROBE_MAX_FILE;
+	if (probe_buf_append(&p->body, der, len) == -1) {
+		free(der);
+		return -1;
+	}
+	free(der);
+	return 0;
+}
+
+/*
  * Open the DTLS session and wait for the handshake.  libcoap verifies the
  * server chain against -C (loaded as root CAs, so no check_common_ca,
  * which leaks in 4.3.1); self-signed and expired servers are refused.
+ * With -r the first session is closed once up and a second one resumes it.
  */
 static int
 probe_connect(struct probe *p)
@@ -1283,8 +1453,8 @@ probe_connect(struct probe *p)
 	static coap_dtls_pki_t	 pki;
 	struct addrinfo		 hints, *res;
 	coap_address_t		 dst;
-	int64_t			 now, wait;
 	int			 rc;
+	SSL			*ssl;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -1313,22 +1483,32 @@ probe_connect(struct probe *p)
 	pki.pki_key.key_type = COAP_PKI_KEY_PEM;
 	pki.pki_key.key.pem.public_cert = p->cert;
 	pki.pki_key.key.pem.private_key = p->key;
-	if ((p->sess = coap_new_client_session_pki(p->ctx, NULL, &dst,
-	    COAP_PROTO_DTLS, &pki)) == NULL)
-		return 0;
-	coap_session_set_mtu(p->sess, PROBE_MTU);
-	while (!p->connected && !p->dtls_down &&
-	    coap_session_get_state(p->sess) != COAP_SESSION_STATE_NONE) {
-		now = probe_now_ms();
-		if (now >= p->deadline)
-			break;
-		wait = p->deadline - now;
-		if (wait > PROBE_STEP_MS)
-			wait = PROBE_STEP_MS;
-		if (coap_io_process(p->ctx, (uint32_t)wait) < 0)
-			break;
+	if (p->ciphers != NULL && !p->resume) {
+		/* a first session makes libcoap's SSL_CTX; hook it, drop it */
+		if (!probe_connect_once(p, &dst, &pki) && probe_ssl(p) == NULL)
+			return 0;
+		probe_hook(p);
+		coap_session_release(p->sess);
+		p->sess = NULL;
+		coap_io_process(p->ctx, COAP_IO_NO_WAIT);
 	}
-	return p->connected && !p->dtls_down;
+	if (!probe_connect_once(p, &dst, &pki))
+		return 0;
+	if (p->resume) {
+		probe_hook(p);
+		if ((ssl = probe_ssl(p)) == NULL ||
+		    (p->saved = SSL_get1_session(ssl)) == NULL) {
+			fprintf(stderr, "estcoap-probe: no session to resume\n");
+			return -1;
+		}
+		/* close_notify out, then a new session from a new port */
+		coap_session_release(p->sess);
+		p->sess = NULL;
+		coap_io_process(p->ctx, COAP_IO_NO_WAIT);
+		if (!probe_connect_once(p, &dst, &pki))
+			return 0;
+	}
+	return probe_session_info(p) == -1 ? -1 : 1;
 }
 
 /* Free every resource the run holds; safe on a partly set-up probe. */
@@ -1349,6 +1529,8 @@ probe_free(struct probe *p)
 	probe_buf_free(&p->rep.body);
 	probe_buf_free(&p->body);
 	probe_buf_free(&p->wire);
+	SSL_SESSION_free(p->saved);
+	p->saved = NULL;
 }
 
 /* Report how a run without a final answer ended; returns the exit code. */
