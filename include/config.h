@@ -36,6 +36,7 @@ struct config_listen {
 };
 
 struct pki_set;
+struct authz;
 
 /*
  * The upstream of one route: the top-level "upstream" section for the
@@ -76,6 +77,8 @@ struct config_route {
 	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
 	struct config_upstream	 up;
 	uint32_t		 ops;	/* bit 1u << EST_OP_x per enabled op */
+	struct authz		*auth;	/* device policy ("auth") */
+	bool			 auth_owned;	/* false: the default route's */
 };
 
 struct config {
@@ -90,7 +93,7 @@ struct config {
 	char		*dtls_cert;	/* PEM: our DTLS server certificate */
 	char		*dtls_key;	/* PEM: its private key */
 	char		*dtls_chain;	/* PEM: intermediates to send, optional */
-	char		*dtls_client_ca;/* PEM: trust anchors for device certs */
+	char		*dtls_client_ca;/* PEM: device trust anchors, or NULL */
 	uint32_t	 dtls_verify_depth;
 	uint32_t	 dtls_mtu;	/* bytes; bounds our Block2 size */
 	uint32_t	 dtls_idle_timeout_s;

@@ -25,7 +25,9 @@ struct event_base;
 	X(RELOADS, "estcoapd_reloads_total",				\
 	    "successful configuration reloads")				\
 	X(RELOAD_FAILURES, "estcoapd_reload_failures_total",		\
-	    "reloads refused; the old configuration stayed")
+	    "reloads refused; the old configuration stayed")		\
+	X(AUTHZ_DENIED, "estcoapd_authz_denied_total",			\
+	    "requests refused by a route's device or CSR policy")
 
 enum metrics_counter {
 #define METRICS_ENUM(id, name, help)	METRICS_C_##id,

@@ -30,8 +30,9 @@ struct pki_set {
 	char		*dtls_key_pem;
 	size_t		 dtls_key_len;
 	STACK_OF(X509)	*dtls_chain;	/* intermediates sent with our cert */
-	X509_STORE	*client_trust;	/* device trust anchors */
+	X509_STORE	*client_trust;	/* handshake: every route's anchors */
 	int		 verify_depth;
+	int		 allow_expired;	/* some route accepts expired devices */
 
 	/* upstream client identity per route, as cf->routes[] */
 	struct pki_up	 up[CONFIG_MAX_ROUTES];

@@ -56,6 +56,11 @@ void			 upstream_set_config(struct upstream *, struct config *cf);
 struct upstream_job	*upstream_submit(struct upstream *, size_t route,
 			    const char *path, const char *body, size_t len,
 			    const char *ctype, upstream_done_fn done, void *arg);
+/* The same with extra header lines ("Name: value"), NULL-terminated. */
+struct upstream_job	*upstream_submit_hdrs(struct upstream *, size_t route,
+			    const char *path, const char *body, size_t len,
+			    const char *ctype, const char *const *hdrs,
+			    upstream_done_fn done, void *arg);
 void			 upstream_cancel(struct upstream_job *);
 
 /* Hand a running job's completion to another owner (arg). */

@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "audit.h"
+#include "authz.h"
 #include "block1.h"
 #include "coap_front.h"
 #include "config.h"
@@ -85,6 +86,11 @@ struct front_sess {
 	int			 timed_out;	/* handshake_timeout_s hit */
 	/* Block2 SZX asked for in a Block1 upload's first request, per op */
 	int			 early_b2[EST_OP_COUNT];	/* -1: none */
+	/* the last route policy the device chain was checked against */
+	const struct authz	*az;
+	unsigned		 az_gen;	/* config generation of az */
+	int			 az_ok;		/* 1: chain verified there */
+	char			 az_why[128];
 };
 
 /* One upstream-bound request, from empty ACK to separate response. */
@@ -187,6 +193,79 @@ front_peer_str(coap_session_t *s, char *buf, size_t bufsz)
 		inet_ntop(AF_INET, &a->addr.sin.sin_addr, tmp, sizeof(tmp));
 		snprintf(buf, bufsz, "%s:%u", tmp, ntohs(a->addr.sin.sin_port));
 	}
+}
+
+/* The OpenSSL object of a DTLS session, or NULL. */
+static SSL *
+front_ssl(coap_session_t *s)
+{
+	coap_tls_library_t	 lib;
+	void			*tls = coap_session_get_tls(s, &lib);
+
+	return lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL;
+}
+
+/* The device policy of a route. */
+static const struct authz *
+front_authz(const struct front_route *rt)
+{
+	return fr.cf->routes[rt->cfroute].auth;
+}
+
+/*
+ * A request refused by the route's policy (issue 5): the answer, a log
+ * line with the device identity, the audit record and the counter.
+ */
+static void
+front_deny(const struct front_sess *fs, const struct front_route *rt,
+    unsigned code, const char *reason, const char *why, struct est_answer *a)
+{
+	char c[8];
+
+	req_answer_error(a, code, reason, why);
+	metrics_inc(METRICS_C_AUTHZ_DENIED);
+	log_info("authz: denied peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
+	    "op=%s label=%s code=%s: %s", fs != NULL ? fs->peer : "-",
+	    fs != NULL ? fs->id.subject : "-", fs != NULL ? fs->id.issuer :
+	    "-", fs != NULL ? fs->id.serial : "-", rt->op->name,
+	    rt->label[0] != '\0' ? rt->label : "-", estmap_code_str(code, c),
+	    why);
+	audit_denied(fs != NULL ? fs->peer : "-", fs != NULL ? &fs->id : NULL,
+	    rt->op->name, rt->label, c, why);
+}
+
+/*
+ * The handshake trusted the union of all routes' anchors; this device
+ * must also verify against the route's own anchors, CRLs and expiry rule,
+ * and be on its allow-list for the operation. 0, or -1 with a set.
+ */
+static int
+front_authorize(struct front_sess *fs, coap_session_t *s,
+    const struct front_route *rt, struct est_answer *a)
+{
+	const struct authz	*az = front_authz(rt);
+	SSL			*ssl = front_ssl(s);
+	char			 why[160];
+
+	if (fs == NULL) {
+		front_deny(fs, rt, EST_CODE(4, 3), "forbidden",
+		    "no device identity", a);
+		return -1;
+	}
+	/* the chain is checked once per session, route and generation */
+	if (fs->az != az || fs->az_gen != fr.cf->gen) {
+		fs->az = az;
+		fs->az_gen = fr.cf->gen;
+		fs->az_ok = authz_verify_device(az, ssl, fs->az_why,
+		    sizeof(fs->az_why)) == 0;
+	}
+	if (!fs->az_ok)
+		snprintf(why, sizeof(why), "%s", fs->az_why);
+	else if (authz_rules_allow(az, ssl, rt->op->name, why, sizeof(why)) ==
+	    0)
+		return 0;
+	front_deny(fs, rt, EST_CODE(4, 3), "forbidden", why, a);
+	return -1;
 }
 
 /* Publish the session gauges. */
@@ -1145,7 +1224,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	EVP_PKEY		*csr_key = NULL;
 	char			*b64;
 	size_t			 b64len;
-	char			 path[256];
+	char			 path[256], azwhy[160];
 	uint8_t			 optbuf[4];
 	uint8_t			 xkey[XCH_KEY_LEN];
 	const struct xch_answer	*x;
@@ -1200,6 +1279,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "block size exponent 7 is reserved");
 		goto answer;
 	}
+	if (front_authorize(fs, s, rt, &a) == -1)
+		goto answer;
 
 	if (op->method == EST_M_POST) {
 		if (has_blk1) {
@@ -1264,6 +1345,15 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 
 			snprintf(d, sizeof(d), "bad CSR: %s", why);
 			req_answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
+			goto answer;
+		}
+		/* the route's key policy, sren identity and PoP linking */
+		if ((code = authz_check_csr(front_authz(rt), front_ssl(s),
+		    !front_keygen(op), op->id == EST_OP_SREN, data, len, azwhy,
+		    sizeof(azwhy))) != 0) {
+			front_deny(fs, rt, code, code == EST_CODE(4, 0) ?
+			    "csr-policy" : code == EST_CODE(4, 1) ?
+			    "pop-failed" : "forbidden", azwhy, &a);
 			goto answer;
 		}
 		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
@@ -1368,8 +1458,20 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		rq->done = 1;
 		coap_async_trigger(async);
 	} else {
-		rq->job = upstream_submit(fr.up, rt->cfroute, path, b64, b64 != NULL ?
-		    b64len : 0, "application/pkcs10", front_upstream_done, rq);
+		/* RFC 9440, opt-in: the device certificate for the CA */
+		char *hdrs[3] = { NULL, NULL, NULL };
+
+		if (op->method == EST_M_POST &&
+		    authz_forwards_cert(front_authz(rt)) &&
+		    authz_client_cert_headers(front_authz(rt), front_ssl(s),
+		    &hdrs[0], &hdrs[1]) == -1)
+			log_warnx("req=%llu no device certificate to forward",
+			    (unsigned long long)rq->id);
+		rq->job = upstream_submit_hdrs(fr.up, rt->cfroute, path, b64,
+		    b64 != NULL ? b64len : 0, "application/pkcs10",
+		    (const char *const *)hdrs, front_upstream_done, rq);
+		free(hdrs[0]);
+		free(hdrs[1]);
 		if (rq->job == NULL) {
 			req_answer_error(&rq->ans, EST_CODE(5, 2),
 			    "upstream-submit", "cannot reach the upstream");
@@ -1449,9 +1551,12 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 		front_ack_timeout(s);
 		if ((fs = front_sess_get(s)) != NULL) {
 			metrics_handshake(1, "ok");
+			SSL *ssl = front_ssl(s);
+
 			log_info("dtls: session up peer=%s dev=\"%s\" "
-			    "issuer=\"%s\" serial=%s", fs->peer,
-			    fs->id.subject, fs->id.issuer, fs->id.serial);
+			    "issuer=\"%s\" serial=%s resumed=%d", fs->peer,
+			    fs->id.subject, fs->id.issuer, fs->id.serial,
+			    ssl != NULL && SSL_session_reused(ssl));
 		}
 		break;
 	case COAP_EVENT_DTLS_CLOSED:

@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "authz.h"
 #include "config.h"
 #include "est_map.h"
 #include "log.h"
@@ -39,6 +40,8 @@ enum ck_type {
 	CK_ROUTES,		/* labels: object of per-label objects */
 	CK_DLISTEN,		/* discovery.listen: like listen, default none */
 	CK_MCAST,		/* discovery.multicast: group addresses */
+	CK_AUTH,		/* auth: a route's device policy (authz.c) */
+	CK_EXT,			/* a key inside auth: documentation only */
 };
 
 /* One row of the schema: where a key lives, what it may hold. */
@@ -57,6 +60,7 @@ struct config_key {
 	const char	*top;		/* the default route's path; NULL: none */
 	bool		 label;		/* allowed under labels.<label> */
 	bool		 noinherit;	/* a label gets the default, not top's */
+	const char	*xtype;		/* CK_EXT: the type -h -h shows */
 };
 
 #define OFF(f)	offsetof(struct config, f)
@@ -80,8 +84,9 @@ static const struct config_key config_keys[] = {
 	{ .path = "dtls.chain", .type = CK_FILE, .off = OFF(dtls_chain),
 	  .help = "PEM intermediates sent after dtls.cert" },
 	{ .path = "dtls.client_ca", .type = CK_FILE,
-	  .off = OFF(dtls_client_ca), .required = true,
-	  .help = "PEM trust anchors (and intermediates) for device certs" },
+	  .off = OFF(dtls_client_ca),
+	  .help = "PEM trust anchors (and intermediates) for device certs; "
+	  "the default of auth.trust (one of the two is required)" },
 	{ .path = "dtls.verify_depth", .type = CK_UINT,
 	  .off = OFF(dtls_verify_depth), .def_u = 4, .min = 1, .max = 10,
 	  .help = "longest device certificate chain accepted" },
@@ -317,6 +322,51 @@ static const struct config_key route_keys[] = {
 	  .help = "operations served: crts, sen, sren, att, skg, skc "
 	  "(default all but skg and skc, which need est.server_keygen); "
 	  "others are 4.04; restart to change" },
+	{ .path = "auth", .type = CK_AUTH, .top = "auth", .label = true,
+	  .help = "who may enroll: device trust, allow-list, CSR policy "
+	  "(see Authorization in estcoapd.json(5)); a label without its "
+	  "own auth section uses the top-level one" },
+	{ .path = "auth.trust", .type = CK_EXT, .xtype = "array",
+	  .top = "auth.trust", .def_s = "[dtls.client_ca]",
+	  .help = "PEM files or directories (*.pem, *.crt, *.cer) of trust "
+	  "anchors for device certificates; every certificate listed, "
+	  "intermediates too, is an anchor" },
+	{ .path = "auth.crl", .type = CK_EXT, .xtype = "array",
+	  .top = "auth.crl", .def_s = "[]",
+	  .help = "CRL files (PEM or DER), each signed by an anchor; a "
+	  "revoked device fails the handshake" },
+	{ .path = "auth.allow_expired", .type = CK_EXT, .xtype = "boolean",
+	  .top = "auth.allow_expired", .def_s = "false",
+	  .help = "accept expired device certificates (IDevIDs, RFC 9148 3)" },
+	{ .path = "auth.rules", .type = CK_EXT, .xtype = "array",
+	  .top = "auth.rules", .def_s = "[] (every trusted device, every "
+	  "operation)",
+	  .help = "allow-list of {issuer, subject, san, operations}; the "
+	  "first rule whose patterns match the device decides" },
+	{ .path = "auth.pop", .type = CK_EXT, .xtype = "string",
+	  .top = "auth.pop", .def_s = "\"off\"",
+	  .help = "proof-of-possession linking: \"off\", \"if-present\" "
+	  "or \"required\" (challengePassword = base64(tls-unique))" },
+	{ .path = "auth.forward_client_cert", .type = CK_EXT,
+	  .xtype = "boolean", .top = "auth.forward_client_cert",
+	  .def_s = "false",
+	  .help = "send the device certificate upstream in RFC 9440 "
+	  "Client-Cert and Client-Cert-Chain header fields" },
+	{ .path = "auth.sren_allow_change_subject", .type = CK_EXT,
+	  .xtype = "boolean", .top = "auth.sren_allow_change_subject",
+	  .def_s = "false",
+	  .help = "let sren CSRs carry a ChangeSubjectName attribute" },
+	{ .path = "auth.csr_key_types", .type = CK_EXT, .xtype = "array",
+	  .top = "auth.csr_key_types",
+	  .def_s = "[\"P-256\", \"P-384\", \"RSA\"]",
+	  .help = "CSR key types accepted for sen and sren: P-256, P-384, "
+	  "P-521, RSA, Ed25519, Ed448" },
+	{ .path = "auth.csr_rsa_min_bits", .type = CK_EXT, .xtype = "integer",
+	  .top = "auth.csr_rsa_min_bits", .def_s = "2048",
+	  .help = "smallest RSA CSR key accepted (1024..16384)" },
+	{ .path = "auth.csr_rsa_max_bits", .type = CK_EXT, .xtype = "integer",
+	  .top = "auth.csr_rsa_max_bits", .def_s = "8192",
+	  .help = "largest RSA CSR key accepted (1024..16384)" },
 };
 
 #define NRKEYS	(sizeof(route_keys) / sizeof(route_keys[0]))
@@ -849,6 +899,16 @@ config_route_values(struct config *cf, struct config_route *rt,
 		case CK_OPS:
 			config_ops(cf, rt, path, v, errs);
 			break;
+		case CK_AUTH:
+			/* a label without its own auth uses the default's */
+			if (top || v != NULL) {
+				rt->auth = authz_parse(v, path, cf->file, errs);
+				rt->auth_owned = true;
+			} else
+				rt->auth = cf->routes[0].auth;
+			break;
+		case CK_EXT:
+			break;
 		default:
 			if (top || v != NULL)
 				config_value(cf, rt, path, k, v, errs);
@@ -1041,6 +1101,10 @@ config_cross_check(struct config *cf, struct errlist *errs)
 {
 	for (size_t i = 0; i < cf->nroutes; i++)
 		config_route_check(cf, &cf->routes[i], errs);
+	if (cf->dtls_client_ca == NULL && cf->routes[0].auth != NULL &&
+	    !authz_has_trust(cf->routes[0].auth))
+		errlist_add(errs, "%s: dtls.client_ca: required key is missing "
+		    "(or set auth.trust)", cf->file);
 	if (cf->max_pending_per_session > cf->max_pending)
 		errlist_add(errs, "%s: limits.max_pending_per_session: must not "
 		    "exceed limits.max_pending", cf->file);
@@ -1218,7 +1282,9 @@ config_free(struct config *cf)
 		    k->type == CK_ENUM)
 			free(*(char **)((char *)cf + k->off));
 	}
-	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++)
+	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++) {
+		if (cf->routes[r].auth_owned)
+			authz_free(cf->routes[r].auth);
 		for (size_t i = 0; i < NRKEYS; i++) {
 			const struct config_key *k = &route_keys[i];
 
@@ -1227,6 +1293,7 @@ config_free(struct config *cf)
 				free(*(char **)((char *)&cf->routes[r] +
 				    k->off));
 		}
+	}
 	pki_free(cf->pki);
 	free(cf->file);
 	free(cf);
@@ -1326,10 +1393,16 @@ config_dump_key(const struct config_key *k, const char *path, bool label)
 		[CK_SERVERS] = "array", [CK_OPS] = "array",
 		[CK_ROUTES] = "object",
 		[CK_DLISTEN] = "array", [CK_MCAST] = "array",
+		[CK_AUTH] = "object", [CK_EXT] = "?",
 	};
 
-	printf("%-30s %-8s", path, tn[k->type]);
-	if (label && !k->noinherit && k->type != CK_OBJECT)
+	printf("%-30s %-8s", path, k->type == CK_EXT ? k->xtype :
+	    tn[k->type]);
+	if (k->type == CK_AUTH)
+		printf(" default: the top-level section");
+	else if (k->type == CK_EXT && k->def_s != NULL)
+		printf(" default %s", k->def_s);
+	else if (label && !k->noinherit && k->type != CK_OBJECT)
 		printf(" default: the top-level value");
 	else if (k->required && !label)
 		printf(" required");

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "audit.h"
+#include "authz.h"
 #include "config.h"
 #include "log.h"
 #include "pki.h"
@@ -196,19 +197,38 @@ pki_load(struct config *cf, struct errlist *errs)
 		free(pem);
 	}
 
-	if ((pem = pki_slurp(cf->dtls_client_ca, &len, "dtls.client_ca", f,
-	    errs)) != NULL) {
+	/*
+	 * The handshake trusts the union of every route's anchors and CRLs;
+	 * each request is checked again against its own route (authz.c).
+	 */
+	sk = NULL;
+	if (cf->dtls_client_ca != NULL && (pem = pki_slurp(cf->dtls_client_ca,
+	    &len, "dtls.client_ca", f, errs)) != NULL) {
 		sk = pki_certs(pem, len, "dtls.client_ca", cf->dtls_client_ca,
 		    f, errs);
 		free(pem);
-		if (sk != NULL && (ps->client_trust = X509_STORE_new()) !=
-		    NULL) {
-			for (int i = 0; i < sk_X509_num(sk); i++)
-				X509_STORE_add_cert(ps->client_trust,
-				    sk_X509_value(sk, i));
-		}
-		sk_X509_pop_free(sk, X509_free);
 	}
+	if ((ps->client_trust = X509_STORE_new()) == NULL)
+		errlist_add(errs, "%s: out of memory", f);
+	else if (cf->dtls_client_ca == NULL || sk != NULL) {
+		unsigned long fl = X509_V_FLAG_PARTIAL_CHAIN;
+
+		/* labels without their own auth share the default route's */
+		for (size_t i = 0; i < cf->nroutes; i++) {
+			struct authz *az = cf->routes[i].auth;
+
+			if (!cf->routes[i].auth_owned || authz_load(az, sk,
+			    ps->client_trust, f, errs) == -1)
+				continue;
+			if (authz_has_crl(az))
+				fl |= X509_V_FLAG_CRL_CHECK |
+				    X509_V_FLAG_CRL_CHECK_ALL;
+			if (authz_allows_expired(az))
+				ps->allow_expired = 1;
+		}
+		X509_STORE_set_flags(ps->client_trust, fl);
+	}
+	sk_X509_pop_free(sk, X509_free);
 
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		const struct config_upstream	*u = &cf->routes[i].up;
@@ -270,6 +290,7 @@ pki_free(struct pki_set *ps)
 }
 
 static const char *pki_refusal;		/* see pki_last_refusal() */
+static int	 pki_ssl_idx = -1;	/* SSL ex_data: expired leaf allowed */
 
 /* See pki.h. */
 const char *
@@ -288,9 +309,25 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 	char		 subj[256] = "?";
 	X509		*x;
 	struct pki_peer	 dev;
+	SSL		*ssl;
 
 	if (ok)
 		return 1;
+	ssl = X509_STORE_CTX_get_ex_data(ctx,
+	    SSL_get_ex_data_X509_STORE_CTX_idx());
+	switch (X509_STORE_CTX_get_error(ctx)) {
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		return 1;	/* no CRL configured for that CA */
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		/* some route accepts expired IDevIDs; it decides per request */
+		if (X509_STORE_CTX_get_error_depth(ctx) == 0 && ssl != NULL &&
+		    pki_ssl_idx >= 0 && SSL_get_ex_data(ssl, pki_ssl_idx) !=
+		    NULL)
+			return 1;
+		break;
+	default:
+		break;
+	}
 	switch (X509_STORE_CTX_get_error(ctx)) {
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -332,6 +369,19 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 int
 pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 {
+	static const unsigned char sid_ctx[] = "estcoapd";
+
+	if (pki_ssl_idx < 0)
+		pki_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (pki_ssl_idx >= 0)
+		SSL_set_ex_data(ssl, pki_ssl_idx, ps->allow_expired ?
+		    (void *)ps : NULL);
+	/*
+	 * With SSL_VERIFY_PEER, OpenSSL refuses to resume a session without
+	 * a session id context; resumed sessions keep the device certificate
+	 * and every request re-checks it against its route (authz.c).
+	 */
+	SSL_set_session_id_context(ssl, sid_ctx, sizeof(sid_ctx) - 1);
 	if (SSL_set1_verify_cert_store(ssl, ps->client_trust) != 1) {
 		pki_log_errors("dtls: cannot set the device trust store");
 		return 0;

@@ -620,7 +620,7 @@ upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
 /* A new job for route (not started); NULL when out of memory. */
 static struct upstream_job *
 upstream_job_new(struct upstream *up, size_t route, const char *path,
-    const char *body, size_t len, const char *ctype)
+    const char *body, size_t len, const char *ctype, const char *const *extra)
 {
 	const struct config_upstream	*cu = &up->cf->routes[route].up;
 	struct upstream_job		*job;
@@ -661,6 +661,11 @@ upstream_job_new(struct upstream *up, size_t route, const char *path,
 		job->body[len] = '\0';
 		job->len = len;
 	}
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		if ((l = curl_slist_append(job->hdrs, extra[i])) == NULL)
+			goto fail;
+		job->hdrs = l;
+	}
 	return job;
 fail:
 	upstream_job_free(job);
@@ -673,12 +678,22 @@ upstream_submit(struct upstream *up, size_t route, const char *path,
     const char *body, size_t len, const char *ctype, upstream_done_fn done,
     void *arg)
 {
+	return upstream_submit_hdrs(up, route, path, body, len, ctype, NULL,
+	    done, arg);
+}
+
+/* See upstream.h. */
+struct upstream_job *
+upstream_submit_hdrs(struct upstream *up, size_t route, const char *path,
+    const char *body, size_t len, const char *ctype, const char *const *extra,
+    upstream_done_fn done, void *arg)
+{
 	struct upstream_job	*job;
 	int			 i;
 
 	if (route >= up->cf->nroutes ||
-	    (job = upstream_job_new(up, route, path, body, len, ctype)) ==
-	    NULL)
+	    (job = upstream_job_new(up, route, path, body, len, ctype,
+	    extra)) == NULL)
 		return NULL;
 	job->done = done;
 	job->arg = arg;
@@ -751,7 +766,7 @@ upstream_health_start(struct upstream *up)
 			us->check_at = now + rt->up.health_interval_s * 1000ULL;
 			if (estmap_upstream_path(crts, rt->label, path,
 			    sizeof(path)) == -1 || (job = upstream_job_new(up,
-			    r, path, NULL, 0, NULL)) == NULL)
+			    r, path, NULL, 0, NULL, NULL)) == NULL)
 				continue;
 			job->health = 1;
 			if (upstream_attempt(up, job, i) == -1) {

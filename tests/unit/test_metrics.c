@@ -597,6 +597,7 @@ test_metrics_counters_gauges(void **state)
 		    "estcoapd_certificates_issued_total" },
 		{ METRICS_C_RELOADS, "estcoapd_reloads_total" },
 		{ METRICS_C_RELOAD_FAILURES, "estcoapd_reload_failures_total" },
+		{ METRICS_C_AUTHZ_DENIED, "estcoapd_authz_denied_total" },
 	};
 	static const struct {
 		enum metrics_gauge	 g;

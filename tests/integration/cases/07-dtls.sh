@@ -16,14 +16,14 @@ set +e
 set -e
 grep -q "^2\.\|^4\.\|^5\." "$T/nocert.out" &&
     fail "a device without certificate got a CoAP answer"
-ok "no client certificate: no CoAP answer"
+ok "case 80: no client certificate: no CoAP answer"
 
 # certificate from an untrusted CA
 DEV_CERT=$PKI/device-rogue.crt DEV_KEY=$PKI/device-rogue.key \
     probe -m get -u /.well-known/est/crts -w 5
 [ "$(probe_field handshake)" = failed ] ||
     fail "untrusted device: handshake did not fail ($(cat "$T/probe.out"))"
-ok "untrusted device certificate: handshake fails"
+ok "case 81: untrusted device certificate: handshake fails"
 grep -q "device certificate refused" "$T/daemon.log" ||
     fail "refused device certificate not logged"
 ok "refusal logged"

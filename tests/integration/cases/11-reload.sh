@@ -40,7 +40,7 @@ loop=$!
 # and one enrollment that waits for the CA across the first reload
 upstream_mode up op=simplereenroll delay_ms=1500
 probe_bg "$T/sren.out" -m post -u /.well-known/est/sren -t 286 \
-    -f "$PKI/csr-p256-2.der" -w 20
+    -f "$PKI/csr-device.der" -w 20
 ps=$PROBE_PID
 wait_for "$T/daemon.log" 10 "op=sren queued upstream" ||
     fail "sren not queued"
