@@ -666,9 +666,13 @@ config_value(struct config *cf, void *basep, const char *path,
 	}
 	switch (k->type) {
 	case CK_UINT:
-		if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)
-		    v->valuedouble || v->valuedouble < k->min ||
-		    v->valuedouble > k->max) {
+		/*
+		 * The range first: converting a double outside int64_t (or
+		 * a NaN) is undefined behaviour (found by fuzz_config).
+		 */
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= k->min &&
+		    v->valuedouble <= k->max) ||
+		    v->valuedouble != (double)(uint32_t)v->valuedouble) {
 			errlist_add(errs, "%s: %s: must be an integer %u..%u",
 			    cf->file, path, k->min, k->max);
 			return;

@@ -209,6 +209,11 @@ static const struct {
 	  ": limits.max_pending: must be an integer" },
 	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 1.5}}",
 	  ": limits.max_pending: must be an integer" },
+	/* far outside int64_t: refused, not converted (fuzz_config) */
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": 6e42}}",
+	  ": limits.max_pending: must be an integer" },
+	{ "{" DTLS_OK ", " UP_OK ", \"limits\": {\"max_pending\": -1e300}}",
+	  ": limits.max_pending: must be an integer" },
 	{ "{" DTLS_OK ", " UP_OK ", \"upstream\": 3}",
 	  "upstream: must be an object" },
 	{ "{" DTLS_OK "}", ": upstream: required section is missing" },
