@@ -316,6 +316,32 @@ test_config_errors(void **state)
 	}
 }
 
+/* A private key file that every user may read is refused; 0640 is not. */
+static void
+test_config_key_mode(void **state)
+{
+	struct errlist	 e;
+	struct config	*cf;
+	char		 key[160];
+
+	(void)state;
+	snprintf(key, sizeof(key), "%s/k.pem", tdir);
+	assert_int_equal(chmod(key, 0644), 0);
+	cf = load("{" DTLS_OK ", " UP_OK "}", &e);
+	assert_null(cf);
+	assert_non_null(strstr(e.text, "dtls.key: "));
+	assert_non_null(strstr(e.text, "private key is readable by every "
+	    "user (mode 0644); run \"chmod o-rwx "));
+	assert_non_null(strstr(e.text, "upstream.client_key: "));
+	errlist_free(&e);
+	assert_int_equal(chmod(key, 0640), 0);
+	cf = load("{" DTLS_OK ", " UP_OK "}", &e);
+	assert_non_null(cf);
+	config_free(cf);
+	errlist_free(&e);
+	assert_int_equal(chmod(key, 0600), 0);
+}
+
 /* Worker i moves every listen port and the metrics port up by i. */
 static void
 test_config_workers(void **state)
@@ -397,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_config_routes),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_collects),
+		cmocka_unit_test(test_config_key_mode),
 		cmocka_unit_test(test_config_workers),
 		cmocka_unit_test(test_config_missing_file),
 	};
