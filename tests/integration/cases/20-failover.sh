@@ -160,9 +160,19 @@ write_config "https://localhost:$d1" ',
 	"service": { "metrics_port": '"$MPORT"' }'
 sed -i "s|\"url\": \"https://localhost:$d1\"|\"servers\": [ \"https://localhost:$d1\", \"https://localhost:$d2\" ]|" \
     "$T/estcoapd.json"
+"$TOOLS/notify-listen" "$T/notify.sock" "$T/notify.log" 60 \
+    2>>"$T/notify.stderr" &
+UPSTREAM_PIDS="$UPSTREAM_PIDS $!"
+for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+export NOTIFY_SOCKET=$T/notify.sock
 NOWARM=1 start_daemon
+unset NOTIFY_SOCKET
 probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
 expect_pcode 5.02 "case 68: every server of the route closed"
+# STATUS= is refreshed every 5 s
+wait_for "$T/notify.log" 12 "STATUS=serving;.*upstream 0/2 servers up, none for the default route" ||
+    fail "STATUS= does not say no server is up: $(tail -n 3 "$T/notify.log")"
+ok "the systemd STATUS= line says which route has no server up"
 grep -q "trying https://localhost:$d2" "$T/daemon.log" ||
     fail "the second closed server was not tried"
 code=$(curl -s -o "$T/ready.txt" -w '%{http_code}' "http://127.0.0.1:$MPORT/readyz")
