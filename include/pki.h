@@ -29,6 +29,8 @@ struct pki_set {
 	size_t		 dtls_cert_len;	/* including the NUL (libcoap PEM_BUF) */
 	char		*dtls_key_pem;
 	size_t		 dtls_key_len;
+	X509		*dtls_x509;	/* dtls.cert parsed, for handshakes */
+	EVP_PKEY	*dtls_pkey;	/* dtls.key parsed */
 	STACK_OF(X509)	*dtls_chain;	/* intermediates sent with our cert */
 	X509_STORE	*client_trust;	/* handshake: every route's anchors */
 	int		 verify_depth;
@@ -44,6 +46,9 @@ void		 pki_free(struct pki_set *);
 
 /* Install trust store, verify mode and chain on one DTLS server SSL. */
 int		 pki_setup_ssl(SSL *ssl, const struct pki_set *);
+
+/* Our parsed certificate and key on one DTLS server SSL (no parsing). */
+int		 pki_use_identity(SSL *ssl, const struct pki_set *);
 
 /* Who the device is: subject, issuer, serial of the peer certificate. */
 struct pki_peer {
