@@ -115,6 +115,7 @@ struct config {
 	uint32_t	 block1_budget;		/* bytes of all Block1 buffers */
 	uint32_t	 block1_lifetime_s;	/* unfinished upload kept */
 	uint32_t	 busy_max_age_s;	/* Max-Age with 5.03 when full */
+	bool		 backlog_shed;		/* 5.03 when the wait is too long */
 	uint32_t	 exchange_entries;	/* completed answers kept */
 	uint32_t	 exchange_bytes;	/* their payload bytes */
 	uint32_t	 rate_per_source;	/* requests/s per address, 0 off */

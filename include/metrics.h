@@ -51,7 +51,13 @@ enum metrics_counter {
 	X(UPSTREAMS_UP, "estcoapd_upstreams_up",			\
 	    "upstream servers currently considered reachable")		\
 	X(DRAINING, "estcoapd_draining",				\
-	    "1 while draining after SIGTERM")
+	    "1 while draining after SIGTERM")				\
+	X(UPSTREAM_RUNNING, "estcoapd_upstream_running",		\
+	    "upstream exchanges holding a pooled connection now")	\
+	X(UPSTREAM_QUEUED, "estcoapd_upstream_queued",			\
+	    "upstream exchanges waiting for a pooled connection now")	\
+	X(UPSTREAM_SERVICE_MS, "estcoapd_upstream_service_ms",		\
+	    "expected running time of one upstream exchange, ms")
 
 enum metrics_gauge {
 #define METRICS_ENUM(id, name, help)	METRICS_G_##id,

@@ -18,6 +18,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "backlog.h"
 #include "block1.h"
 #include "coap_front.h"
 #include "config.h"
@@ -54,6 +55,7 @@ struct front_cache {
 	size_t			 len;
 	uint64_t		 expires;	/* mono_ms */
 	struct upstream_job	*refresh;	/* a refresh in flight */
+	struct backlog_ent	 bl;		/* its place in the pool */
 	uint64_t		 retry_at;	/* mono_ms: no refresh before */
 	uint32_t		 backoff_ms;	/* after failures, doubling */
 };
@@ -122,6 +124,7 @@ struct front_req {
 	uint64_t		 up_ms;
 	char			 up_server[CONFIG_URL_MAX]; /* last one used */
 	uint64_t		 t0;		/* mono_ms on arrival */
+	struct backlog_ent	 bl;		/* job's place in the pool */
 };
 
 
@@ -149,6 +152,7 @@ static struct front {
 	struct req_policy	 pol;
 	int			 draining;	/* SIGTERM: finish, take no more */
 	int			 upstream_seen;	/* any exchange finished yet */
+	struct backlog		 pool;		/* curl's connections, mirrored */
 } fr;
 
 static void	front_cache_refresh(struct front_route *);
@@ -274,6 +278,44 @@ front_sess_gauges(void)
 {
 	metrics_gauge_set(METRICS_G_SESSIONS, fr.nsessions);
 	metrics_gauge_set(METRICS_G_HANDSHAKES, fr.nhandshakes);
+}
+
+/* Publish what the pool mirror knows (backlog.h). */
+static void
+front_pool_gauges(void)
+{
+	metrics_gauge_set(METRICS_G_UPSTREAM_RUNNING, fr.pool.nrunning);
+	metrics_gauge_set(METRICS_G_UPSTREAM_QUEUED, fr.pool.nqueued);
+	metrics_gauge_set(METRICS_G_UPSTREAM_SERVICE_MS,
+	    (int64_t)backlog_service_ms(&fr.pool, mono_ms()));
+}
+
+/*
+ * How long an upstream-bound request of a route may take, queue included:
+ * nine tenths of upstream.timeout_ms, so that the answer comes before
+ * curl's own deadline (which counts the time in curl's queue too).
+ */
+static uint64_t
+front_budget_ms(size_t cfroute)
+{
+	return (uint64_t)fr.cf->routes[cfroute].up.timeout_ms * 9 / 10;
+}
+
+/*
+ * Max-Age for a request the pool cannot serve in time: the expected wait,
+ * plus up to a quarter more at random so that the refused devices do not
+ * all come back in the same second, within busy_max_age_s .. 3600 s.
+ */
+static int
+front_backlog_max_age(uint64_t wait_ms)
+{
+	uint64_t s = (wait_ms + 999) / 1000;
+
+	if (s / 4 > 0)
+		s += arc4random_uniform((uint32_t)(s / 4) + 1);
+	if (s < fr.cf->busy_max_age_s)
+		s = fr.cf->busy_max_age_s;
+	return s > 3600 ? 3600 : (int)s;
 }
 
 /* Read the device identity once the handshake is done. */
@@ -521,6 +563,7 @@ front_req_free(struct front_req *rq)
 			heir->leader = NULL;
 			heir->job = rq->job;
 			upstream_set_arg(heir->job, heir);
+			backlog_move(&fr.pool, &rq->bl, &heir->bl, heir);
 			rq->job = NULL;
 			log_info("req=%llu takes over the upstream exchange of "
 			    "req=%llu", (unsigned long long)heir->id,
@@ -530,6 +573,8 @@ front_req_free(struct front_req *rq)
 	}
 	if (rq->job != NULL)
 		upstream_cancel(rq->job);
+	backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
+	front_pool_gauges();
 	if (rq->sess != NULL && rq->sess->pending > 0)
 		rq->sess->pending--;
 	fr.npending--;
@@ -577,6 +622,9 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	struct front_cache	*c = rq->route->cache;
 
 	rq->job = NULL;			/* upstream frees it after we return */
+	/* only an HTTP answer tells how long the CA takes */
+	backlog_leave(&fr.pool, &rq->bl, r->end == UPSTREAM_OK, mono_ms());
+	front_pool_gauges();
 	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
 	rq->up_ms = r->ms;
 	if (r->server != NULL)
@@ -1220,7 +1268,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	size_t			 len = 0, blen = 0;
 	const uint8_t		*data = NULL;
 	uint8_t			*body = NULL;
-	uint64_t		 t0 = mono_ms();
+	uint64_t		 t0 = mono_ms(), wait;
 	EVP_PKEY		*csr_key = NULL;
 	char			*b64;
 	size_t			 b64len;
@@ -1395,6 +1443,20 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "max_pending" : "max_pending_per_session");
 		goto answer;
 	}
+	/*
+	 * B4: a request that would have to queue for a connection longer
+	 * than the upstream budget allows is refused now (with a connection
+	 * free it starts at once: a slow CA alone is not a queue)
+	 */
+	if (fr.cf->backlog_shed && fr.pool.nrunning >= fr.pool.cap &&
+	    (wait = backlog_wait_ms(&fr.pool, fr.pool.nqueued, t0)) >
+	    front_budget_ms(rt->cfroute)) {
+		req_answer_error(&a, EST_CODE(5, 3), "backlog",
+		    "upstream busy, retry after Max-Age");
+		a.max_age = front_backlog_max_age(wait);
+		metrics_limit("upstream_backlog");
+		goto answer;
+	}
 	if (estmap_upstream_path(op, rt->label, path, sizeof(path)) == -1 ||
 	    (rq = calloc(1, sizeof(*rq))) == NULL) {
 		req_answer_error(&a, EST_CODE(5, 0), "internal",
@@ -1472,7 +1534,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    (const char *const *)hdrs, front_upstream_done, rq);
 		free(hdrs[0]);
 		free(hdrs[1]);
-		if (rq->job == NULL) {
+		if (rq->job != NULL) {
+			backlog_enter(&fr.pool, &rq->bl, rq, mono_ms());
+			front_pool_gauges();
+		} else {
 			req_answer_error(&rq->ans, EST_CODE(5, 2),
 			    "upstream-submit", "cannot reach the upstream");
 			rq->done = 1;
@@ -1984,6 +2049,8 @@ front_cache_done(void *arg, const struct upstream_result *r)
 	char			 code[8];
 
 	c->refresh = NULL;
+	backlog_leave(&fr.pool, &c->bl, r->end == UPSTREAM_OK, mono_ms());
+	front_pool_gauges();
 	front_upstream_seen(r);
 	memset(&a, 0, sizeof(a));
 	req_answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
@@ -2023,6 +2090,40 @@ front_cache_refresh(struct front_route *rt)
 		return;
 	c->refresh = upstream_submit(fr.up, rt->cfroute, path, NULL, 0, NULL,
 	    front_cache_done, rt);
+	if (c->refresh != NULL) {
+		backlog_enter(&fr.pool, &c->bl, NULL, mono_ms());
+		front_pool_gauges();
+	}
+}
+
+/*
+ * A queued request that can no longer be answered before its deadline
+ * gets 5.03 + Max-Age now (with its followers) instead of a 5.04 later.
+ */
+static int
+front_backlog_visit(struct backlog_ent *e, uint64_t wait, void *arg)
+{
+	struct front_req	*rq = e->owner;
+	uint64_t		 now = *(const uint64_t *)arg, end;
+
+	if (rq == NULL || rq->done || rq->async == NULL)
+		return 0;	/* a cache refresh, or already answered */
+	end = rq->t0 + front_budget_ms(rq->route->cfroute);
+	if (now + wait <= end)
+		return 0;
+	upstream_cancel(rq->job);
+	rq->job = NULL;
+	backlog_leave(&fr.pool, e, 0, now);
+	log_info("req=%llu peer=%s op=%s refused: %u queued for the upstream, "
+	    "about %llu ms to go", (unsigned long long)rq->id, rq->sess->peer,
+	    rq->op->name, fr.pool.nqueued, (unsigned long long)wait);
+	req_answer_error(&rq->ans, EST_CODE(5, 3), "backlog",
+	    "upstream busy, retry after Max-Age");
+	rq->ans.max_age = front_backlog_max_age(wait);
+	metrics_limit("upstream_backlog");
+	front_followers_done(rq);
+	front_finish(rq);
+	return 1;
 }
 
 /* See coap_front.h. */
@@ -2030,6 +2131,10 @@ void
 front_tick(void)
 {
 	uint64_t now = mono_ms();
+
+	if (fr.cf->backlog_shed)
+		backlog_scan(&fr.pool, now, front_backlog_visit, &now);
+	front_pool_gauges();
 
 	blk_expire(fr.blk, now);
 	metrics_gauge_set(METRICS_G_BLOCK1_BYTES, (int64_t)blk_bytes(fr.blk));
@@ -2158,6 +2263,8 @@ front_reconfigure(struct config *cf)
 			if (fr.caches[i].refresh != NULL) {
 				upstream_cancel(fr.caches[i].refresh);
 				fr.caches[i].refresh = NULL;
+				backlog_leave(&fr.pool, &fr.caches[i].bl, 0,
+				    mono_ms());
 			}
 			free(fr.caches[i].der);
 			fr.caches[i].der = NULL;
@@ -2165,6 +2272,7 @@ front_reconfigure(struct config *cf)
 			fr.caches[i].retry_at = 0;
 		}
 	}
+	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());
 	config_ref(cf);
 	config_unref(fr.cf);
 	fr.cf = cf;
@@ -2192,6 +2300,7 @@ front_drain_cutoff(void)
 			upstream_cancel(rq->job);
 			rq->job = NULL;
 		}
+		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
 		log_warnx("req=%llu peer=%s op=%s cut off by the drain timeout",
 		    (unsigned long long)rq->id, rq->sess->peer, rq->op->name);
 		req_answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
@@ -2284,6 +2393,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	fr.up = up;
 	TAILQ_INIT(&fr.reqs);
 	LIST_INIT(&fr.sessions);
+	backlog_init(&fr.pool, cf->routes[0].up.max_connections);
 
 	coap_startup();
 	coap_set_log_handler(front_coap_log);
@@ -2354,6 +2464,7 @@ front_shutdown(void)
 	for (size_t i = 0; i < fr.nroutes; i++) {
 		if (fr.caches[i].refresh != NULL)
 			upstream_cancel(fr.caches[i].refresh);
+		backlog_leave(&fr.pool, &fr.caches[i].bl, 0, mono_ms());
 		free(fr.caches[i].der);
 	}
 	if (fr.ev != NULL)

@@ -146,6 +146,10 @@ static const struct config_key config_keys[] = {
 	{ .path = "limits.busy_max_age_s", .type = CK_UINT,
 	  .off = OFF(busy_max_age_s), .def_u = 10, .min = 1, .max = 3600,
 	  .help = "Max-Age sent with 5.03 when a limit is reached" },
+	{ .path = "limits.backlog_shed", .type = CK_BOOL,
+	  .off = OFF(backlog_shed), .def_u = 1,
+	  .help = "answer 5.03 + Max-Age at once when the expected wait for "
+	  "an upstream connection would pass upstream.timeout_ms" },
 	{ .path = "limits.exchange_entries", .type = CK_UINT,
 	  .off = OFF(exchange_entries), .def_u = 10000, .min = 0,
 	  .max = 10000000,

@@ -165,7 +165,7 @@ write_config() {
 		"client_key": "$PKI/ra.key",
 		"ca": "$PKI/root-ca.crt",
 		"connect_timeout_ms": ${UP_CONNECT_MS:-2000},
-		"timeout_ms": ${UP_TIMEOUT_MS:-8000}
+		"timeout_ms": ${UP_TIMEOUT_MS:-8000}${UP_EXTRA:-}
 	}${extra}
 }
 JSON

@@ -614,6 +614,12 @@ test_metrics_counters_gauges(void **state)
 		    INT64_MAX, "9223372036854775807" },
 		{ METRICS_G_UPSTREAMS_UP, "estcoapd_upstreams_up", 2, "2" },
 		{ METRICS_G_DRAINING, "estcoapd_draining", 1, "1" },
+		{ METRICS_G_UPSTREAM_RUNNING, "estcoapd_upstream_running", 512,
+		    "512" },
+		{ METRICS_G_UPSTREAM_QUEUED, "estcoapd_upstream_queued", 9488,
+		    "9488" },
+		{ METRICS_G_UPSTREAM_SERVICE_MS, "estcoapd_upstream_service_ms",
+		    5000, "5000" },
 	};
 	char	*text, buf[64], help[160];
 	size_t	 i, k;
@@ -1021,7 +1027,11 @@ test_metrics_shutdown(void **state)
 	assert_series(text, "estcoapd_reloads_total", "0");
 	assert_series(text, "estcoapd_dtls_sessions", "0");
 	assert_int_equal(count_lines(text, "estcoapd_requests_total{"), 0);
-	assert_int_equal(count_lines(text, "estcoapd_upstream_"), 0);
+	assert_int_equal(count_lines(text,
+	    "estcoapd_upstream_requests_total{"), 0);
+	assert_int_equal(count_lines(text,
+	    "estcoapd_upstream_latency_seconds_"), 0);
+	assert_series(text, "estcoapd_upstream_queued", "0");
 	free(text);
 	metrics_request("crts", "", EST_CODE(2, 5));
 	text = render();
