@@ -49,6 +49,9 @@
 /* Extra time the async deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
 
+/* Formats one cached answer goes out in whose ETag is remembered. */
+#define FRONT_CACHE_TAGS	4
+
 /* crts and att answers, kept while fresh so they go out piggybacked. */
 struct front_cache {
 	uint8_t			*der;		/* validated upstream DER */
@@ -58,6 +61,13 @@ struct front_cache {
 	struct backlog_ent	 bl;		/* its place in the pool */
 	uint64_t		 retry_at;	/* mono_ms: no refresh before */
 	uint32_t		 backoff_ms;	/* after failures, doubling */
+	/* ETag per representation of der, computed once per fill (B1) */
+	struct {
+		unsigned	 cf;
+		size_t		 len;
+		uint64_t	 etag;
+	}			 tags[FRONT_CACHE_TAGS];
+	unsigned		 ntags;
 };
 
 /* Most CA labels one registrar serves (est.labels). */
@@ -608,6 +618,7 @@ front_cache_store(struct front_cache *c, uint8_t *der, size_t len)
 	free(c->der);
 	c->der = der;
 	c->len = len;
+	c->ntags = 0;		/* new representations, new tags */
 	c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
 	c->backoff_ms = 0;
 }
@@ -849,6 +860,37 @@ front_find_leader(const struct front_req *rq)
 }
 
 /*
+ * The ETag of a representation of c's answer: the first 8 bytes of the
+ * SHA-256 of the payload as it goes out (the DER in the format asked
+ * for), hashed once per cache fill and format instead of per request.
+ * 0 if it cannot be computed.
+ */
+static uint64_t
+front_cache_etag(struct front_cache *c, const struct est_answer *a)
+{
+	unsigned char	md[32];
+	uint64_t	etag;
+	unsigned	i;
+
+	for (i = 0; i < c->ntags; i++)
+		if (c->tags[i].cf == (unsigned)a->cf &&
+		    c->tags[i].len == a->len)
+			return c->tags[i].etag;
+	if (EVP_Digest(a->payload, a->len, md, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
+	memcpy(&etag, md, sizeof(etag));
+	if (etag == 0)
+		etag = 1;
+	if (c->ntags < FRONT_CACHE_TAGS) {
+		c->tags[c->ntags].cf = (unsigned)a->cf;
+		c->tags[c->ntags].len = a->len;
+		c->tags[c->ntags].etag = etag;
+		c->ntags++;
+	}
+	return etag;
+}
+
+/*
  * Answer a GET op from the cache: fresh, or stale while the upstream is
  * failing (up to est.cache_max_stale_s). Max-Age is what is left of the
  * TTL; the ETag is a digest of the representation, and a request naming
@@ -860,9 +902,8 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 {
 	const struct est_op	*op = rt->op;
 	struct front_cache	*c = rt->cache;
-	uint64_t		 now = mono_ms(), etag;
+	uint64_t		 now = mono_ms();
 	uint64_t		 stale_until;
-	unsigned char		 md[32];
 	coap_opt_iterator_t	 it;
 	coap_opt_filter_t	 f;
 	coap_opt_t		*o;
@@ -887,11 +928,8 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 		    "upstream failing)", rt->label, rt->label[0] ? "/" : "",
 		    op->name,
 		    (unsigned long long)((now - c->expires) / 1000));
-	/* one tag per representation: the DER and the format it went out in */
-	if (EVP_Digest(a->payload, a->len, md, NULL, EVP_sha256(), NULL) != 1)
+	if ((a->etag = front_cache_etag(c, a)) == 0)
 		return 0;
-	memcpy(&etag, md, sizeof(etag));
-	a->etag = etag != 0 ? etag : 1;
 	coap_option_filter_clear(&f);
 	coap_option_filter_set(&f, COAP_OPTION_ETAG);
 	coap_option_iterator_init(req, &it, &f);
