@@ -6,6 +6,7 @@
  * upstream exchange; the answer goes out as a separate CON response.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1867,6 +1868,72 @@ front_handshake_timeouts(uint64_t now)
 	}
 }
 
+/* Highest descriptor searched for libcoap's endpoint sockets. */
+#define FRONT_FD_SCAN	4096
+
+/* Whether a bound socket address is the one of a listen entry. */
+static int
+front_same_addr(const struct sockaddr_storage *ss, const coap_address_t *a)
+{
+	const struct sockaddr_in	*s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6	*s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family != a->addr.sa.sa_family)
+		return 0;
+	if (ss->ss_family == AF_INET)
+		return s4->sin_port == a->addr.sin.sin_port &&
+		    s4->sin_addr.s_addr == a->addr.sin.sin_addr.s_addr;
+	if (ss->ss_family == AF_INET6)
+		return s6->sin6_port == a->addr.sin6.sin6_port &&
+		    memcmp(&s6->sin6_addr, &a->addr.sin6.sin6_addr,
+		    sizeof(s6->sin6_addr)) == 0;
+	return 0;
+}
+
+/*
+ * B4: a crowd's requests arrive in one burst, and a DTLS socket with the
+ * kernel's default receive buffer (net.core.rmem_default, about 200 KB:
+ * some 150 datagrams) drops the rest, which the devices then resend 2, 6,
+ * 14 s later. libcoap 4.3.1 does not expose its endpoint sockets, so find
+ * the UDP socket bound to addr among our descriptors and size its buffer
+ * (dtls.receive_buffer; SO_RCVBUFFORCE when privileged, else capped at
+ * net.core.rmem_max). 0 leaves the kernel's default.
+ */
+static void
+front_rcvbuf(const coap_address_t *addr, uint32_t bytes)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sl, tl;
+	int			fd, type, want = (int)bytes, got;
+
+	if (bytes == 0)
+		return;
+	for (fd = 0; fd < FRONT_FD_SCAN; fd++) {
+		tl = sizeof(type);
+		sl = sizeof(ss);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1 ||
+		    type != SOCK_DGRAM ||
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+		    !front_same_addr(&ss, addr))
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want,
+		    sizeof(want)) == -1 && setsockopt(fd, SOL_SOCKET,
+		    SO_RCVBUF, &want, sizeof(want)) == -1) {
+			log_warn("listen: cannot size the receive buffer");
+			return;
+		}
+		tl = sizeof(got);
+		if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &tl) == 0)
+			/* Linux reports twice what it accounts for data */
+			log_info("listen: DTLS receive buffer %d bytes%s", got / 2,
+			    got / 2 < want ? " (capped: raise "
+			    "net.core.rmem_max)" : "");
+		return;
+	}
+	log_warnx("listen: libcoap's DTLS socket not found; receive buffer "
+	    "left at the kernel default");
+}
+
 /* Bind one listen address for DTLS, or plain UDP (discovery only). */
 static int
 front_listen(const struct config_listen *l, coap_proto_t proto)
@@ -1909,6 +1976,8 @@ front_listen(const struct config_listen *l, coap_proto_t proto)
 		return -1;
 	}
 	log_info("listening for %s on %s port %u", pn, l->addr, l->port);
+	if (proto == COAP_PROTO_DTLS)
+		front_rcvbuf(&addr, fr.cf->dtls_receive_buffer);
 	return 0;
 }
 

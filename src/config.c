@@ -104,6 +104,12 @@ static const struct config_key config_keys[] = {
 	  .max = 10000000,
 	  .help = "idle sessions kept; the oldest is closed past it "
 	  "(0 = unlimited)" },
+	{ .path = "dtls.receive_buffer", .type = CK_UINT,
+	  .off = OFF(dtls_receive_buffer), .def_u = 4194304, .min = 0,
+	  .max = 268435456,
+	  .help = "bytes of kernel receive buffer for each DTLS socket, so a "
+	  "burst of requests is not dropped (0 = system default); restart "
+	  "to change" },
 	{ .path = "dtls.max_sessions", .type = CK_UINT,
 	  .off = OFF(dtls_max_sessions), .def_u = 10000, .min = 1,
 	  .max = 10000000,
@@ -1341,6 +1347,8 @@ config_static_diff(const struct config *old, const struct config *new)
 	if (old->nlisten != new->nlisten ||
 	    memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
 		return "listen";
+	if (old->dtls_receive_buffer != new->dtls_receive_buffer)
+		return "dtls.receive_buffer";
 	if (old->server_keygen != new->server_keygen)
 		return "est.server_keygen";
 	if (old->nroutes != new->nroutes)

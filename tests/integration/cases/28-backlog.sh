@@ -5,6 +5,7 @@
 # time get their certificate, the others 5.03 + Max-Age straight away; no
 # device is left to time out (no 5.04, nothing unanswered), the refused
 # never reach the CA, and each refusal is counted as a limit refusal.
+# The DTLS socket gets dtls.receive_buffer, so such a burst is not dropped.
 . "$(dirname "$0")/../lib.sh"
 
 N=6
@@ -16,6 +17,10 @@ UP_TIMEOUT_MS=3000 UP_CONNECT_MS=1000 UP_EXTRA=', "max_connections": 1' \
 	"service": { "metrics_address": "127.0.0.1", "metrics_port": '"$MPORT"' }'
 start_daemon
 upstream_mode up op=simpleenroll delay_ms=1000
+# a crowd's burst must fit the DTLS socket's receive buffer (4 MiB default)
+grep -q 'listen: DTLS receive buffer [0-9]* bytes' "$T/daemon.log" ||
+    fail "the DTLS receive buffer was not sized"
+ok "DTLS socket receive buffer sized: $(grep -o 'receive buffer [0-9]* bytes' "$T/daemon.log")"
 
 for i in $(seq 0 $N); do
 	openssl ecparam -name prime256v1 -genkey -noout -out "$T/k$i.pem" 2>/dev/null
