@@ -18,7 +18,8 @@
  *
  * -n never acknowledges the separate answer (after the empty ACK nothing
  * we send reaches the server) and -K resets it (RST); both then listen
- * until -w runs out and count the retransmissions (RFC 7252 4.2).  -R
+ * until -w runs out and count the retransmissions (RFC 7252 4.2); -q
+ * does the same after acknowledging it as usual.  -R
  * N:FILE restarts a Block1 upload at NUM 0 with FILE's body after block
  * N; -S N:MS pauses MS milliseconds after block N.
  */
@@ -136,6 +137,7 @@ struct probe {
 	int		 non;		/* -N */
 	int		 noack;		/* -n: never ACK the separate answer */
 	int		 reset;		/* -K: RST the separate answer */
+	int		 listen;	/* -q: ACK it, then count copies */
 	long		 restart_after;	/* -R block number, -1 for none */
 	const char	*restart_file;	/* -R: the new body */
 	long		 pause_after;	/* -S block number, -1 for none */
@@ -207,7 +209,7 @@ usage(void)
 	    " [-f bodyfile] [-g path [-P ms]]\n"
 	    "           [-b szx] [-G num] [-2 szx] [-D n] [-X | -x ms] [-N]"
 	    " [-w seconds]\n"
-	    "           [-n | -K] [-R num:file] [-S num:ms]\n"
+	    "           [-n | -K | -q] [-R num:file] [-S num:ms]\n"
 	    "           [-o outfile] [-v] [-Y key -s subject [-L tls-unique|wrong]]"
 	    "\n           [-Z ciphers] [-r]\n");
 	exit(PROBE_EXIT_LOCAL);
@@ -452,7 +454,7 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	p->wait_s = 15;
 
 	while ((ch = getopt(argc, argv,
-	    "2:a:A:b:c:C:D:f:g:G:k:KL:m:nNo:O:p:P:rR:s:S:t:u:vw:Xx:Y:Z:")) != -1) {
+	    "2:a:A:b:c:C:D:f:g:G:k:KL:m:nNo:O:p:P:qrR:s:S:t:u:vw:Xx:Y:Z:")) != -1) {
 		switch (ch) {
 		case '2':
 			/* 7 is allowed here, to provoke the 4.00 for BERT. */
@@ -501,6 +503,9 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 			break;
 		case 'K':
 			p->reset = 1;
+			break;
+		case 'q':
+			p->listen = 1;
 			break;
 		case 'R':
 		case 'S': {
@@ -590,8 +595,8 @@ probe_parse_args(struct probe *p, int argc, char *argv[])
 	if ((p->skip != -1 || p->restart_after != -1 ||
 	    p->pause_after != -1) && p->b1_szx == -1)
 		probe_errx("-G, -R and -S need -b");
-	if (p->noack && p->reset)
-		probe_errx("-n and -K exclude each other");
+	if (p->noack + p->reset + p->listen > 1)
+		probe_errx("-n, -K and -q exclude each other");
 	if (p->csr_key != NULL && p->bodyfile != NULL)
 		probe_errx("-Y and -f exclude each other");
 	if ((p->link != NULL || p->csr_subject != NULL) && p->csr_key == NULL)
@@ -639,7 +644,7 @@ probe_log_cb(coap_log_t level, const char *message)
 {
 	struct probe	*p = probe_g;
 
-	if (p != NULL && (p->noack || p->reset)) {
+	if (p != NULL && (p->noack || p->reset || p->listen)) {
 		probe_count_copy(p, message);
 		/* debug level only for counting: print what -v asked */
 		if (!p->verbose && level > LOG_WARNING)
@@ -1629,7 +1634,7 @@ probe_run(struct probe *p)
 			printf("block2_incomplete=1\nblock2_error=%s\n",
 			    probe_code_str(p->rep.code, cbuf, sizeof(cbuf)));
 	}
-	if (p->noack || p->reset)
+	if (p->noack || p->reset || p->listen)
 		probe_listen_copies(p);
 	printf("len=%zu\n", out.len);
 	if (COAP_RESPONSE_CLASS(code) >= 4)
@@ -1699,8 +1704,8 @@ main(int argc, char *argv[])
 	coap_set_log_handler(probe_log_cb);
 	/* 4.3.1 prints PDU dumps to stdout by default; keep stdout ours. */
 	coap_set_show_pdu_output(0);
-	coap_set_log_level(p.verbose || p.noack || p.reset ? LOG_DEBUG :
-	    LOG_WARNING);
+	coap_set_log_level(p.verbose || p.noack || p.reset || p.listen ?
+	    LOG_DEBUG : LOG_WARNING);
 	coap_dtls_set_log_level(p.verbose ? LOG_DEBUG : LOG_WARNING);
 	if (!coap_dtls_is_supported())
 		probe_errx("libcoap has no DTLS support");

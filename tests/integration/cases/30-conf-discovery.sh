@@ -151,6 +151,14 @@ ok "plain refusal logged with its request line"
 # DTLS keeps working on the same daemon and counts no plain handshakes
 probe -m get -u /.well-known/est/crts
 expect_pcode 2.05 "DTLS crts beside the plain listener"
+# the discovery section needs a restart: a reload that changes it is refused
+sed -i "s/\"port\": $DPORT/\"port\": $((DPORT + 1))/" "$T/estcoapd.json"
+kill -HUP "$DAEMON_PID"
+wait_for "$T/daemon.log" 10 "discovery: cannot change while running" ||
+    fail "discovery change on reload not refused"
+plain -m get -o "$T/again" "coap://127.0.0.1:$DPORT/.well-known/core"
+cmp -s "$T/again" "$T/pcore" || fail "plain listener gone after the refused reload"
+ok "a reload changing discovery is refused; the listener stays"
 stop_daemon
 
 # discovery.advertise names the coaps authority

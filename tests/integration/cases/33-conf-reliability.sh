@@ -40,6 +40,15 @@ wait_more "$T/daemon.log" 5 "reset by the device, given up" "$n" ||
     fail "the RST was not seen by the daemon"
 ok "case 50: RST stops the exchange, state freed (logged)"
 
+# 46: the device acknowledges the separate answer: no retransmission
+# (with ACK_TIMEOUT 1 s one would come within 1.5 s; we listen 4 s)
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256-2.der" -q -w 6
+expect_pcode 2.04 "case 46: separate 2.04, acknowledged by the client"
+[ "$(probe_field empty_ack)" = 1 ] || fail "no empty ACK before the answer"
+[ "$(probe_field copies)" -eq 1 ] ||
+    fail "an acknowledged answer came $(probe_field copies) times"
+ok "case 46: the client's ACK stops retransmission of the separate answer"
+
 # 51: NON GET crts -> a NON (or CON) answer with the same token, no
 # empty ACK; NON sen (upstream-bound) too
 probe -N -m get -u /.well-known/est/crts -o "$T/crts"
