@@ -179,7 +179,7 @@ write_config "https://localhost:$UP_PORT_up" ',
 	"discovery": { "listen": [ { "address": "127.0.0.1", "port": '"$DPORT"' } ] }'
 start_daemon
 pids=""
-for i in 1 2 3; do
+for i in 1 2 3 4 5 6; do
 	"$COAP_CLIENT" -v 6 -N -B 2 -m get \
 	    "coap://127.0.0.1:$DPORT/.well-known/core?rt=ace.est.crts" \
 	    >"$T/rl.$i" 2>&1 &
@@ -187,9 +187,11 @@ for i in 1 2 3; do
 done
 # shellcheck disable=SC2086
 wait $pids || true
-n=$(cat "$T/rl.1" "$T/rl.2" "$T/rl.3" | grep -c '^v:1 t:NON c:2.05' || true)
-[ "$n" -eq 2 ] || fail "3 requests at once with a burst of 2: $n answered"
-ok "plain CoAP past limits.rate_per_source: no answer (burst 2 of 3 answered)"
+n=$(cat "$T"/rl.[1-6] | grep -c '^v:1 t:NON c:2.05' || true)
+# a burst of 2, then 1 a second: on a loaded box the six may spread out
+[ "$n" -ge 2 ] && [ "$n" -le 4 ] ||
+    fail "6 requests at once with a burst of 2: $n answered"
+ok "plain CoAP past limits.rate_per_source: no answer ($n of 6 answered, burst 2)"
 stop_daemon
 
 # configuration errors
