@@ -4,7 +4,7 @@
 # (estcoap-bench -m https), via = one new DTLS session per device through
 # estcoapd (pooled keep-alive TLS upstream).  Saturated closed loop for the
 # throughput and upstream CPU ratios, then an open-loop sweep of both paths
-# at 25/50/75 % of the via saturation rate for latency vs load (the plot)
+# at 25/50/75/100 % of the via saturation rate for latency vs load (the plot)
 # and the added p50 at 50 % load.
 
 bench_b3() {
@@ -32,7 +32,7 @@ bench_b3() {
 	: >"$dat"
 	for path in via direct; do
 		echo "# $path: pct offered/s p50_ms p99_ms ok failed" >>"$dat"
-		for pct in 25 50 75; do
+		for pct in 25 50 75 100; do
 			r=$(calc "$via * $pct / 100")
 			[ "$(calc "$r < 1")" = 1 ] && r=1
 			if [ "$path" = via ]; then
