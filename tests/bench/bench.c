@@ -102,7 +102,7 @@ struct hist {
 /* Answers seen, by code ("2.04", "5.03", HTTP "200"), and their counts. */
 struct codes {
 	size_t		 n;
-	char		 name[BENCH_NCODES][16];
+	char		 name[BENCH_NCODES][32];
 	uint64_t	 count[BENCH_NCODES];
 };
 
@@ -254,6 +254,7 @@ struct bench {
 };
 
 static struct bench	*bench_g;	/* for libcoap's and OpenSSL's callbacks */
+static void	maybe_tick(struct bench *);
 static volatile sig_atomic_t bench_stop;
 
 static void	usage(void) __attribute__((noreturn));
@@ -885,6 +886,8 @@ coaps_response_cb(coap_session_t *s, const coap_pdu_t *sent,
 	char			 cs[16];
 
 	(void)sent;
+	/* coap_io_process() may loop for long under load: keep the timeline */
+	maybe_tick(b);
 	if ((d = sess_dev(s)) == NULL || d->phase != DEV_RUNNING ||
 	    d->todo != TODO_NONE)
 		return COAP_RESPONSE_OK;
@@ -978,6 +981,7 @@ coaps_nack_cb(coap_session_t *s, const coap_pdu_t *sent,
 	};
 
 	(void)sent;
+	maybe_tick(b);
 	if ((d = sess_dev(s)) == NULL)
 		return;
 	if (d->phase == DEV_RUNNING && mid != d->mid &&
@@ -1615,6 +1619,22 @@ tick(struct bench *b, int64_t now)
 		t->rss_kb[i] = s.rss_kb;
 		if (s.rss_kb > b->w_max_rss[i])
 			b->w_max_rss[i] = s.rss_kb;
+	}
+}
+
+/* From a callback: the once-a-second work, during the timed phase. */
+static void
+maybe_tick(struct bench *b)
+{
+	int64_t	now;
+
+	if (b->t0 == 0 || b->t_end != 0)
+		return;
+	now = now_us();
+	if (now - b->t_last_progress >= 1000000) {
+		b->t_last_progress = now;
+		progress(b, now);
+		tick(b, now);
 	}
 }
 
