@@ -12,6 +12,8 @@
 #   BENCH_B6_SESSIONS   B6 session counts (default "1000 5000 20000",
 #                       scaled; limited by the descriptor limit)
 #   BENCH_DEVICES       distinct device identities minted (default 1000)
+#   BENCH_KEEP=1        with scenarios named: re-run only those into the
+#                       previous results (the others' rows are kept)
 # Nothing here asserts a time; the results say met / not met per target.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,19 @@ scaled() { awk -v n="$1" -v s="$SCALE" 'BEGIN { v = int(n * s); print v < 1 ? 1 
 
 start=$(date +%s)
 mkdir -p "$OUT" "$RAW" "$RUN"
-rm -f "$RAW"/*.json "$OUT/targets.jsonl" "$OUT/values" "$OUT"/*.dat
+# BENCH_KEEP=1 re-runs the named scenarios into the previous results
+if [ "${BENCH_KEEP:-0}" = 1 ] && [ $# -gt 0 ] && [ -f "$OUT/targets.jsonl" ]; then
+	for s in "$@"; do
+		grep -v "\"scenario\": \"$s\"" "$OUT/targets.jsonl" >"$OUT/targets.new" || true
+		mv "$OUT/targets.new" "$OUT/targets.jsonl"
+		rm -f "$RAW/$s"-*.json "$RAW/$s".json
+	done
+	sed -i '/^load_end=/d; /^seconds=/d' "$OUT/machine"
+	keep=1
+else
+	rm -f "$RAW"/*.json "$OUT/targets.jsonl" "$OUT/values" "$OUT"/*.dat
+	keep=0
+fi
 trap 'bench_stop_all' EXIT
 trap 'bench_stop_all; exit 130' INT TERM
 
@@ -41,7 +55,7 @@ cat "$DEVS/dev-ca.crt" "$DEVS_RSA/dev-ca.crt" "$PKI/root-ca.crt" \
     "$PKI/est-ca.crt" >"$RUN/client-ca.pem"
 
 # the machine, recorded with the results
-{
+[ "$keep" = 1 ] || {
 	echo "nproc=$NCPU"
 	echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 	echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -51,7 +65,10 @@ cat "$DEVS/dev-ca.crt" "$DEVS_RSA/dev-ca.crt" "$PKI/root-ca.crt" \
 	echo "scale=$SCALE"
 	echo "openssl=$(openssl version | cut -d' ' -f2)"
 	echo "libcoap=$(dpkg-query -W -f='${Version}' libcoap3 2>/dev/null || echo unknown)"
+	echo "b4_devices=${BENCH_B4_DEVICES:-$(scaled 10000)}"
+	echo "b6_sessions=${BENCH_B6_SESSIONS:-$(scaled 1000) $(scaled 5000) $(scaled 20000)}"
 } >"$OUT/machine"
+[ "$keep" = 0 ] || echo "rerun=$* at $(date -u +%H:%M:%SZ), load $(cut -d' ' -f1-3 /proc/loadavg)${BENCH_B6_SESSIONS:+, B6 sessions $BENCH_B6_SESSIONS}" >>"$OUT/machine"
 
 if [ $# -gt 0 ]; then
 	scen="$*"

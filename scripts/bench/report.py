@@ -130,6 +130,10 @@ def main():
                      machine.get("commit", "?"), machine.get("date", "?"),
                      machine.get("seconds", "?")))
     lines.append("")
+    lines.append("B4 crowd: %s devices; B6 sessions: %s.%s" % (
+        machine.get("b4_devices", "?"), machine.get("b6_sessions", "?"),
+        " Re-run: %s." % machine["rerun"] if "rerun" in machine else ""))
+    lines.append("")
     lines.append("%d of %d targets met." % (met, len(gated)))
     lines.append("")
     lines.append("| target | what | measured | baseline | ratio | goal "

@@ -652,7 +652,7 @@ load_devices(struct bench *b)
 	if (b->ndev == 0)
 		b->ndev = b->nids;
 	b->devs = xcalloc(b->ndev, sizeof(*b->devs));
-	b->todo = xcalloc(b->ndev, sizeof(*b->todo));
+	b->todo = xcalloc(2 * (size_t)b->ndev + 2, sizeof(*b->todo));
 	b->freelist = xcalloc(b->ndev, sizeof(*b->freelist));
 	for (i = 0; i < b->ndev; i++) {
 		struct dev *d = &b->devs[i];
@@ -1219,14 +1219,26 @@ check_deadlines(struct bench *b, int64_t now)
 	}
 }
 
-/* Work off the todo list (callbacks may add to it as we go). */
+/*
+ * Work off the todo list.  Work may queue more (a device done and queued
+ * again, a callback from inside libcoap), so entries past the end are
+ * taken too; at most ndev are waiting at any time, and the array has room
+ * for twice that, so the done part is cut off when the end is near.
+ */
 static void
 coaps_drain(struct bench *b)
 {
 	size_t	i;
 
-	for (i = 0; i < b->ntodo; i++)
+	for (i = 0; i < b->ntodo; i++) {
+		if (b->ntodo + 1 >= 2 * (size_t)b->ndev) {
+			memmove(b->todo, b->todo + i,
+			    (b->ntodo - i) * sizeof(*b->todo));
+			b->ntodo -= i;
+			i = 0;
+		}
 		coaps_work(b, &b->devs[b->todo[i]]);
+	}
 	b->ntodo = 0;
 }
 
