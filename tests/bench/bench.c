@@ -1687,6 +1687,12 @@ run_timed(struct bench *b)
 		if (b->count > 0 && b->started >= b->count &&
 		    b->inflight == 0)
 			break;
+		/* no device left to start (all failed -P): nothing can happen */
+		if (b->inflight == 0 && b->nfree == 0 && b->started > 0)
+			break;
+		if (b->inflight == 0 && b->nfree == 0 && b->prepare &&
+		    b->prepared == 0)
+			break;
 		if (b->count == 0 || b->started < b->count) {
 			if (interval > 0) {
 				while (now >= next_start &&
