@@ -21,6 +21,7 @@
 #include "authz.h"
 #include "backlog.h"
 #include "block1.h"
+#include "coap_opt.h"
 #include "coap_front.h"
 #include "config.h"
 #include "estcoapd.h"
@@ -793,35 +794,6 @@ front_answer_async(coap_resource_t *r, coap_session_t *s,
 	front_req_free(rq);
 }
 
-/* Read an unsigned option; 1 if present. */
-static int
-front_opt_uint(const coap_pdu_t *pdu, uint16_t num, unsigned *val)
-{
-	coap_opt_iterator_t	 it;
-	coap_opt_t		*o;
-
-	if ((o = coap_check_option(pdu, num, &it)) == NULL)
-		return 0;
-	*val = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-	return 1;
-}
-
-/* How many times option num occurs. */
-static int
-front_opt_count(const coap_pdu_t *pdu, uint16_t num)
-{
-	coap_opt_iterator_t	it;
-	coap_opt_filter_t	f;
-	int			n = 0;
-
-	coap_option_filter_clear(&f);
-	coap_option_filter_set(&f, num);
-	coap_option_iterator_init(pdu, &it, &f);
-	while (coap_option_next(&it) != NULL)
-		n++;
-	return n;
-}
-
 /* Answer a request at once (piggybacked) and log it. */
 static void
 front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
@@ -1344,15 +1316,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		goto answer;
 	}
 
-	memset(&in, 0, sizeof(in));
-	in.method = (int)coap_pdu_get_code(req);
-	in.has_cf = front_opt_uint(req, COAP_OPTION_CONTENT_FORMAT, &in.cf);
+	copt_check_in(req, &in);
 	if (in.has_cf)
 		req_cf = (int)in.cf;
-	in.n_accept = front_opt_count(req, COAP_OPTION_ACCEPT);
-	if (in.n_accept > 0)
-		front_opt_uint(req, COAP_OPTION_ACCEPT, &in.accept);
-	has_blk1 = front_opt_uint(req, COAP_OPTION_BLOCK1, &blk1);
+	has_blk1 = copt_uint(req, COAP_OPTION_BLOCK1, &blk1);
 	coap_get_data(req, &len, &data);
 
 	if ((code = estmap_check(op, &in, &resp_cf, &why)) != 0) {
@@ -1360,7 +1327,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		goto answer;
 	}
 	/* RFC 7959 2.2: SZX 7 is reserved; libcoap ignores it silently */
-	if ((has_blk1 && (blk1 & 7) == 7) || (front_opt_uint(req,
+	if ((has_blk1 && (blk1 & 7) == 7) || (copt_uint(req,
 	    COAP_OPTION_BLOCK2, &v) && (v & 7) == 7)) {
 		req_answer_error(&a, EST_CODE(4, 0), "bad-block",
 		    "block size exponent 7 is reserved");
@@ -1379,7 +1346,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			/* RFC 7959 2.4: a Block2 in the first block applies
 			 * to the answer of the whole upload */
 			if (fs != NULL && (blk1 >> 4) == 0)
-				fs->early_b2[op->id] = front_opt_uint(req,
+				fs->early_b2[op->id] = copt_uint(req,
 				    COAP_OPTION_BLOCK2, &v) ? (int)(v & 7) : -1;
 			switch (br) {
 			case BLK_CONTINUE:

@@ -13,41 +13,13 @@
 #include <coap3/coap.h>
 
 #include "block1.h"
+#include "coap_opt.h"
 #include "est_map.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static struct blk_table	*fz_blk;
 static uint64_t		 fz_now;
-
-/* Read an unsigned option as front_handler does; 1 if present. */
-static int
-fz_opt_uint(const coap_pdu_t *pdu, uint16_t num, unsigned *val)
-{
-	coap_opt_iterator_t	 oi;
-	coap_opt_t		*o;
-
-	if ((o = coap_check_option(pdu, num, &oi)) == NULL)
-		return 0;
-	*val = coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
-	return 1;
-}
-
-/* How many times option num occurs. */
-static int
-fz_opt_count(const coap_pdu_t *pdu, uint16_t num)
-{
-	coap_opt_iterator_t	 oi;
-	coap_opt_filter_t	 f;
-	int			 n = 0;
-
-	coap_option_filter_clear(&f);
-	coap_option_filter_set(&f, num);
-	coap_option_iterator_init(pdu, &oi, &f);
-	while (coap_option_next(&oi) != NULL)
-		n++;
-	return n;
-}
 
 /* Route by Uri-Path: .well-known/est[/label]/<op>; NULL when unknown. */
 static const struct est_op *
@@ -102,20 +74,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		coap_delete_pdu(pdu);
 		return 0;
 	}
-	memset(&in, 0, sizeof(in));
-	in.method = (int)coap_pdu_get_code(pdu);
-	in.has_cf = fz_opt_uint(pdu, COAP_OPTION_CONTENT_FORMAT, &in.cf);
-	in.n_accept = fz_opt_count(pdu, COAP_OPTION_ACCEPT);
-	if (in.n_accept > 0)
-		fz_opt_uint(pdu, COAP_OPTION_ACCEPT, &in.accept);
+	copt_check_in(pdu, &in);
 	coap_get_data(pdu, &len, &payload);
-	(void)fz_opt_uint(pdu, COAP_OPTION_BLOCK2, &v);
+	(void)copt_uint(pdu, COAP_OPTION_BLOCK2, &v);
 	if ((op = fz_route(pdu)) == NULL)
 		op = estmap_op_by_id((enum est_op_id)(size % EST_OP_COUNT));
 	why = NULL;
 	if (estmap_check(op, &in, &resp_cf, &why) != 0 && why == NULL)
 		abort();	/* every refusal carries a diagnostic */
-	if (fz_opt_uint(pdu, COAP_OPTION_BLOCK1, &blk1) && (blk1 & 7) != 7) {
+	if (copt_uint(pdu, COAP_OPTION_BLOCK1, &blk1) && (blk1 & 7) != 7) {
 		/* owner: one of a few pretend sessions */
 		const void *owner = (const void *)(uintptr_t)(1 +
 		    coap_pdu_get_mid(pdu) % 3);
