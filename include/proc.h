@@ -31,4 +31,10 @@ void	proc_drain(void);
 /* Re-read the config file and every file it names; swap or keep (SIGHUP). */
 int	proc_reload(void);
 
+/*
+ * Read the next generation of old's file for a reload (worker >= 0: with
+ * that worker's ports). NULL after logging why it cannot be used.
+ */
+struct config *proc_load_next(const struct config *old, int worker);
+
 #endif

@@ -171,19 +171,20 @@ proc_log_summary(const struct config *cf)
 	}
 }
 
-/* See proc.h. */
-int
-proc_reload(void)
+/*
+ * The generation a reload would switch to: old's file read and checked
+ * again (keys and certificates), with a worker's ports when worker >= 0,
+ * refused when it changes what only a restart can. NULL after logging
+ * every reason; the new generation is old's + 1.
+ */
+struct config *
+proc_load_next(const struct config *old, int worker)
 {
 	struct errlist	 errs = { 0 };
 	struct config	*cf;
 	const char	*key, *line, *nl;
-	uint64_t	 t0 = mono_ms();
-	enum log_level	 lvl;
 
-	notify_send("RELOADING=1\nSTATUS=reloading %s", pr.cf->file);
-	log_info("reload: reading %s", pr.cf->file);
-	if ((cf = config_load(pr.cf->file, &errs)) == NULL ||
+	if ((cf = config_load(old->file, &errs)) == NULL ||
 	    pki_load(cf, &errs) == -1) {
 		for (line = errs.text; line != NULL && *line != '\0';
 		    line = nl + 1) {
@@ -193,17 +194,33 @@ proc_reload(void)
 		}
 		errlist_free(&errs);
 		config_unref(cf);
-		goto fail;
+		return NULL;
 	}
-	if (pw.is_worker)
-		config_worker_ports(cf, pw.index);
-	if ((key = config_static_diff(pr.cf, cf)) != NULL) {
+	if (worker >= 0)
+		config_worker_ports(cf, (unsigned)worker);
+	if ((key = config_static_diff(old, cf)) != NULL) {
 		log_warnx("reload: %s: %s: cannot change while running; "
 		    "restart to apply it", cf->file, key);
 		config_unref(cf);
-		goto fail;
+		return NULL;
 	}
-	cf->gen = pr.cf->gen + 1;
+	cf->gen = old->gen + 1;
+	return cf;
+}
+
+/* See proc.h. */
+int
+proc_reload(void)
+{
+	struct config	*cf;
+	uint64_t	 t0 = mono_ms();
+	enum log_level	 lvl;
+
+	notify_send("RELOADING=1\nSTATUS=reloading %s", pr.cf->file);
+	log_info("reload: reading %s", pr.cf->file);
+	if ((cf = proc_load_next(pr.cf, pw.is_worker ? (int)pw.index : -1)) ==
+	    NULL)
+		goto fail;
 	if (front_reconfigure(cf) == -1) {
 		config_unref(cf);
 		goto fail;

@@ -430,34 +430,15 @@ master_stop(int sig, uint64_t now)
 static void
 master_reload(uint64_t now)
 {
-	struct errlist	 errs = { 0 };
 	struct config	*cf;
-	const char	*key, *line, *nl;
 
 	if (ms.stopping)
 		return;
 	notify_send("RELOADING=1\nSTATUS=reloading %s", ms.cf->file);
 	log_info("reload: checking %s before passing SIGHUP on",
 	    ms.cf->file);
-	if ((cf = config_load(ms.cf->file, &errs)) == NULL ||
-	    pki_load(cf, &errs) == -1) {
-		for (line = errs.text; line != NULL && *line != '\0';
-		    line = nl + 1) {
-			if ((nl = strchr(line, '\n')) == NULL)
-				break;
-			log_warnx("reload: %.*s", (int)(nl - line), line);
-		}
-		errlist_free(&errs);
-		config_unref(cf);
+	if ((cf = proc_load_next(ms.cf, -1)) == NULL)
 		goto fail;
-	}
-	if ((key = config_static_diff(ms.cf, cf)) != NULL) {
-		log_warnx("reload: %s: %s: cannot change while running; "
-		    "restart to apply it", cf->file, key);
-		config_unref(cf);
-		goto fail;
-	}
-	cf->gen = ms.cf->gen + 1;
 	config_unref(ms.cf);
 	ms.cf = cf;	/* what restarted workers start with */
 	ms.reloading = 1;
