@@ -63,7 +63,7 @@ skip() {
 }
 
 # A count of passed assertions for the summary line. A check that
-# implements a protocol.md section 15 case names it ("case 27: ..."); with
+# implements a case of doc/conformance.md names it ("case 27: ..."); with
 # CASE_TAGS set (run.sh sets it) each "case N" goes to that file as
 # "N <case file>" for the coverage gate (tests/integration/coverage.sh).
 ok() {

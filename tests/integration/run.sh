@@ -2,8 +2,8 @@
 # Run every integration case (or those named) against the daemon in $BUILD.
 # Prints PASS/FAIL/SKIP per case and a closing "N passed, N failed" line.
 # A full run (no cases named) ends with the conformance gate: every
-# protocol.md 15 case must be named by a passing check (coverage.sh); it
-# counts as one more passed or failed entry.
+# numbered case of doc/conformance.md must be named by a passing check
+# (coverage.sh); it counts as one more passed or failed entry.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 pass=0 failn=0 skipn=0 failed=""
