@@ -12,15 +12,24 @@
 #include <openssl/evp.h>
 
 /*
- * Decode base64 after dropping CR, LF, SP and TAB (RFC 8951 3.1); any other
- * character outside the alphabet, bad padding or a length that is not a
- * multiple of 4 fails. Output bounded by max_out. 0 or -1 (*why set).
+ * Decode base64 after dropping CR, LF, SP and TAB (RFC 8951 3.1) and any
+ * trailing NUL bytes; padding may be missing. Any other character outside
+ * the alphabet, wrong padding, non-zero padding bits or a length base64
+ * cannot have fails. Output bounded by max_out. 0 or -1 (*why set).
  */
 int	 tc_b64_decode(const char *in, size_t inlen, size_t max_out,
 	    uint8_t **out, size_t *outlen, const char **why);
 
 /* base64 without line breaks, NUL-terminated; *outlen excludes the NUL. */
 char	*tc_b64_encode(const uint8_t *in, size_t len, size_t *outlen);
+
+/*
+ * base64 text (whitespace in it dropped) in lines of at most line
+ * characters, each ending in LF; line 0: one line without a line break.
+ * NUL-terminated, *outlen excludes the NUL; NULL when out of memory.
+ */
+char	*tc_b64_wrap(const char *b64, size_t len, unsigned line,
+	    size_t *outlen);
 
 /*
  * A PKCS#10 request: parses completely (no trailing bytes) and, when

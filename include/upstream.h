@@ -49,8 +49,9 @@ void			 upstream_set_config(struct upstream *, struct config *cf);
 
 /*
  * Start one exchange on route (an index of cf->routes of the generation
- * in use): GET when body is NULL, else POST of body (copied) with content
- * type ctype. path starts with "/". done is called exactly once, from the
+ * in use): GET when body is NULL, else POST of body, base64 text, copied
+ * in lines of the route's upstream.base64_line_length, with content type
+ * ctype. path starts with "/". done is called exactly once, from the
  * event loop, unless the job is cancelled first.
  */
 struct upstream_job	*upstream_submit(struct upstream *, size_t route,

@@ -314,9 +314,19 @@ static const struct config_key route_keys[] = {
 	  .help = "connections to one upstream server at once (one pool "
 	  "for every route)" },
 	{ .path = "upstream.send_cte", .type = CK_BOOL,
-	  .off = OFFR(up.send_cte), .def_u = 0, .top = "upstream.send_cte",
+	  .off = OFFR(up.send_cte), .def_u = 1, .top = "upstream.send_cte",
 	  .label = true,
-	  .help = "add Content-Transfer-Encoding: base64 (pre-RFC 8951 CAs)" },
+	  .help = "send Content-Transfer-Encoding: base64 with every POST "
+	  "(RFC 7030 4.2.1; servers of RFC 8951 ignore it, some older ones "
+	  "refuse requests without it); set false only for a server that "
+	  "refuses the header" },
+	{ .path = "upstream.base64_line_length", .type = CK_UINT,
+	  .off = OFFR(up.b64_line_length), .def_u = 64, .min = 0, .max = 76,
+	  .top = "upstream.base64_line_length", .label = true,
+	  .help = "characters per line of the base64 CSR sent upstream, "
+	  "every line ending in LF (RFC 2045 allows at most 76; servers "
+	  "decoding with OpenSSL's BIO need line breaks); 0 = one line "
+	  "without a line break, for servers that refuse them" },
 	{ .path = "upstream.down_time_s", .type = CK_UINT,
 	  .off = OFFR(up.down_time_s), .def_u = 30, .min = 1, .max = 86400,
 	  .top = "upstream.down_time_s", .label = true,

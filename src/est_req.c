@@ -12,6 +12,7 @@
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
+#include "log.h"
 #include "multipart.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -36,6 +37,27 @@ req_answer_error(struct est_answer *a, unsigned code, const char *reason,
 	a->code = code;
 	a->reason = reason;
 	snprintf(a->diag, sizeof(a->diag), "%s", diag != NULL ? diag : "");
+}
+
+/*
+ * A 2xx body we will not pass on: 5.02 with a diagnostic that says why,
+ * and one log line naming the server, so that the operator knows which
+ * CA to look at. why never holds body bytes (it may be a key).
+ */
+static void
+req_answer_refused(struct est_answer *a, const struct est_op *op,
+    const struct upstream_result *r, const char *reason, const char *what,
+    const char *why)
+{
+	char	 d[sizeof(a->diag)];
+
+	if (why == NULL)
+		why = "unexpected content";
+	log_warnx("upstream %s: %s answer refused: %s: %s",
+	    r->server != NULL ? r->server : "(unknown)", op->up_path, what,
+	    why);
+	snprintf(d, sizeof(d), "upstream %s: %s", what, why);
+	req_answer_error(a, EST_CODE(5, 2), reason, d);
 }
 
 /* The answer to a GET or POST op from a validated DER body. */
@@ -130,6 +152,7 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 	const char	*why = NULL;
 	int		 ncerts;
 
+	why = "no multipart/mixed content type";
 	if (r->ctype == NULL || mp_parse(r->ctype, r->body, r->body_len,
 	    parts, &n, &why) == -1)
 		goto bad;
@@ -138,11 +161,13 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 		uint8_t		**dst;
 		size_t		 *dlen;
 
+		why = "a part of an unknown content type";
 		if (k == PART_OTHER)
 			goto bad;
 		dst = k == PART_CERTS ? &p7 : &key;
 		dlen = k == PART_CERTS ? &p7len : &keylen;
-		if (*dst != NULL)	/* two key parts or two cert parts */
+		why = "two key parts or two certificate parts";
+		if (*dst != NULL)
 			goto bad;
 		if (tc_b64_decode((const char *)parts[i].body, parts[i].len,
 		    pol->max_body, dst, dlen, &why) == -1)
@@ -150,6 +175,7 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 		if (k != PART_CERTS)
 			keycf = k == PART_KEY_CLEAR ? CF_PKCS8 : CF_PKCS7_SGK;
 	}
+	why = "no key part, an empty one or no certificate part";
 	if (key == NULL || p7 == NULL || keylen == 0 ||
 	    tc_pkcs7_certs_check(p7, p7len, &ncerts, &why) == -1)
 		goto bad;
@@ -178,8 +204,8 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 	}
 	goto out;
 bad:
-	req_answer_error(a, EST_CODE(5, 2), "upstream-bad-multipart",
-	    "upstream serverkeygen answer is malformed");
+	req_answer_refused(a, op, r, "upstream-bad-multipart",
+	    "serverkeygen answer is malformed", why);
 out:
 	if (key != NULL)
 		OPENSSL_clear_free(key, keylen);
@@ -252,14 +278,15 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 	want = op->id == EST_OP_ATT ? "application/csrattrs" :
 	    "application/pkcs7-mime";
 	if (r->ctype == NULL || !tc_ctype_is(r->ctype, want)) {
-		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-type",
-		    "upstream answered with a wrong content type");
+		req_answer_refused(a, op, r, "upstream-bad-type",
+		    "wrong content type", r->ctype != NULL ? "not the EST one" :
+		    "none");
 		return;
 	}
 	if (tc_b64_decode((const char *)r->body, r->body_len, pol->max_body,
 	    &der, &derlen, &why) == -1) {
-		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-base64",
-		    "upstream body is not valid base64");
+		req_answer_refused(a, op, r, "upstream-bad-base64",
+		    "body is not valid base64", why);
 		return;
 	}
 	if (op->id == EST_OP_ATT)
@@ -270,10 +297,9 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 		n = tc_pkcs7_certs_check(der, derlen, &ncerts, &why);
 	}
 	if (n == -1) {
-		req_answer_error(a, EST_CODE(5, 2), "upstream-bad-der",
-		    op->id == EST_OP_ATT ? "upstream CSR attributes are "
-		    "malformed" : "upstream PKCS#7 is malformed or holds no "
-		    "certificate");
+		req_answer_refused(a, op, r, "upstream-bad-der",
+		    op->id == EST_OP_ATT ? "CSR attributes are malformed" :
+		    "PKCS#7 is malformed or holds no certificate", why);
 		free(der);
 		return;
 	}

@@ -51,11 +51,64 @@ tc_b64_value(unsigned char c)
 }
 
 /*
+ * The length of in without what servers leave after the base64 text:
+ * whitespace and NUL bytes (libest's example server ends its csrattrs
+ * with a NUL). A NUL before the end of the text stays and is refused.
+ */
+static size_t
+tc_b64_trim(const unsigned char *s, size_t len)
+{
+	while (len > 0 && (s[len - 1] == '\0' || tc_b64_space(s[len - 1])))
+		len--;
+	return len;
+}
+
+/*
+ * Check the characters of base64 text and count them: *n alphabet
+ * characters and *pad '=' after them (whitespace anywhere is skipped).
+ * The length must be one base64 can have, padded (RFC 4648 4) or not
+ * (RFC 4648 3.2 lets a specification drop the padding).
+ */
+static int
+tc_b64_scan(const unsigned char *s, size_t len, size_t *n, size_t *pad,
+    const char **why)
+{
+	size_t	 i;
+
+	*n = *pad = 0;
+	for (i = 0; i < len; i++) {
+		if (tc_b64_space(s[i]))
+			continue;
+		if (s[i] == '=')
+			(*pad)++;
+		else if (tc_b64_value(s[i]) == -1) {
+			*why = "invalid character in base64";
+			return -1;
+		} else if (*pad > 0) {
+			*why = "base64 data after padding";
+			return -1;
+		} else
+			(*n)++;
+	}
+	if (*n % 4 == 1) {
+		*why = "base64 length is not a possible one";
+		return -1;
+	}
+	if (*pad > 0 && (*pad > 2 || (*n + *pad) % 4 != 0)) {
+		*why = "wrong amount of base64 padding";
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Decode base64 into a new malloc'd buffer of exactly the decoded length.
  * The first pass validates and sizes, so nothing is allocated for bad
- * input or input that decodes to more than max_out. Padding bits must be
- * zero (RFC 4648 3.5): a CA that gets that wrong is not to be trusted with
- * the rest. Empty input gives a 1-byte allocation and *outlen 0.
+ * input or input that decodes to more than max_out. Line breaks (LF or
+ * CRLF, RFC 2045 6.8 or none, RFC 8951 3.1), missing padding and trailing
+ * NUL bytes are accepted. Padding bits must be zero (RFC 4648 3.5): a CA
+ * that gets that wrong is not to be trusted with the rest. Empty input
+ * gives a 1-byte allocation and *outlen 0.
  */
 int
 tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
@@ -63,35 +116,16 @@ tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
 {
 	const unsigned char	*s = (const unsigned char *)in;
 	uint8_t			*buf;
-	size_t			 i, n = 0, pad = 0, total, o = 0;
-	uint32_t		 v = 0;
-	int			 k = 0, x, b;
+	size_t			 i, n, pad, total, o = 0;
+	uint32_t		 acc = 0;
+	int			 bits = 0;
 
 	*out = NULL;
 	*outlen = 0;
-	for (i = 0; i < inlen; i++) {
-		if (tc_b64_space(s[i]))
-			continue;
-		if (s[i] == '=')
-			pad++;
-		else if (tc_b64_value(s[i]) == -1) {
-			*why = "invalid character in base64";
-			return -1;
-		} else if (pad > 0) {
-			*why = "base64 data after padding";
-			return -1;
-		}
-		n++;
-	}
-	if (n % 4 != 0) {
-		*why = "base64 length not a multiple of 4";
+	inlen = tc_b64_trim(s, inlen);
+	if (tc_b64_scan(s, inlen, &n, &pad, why) == -1)
 		return -1;
-	}
-	if (pad > 2) {
-		*why = "too much base64 padding";
-		return -1;
-	}
-	total = n / 4 * 3 - pad;
+	total = n / 4 * 3 + (n % 4 == 0 ? 0 : n % 4 - 1);
 	if (total > max_out) {
 		*why = "decoded body too large";
 		return -1;
@@ -101,25 +135,19 @@ tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
 		return -1;
 	}
 	for (i = 0; i < inlen; i++) {
-		if (tc_b64_space(s[i]))
+		if (tc_b64_space(s[i]) || s[i] == '=')
 			continue;
-		x = s[i] == '=' ? 0 : tc_b64_value(s[i]);
-		v = v << 6 | (uint32_t)x;
-		if (++k < 4)
-			continue;
-		for (b = 2; b >= 0; b--) {
-			uint8_t byte = (uint8_t)(v >> (8 * b));
-
-			if (o < total)
-				buf[o++] = byte;
-			else if (byte != 0) {
-				OPENSSL_clear_free(buf, total > 0 ? total : 1);
-				*why = "non-zero base64 padding bits";
-				return -1;
-			}
+		acc = (acc << 6 | (uint32_t)tc_b64_value(s[i])) & 0xfff;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			buf[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
 		}
-		v = 0;
-		k = 0;
+	}
+	if (acc != 0) {
+		OPENSSL_clear_free(buf, total > 0 ? total : 1);
+		*why = "non-zero base64 padding bits";
+		return -1;
 	}
 	*out = buf;
 	*outlen = total;
@@ -149,6 +177,43 @@ tc_b64_encode(const uint8_t *in, size_t len, size_t *outlen)
 	if (outlen != NULL)
 		*outlen = (size_t)n;
 	return (char *)out;
+}
+
+/*
+ * Lay base64 text out in lines of at most line characters, each ending in
+ * LF, the last one too (RFC 2045 6.8 allows at most 76; RFC 7030's
+ * examples use 64). line 0: one line, no line break (RFC 4648, RFC 8951).
+ * Whitespace already in b64 is dropped first.
+ */
+char *
+tc_b64_wrap(const char *b64, size_t len, unsigned line, size_t *outlen)
+{
+	size_t	 i, n = 0, col = 0, o = 0, sz;
+	char	*out;
+
+	for (i = 0; i < len; i++)
+		n += !tc_b64_space((unsigned char)b64[i]);
+	if (line > 0 && n > 0)
+		sz = n + (n + line - 1) / line + 1;
+	else
+		sz = n + 1;
+	if (sz <= n || (out = malloc(sz)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		if (tc_b64_space((unsigned char)b64[i]))
+			continue;
+		out[o++] = b64[i];
+		if (line > 0 && ++col == line) {
+			out[o++] = '\n';
+			col = 0;
+		}
+	}
+	if (line > 0 && col > 0)
+		out[o++] = '\n';
+	out[o] = '\0';
+	if (outlen != NULL)
+		*outlen = o;
+	return out;
 }
 
 /*

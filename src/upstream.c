@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "transcode.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -655,11 +656,10 @@ upstream_job_new(struct upstream *up, size_t route, const char *path,
 				goto fail;
 			job->hdrs = l;
 		}
-		if ((job->body = malloc(len + 1)) == NULL)
+		/* RFC 7030 4.2.1: base64, laid out as the route's CA reads it */
+		if ((job->body = tc_b64_wrap(body, len, cu->b64_line_length,
+		    &job->len)) == NULL)
 			goto fail;
-		memcpy(job->body, body, len);
-		job->body[len] = '\0';
-		job->len = len;
 	}
 	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
 		if ((l = curl_slist_append(job->hdrs, extra[i])) == NULL)

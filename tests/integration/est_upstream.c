@@ -18,7 +18,9 @@
  * certificate has EKU id-kp-cmcRA), cc= (the CN of an RFC 9440
  * Client-Cert header, or -), ccc= (the number of entries of
  * Client-Cert-Chain, or -) and cn= (the registrar's certificate). The last request's two header values are kept
- * verbatim in <reqlog>.clientcert, one per line.
+ * verbatim in <reqlog>.clientcert, one per line. The last request with a
+ * body is kept in <reqlog>.lastbody: a line "cte=<its
+ * Content-Transfer-Encoding or ->", then the body verbatim.
  */
 
 #include <sys/queue.h>
@@ -319,6 +321,25 @@ client_cert_save(struct server *srv, const char *cc, const char *chain)
 	fclose(f);
 }
 
+/* Keep the last request body and its CTE header in <reqlog>.lastbody. */
+static void
+body_save(struct server *srv, struct evhttp_request *req)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(b);
+	const char *cte = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Content-Transfer-Encoding");
+	char path[1024];
+	FILE *f;
+
+	if (len == 0 || (size_t)snprintf(path, sizeof(path), "%s.lastbody",
+	    srv->reqlog_path) >= sizeof(path) || (f = fopen(path, "w")) == NULL)
+		return;
+	fprintf(f, "cte=%s\n", cte != NULL ? cte : "-");
+	fwrite(evbuffer_pullup(b, -1), 1, len, f);
+	fclose(f);
+}
+
 /* Append the request line to the -l file and flush it at once. */
 static void
 reqlog_write(struct server *srv, struct evhttp_request *req)
@@ -349,6 +370,7 @@ reqlog_write(struct server *srv, struct evhttp_request *req)
 	log_clean(ccn, sizeof(ccn), ccraw);
 	client_chain_count(chain, nchain, sizeof(nchain));
 	client_cert_save(srv, cc, chain);
+	body_save(srv, req);
 	/* cn= stays last: tests anchor it at the end of the line */
 	fprintf(srv->reqlog, "%s %s ctype=%s len=%zu cmcra=%d cc=%s ccc=%s "
 	    "cn=%s\n", method, path, ctype,
@@ -383,7 +405,7 @@ mode_set(struct mode *m, const char *key, const char *val)
 {
 	static const char *bodies[] = { "garbage", "notsigned", "zerocerts",
 	    "oneline", "spaces", "oversize", "closemid", "truncate",
-	    "endless", "alert" };
+	    "endless", "alert", "nul", "nopad", "lf" };
 	static const char *broken[] = { "missing", "noboundary", "truncated" };
 	char *end;
 	long n;
@@ -1098,6 +1120,35 @@ answer_status(struct pending *p, const struct mode *m)
 		evhttp_add_header(h, "Location", "https://127.0.0.1:1/elsewhere");
 }
 
+/*
+ * Reshape a 200 body as deployed servers do: body=nul appends a NUL byte
+ * (libest's csrattrs), nopad drops the '=' padding (an '=' before '=', a
+ * line end or the end), lf drops every CR.
+ */
+static void
+body_reshape(struct evbuffer *b, const char *how)
+{
+	size_t len = evbuffer_get_length(b), i, o = 0;
+	unsigned char *t;
+
+	if (strcmp(how, "nul") == 0) {
+		evbuffer_add(b, "", 1);
+		return;
+	}
+	if ((strcmp(how, "nopad") != 0 && strcmp(how, "lf") != 0) ||
+	    (t = malloc(len + 1)) == NULL)
+		return;
+	evbuffer_remove(b, t, len);
+	for (i = 0; i < len; i++) {
+		if (how[0] == 'l' ? t[i] == '\r' : t[i] == '=' &&
+		    (i + 1 == len || strchr("=\r\n", t[i + 1]) != NULL))
+			continue;
+		t[o++] = t[i];
+	}
+	evbuffer_add(b, t, o);
+	free(t);
+}
+
 /* Replace or reshape a 200 answer as the mode's body= asks. */
 static void
 answer_body_knob(struct pending *p, const struct mode *m)
@@ -1139,7 +1190,8 @@ answer_body_knob(struct pending *p, const struct mode *m)
 	} else if (strcmp(m->body, "truncate") == 0) {
 		p->claim_len = len;
 		body_keep_head(p, len / 2);
-	}
+	} else
+		body_reshape(p->body, m->body);
 }
 
 /* The client of an endless answer left: forget the answer. */

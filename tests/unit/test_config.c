@@ -108,7 +108,8 @@ test_config_defaults(void **state)
 	assert_int_equal(cf->max_pending, 1024);
 	assert_int_equal(cf->dtls_mtu, 1152);
 	assert_int_equal(cf->cache_ttl_s, 300);
-	assert_false(cf->routes[0].up.send_cte);
+	assert_true(cf->routes[0].up.send_cte);
+	assert_int_equal(cf->routes[0].up.b64_line_length, 64);
 	assert_string_equal(cf->att_on_204, "not-found");
 	assert_string_equal(cf->log_level, "info");
 	assert_null(cf->dtls_chain);
@@ -154,12 +155,13 @@ test_config_routes(void **state)
 	    "[\"https://ca1.example\", \"https://ca2.example:8443\"], "
 	    "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
 	    "\"ca\": \"%s/ca.pem\", \"timeout_ms\": 9000, "
-	    "\"down_time_s\": 5}, "
+	    "\"down_time_s\": 5, \"base64_line_length\": 76}, "
 	    "\"est\": {\"labels\": [\"plain\"], \"operations\": "
 	    "[\"crts\", \"sen\"]}, "
 	    "\"labels\": {\"other\": {\"upstream\": {\"url\": "
 	    "\"https://other.example\", \"ca\": \"%s/c.pem\", "
-	    "\"connect_timeout_ms\": 700}, \"operations\": [\"att\"]}}}",
+	    "\"connect_timeout_ms\": 700, \"base64_line_length\": 0, "
+	    "\"send_cte\": false}, \"operations\": [\"att\"]}}}",
 	    &e);
 	if (cf == NULL)
 		fail_msg("%s", e.text);
@@ -178,6 +180,8 @@ test_config_routes(void **state)
 	/* est.labels: everything from the top, default operations */
 	assert_int_equal(a->up.nservers, 2);
 	assert_int_equal(a->up.timeout_ms, 9000);
+	assert_int_equal(a->up.b64_line_length, 76);
+	assert_true(a->up.send_cte);
 	assert_int_equal(a->ops, (1u << EST_OP_CRTS) | (1u << EST_OP_SEN) |
 	    (1u << EST_OP_SREN) | (1u << EST_OP_ATT));
 	/* labels.other: its own server and CA, the rest inherited */
@@ -188,6 +192,9 @@ test_config_routes(void **state)
 	assert_int_equal(b->up.connect_timeout_ms, 700);
 	assert_int_equal(b->up.timeout_ms, 9000);
 	assert_int_equal(b->up.down_time_s, 5);
+	assert_int_equal(b->up.b64_line_length, 0);
+	assert_false(b->up.send_cte);
+	assert_int_equal(d->up.b64_line_length, 76);
 	assert_int_equal(b->ops, 1u << EST_OP_ATT);
 	config_free(cf);
 }
@@ -278,6 +285,9 @@ static const struct {
 	  "[\"skg\"]}}}", "labels.x.operations[0]: skg needs est.server_keygen" },
 	{ "{" DTLS_OK ", " UP_OK ", \"est\": {\"operations\": [\"crts\", "
 	  "\"nope\"]}}", "est.operations[1]: must be one of crts" },
+	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"upstream\": "
+	  "{\"base64_line_length\": 77}}}}",
+	  "labels.x.upstream.base64_line_length: must be an integer 0..76" },
 	{ "{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {\"colour\": 1}}}",
 	  "labels.x.colour: unknown key" },
 	{ "{" DTLS_OK ", " UP_OK ", \"service\": {\"workers\": 0}}",

@@ -265,6 +265,22 @@ test_b64_decode(void **state)
 		{ "Zg=\r\n=", 0, 100, 0, "f" },
 		{ "\r\n \t", 0, 100, 0, "" },
 		{ "+/+/", 0, 100, 0, "\xfb\xff\xbf" },
+		/* what servers send: 64 or 76 columns, LF or CRLF */
+		{ "Zm9v\nYmFy\n", 0, 100, 0, "foobar" },
+		{ "Zm9vYmFy\r\nZm9v\r\n", 0, 100, 0, "foobarfoo" },
+		/* no padding (RFC 4648 3.2) */
+		{ "Zg", 0, 100, 0, "f" },
+		{ "Zm8", 0, 100, 0, "fo" },
+		{ "Zm9vYg", 0, 100, 0, "foob" },
+		{ "Zm9vYmE\n", 0, 100, 0, "fooba" },
+		{ "Zm9vYmE", 0, 5, 0, "fooba" },
+		{ "Zm9vYmE", 0, 4, -1, NULL },
+		/* trailing NUL bytes (libest's csrattrs), whitespace */
+		{ "Zm9vYmFy\0", 9, 100, 0, "foobar" },
+		{ "Zm9vYmE=\n\0", 10, 100, 0, "fooba" },
+		{ "Zm9vYmFy\r\n\0\0 \0", 13, 100, 0, "foobar" },
+		{ "\0", 1, 100, 0, "" },
+		{ "Zm9vYmFy \t\r\n", 0, 100, 0, "foobar" },
 		/* outside the alphabet */
 		{ "%%%", 0, 100, -1, NULL },
 		{ "Zm9v!mFy", 0, 100, -1, NULL },
@@ -272,6 +288,9 @@ test_b64_decode(void **state)
 		{ "Zm9vYmFy\v", 0, 100, -1, NULL },
 		{ "Zm9vYmFy\f", 0, 100, -1, NULL },
 		{ "Zm9v\0YmFy", 9, 100, -1, NULL },
+		{ "Zm9vYmFy\0x", 10, 100, -1, NULL },
+		{ "\0Zm9vYmFy", 9, 100, -1, NULL },
+		{ "Zm9vYmFy\0\n=", 11, 100, -1, NULL },
 		{ "Zm9v\xc3\xa9mFy", 0, 100, -1, NULL },
 		/* padding */
 		{ "Zg=", 0, 100, -1, NULL },
@@ -285,11 +304,16 @@ test_b64_decode(void **state)
 		{ "Zm9vYg==\r\nYmFy", 0, 100, -1, NULL },
 		{ "Zh==", 0, 100, -1, NULL },		/* pad bits set */
 		{ "Zm9=", 0, 100, -1, NULL },		/* pad bits set */
-		/* not a multiple of 4 */
+		{ "Zh", 0, 100, -1, NULL },		/* pad bits set */
+		{ "Zm9", 0, 100, -1, NULL },		/* pad bits set */
+		{ "Zm8==", 0, 100, -1, NULL },
+		{ "Zm9vY===", 0, 100, -1, NULL },
+		/* a length base64 cannot have: 4n + 1 */
 		{ "Z", 0, 100, -1, NULL },
-		{ "Zm9", 0, 100, -1, NULL },
 		{ "Zm9vY", 0, 100, -1, NULL },
-		{ "Zm9vYmF", 0, 100, -1, NULL },
+		{ "Zm9vY\n", 0, 100, -1, NULL },
+		{ "Zm9vY\0", 6, 100, -1, NULL },
+		{ "Zm9vYmF", 0, 100, -1, NULL },	/* pad bits set */
 		{ "Zm9vYmFy=", 0, 100, -1, NULL },
 		/* max_out bounds the exact decoded length */
 		{ "Zm9vYmFy", 0, 6, 0, "foobar" },
@@ -370,6 +394,69 @@ test_b64_roundtrip(void **state)
 			assert_memory_equal(out, in, n);
 		free(out);
 		free(s);
+	}
+}
+
+/*
+ * Wrapping for the upstream: lines of at most N characters, each ending in
+ * LF; 0 gives one line without a break; it always decodes back.
+ */
+static void
+test_b64_wrap(void **state)
+{
+	static const struct {
+		const char	*in;
+		unsigned	 line;
+		const char	*want;
+	} cases[] = {
+		{ "Zm9vYmFy", 0, "Zm9vYmFy" },
+		{ "Zm9vYmFy", 4, "Zm9v\nYmFy\n" },
+		{ "Zm9vYmFy", 3, "Zm9\nvYm\nFy\n" },
+		{ "Zm9vYmFy", 64, "Zm9vYmFy\n" },
+		{ "Zm9v\r\nYmFy\r\n", 0, "Zm9vYmFy" },
+		{ "Zm9v\r\nYmFy\r\n", 76, "Zm9vYmFy\n" },
+		{ "", 64, "" },
+		{ "", 0, "" },
+	};
+	uint8_t		 in[1000], *out;
+	const char	*why;
+	char		*b, *w, *nl;
+	size_t		 i, n, blen, wlen, outlen;
+	unsigned	 line;
+
+	(void)state;
+	for (i = 0; i < NELEM(cases); i++) {
+		w = tc_b64_wrap(cases[i].in, strlen(cases[i].in),
+		    cases[i].line, &wlen);
+		assert_non_null(w);
+		assert_string_equal(w, cases[i].want);
+		assert_int_equal(wlen, strlen(w));
+		free(w);
+	}
+	fill_junk(in, sizeof(in), 7);
+	for (line = 0; line <= 76; line += 4) {
+		for (n = 0; n < sizeof(in); n += 37) {
+			assert_non_null(b = tc_b64_encode(in, n, &blen));
+			assert_non_null(w = tc_b64_wrap(b, blen, line, &wlen));
+			/* every line but the last is full; LF at the end */
+			for (char *p = w; line > 0 && *p != '\0'; p = nl + 1) {
+				assert_non_null(nl = strchr(p, '\n'));
+				if (nl[1] != '\0')
+					assert_int_equal(nl - p, line);
+				else
+					assert_in_range(nl - p, 1, line);
+			}
+			if (line == 0)
+				assert_null(strchr(w, '\n'));
+			assert_int_equal(tc_b64_decode(w, wlen, sizeof(in),
+			    &out, &outlen, &why), 0);
+			assert_int_equal(outlen, n);
+			if (n > 0)
+				assert_memory_equal(out, in, n);
+			free(out);
+			free(w);
+			free(b);
+		}
 	}
 }
 
@@ -821,6 +908,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b64_decode),
 		cmocka_unit_test(test_b64_roundtrip),
+		cmocka_unit_test(test_b64_wrap),
 		cmocka_unit_test(test_csr_check),
 		cmocka_unit_test(test_pkcs7_certs_check),
 		cmocka_unit_test(test_pkcs7_pick_cert),

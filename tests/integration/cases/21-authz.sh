@@ -99,6 +99,7 @@ base=$(upstream_count up "^POST")
 sren "$T/csn-same.der"
 expect_pcode 2.04 "case 25: Subject/SAN equal + ChangeSubjectName forwarded"
 b64len=$(( ($(stat -c %s "$T/csn-same.der") + 2) / 3 * 4 ))
+b64len=$(( b64len + (b64len + 63) / 64 ))	# 64-column lines, each + LF
 tail -n1 "$T/up.req" | grep -q "simplereenroll .*len=$b64len " ||
     fail "case 25: upstream body is not the CSR unchanged ($(tail -n1 "$T/up.req"))"
 ok "case 25: the CSR went upstream unchanged"
