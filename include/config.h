@@ -71,8 +71,9 @@ struct config_upstream {
  * label-only key) and .label = true to allow it under labels.<label>;
  * missing label values inherit the default route's unless .noinherit.
  * Strings are freed by config_free(); check relations in
- * config_route_check(); add the key to config_static_diff() if a reload
- * cannot change it; document it in man/estcoapd.json.5 and the sample.
+ * config_route_check(); set .reload = CK_RESTART if a reload cannot
+ * change it (config_static_diff() then compares it); document it in
+ * man/estcoapd.json.5 and the sample.
  */
 struct config_route {
 	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
@@ -170,8 +171,9 @@ const struct config_route *config_route_find(const struct config *,
 		    const char *label);
 
 /*
- * Keys a reload cannot change (listen addresses). Returns the first such
- * key path that differs between old and new, or NULL.
+ * Keys a reload cannot change: the rows of the schema table marked
+ * CK_RESTART. Returns the first such key path that differs between old
+ * and new, or NULL.
  */
 const char	*config_static_diff(const struct config *old,
 		    const struct config *new);

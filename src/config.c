@@ -44,6 +44,16 @@ enum ck_type {
 	CK_EXT,			/* a key inside auth: documentation only */
 };
 
+/*
+ * What a SIGHUP reload does with a key. config_static_diff() compares the
+ * CK_RESTART rows (and every row of a CK_RESTART section) and refuses a
+ * reload that changes one; the man page's "Reload:" lines come from here.
+ */
+enum ck_reload {
+	CK_RELOAD = 0,		/* the new value is used after a reload */
+	CK_RESTART,		/* only a restart can change it */
+};
+
 /* One row of the schema: where a key lives, what it may hold. */
 struct config_key {
 	const char	*path;		/* "upstream.timeout_ms" */
@@ -61,6 +71,7 @@ struct config_key {
 	bool		 label;		/* allowed under labels.<label> */
 	bool		 noinherit;	/* a label gets the default, not top's */
 	const char	*xtype;		/* CK_EXT: the type -h -h shows */
+	enum ck_reload	 reload;
 };
 
 #define OFF(f)	offsetof(struct config, f)
@@ -71,7 +82,7 @@ static const char *const log_levels[] = { "error", "warning", "info",
 static const char *const att_204[] = { "empty", "not-found", NULL };
 
 static const struct config_key config_keys[] = {
-	{ .path = "listen", .type = CK_LISTEN,
+	{ .path = "listen", .type = CK_LISTEN, .reload = CK_RESTART,
 	  .help = "array of {address, port}: where DTLS is served "
 	  "(default [{\"address\": \"::\", \"port\": 5684}])" },
 	{ .path = "dtls", .type = CK_OBJECT, .required = true,
@@ -106,10 +117,9 @@ static const struct config_key config_keys[] = {
 	  "(0 = unlimited)" },
 	{ .path = "dtls.receive_buffer", .type = CK_UINT,
 	  .off = OFF(dtls_receive_buffer), .def_u = 4194304, .min = 0,
-	  .max = 268435456,
+	  .max = 268435456, .reload = CK_RESTART,
 	  .help = "bytes of kernel receive buffer for each DTLS socket, so a "
-	  "burst of requests is not dropped (0 = system default); restart "
-	  "to change" },
+	  "burst of requests is not dropped (0 = system default)" },
 	{ .path = "dtls.max_sessions", .type = CK_UINT,
 	  .off = OFF(dtls_max_sessions), .def_u = 10000, .min = 1,
 	  .max = 10000000,
@@ -199,22 +209,22 @@ static const struct config_key config_keys[] = {
 	  .def_s = "not-found", .choices = att_204,
 	  .help = "csrattrs 204: \"not-found\" (4.04, RFC 9148 4.5) or "
 	  "\"empty\" (2.05 + 30 00)" },
-	{ .path = "est.labels", .type = CK_LABELS,
+	{ .path = "est.labels", .type = CK_LABELS, .reload = CK_RESTART,
 	  .help = "CA labels served as /.well-known/est/<label>/<op> and "
 	  "forwarded to /.well-known/est/<label>/<operation> upstream "
-	  "(RFC 7030 3.2.2), with every setting of the default route; "
-	  "restart to change (default [])" },
+	  "(RFC 7030 3.2.2), with every setting of the default route "
+	  "(default [])" },
 	{ .path = "est.server_keygen", .type = CK_BOOL,
-	  .off = OFF(server_keygen), .def_u = 0,
-	  .help = "serve skg and skc (upstream /serverkeygen); restart to "
-	  "change" },
-	{ .path = "labels", .type = CK_ROUTES,
+	  .off = OFF(server_keygen), .def_u = 0, .reload = CK_RESTART,
+	  .help = "serve skg and skc (upstream /serverkeygen)" },
+	{ .path = "labels", .type = CK_ROUTES, .reload = CK_RESTART,
 	  .help = "CA labels with their own settings: {\"<label>\": "
 	  "{\"upstream\": {...}, \"operations\": [...]}}; served like "
-	  "est.labels; restart to add or remove one (default {})" },
-	{ .path = "discovery", .type = CK_OBJECT,
+	  "est.labels; a reload may change their upstream settings, not "
+	  "the set of labels (default {})" },
+	{ .path = "discovery", .type = CK_OBJECT, .reload = CK_RESTART,
 	  .help = "plain-CoAP (UDP) listener that answers only "
-	  "/.well-known/core (RFC 9148 4.1, 5); restart to change" },
+	  "/.well-known/core (RFC 9148 4.1, 5)" },
 	{ .path = "discovery.listen", .type = CK_DLISTEN,
 	  .help = "array of {address, port}: plain UDP CoAP endpoints "
 	  "(default [], none; 5683 is the coap port)" },
@@ -233,12 +243,12 @@ static const struct config_key config_keys[] = {
 	{ .path = "service", .type = CK_OBJECT,
 	  .help = "running as a service: metrics, audit log, drain" },
 	{ .path = "service.metrics_address", .type = CK_STRING,
-	  .off = OFF(metrics_addr), .def_s = "127.0.0.1",
+	  .off = OFF(metrics_addr), .def_s = "127.0.0.1", .reload = CK_RESTART,
 	  .help = "numeric address of the HTTP listener for /metrics, "
-	  "/healthz, /readyz (restart to change)" },
+	  "/healthz, /readyz" },
 	{ .path = "service.metrics_port", .type = CK_UINT,
 	  .off = OFF(metrics_port), .def_u = 0, .min = 0, .max = 65535,
-	  .help = "its TCP port; 0 = no listener (restart to change)" },
+	  .reload = CK_RESTART, .help = "its TCP port; 0 = no listener" },
 	{ .path = "service.audit_file", .type = CK_STRING,
 	  .off = OFF(audit_file),
 	  .help = "append one JSON line per issued certificate and per "
@@ -248,16 +258,17 @@ static const struct config_key config_keys[] = {
 	  .help = "on SIGTERM, how long pending enrollments may finish" },
 	{ .path = "service.workers", .type = CK_UINT, .off = OFF(workers),
 	  .def_u = 1, .min = 1, .max = CONFIG_MAX_WORKERS,
+	  .reload = CK_RESTART,
 	  .help = "worker processes; worker i (0-based) serves every listen "
 	  "port + i and metrics_port + i; spread devices over them with the "
-	  "nftables rule of estcoapd -W (restart to change)" },
+	  "nftables rule of estcoapd -W" },
 	{ .path = "service.user", .type = CK_STRING,
-	  .off = OFF(service_user),
+	  .off = OFF(service_user), .reload = CK_RESTART,
 	  .help = "started as root, run as this user once the sockets are "
 	  "bound; every file named here must stay readable by it for "
-	  "SIGHUP (restart to change)" },
+	  "SIGHUP" },
 	{ .path = "service.group", .type = CK_STRING,
-	  .off = OFF(service_group),
+	  .off = OFF(service_group), .reload = CK_RESTART,
 	  .help = "and as this group (default: the user's own group; needs "
 	  "service.user)" },
 	{ .path = "log", .type = CK_OBJECT, .help = "logging" },
@@ -338,10 +349,10 @@ static const struct config_key route_keys[] = {
 	  .help = "how often a down server is probed with GET cacerts; a "
 	  "good answer brings it back (0 = off)" },
 	{ .path = "operations", .type = CK_OPS, .top = "est.operations",
-	  .label = true, .noinherit = true,
+	  .label = true, .noinherit = true, .reload = CK_RESTART,
 	  .help = "operations served: crts, sen, sren, att, skg, skc "
 	  "(default all but skg and skc, which need est.server_keygen); "
-	  "others are 4.04; restart to change" },
+	  "others are 4.04" },
 	{ .path = "auth", .type = CK_AUTH, .top = "auth", .label = true,
 	  .help = "who may enroll: device trust, allow-list, CSR policy "
 	  "(see Authorization in estcoapd.json(5)); a label without its "
@@ -1348,51 +1359,122 @@ str_eq_null(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* See config.h. */
+/* The set of CA labels, in order, is the same. */
+static bool
+config_same_labels(const struct config *a, const struct config *b)
+{
+	if (a->nroutes != b->nroutes)
+		return false;
+	for (size_t i = 0; i < a->nroutes; i++)
+		if (strcmp(a->routes[i].label, b->routes[i].label) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Whether the value of row k (at base a and b: a struct config, or a
+ * struct config_route for route_keys[]) is the same in two generations.
+ * Types without a comparison here (auth) always reload.
+ */
+static bool
+config_key_same(const struct config_key *k, const struct config *a,
+    const struct config *b, const void *ba, const void *bb)
+{
+	const char *pa = (const char *)ba + k->off;
+	const char *pb = (const char *)bb + k->off;
+
+	switch (k->type) {
+	case CK_UINT:
+		return *(const uint32_t *)pa == *(const uint32_t *)pb;
+	case CK_BOOL:
+		return *(const bool *)pa == *(const bool *)pb;
+	case CK_STRING:
+	case CK_FILE:
+	case CK_ENUM:
+		return str_eq_null(*(char *const *)pa, *(char *const *)pb);
+	case CK_LISTEN:
+		return a->nlisten == b->nlisten && memcmp(a->listen, b->listen,
+		    sizeof(a->listen)) == 0;
+	case CK_DLISTEN:
+		return a->ndisc_listen == b->ndisc_listen &&
+		    memcmp(a->disc_listen, b->disc_listen,
+		    sizeof(a->disc_listen)) == 0;
+	case CK_MCAST:
+		return a->ndisc_mcast == b->ndisc_mcast &&
+		    memcmp(a->disc_mcast, b->disc_mcast,
+		    sizeof(a->disc_mcast)) == 0;
+	case CK_LABELS:
+	case CK_ROUTES:
+		return config_same_labels(a, b);
+	case CK_OPS:
+		return ((const struct config_route *)ba)->ops ==
+		    ((const struct config_route *)bb)->ops;
+	case CK_SERVERS:
+		return ((const struct config_route *)ba)->up.nservers ==
+		    ((const struct config_route *)bb)->up.nservers &&
+		    memcmp(((const struct config_route *)ba)->up.servers,
+		    ((const struct config_route *)bb)->up.servers,
+		    sizeof(((const struct config_route *)ba)->up.servers)) == 0;
+	default:
+		return true;
+	}
+}
+
+/* Every top-level row under section sec ("discovery") is the same. */
+static bool
+config_section_same(const char *sec, const struct config *a,
+    const struct config *b)
+{
+	size_t n = strlen(sec);
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (strncmp(k->path, sec, n) == 0 && k->path[n] == '.' &&
+		    !config_key_same(k, a, b, a, b))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * See config.h. The CK_RESTART rows of config_keys[] in table order (a
+ * section compares all its keys and is named as a whole), then those of
+ * route_keys[] for every route.
+ */
 const char *
 config_static_diff(const struct config *old, const struct config *new)
 {
 	static char	 key[64];	/* the route key named in the answer */
 
-	if (old->nlisten != new->nlisten ||
-	    memcmp(old->listen, new->listen, sizeof(old->listen)) != 0)
-		return "listen";
-	if (old->dtls_receive_buffer != new->dtls_receive_buffer)
-		return "dtls.receive_buffer";
-	if (old->server_keygen != new->server_keygen)
-		return "est.server_keygen";
-	if (old->nroutes != new->nroutes)
-		return "labels (the set of CA labels)";
-	for (size_t i = 0; i < old->nroutes; i++) {
-		if (strcmp(old->routes[i].label, new->routes[i].label) != 0)
-			return "labels (the set of CA labels)";
-		if (old->routes[i].ops == new->routes[i].ops)
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->reload != CK_RESTART)
 			continue;
-		if (i == 0)
-			return "est.operations";
-		snprintf(key, sizeof(key), "labels.%s.operations",
-		    old->routes[i].label);
-		return key;
+		if (k->type == CK_OBJECT ? !config_section_same(k->path, old,
+		    new) : !config_key_same(k, old, new, old, new))
+			return k->type == CK_LABELS || k->type == CK_ROUTES ?
+			    "labels (the set of CA labels)" : k->path;
 	}
-	if (old->ndisc_listen != new->ndisc_listen ||
-	    memcmp(old->disc_listen, new->disc_listen,
-	    sizeof(old->disc_listen)) != 0 ||
-	    old->ndisc_mcast != new->ndisc_mcast ||
-	    memcmp(old->disc_mcast, new->disc_mcast,
-	    sizeof(old->disc_mcast)) != 0 ||
-	    !str_eq_null(old->disc_interface, new->disc_interface) ||
-	    !str_eq_null(old->disc_advertise, new->disc_advertise))
-		return "discovery";
-	if (old->metrics_port != new->metrics_port)
-		return "service.metrics_port";
-	if (strcmp(old->metrics_addr, new->metrics_addr) != 0)
-		return "service.metrics_address";
-	if (old->workers != new->workers)
-		return "service.workers";
-	if (!str_eq_null(old->service_user, new->service_user))
-		return "service.user";
-	if (!str_eq_null(old->service_group, new->service_group))
-		return "service.group";
+	if (!config_same_labels(old, new))
+		return "labels (the set of CA labels)";
+	for (size_t i = 0; i < NRKEYS; i++) {
+		const struct config_key *k = &route_keys[i];
+
+		if (k->reload != CK_RESTART)
+			continue;
+		for (size_t r = 0; r < old->nroutes; r++) {
+			if (config_key_same(k, old, new, &old->routes[r],
+			    &new->routes[r]))
+				continue;
+			if (r == 0 && k->top != NULL)
+				return k->top;
+			snprintf(key, sizeof(key), "labels.%s.%s",
+			    old->routes[r].label, k->path);
+			return key;
+		}
+	}
 	return NULL;
 }
 
@@ -1407,9 +1489,32 @@ config_worker_ports(struct config *cf, unsigned index)
 	cf->worker = index;
 }
 
+/*
+ * Whether a reload may change row k: its own column, or that of the
+ * section it is in (top-level rows only).
+ */
+static bool
+config_key_reloads(const struct config_key *k, bool route)
+{
+	const char *dot;
+
+	if (k->reload == CK_RESTART)
+		return false;
+	if (route || (dot = strchr(k->path, '.')) == NULL)
+		return true;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (config_keys[i].type == CK_OBJECT &&
+		    strncmp(config_keys[i].path, k->path,
+		    (size_t)(dot - k->path)) == 0 &&
+		    config_keys[i].path[dot - k->path] == '\0')
+			return config_keys[i].reload != CK_RESTART;
+	return true;
+}
+
 /* Print one schema row under the name path. */
 static void
-config_dump_key(const struct config_key *k, const char *path, bool label)
+config_dump_key(const struct config_key *k, const char *path, bool label,
+    bool route)
 {
 	static const char *const tn[] = {
 		[CK_STRING] = "string", [CK_FILE] = "file",
@@ -1438,6 +1543,8 @@ config_dump_key(const struct config_key *k, const char *path, bool label)
 		printf(" default %s", k->def_u ? "true" : "false");
 	else if (k->def_s != NULL)
 		printf(" default \"%s\"", k->def_s);
+	if (!config_key_reloads(k, route))
+		printf(" (restart to change)");
 	printf("\n    %s\n", k->help);
 }
 
@@ -1448,16 +1555,17 @@ config_dump_keys(void)
 	char path[128];
 
 	for (size_t i = 0; i < NKEYS; i++)
-		config_dump_key(&config_keys[i], config_keys[i].path, false);
+		config_dump_key(&config_keys[i], config_keys[i].path, false,
+		    false);
 	for (size_t i = 0; i < NRKEYS; i++)
 		if (route_keys[i].top != NULL)
 			config_dump_key(&route_keys[i], route_keys[i].top,
-			    false);
+			    false, true);
 	for (size_t i = 0; i < NRKEYS; i++)
 		if (route_keys[i].label) {
 			snprintf(path, sizeof(path), "labels.<label>.%s",
 			    route_keys[i].path);
-			config_dump_key(&route_keys[i], path, true);
+			config_dump_key(&route_keys[i], path, true, true);
 		}
 }
 

@@ -392,6 +392,65 @@ test_config_workers(void **state)
 	config_free(cf);
 }
 
+/* static_diff of a config with one changed section against the base. */
+static const char *
+reload_diff(const char *extra, char *buf, size_t bufsz)
+{
+	struct errlist	 e = { 0 };
+	struct config	*a, *b;
+	const char	*d;
+	char		 fmt[1024];
+
+	a = load("{" DTLS_OK ", " UP_OK ", \"labels\": {\"x\": {}}}", &e);
+	assert_non_null(a);
+	/* extra may hold %s for the temp dir: no printf here */
+	fmt[0] = '\0';
+	strncat(fmt, "{" DTLS_OK ", " UP_OK ", ", sizeof(fmt) - 1);
+	strncat(fmt, extra, sizeof(fmt) - strlen(fmt) - 2);
+	strcat(fmt, "}");
+	b = load(fmt, &e);
+	if (b == NULL)
+		fail_msg("%s", e.text);
+	d = config_static_diff(a, b);
+	snprintf(buf, bufsz, "%s", d != NULL ? d : "(none)");
+	config_free(a);
+	config_free(b);
+	return buf;
+}
+
+/* The .reload column decides which changes a reload refuses, and names them. */
+static void
+test_config_reload_column(void **state)
+{
+	char b[80];
+
+	(void)state;
+	/* reloadable */
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {}}, "
+	    "\"limits\": {\"max_pending\": 7}", b, sizeof(b)), "(none)");
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {\"upstream\": "
+	    "{\"timeout_ms\": 9000}}}, \"log\": {\"level\": \"debug\"}",
+	    b, sizeof(b)), "(none)");
+	/* restart only: a key, a whole section, a route's key */
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {}}, "
+	    "\"service\": {\"metrics_address\": \"::1\"}", b, sizeof(b)),
+	    "service.metrics_address");
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {}}, "
+	    "\"est\": {\"server_keygen\": true}", b, sizeof(b)),
+	    "est.server_keygen");
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {}}, "
+	    "\"discovery\": {\"interface\": \"lo\"}", b, sizeof(b)),
+	    "discovery");
+	assert_string_equal(reload_diff("\"labels\": {\"y\": {}}", b,
+	    sizeof(b)), "labels (the set of CA labels)");
+	assert_string_equal(reload_diff("\"labels\": {\"x\": "
+	    "{\"operations\": [\"crts\"]}}", b, sizeof(b)),
+	    "labels.x.operations");
+	assert_string_equal(reload_diff("\"labels\": {\"x\": {}}, "
+	    "\"est\": {\"operations\": [\"crts\", \"sen\"]}", b, sizeof(b)),
+	    "est.operations");
+}
+
 /* Errors are collected: three wrong keys, three lines. */
 static void
 test_config_collects(void **state)
@@ -435,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_config_collects),
 		cmocka_unit_test(test_config_key_mode),
 		cmocka_unit_test(test_config_workers),
+		cmocka_unit_test(test_config_reload_column),
 		cmocka_unit_test(test_config_missing_file),
 	};
 
