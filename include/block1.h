@@ -30,8 +30,10 @@ struct blk_table *blk_table_new(size_t max_body, size_t budget,
 void		 blk_table_free(struct blk_table *);
 
 /*
- * New limits for a reload. Transfers in progress are kept; one already
- * past the new max_body fails with BLK_TOO_LARGE at its next block.
+ * New limits for a reload, applied to transfers in progress too: one
+ * already past the new max_body is dropped, then the largest until the
+ * rest fits the new budget and max_entries. A dropped transfer's next
+ * block gets BLK_GAP; its restart is held to the new limits.
  */
 void		 blk_table_set_limits(struct blk_table *, size_t max_body,
 		    size_t budget, size_t max_entries);

@@ -49,14 +49,15 @@ blk_table_new(size_t max_body, size_t budget, size_t max_entries,
 	return t;
 }
 
-/* See block1.h. */
-void
-blk_table_set_limits(struct blk_table *t, size_t max_body, size_t budget,
-    size_t max_entries)
+
+/*
+ * Does adding add to have stay within limit? No subtraction that can
+ * wrap: a reload may lower limit below what is held already.
+ */
+static int
+blk_fits(size_t have, size_t add, size_t limit)
 {
-	t->max_body = max_body;
-	t->budget = budget;
-	t->max_entries = max_entries;
+	return have <= limit && add <= limit - have;
 }
 
 /* Unlink and free the transfer *pp points at. */
@@ -70,6 +71,43 @@ blk_unlink(struct blk_table *t, struct blk_xfer **pp)
 	t->count--;
 	free(x->data);
 	free(x);
+}
+
+/* The link to the transfer holding the most bytes; NULL when empty. */
+static struct blk_xfer **
+blk_largest(struct blk_table *t)
+{
+	struct blk_xfer	**pp, **big = NULL;
+
+	for (pp = &t->head; *pp != NULL; pp = &(*pp)->next)
+		if (big == NULL || (*pp)->len > (*big)->len)
+			big = pp;
+	return big;
+}
+
+/*
+ * See block1.h. A transfer already past the new max_body is dropped now,
+ * then the largest ones until the rest fits the new budget and entry cap:
+ * a lowered limit holds at once, not only for transfers started later.
+ */
+void
+blk_table_set_limits(struct blk_table *t, size_t max_body, size_t budget,
+    size_t max_entries)
+{
+	struct blk_xfer	**pp = &t->head;
+
+	t->max_body = max_body;
+	t->budget = budget;
+	t->max_entries = max_entries;
+	while (*pp != NULL) {
+		if ((*pp)->len > max_body)
+			blk_unlink(t, pp);
+		else
+			pp = &(*pp)->next;
+	}
+	while ((t->bytes > budget || t->count > max_entries) &&
+	    (pp = blk_largest(t)) != NULL)
+		blk_unlink(t, pp);
 }
 
 /* Free the table and every transfer still in it. */
@@ -150,7 +188,7 @@ blk_start(struct blk_table *t, const void *owner, uintptr_t key,
 
 	if (t->count >= t->max_entries)
 		blk_expire(t, now_ms);
-	if (t->count >= t->max_entries || len > t->budget - t->bytes)
+	if (t->count >= t->max_entries || !blk_fits(t->bytes, len, t->budget))
 		return BLK_NOMEM;
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return BLK_NOMEM;
@@ -244,12 +282,12 @@ blk_add(struct blk_table *t, const void *owner, uintptr_t key, uint32_t num,
 	 */
 	if (off != x->len)
 		return BLK_GAP;
-	if (len > t->max_body - x->len) {
+	if (!blk_fits(x->len, len, t->max_body)) {
 		blk_unlink(t, pp);
 		return BLK_TOO_LARGE;
 	}
 	if (m) {
-		if (len > t->budget - t->bytes ||
+		if (!blk_fits(t->bytes, len, t->budget) ||
 		    blk_append(t, x, data, len) == -1) {
 			blk_unlink(t, pp);
 			return BLK_NOMEM;

@@ -444,6 +444,71 @@ test_blk_many_blocks(void **state)
 	blk_table_free(t);
 }
 
+/*
+ * Limits lowered by a reload hold for transfers in progress: nothing may
+ * wrap (max_body - len, budget - bytes) and let a body grow unbounded.
+ */
+static void
+test_blk_lowered_limits(void **state)
+{
+	struct blk_table	*t;
+	uint8_t			*body;
+	size_t			 bodylen;
+	uint32_t		 i;
+
+	(void)state;
+	/* owner 0 holds 1024 bytes, owner 1 768, in 256-byte blocks */
+	assert_non_null(t = blk_table_new(4096, 8192, 4, EXPIRY));
+	for (i = 0; i < 4; i++)
+		assert_int_equal(blk_add(t, &owners[0], 1, i, 1, 4,
+		    src + i * 256, 256, 0, &body, &bodylen), BLK_CONTINUE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(blk_add(t, &owners[1], 1, i, 1, 4,
+		    src + i * 256, 256, 0, &body, &bodylen), BLK_CONTINUE);
+	assert_int_equal(blk_bytes(t), 1792);
+
+	/* the budget drops below what is held: the largest goes first */
+	blk_table_set_limits(t, 4096, 1024, 4);
+	assert_int_equal(blk_count(t), 1);
+	assert_int_equal(blk_bytes(t), 768);
+	assert_int_equal(blk_add(t, &owners[0], 1, 4, 1, 4, src + 1024, 256,
+	    0, &body, &bodylen), BLK_GAP);
+	assert_int_equal(blk_add(t, &owners[1], 1, 3, 1, 4, src + 768, 256,
+	    0, &body, &bodylen), BLK_CONTINUE);
+	assert_int_equal(blk_bytes(t), 1024);
+	assert_int_equal(blk_add(t, &owners[1], 1, 4, 1, 4, src + 1024, 256,
+	    0, &body, &bodylen), BLK_NOMEM);
+	assert_int_equal(blk_bytes(t), 0);
+
+	/* max_body drops below a transfer's length: it is dropped now */
+	blk_table_set_limits(t, 4096, 8192, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(blk_add(t, &owners[0], 2, i, 1, 4,
+		    src + i * 256, 256, 0, &body, &bodylen), BLK_CONTINUE);
+	blk_table_set_limits(t, 512, 8192, 4);
+	assert_int_equal(blk_count(t), 0);
+	assert_int_equal(blk_bytes(t), 0);
+	for (i = 4; i < 16; i++)
+		assert_int_not_equal(blk_add(t, &owners[0], 2, i, 1, 4,
+		    src + i * 256, 256, 0, &body, &bodylen), BLK_CONTINUE);
+	/* a new one is held to the new max_body */
+	assert_int_equal(blk_add(t, &owners[0], 2, 0, 1, 4, src, 256, 0,
+	    &body, &bodylen), BLK_CONTINUE);
+	assert_int_equal(blk_add(t, &owners[0], 2, 1, 1, 4, src + 256, 256, 0,
+	    &body, &bodylen), BLK_CONTINUE);
+	assert_int_equal(blk_add(t, &owners[0], 2, 2, 1, 4, src + 512, 256, 0,
+	    &body, &bodylen), BLK_TOO_LARGE);
+
+	/* the entry cap drops below the transfers held */
+	for (i = 0; i < 3; i++)
+		assert_int_equal(blk_add(t, &owners[2], i, 0, 1, 0, src, 16, 0,
+		    &body, &bodylen), BLK_CONTINUE);
+	blk_table_set_limits(t, 512, 8192, 1);
+	assert_int_equal(blk_count(t), 1);
+	assert_int_equal(blk_bytes(t), 16);
+	blk_table_free(t);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int
 main(void)
@@ -461,6 +526,7 @@ main(void)
 		cmocka_unit_test(test_blk_expiry),
 		cmocka_unit_test(test_blk_drop_owner),
 		cmocka_unit_test(test_blk_many_blocks),
+		cmocka_unit_test(test_blk_lowered_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
