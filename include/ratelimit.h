@@ -34,4 +34,11 @@ uint64_t	 rl_take(struct rl_table *, const void *addr, size_t len,
 
 size_t		 rl_count(const struct rl_table *);	/* addresses now */
 
+/*
+ * The hash bucket an address falls in (tests): it depends on a seed each
+ * table draws from the RNG, so peers cannot pick colliding addresses.
+ */
+size_t		 rl_bucket_of(const struct rl_table *, const void *addr,
+		    size_t len);
+
 #endif

@@ -11,10 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
 #include "ratelimit.h"
 
 #define RL_ADDR_MAX	16
 #define RL_MILLI	1000u
+/* Hash seed used only if the RNG fails; collisions become guessable. */
+#define RL_SEED_FALLBACK	0x9e3779b97f4a7c15ULL
 
 /* One address and its bucket. */
 struct rl_entry {
@@ -33,20 +38,40 @@ struct rl_table {
 	size_t			  max_entries;
 	uint32_t		  rate;		/* requests per second */
 	uint32_t		  burst;	/* bucket size, requests */
+	uint64_t		  seed;		/* keys rl_hash, secret */
 	TAILQ_HEAD(rl_lru, rl_entry) lru;
 };
 
-/* FNV-1a of an address. */
-static size_t
-rl_hash(const uint8_t *a, size_t len)
+/* splitmix64's finaliser: every input bit moves every output bit. */
+static uint64_t
+rl_mix(uint64_t h)
 {
-	uint64_t h = 1469598103934665603ULL;
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= a[i];
-		h *= 1099511628211ULL;
+/*
+ * The hash of an address, keyed by the table's secret seed. Source
+ * addresses are the peer's choice (spoofed, or a whole IPv6 prefix): with
+ * a public hash it could aim many at one bucket and make every lookup walk
+ * a long chain; with the seed it cannot know which addresses collide.
+ */
+static size_t
+rl_hash(const struct rl_table *t, const uint8_t *a, size_t len)
+{
+	uint64_t	 h = t->seed ^ len, w;
+
+	for (size_t i = 0; i < len; i += 8) {
+		w = 0;
+		for (size_t j = i; j < len && j < i + 8; j++)
+			w = w << 8 | a[j];
+		h = rl_mix(h ^ w);
 	}
-	return (size_t)h;
+	return (size_t)rl_mix(h);
 }
 
 /* See ratelimit.h. */
@@ -68,6 +93,10 @@ rl_table_new(uint32_t rate, uint32_t burst, size_t max_entries)
 	t->max_entries = max_entries;
 	t->rate = rate;
 	t->burst = burst > 0 ? burst : 1;
+	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1) {
+		ERR_clear_error();
+		t->seed = RL_SEED_FALLBACK;
+	}
 	TAILQ_INIT(&t->lru);
 	return t;
 }
@@ -100,7 +129,7 @@ rl_table_set_limits(struct rl_table *t, uint32_t rate, uint32_t burst)
 static void
 rl_unhash(struct rl_table *t, struct rl_entry *e)
 {
-	struct rl_entry **pp = &t->bucket[rl_hash(e->addr, e->len) &
+	struct rl_entry **pp = &t->bucket[rl_hash(t, e->addr, e->len) &
 	    (t->nbucket - 1)];
 
 	while (*pp != e)
@@ -112,7 +141,7 @@ rl_unhash(struct rl_table *t, struct rl_entry *e)
 static struct rl_entry *
 rl_lookup(struct rl_table *t, const uint8_t *a, size_t len, uint64_t now)
 {
-	size_t		 h = rl_hash(a, len) & (t->nbucket - 1);
+	size_t		 h = rl_hash(t, a, len) & (t->nbucket - 1);
 	struct rl_entry	*e;
 
 	for (e = t->bucket[h]; e != NULL; e = e->next)
@@ -177,4 +206,13 @@ size_t
 rl_count(const struct rl_table *t)
 {
 	return t->count;
+}
+
+/* See ratelimit.h. */
+size_t
+rl_bucket_of(const struct rl_table *t, const void *addr, size_t len)
+{
+	if (len > RL_ADDR_MAX)
+		len = RL_ADDR_MAX;
+	return rl_hash(t, addr, len) & (t->nbucket - 1);
 }

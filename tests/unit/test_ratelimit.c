@@ -111,6 +111,57 @@ test_reload(void **state)
 	rl_table_free(t);
 }
 
+/* Unseeded FNV-1a, the hash a peer could aim at before tables had a seed. */
+static uint64_t
+fnv1a(const uint8_t *a, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= a[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/*
+ * Addresses picked to share a bucket under a public hash do not share
+ * one in the table: its hash is keyed by a seed from the RNG, different
+ * for each table.
+ */
+static void
+test_seeded_hash(void **state)
+{
+	struct rl_table	*t = rl_table_new(10, 5, 16), *u = rl_table_new(10, 5,
+			    16);
+	uint8_t		 aim[64][4];
+	size_t		 n = 0, same_t = 0, same_u = 0, b0t, b0u;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(u);
+	/* 64 addresses of 10.0.0.0/16 in FNV-1a's bucket 0 of 16 */
+	for (unsigned i = 0; i < 65536 && n < 64; i++) {
+		uint8_t a[4] = { 10, 0, (uint8_t)(i >> 8), (uint8_t)i };
+
+		if ((fnv1a(a, 4) & 15) == 0)
+			memcpy(aim[n++], a, 4);
+	}
+	assert_int_equal(n, 64);
+	b0t = rl_bucket_of(t, aim[0], 4);
+	b0u = rl_bucket_of(u, aim[0], 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(rl_bucket_of(t, aim[i], 4) < 16);
+		same_t += rl_bucket_of(t, aim[i], 4) == b0t;
+		same_u += rl_bucket_of(u, aim[i], 4) == b0u;
+	}
+	/* spread like random: 64 in one bucket of 16 is (1/16)^63 */
+	assert_true(same_t < 32);
+	assert_true(same_u < 32);
+	rl_table_free(t);
+	rl_table_free(u);
+}
+
 int
 main(void)
 {
@@ -120,6 +171,7 @@ main(void)
 		cmocka_unit_test(test_bounded_table),
 		cmocka_unit_test(test_lru_keeps_active),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_seeded_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
