@@ -15,12 +15,31 @@
 
 struct pki_peer;
 
-/* Open (or reopen) path for appending; NULL closes. 0, or -1 logged. */
+/*
+ * Open path for appending at start (NULL: no audit log); 0, or -1 logged
+ * (a symbolic link, not a regular file, no access). audit_reopen: the same
+ * on SIGHUP, the new file opened before the old one is closed; -1 when
+ * no file takes records now (retried, see audit_file.h).
+ */
 int	audit_open(const char *path);
+int	audit_reopen(const char *path);
 void	audit_close(void);
 
-/* Hand the open audit file to uid:gid (before dropping root). 0 or -1. */
+/*
+ * Hand the audit file to uid:gid before dropping root, only if this
+ * process created it. 0 or -1.
+ */
 int	audit_chown(uid_t uid, gid_t gid);
+
+/*
+ * 1 when records can be written (or no audit log is configured); 0 after
+ * a failed open or write until a retry succeeds. service.audit_fail_closed
+ * refuses enrollments meanwhile.
+ */
+int	audit_writable(void);
+
+/* Once a second: retry a failed open or write (with backoff). */
+void	audit_tick(uint64_t now_ms);
 
 /*
  * A certificate went to a device. p7 is the DER PKCS#7 certs-only the

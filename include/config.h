@@ -146,6 +146,7 @@ struct config {
 	char		*metrics_addr;		/* numeric; "" = no listener */
 	uint32_t	 metrics_port;
 	char		*audit_file;		/* JSON lines; NULL = none */
+	bool		 audit_fail_closed;	/* no audit, no enrollment */
 	uint32_t	 drain_timeout_s;	/* SIGTERM: wait this long */
 	uint32_t	 workers;		/* processes (1 = no master) */
 	char		*service_user;		/* run as; NULL = as started */
@@ -183,6 +184,14 @@ const char	*config_static_diff(const struct config *old,
  * port and a non-zero metrics port move up by index (see workers.h).
  */
 void		 config_worker_ports(struct config *cf, unsigned index);
+
+/*
+ * What is at service.audit_file now, checked at start and by -t (not on
+ * a reload): no symbolic link, a regular file (or a character device)
+ * with one link. Errors go to errs.
+ */
+void		 config_audit_check(const struct config *cf,
+		    struct errlist *errs);
 
 /* Print the schema (key, type, default, help) for -h style listings. */
 void		 config_dump_keys(void);

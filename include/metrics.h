@@ -27,7 +27,9 @@ struct event_base;
 	X(RELOAD_FAILURES, "estcoapd_reload_failures_total",		\
 	    "reloads refused; the old configuration stayed")		\
 	X(AUTHZ_DENIED, "estcoapd_authz_denied_total",			\
-	    "requests refused by a route's device or CSR policy")
+	    "requests refused by a route's device or CSR policy")	\
+	X(AUDIT_FAILURES, "estcoapd_audit_failures_total",		\
+	    "audit records not written and audit log opens that failed")
 
 enum metrics_counter {
 #define METRICS_ENUM(id, name, help)	METRICS_C_##id,
@@ -57,7 +59,9 @@ enum metrics_counter {
 	X(UPSTREAM_QUEUED, "estcoapd_upstream_queued",			\
 	    "upstream exchanges waiting for a pooled connection now")	\
 	X(UPSTREAM_SERVICE_MS, "estcoapd_upstream_service_ms",		\
-	    "expected running time of one upstream exchange, ms")
+	    "expected running time of one upstream exchange, ms")	\
+	X(AUDIT_WRITABLE, "estcoapd_audit_writable",			\
+	    "1 while the audit log can be written or none is configured")
 
 enum metrics_gauge {
 #define METRICS_ENUM(id, name, help)	METRICS_G_##id,

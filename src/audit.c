@@ -1,72 +1,61 @@
 /*
- * Audit log lines, built with cJSON. The file is opened with O_APPEND and
- * each line goes out in a single write(2).
+ * Audit log lines, built with cJSON; audit_file.c appends each in a
+ * single write(2).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
 #include "audit.h"
+#include "audit_file.h"
 #include "log.h"
 #include "pki.h"
 #include "transcode.h"
-
-static int	 audit_fd = -1;
-static char	*audit_path;
 
 /* See audit.h. */
 int
 audit_open(const char *path)
 {
-	int	fd;
-	mode_t	old;
+	return auditf_open(path, 0);
+}
 
-	audit_close();
-	if (path == NULL)
-		return 0;
-	old = umask(077);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	umask(old);
-	if (fd == -1) {
-		log_warn("audit: open %s", path);
-		return -1;
-	}
-	if ((audit_path = strdup(path)) == NULL) {
-		close(fd);
-		return -1;
-	}
-	audit_fd = fd;
-	return 0;
+/* See audit.h. */
+int
+audit_reopen(const char *path)
+{
+	return auditf_open(path, 1);
 }
 
 /* See audit.h. */
 int
 audit_chown(uid_t uid, gid_t gid)
 {
-	if (audit_fd != -1 && fchown(audit_fd, uid, gid) == -1) {
-		log_warn("audit: chown %s", audit_path);
-		return -1;
-	}
-	return 0;
+	return auditf_chown(uid, gid);
 }
 
 void
 audit_close(void)
 {
-	if (audit_fd != -1)
-		close(audit_fd);
-	audit_fd = -1;
-	free(audit_path);
-	audit_path = NULL;
+	auditf_close();
+}
+
+/* See audit.h. */
+int
+audit_writable(void)
+{
+	return auditf_writable();
+}
+
+/* See audit.h. */
+void
+audit_tick(uint64_t now_ms)
+{
+	auditf_tick(now_ms);
 }
 
 /* A new object with the fields every line has. */
@@ -114,8 +103,7 @@ audit_emit(cJSON *o)
 	if ((s = cJSON_PrintUnformatted(o)) != NULL) {
 		n = strlen(s);
 		s[n] = '\n';		/* replaces the NUL; length is n + 1 */
-		if (write(audit_fd, s, n + 1) != (ssize_t)(n + 1))
-			log_warn("audit: write %s", audit_path);
+		(void)auditf_write(s, n + 1);
 		cJSON_free(s);
 	}
 	cJSON_Delete(o);
@@ -163,7 +151,7 @@ audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
 	const char	*why;
 	X509		*x = NULL;
 
-	if (audit_fd == -1 ||
+	if (!auditf_enabled() ||
 	    (o = audit_start("issued", peer, dev, op, label)) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "csr_subject",
@@ -189,7 +177,7 @@ audit_denied(const char *peer, const struct pki_peer *dev, const char *op,
 {
 	cJSON *o;
 
-	if (audit_fd == -1 ||
+	if (!auditf_enabled() ||
 	    (o = audit_start("denied", peer, dev, op, label)) == NULL)
 		return;
 	cJSON_AddStringToObject(o, "code", code != NULL ? code : "-");

@@ -1439,6 +1439,15 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		metrics_inc(METRICS_C_CACHE_MISSES);
 	}
 
+	/* service.audit_fail_closed: no certificate nobody audits */
+	if (op->method == EST_M_POST && fr.cf->audit_fail_closed &&
+	    !audit_writable()) {
+		req_answer_error(&a, EST_CODE(5, 3), "audit",
+		    "audit log unavailable, retry later");
+		a.max_age = (int)fr.cf->busy_max_age_s;
+		metrics_limit("audit");
+		goto answer;
+	}
 	/* admission: every upstream-bound request holds memory until done */
 	if (fs == NULL || fr.npending >= fr.cf->max_pending ||
 	    fs->pending >= fr.cf->max_pending_per_session) {

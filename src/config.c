@@ -252,7 +252,13 @@ static const struct config_key config_keys[] = {
 	{ .path = "service.audit_file", .type = CK_STRING,
 	  .off = OFF(audit_file),
 	  .help = "append one JSON line per issued certificate and per "
-	  "denied request; reopened on SIGHUP" },
+	  "denied request; reopened on SIGHUP; never followed as a symbolic "
+	  "link" },
+	{ .path = "service.audit_fail_closed", .type = CK_BOOL,
+	  .off = OFF(audit_fail_closed), .def_u = 1,
+	  .help = "while service.audit_file cannot be written, answer "
+	  "enrollments (sen, sren, skg, skc) 5.03 + Max-Age instead of "
+	  "issuing certificates nobody audits" },
 	{ .path = "service.drain_timeout_s", .type = CK_UINT,
 	  .off = OFF(drain_timeout_s), .def_u = 30, .min = 0, .max = 3600,
 	  .help = "on SIGTERM, how long pending enrollments may finish" },
@@ -1130,6 +1136,47 @@ config_disc_check(struct config *cf, struct errlist *errs)
 		    "(no scheme, path or spaces)", cf->file);
 }
 
+/* service.audit_file: its directory must exist. */
+static void
+config_audit_dir_check(struct config *cf, struct errlist *errs)
+{
+	char		*dir = strdup(cf->audit_file), *slash;
+	struct stat	 st;
+
+	if (dir != NULL && (slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (*dir != '\0' && (stat(dir, &st) == -1 ||
+		    !S_ISDIR(st.st_mode)))
+			errlist_add(errs, "%s: service.audit_file: directory %s "
+			    "does not exist", cf->file, dir);
+	}
+	free(dir);
+}
+
+/*
+ * See config.h. Not part of config_load: a reload must not fail on it (a
+ * new CRL matters more); the audit log then retries on its own.
+ */
+void
+config_audit_check(const struct config *cf, struct errlist *errs)
+{
+	struct stat st;
+
+	if (cf->audit_file == NULL || lstat(cf->audit_file, &st) == -1)
+		return;		/* made at start */
+	if (S_ISLNK(st.st_mode))
+		errlist_add(errs, "%s: service.audit_file: %s is a symbolic "
+		    "link, which the daemon does not follow; name the file "
+		    "itself", cf->file, cf->audit_file);
+	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		errlist_add(errs, "%s: service.audit_file: %s is not a regular "
+		    "file", cf->file, cf->audit_file);
+	else if (st.st_nlink != 1)
+		errlist_add(errs, "%s: service.audit_file: %s has %lu hard "
+		    "links; the audit log must have one", cf->file,
+		    cf->audit_file, (unsigned long)st.st_nlink);
+}
+
 /* Relations between keys that no single row can check. */
 static void
 config_cross_check(struct config *cf, struct errlist *errs)
@@ -1164,19 +1211,8 @@ config_cross_check(struct config *cf, struct errlist *errs)
 		    &gid, &why) == -1)
 			errlist_add(errs, "%s: service.%s", cf->file, why);
 	}
-	if (cf->audit_file != NULL) {
-		char		*dir = strdup(cf->audit_file), *slash;
-		struct stat	 st;
-
-		if (dir != NULL && (slash = strrchr(dir, '/')) != NULL) {
-			*slash = '\0';
-			if (*dir != '\0' && (stat(dir, &st) == -1 ||
-			    !S_ISDIR(st.st_mode)))
-				errlist_add(errs, "%s: service.audit_file: "
-				    "directory %s does not exist", cf->file, dir);
-		}
-		free(dir);
-	}
+	if (cf->audit_file != NULL)
+		config_audit_dir_check(cf, errs);
 	if (cf->max_request_body > cf->block1_budget)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);

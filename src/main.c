@@ -146,8 +146,11 @@ main(int argc, char *argv[])
 	/* whatever we write (audit log) is ours alone */
 	umask(077);
 	log_init(1, LOG_LVL_INFO);
-	if ((cf = config_load(file, &errs)) == NULL ||
-	    pki_load(cf, &errs) == -1) {
+	if ((cf = config_load(file, &errs)) != NULL) {
+		config_audit_check(cf, &errs);
+		(void)pki_load(cf, &errs);
+	}
+	if (cf == NULL || errs.count > 0) {
 		fprintf(stderr, "%s", errs.text != NULL ? errs.text :
 		    "configuration error\n");
 		fprintf(stderr, "estcoapd: %d error(s) in %s\n", errs.count,

@@ -71,7 +71,10 @@ priv_drop(const struct config *cf)
 		    "as root", cf->service_user);
 		return -1;
 	}
-	/* the audit log was opened as root: SIGHUP reopens it as uid */
+	/*
+	 * the audit log was opened as root: SIGHUP reopens it as uid, so a
+	 * file we created is handed over (never one we found there)
+	 */
 	if (audit_chown(uid, gid) == -1)
 		return -1;
 	if (setgroups(1, &gid) == -1 || setresgid(gid, gid, gid) == -1 ||

@@ -226,8 +226,9 @@ proc_reload(void)
 		goto fail;
 	}
 	upstream_set_config(pr.up, cf);
-	if (audit_open(cf->audit_file) == -1)
-		log_warnx("reload: audit log %s not reopened", cf->audit_file);
+	if (audit_reopen(cf->audit_file) == -1)
+		log_warnx("reload: audit log %s not open yet (retrying)",
+		    cf->audit_file);
 	if (log_level_parse(cf->log_level, &lvl) == 0 &&
 	    log_get_level() != LOG_LVL_DEBUG)
 		log_set_level(lvl);
@@ -325,7 +326,10 @@ proc_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
-/* Once a second: block expiry, cache refresh, libcoap housekeeping. */
+/*
+ * Once a second: block expiry, cache refresh, libcoap housekeeping, audit
+ * log retries.
+ */
 static void
 proc_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -335,6 +339,7 @@ proc_tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	front_tick();
+	audit_tick(now);
 	proc_report("alive", pr.cf->gen);
 	if (now >= pr.status_at) {
 		proc_status(0);

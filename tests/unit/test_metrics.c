@@ -598,6 +598,7 @@ test_metrics_counters_gauges(void **state)
 		{ METRICS_C_RELOADS, "estcoapd_reloads_total" },
 		{ METRICS_C_RELOAD_FAILURES, "estcoapd_reload_failures_total" },
 		{ METRICS_C_AUTHZ_DENIED, "estcoapd_authz_denied_total" },
+		{ METRICS_C_AUDIT_FAILURES, "estcoapd_audit_failures_total" },
 	};
 	static const struct {
 		enum metrics_gauge	 g;
@@ -620,6 +621,7 @@ test_metrics_counters_gauges(void **state)
 		    "9488" },
 		{ METRICS_G_UPSTREAM_SERVICE_MS, "estcoapd_upstream_service_ms",
 		    5000, "5000" },
+		{ METRICS_G_AUDIT_WRITABLE, "estcoapd_audit_writable", 1, "1" },
 	};
 	char	*text, buf[64], help[160];
 	size_t	 i, k;
