@@ -94,10 +94,14 @@ echo "    $(stat -c %s "$D/crts.p7") bytes DER PKCS#7 (CF 281) with" \
 openssl crl2pkcs7 -nocrl -certfile "$D/cacerts.pem" |
     openssl pkcs7 -print_certs -noout | grep subject | sed 's/^/      /'
 
-say "device: new P-256 key and CSR (CN=demo-device-0001)"
+# auth.csr_identity "subject" (the default): a device may ask only for the
+# names of the certificate it presents, here its IDevID's Subject
+subj=$(openssl x509 -in "$D/pki/device.crt" -noout -subject -nameopt compat)
+subj=${subj#subject=}
+say "device: new P-256 key and CSR ($subj, its IDevID's Subject)"
 openssl ecparam -name prime256v1 -genkey -noout -out "$D/device.key"
 chmod 600 "$D/device.key"
-openssl req -new -key "$D/device.key" -subj "/CN=demo-device-0001" \
+openssl req -new -key "$D/device.key" -subj "$subj" \
     -outform DER -out "$D/device.csr"
 echo "    $(stat -c %s "$D/device.csr") bytes DER PKCS#10"
 

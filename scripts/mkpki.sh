@@ -28,9 +28,10 @@
 #   ca2-root.crt/.key       a second CA operator's root (routes to a 2nd CA)
 #   upstream2.crt/.key      TLS server cert of that second EST server (by ca2-root)
 #   ra2.crt/.key            registrar's client cert towards it (by ca2-root)
-#   csr-p256.der/.key       CSR, CN=device-0001
-#   csr-rsa3072.der/.key    CSR (RSA-3072), CN=device-rsa-0001
-#   csr-p256-2.der/.key     CSR, CN=device-0002
+#   csr-p256.der/.key       CSR with device.crt's Subject
+#   csr-rsa3072.der/.key    CSR (RSA-3072), device.crt's Subject
+#   csr-p256-2.der/.key     CSR, device.crt's Subject, another key
+#   csr-rsadev.der/.key     CSR (RSA-3072) with device-rsa.crt's Subject
 #   device-expired.crt/.key IDevID by device-ca, expired in 2021
 #   device-revoked.crt/.key IDevID by device-ca, revoked in device-ca.crl
 #   device-ca.crl           PEM CRL of device-ca listing device-revoked
@@ -41,13 +42,13 @@
 #                           other SAN, no SAN
 #   csr-device.der          CSR (device.key) with device.crt's Subject
 #   csr-p384.der, csr-p521.der, csr-rsa1024.der, csr-ed25519.der (+ .key)
-#                           CSRs for the key policy
+#                           CSRs for the key policy (device.crt's Subject)
 #   pki.cnf                 the openssl config (extension profiles) used
 
 set -eu
 
 # Bump when the set of files or their profiles change, so old DIRs are redone.
-STAMP_VERSION=4
+STAMP_VERSION=6
 DAYS=365
 VERBOSE=0
 
@@ -80,7 +81,7 @@ csr-p256-2.key device-expired.crt device-expired.key device-revoked.crt
 device-revoked.key device-ca.crl device-ca2.crt device-ca2.key device2.crt
 device2.key ldev.crt ldev.key csr-ldev.der csr-ldev-othercn.der
 csr-ldev-othersan.der csr-ldev-nosan.der csr-device.der csr-p384.der
-csr-p521.der csr-rsa1024.der csr-ed25519.der"
+csr-p521.der csr-rsa1024.der csr-ed25519.der csr-rsadev.der"
 
 complete() {
 	local f
@@ -373,14 +374,19 @@ issue upstream-rogue "/O=Rogue/CN=localhost" rogue-ca v3_tls_server
 issue upstream-wronghost "/O=estcoapd test/CN=wrong.example" est-ca \
     v3_tls_wronghost
 
-# CSRs a device would send.
-csr csr-p256 "/CN=device-0001"
-csr csr-rsa3072 "/CN=device-rsa-0001" rsa 3072
-csr csr-p256-2 "/CN=device-0002"
-csr csr-p384 "/CN=device-p384" ec P-384
-csr csr-p521 "/CN=device-p521" ec P-521
-csr csr-rsa1024 "/CN=device-rsa1024" rsa 1024
-csr csr-ed25519 "/CN=device-ed25519" ed25519
+# CSRs a device would send: device.crt's Subject, each with its own key
+# (auth.csr_identity "subject", the default, accepts no other name).
+DEV_SUBJ="/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001"
+csr csr-p256 "$DEV_SUBJ"
+csr csr-rsa3072 "$DEV_SUBJ" rsa 3072
+csr csr-p256-2 "$DEV_SUBJ"
+csr csr-p384 "$DEV_SUBJ" ec P-384
+csr csr-p521 "$DEV_SUBJ" ec P-521
+csr csr-rsa1024 "$DEV_SUBJ" rsa 1024
+csr csr-ed25519 "$DEV_SUBJ" ed25519
+# ... and one of device-rsa.crt
+csr csr-rsadev "/O=Example Manufacturer/serialNumber=SN-RSA-0001/CN=device-rsa-0001" \
+    rsa 3072
 
 chmod 600 "$DIR"/*.key
 

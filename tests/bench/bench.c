@@ -581,15 +581,18 @@ parse_args(struct bench *b, int argc, char *argv[])
 		bench_errx("-S reuse is for -m coaps");
 }
 
-/* Make one CSR in memory with a fresh key of the -g type. */
+/*
+ * Make one CSR in memory with a fresh key of the -g type and the Subject
+ * of the device certificate in certfile (auth.csr_identity "subject").
+ */
 static uint8_t *
-make_csr(const char *type, unsigned n, size_t *len)
+make_csr(const char *type, const char *certfile, size_t *len)
 {
 	EVP_PKEY	*k;
 	X509_REQ	*req;
-	X509_NAME	*name;
+	X509		*x;
+	BIO		*bio;
 	uint8_t		*der = NULL;
-	char		 cn[64];
 	int		 l;
 
 	if (strcmp(type, "p256") == 0)
@@ -600,16 +603,18 @@ make_csr(const char *type, unsigned n, size_t *len)
 		k = EVP_RSA_gen(3072);
 	else
 		bench_errx("-g: p256, rsa2048 or rsa3072");
+	if ((bio = BIO_new_file(certfile, "r")) == NULL ||
+	    (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL)
+		bench_errx("%s: no certificate", certfile);
+	BIO_free(bio);
 	if (k == NULL || (req = X509_REQ_new()) == NULL)
 		bench_errx("cannot make a key");
-	snprintf(cn, sizeof(cn), "bench-gen-%06u", n);
-	name = X509_REQ_get_subject_name(req);
-	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0) ||
+	if (!X509_REQ_set_subject_name(req, X509_get_subject_name(x)) ||
 	    !X509_REQ_set_pubkey(req, k) ||
 	    !X509_REQ_sign(req, k, EVP_sha256()) ||
 	    (l = i2d_X509_REQ(req, &der)) <= 0)
 		bench_errx("cannot make a CSR");
+	X509_free(x);
 	X509_REQ_free(req);
 	EVP_PKEY_free(k);
 	*len = (size_t)l;
@@ -663,7 +668,7 @@ load_devices(struct bench *b)
 		d->csr = d->id->csr;
 		d->csr_len = d->id->csr_len;
 		if (b->keygen != NULL)
-			d->csr = make_csr(b->keygen, i, &d->csr_len);
+			d->csr = make_csr(b->keygen, d->id->cert, &d->csr_len);
 		d->phase = DEV_IDLE;
 		b->freelist[b->nfree++] = b->ndev - 1 - i;
 	}

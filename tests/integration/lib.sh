@@ -14,6 +14,9 @@ BUILD=${BUILD:-$TOP/build}		# build/ or build/asan/
 TOOLS=${TOOLS:-$TOP/build}		# est-testserver, estcoap-probe
 PKI=${PKI:-$TOP/build/test-pki}
 COAP_CLIENT=${COAP_CLIENT:-coap-client-openssl}
+# the Subject of the default device ($PKI/device.crt): a CSR it sends must
+# carry it (auth.csr_identity "subject", the default)
+DEV_SUBJ="/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001"
 T=$(mktemp -d "${TMPDIR:-/tmp}/estcoapd-case.XXXXXX")
 CASE=$(basename "$0" .sh)
 DAEMON_PID=""
@@ -296,16 +299,29 @@ p7_certs() {
 	openssl pkcs7 -inform DER -in "$1" -print_certs 2>/dev/null
 }
 
-# mk_csrs N: N fresh P-256 CSRs, $T/csr/1.der .. N.der (CN=dev-K), for
-# devices whose enrollments must not be answered as repeats of each other.
+# mk_csrs N: N fresh P-256 CSRs, $T/csr/1.der .. N.der, for enrollments
+# that must not be answered as repeats of each other; each carries the
+# Subject of the default device (device.crt), as auth.csr_identity wants.
 mk_csrs() {
 	mkdir -p "$T/csr"
 	for k in $(seq 1 "$1"); do
 		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
-		    -nodes -keyout "$T/csr/$k.key" -subj "/CN=dev-$k" \
+		    -nodes -keyout "$T/csr/$k.key" \
+		    -subj "$DEV_SUBJ" \
 		    -outform DER -out "$T/csr/$k.der" 2>/dev/null ||
 		    fail "openssl req: CSR $k"
 	done
+}
+
+# csr_for NAME [OUT]: a fresh P-256 CSR (default $T/csr-NAME.der) with the
+# Subject of $PKI/NAME.crt, for a device other than the default one.
+csr_for() {
+	local out=${2:-$T/csr-$1.der} subj
+	subj=$(openssl x509 -in "$PKI/$1.crt" -noout -subject -nameopt compat) ||
+	    fail "csr_for: cannot read $PKI/$1.crt"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$out.key" -subj "${subj#subject=}" -outform DER \
+	    -out "$out" 2>/dev/null || fail "csr_for: openssl req for $1"
 }
 
 # A case ends with done_case: prints how many checks passed.

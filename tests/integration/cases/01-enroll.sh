@@ -62,7 +62,7 @@ ok "one upstream POST per enrollment"
 
 # sen RSA-3072 (coap-client sends it with Block1 by itself) and with -b 64
 DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
-    coap -m post -t 286 -f "$PKI/csr-rsa3072.der" /.well-known/est/sen
+    coap -m post -t 286 -f "$PKI/csr-rsadev.der" /.well-known/est/sen
 expect_code 2.xx "sen RSA-3072"
 p7_certs "$T/out" >"$T/rsa.pem"
 openssl verify -CAfile "$T/cacerts.pem" "$T/rsa.pem" >/dev/null ||
@@ -76,7 +76,7 @@ for b in 64 256 1024; do
 	    >/dev/null || fail "block $b: certificate does not verify"
 done
 DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
-    coap -m post -b 64 -t 286 -f "$PKI/csr-rsa3072.der" /.well-known/est/sen
+    coap -m post -b 64 -t 286 -f "$PKI/csr-rsadev.der" /.well-known/est/sen
 expect_code 2.xx "sen RSA-3072 in 64-byte blocks"
 p7_certs "$T/out" | openssl verify -CAfile "$T/cacerts.pem" >/dev/null ||
     fail "RSA -b 64: certificate does not verify"

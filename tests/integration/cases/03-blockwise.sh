@@ -36,7 +36,7 @@ expect_upstream up "$base" "no upstream call for a broken upload"
 
 # a complete Block1 upload: separate answer echoes the last Block1
 DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
-    probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-rsa3072.der" \
+    probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-rsadev.der" \
     -b 4 -o "$T/rsa.p7"
 expect_pcode 2.04 "RSA-3072 CSR in 256-byte blocks"
 [ -n "$(probe_field block1)" ] || fail "final answer lacks the Block1 echo"

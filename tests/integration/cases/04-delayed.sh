@@ -49,7 +49,7 @@ WAIT=20 "$COAP_CLIENT" -B 20 -c "$PKI/device.crt" -j "$PKI/device.key" \
     >/dev/null 2>&1 &
 pa=$!
 "$COAP_CLIENT" -B 20 -c "$PKI/device-rsa.crt" -j "$PKI/device-rsa.key" \
-    -R "$PKI/root-ca.crt" -m post -t 286 -f "$PKI/csr-p256-2.der" \
+    -R "$PKI/root-ca.crt" -m post -t 286 -f "$PKI/csr-rsadev.der" \
     -o "$T/b.p7" "coaps://127.0.0.1:$PORT/.well-known/est/sen" \
     >/dev/null 2>&1 &
 pb=$!
@@ -58,6 +58,6 @@ wait "$pb" || fail "second device failed"
 sa=$(p7_certs "$T/a.p7" | openssl x509 -noout -subject)
 sb=$(p7_certs "$T/b.p7" | openssl x509 -noout -subject)
 case "$sa" in *device-0001*) ;; *) fail "first device got '$sa'" ;; esac
-case "$sb" in *device-0002*) ;; *) fail "second device got '$sb'" ;; esac
+case "$sb" in *device-rsa-0001*) ;; *) fail "second device got '$sb'" ;; esac
 ok "case 53: concurrent devices got their own certificates"
 done_case

@@ -23,7 +23,7 @@ serial=$(openssl pkcs7 -inform DER -in "$T/p7.der" -print_certs |
 line=$(grep '"event":"issued"' "$T/audit.log" | tail -n1)
 for want in '"op":"sen"' '"peer":"127.0.0.1:' \
     '"subject":"/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001"' \
-    '"csr_subject":"/CN=device-0001"' "\"serial\":\"$serial\"" \
+    '"csr_subject":"/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001"' "\"serial\":\"$serial\"" \
     '"issuer":"/O=estcoapd test/CN=estcoapd test EST CA"' '"not_after":"' \
     "\"upstream\":\"https://localhost:$UP_PORT_up\""; do
 	case "$line" in *"$want"*) ;; *) fail "audit line lacks $want: $line" ;; esac

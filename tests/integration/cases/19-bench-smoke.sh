@@ -68,6 +68,13 @@ gen sren -p "$PORT" -n 1 -d 1 -s sren,skg -S new -N 2 -t 60
 [ "$(field sren '.step.skg.codes."2.04"')" = 2 ] || fail "skg codes"
 ok "sren and skg"
 
+# -g: a fresh key per device, the CSR with its device's Subject, which
+# auth.csr_identity "subject" (the default) accepts
+gen keygen -p "$PORT" -n 2 -d 2 -s sen -S new -g p256 -N 2 -t 60
+[ "$(field keygen '.step.sen.codes."2.04"')" = 2 ] ||
+    fail "-g: $(field keygen .step.sen.codes)"
+ok "-g: generated CSRs carry the device's Subject and enroll"
+
 # an unknown path counts as a failure with its code, not as success
 gen bad -p "$PORT" -n 1 -d 1 -s get -u /nothing -N 3 -t 60
 [ "$(field bad .ok)" = 0 ] && [ "$(field bad .failed)" = 3 ] &&

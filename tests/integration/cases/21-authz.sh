@@ -165,8 +165,9 @@ ok "case 80: no client certificate, no CoAP answer"
 as_dev device-rogue -m post -u /.well-known/est/sen -t 286 \
     -f "$PKI/csr-p256.der" -w 5
 expect_refused "case 81: device of an untrusted CA refused at the handshake"
+csr_for device-expired
 as_dev device-expired -m post -u /.well-known/est/sen -t 286 \
-    -f "$PKI/csr-p256.der" -w 5
+    -f "$T/csr-device-expired.der" -w 5
 expect_refused "case 82: expired device certificate refused"
 grep -q 'device certificate refused: .*CN=device-expired-0001.*expired' \
     "$T/daemon.log" || fail "case 82: refusal not logged"
@@ -184,7 +185,8 @@ grep -q 'op=.*dev="/O=\(Rogue\|Example Manufacturer/serialNumber=SN-\(EXP\|REV\)
 expect_posts "$base" "cases 80-83: nothing went upstream"
 as_dev device -m get -u /.well-known/est/crts
 expect_pcode 2.05 "case 83: a device the CRL does not list is served"
-as_dev device2 -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
+csr_for device2
+as_dev device2 -m post -u /.well-known/est/sen -t 286 -f "$T/csr-device2.der"
 expect_pcode 2.04 "trust directory: second manufacturer's device enrolls"
 stop_daemon
 
@@ -195,8 +197,9 @@ write_config "https://localhost:$UP_PORT_up" ',
 start_daemon
 as_dev device-revoked -m get -u /.well-known/est/crts
 expect_pcode 2.05 "case 83: without auth.crl the same device is served"
+csr_for device-expired
 as_dev device-expired -m post -u /.well-known/est/sen -t 286 \
-    -f "$PKI/csr-p256.der"
+    -f "$T/csr-device-expired.der"
 expect_pcode 2.04 "case 82: expired IDevID enrolls with auth.allow_expired"
 as_dev device-rogue -m get -u /.well-known/est/crts -w 5
 expect_refused "case 81: allow_expired does not let an unknown CA in"

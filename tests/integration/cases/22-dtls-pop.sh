@@ -13,10 +13,10 @@ sen_pop() {
 	shift
 	if [ "$link" = none ]; then
 		probe -m post -u /.well-known/est/sen -t 286 \
-		    -Y "$PKI/csr-p256.key" -s /CN=device-0001 "$@"
+		    -Y "$PKI/csr-p256.key" -s "$DEV_SUBJ" "$@"
 	else
 		probe -m post -u /.well-known/est/sen -t 286 \
-		    -Y "$PKI/csr-p256.key" -s /CN=device-0001 -L "$link" "$@"
+		    -Y "$PKI/csr-p256.key" -s "$DEV_SUBJ" -L "$link" "$@"
 	fi
 }
 posts() { upstream_count up "^POST"; }

@@ -24,7 +24,7 @@ ok "DTLS socket receive buffer sized: $(grep -o 'receive buffer [0-9]* bytes' "$
 
 for i in $(seq 0 $N); do
 	openssl ecparam -name prime256v1 -genkey -noout -out "$T/k$i.pem" 2>/dev/null
-	openssl req -new -key "$T/k$i.pem" -subj "/CN=crowd-$i" -outform DER \
+	openssl req -new -key "$T/k$i.pem" -subj "$DEV_SUBJ" -outform DER \
 	    -out "$T/csr$i.der" 2>/dev/null || fail "cannot make CSR $i"
 done
 
@@ -82,7 +82,7 @@ wait_for "$T/daemon.log" 10 "reload: generation 2 in use" ||
 pids=""
 for i in 1 2 3 4; do
 	openssl ecparam -name prime256v1 -genkey -noout -out "$T/q$i.pem" 2>/dev/null
-	openssl req -new -key "$T/q$i.pem" -subj "/CN=queued-$i" -outform DER \
+	openssl req -new -key "$T/q$i.pem" -subj "$DEV_SUBJ" -outform DER \
 	    -out "$T/qcsr$i.der" 2>/dev/null
 	probe_bg "$T/q$i.out" -m post -u /.well-known/est/sen -t 286 \
 	    -f "$T/qcsr$i.der" -w 20

@@ -95,7 +95,7 @@ expect_upstream up "$base" "case 42: no upstream call for the expired upload"
 # payload, no Block1, served from libcoap's copy: no extra upstream call
 base=$(upstream_count up simpleenroll)
 DEV_CERT=$PKI/device-rsa.crt DEV_KEY=$PKI/device-rsa.key \
-    probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-rsa3072.der" \
+    probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-rsadev.der" \
     -b 4 -2 2 -o "$T/early.p7" -w 20
 expect_pcode 2.04 "case 43: Block2 early negotiation in the first Block1 request -> 2.04"
 case "$(probe_field block2)" in 0/1/[0-2]) ;;
