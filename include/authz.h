@@ -2,8 +2,8 @@
  * Who may do what: one route's device policy ("auth" in the config). The
  * trust anchors and CRLs of the route, the allow-list rules (issuer,
  * subject and SAN patterns -> operations), the CSR policy (key types and
- * sizes, the RFC 7030 4.2.2 re-enrollment identity check, proof-of-
- * possession linking) and whether the device certificate is forwarded
+ * sizes, the names a CSR may ask for (csrid.h), the RFC 7030 4.2.2
+ * re-enrollment identity check, proof-of-possession linking) and whether the device certificate is forwarded
  * upstream (RFC 9440). Parsed with the config, loaded with its PKI, then
  * read-only; the checks take an SSL * and do no I/O.
  */
@@ -67,15 +67,17 @@ int		 authz_rules_allow(const struct authz *, SSL *ssl,
 		    const char *opname, char *why, size_t whysz);
 
 /*
- * The CSR of a POST (already parsed completely by tc_csr_check): key type
- * and size for sen/sren (4.00), Subject/SAN equal to the client
- * certificate and ChangeSubjectName for sren (4.03), the tls-unique in
- * challengePassword (4.01). keycheck: the CSR's key is the one certified
- * (not skg/skc). Returns 0 or the CoAP code, with why set.
+ * The CSR of a POST (already parsed completely by tc_csr_check) for
+ * operation opid (enum est_op_id): key type and size when keycheck (the
+ * CSR's key is the one certified, not skg/skc: 4.00); for sren the
+ * Subject/SAN of the client certificate and ChangeSubjectName (4.03); for
+ * sen, skg and skc the route's CSR identity policy (csrid.h; 4.03 with
+ * *idreason set to its short reason, NULL otherwise); the tls-unique in
+ * challengePassword (4.01). Returns 0 or the CoAP code, with why set.
  */
 unsigned	 authz_check_csr(const struct authz *, SSL *ssl, int keycheck,
-		    int is_sren, const uint8_t *der, size_t len, char *why,
-		    size_t whysz);
+		    int opid, const uint8_t *der, size_t len,
+		    const char **idreason, char *why, size_t whysz);
 
 /*
  * RFC 9440 header lines for the device of ssl: "Client-Cert: :b64:" and,

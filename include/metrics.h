@@ -106,6 +106,12 @@ void	metrics_handshake(int ok, const char *reason);
 void	metrics_limit(const char *limit);
 
 /*
+ * A CSR refused by auth.csr_identity (csrid.h reasons):
+ * estcoapd_csr_identity_denied_total{reason}.
+ */
+void	metrics_csr_identity_denied(const char *reason);
+
+/*
  * Render everything (including estcoapd_build_info{version,...} 1) into a
  * malloc'd NUL-terminated buffer; NULL on ENOMEM.
  */

@@ -26,6 +26,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"
 #include "log.h"
@@ -82,6 +83,7 @@ struct authz {
 	uint32_t	 rsa_max_bits;
 	struct authz_rule *rules;
 	size_t		 nrules;
+	struct csrid	*id;		/* CSR identity policy: sen, skg, skc */
 	X509_STORE	*store;		/* this route's anchors and CRLs */
 };
 
@@ -263,6 +265,9 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 	az->key_types = AZ_KEY_P256 | AZ_KEY_P384 | AZ_KEY_RSA;
 	az->rsa_min_bits = 2048;
 	az->rsa_max_bits = 8192;
+	if ((az->id = csrid_parse(cJSON_IsObject(obj) ? obj : NULL, path,
+	    file, errs)) == NULL)
+		errlist_add(errs, "%s: out of memory", file);
 	if (obj == NULL)
 		return az;
 	if (!cJSON_IsObject(obj)) {
@@ -275,7 +280,7 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 		for (k = 0; known[k] != NULL; k++)
 			if (strcmp(known[k], m->string) == 0)
 				break;
-		if (known[k] == NULL)
+		if (known[k] == NULL && !csrid_known_key(m->string))
 			errlist_add(errs, "%s: %s.%s: unknown key", file, path,
 			    m->string);
 		for (const cJSON *p = obj->child; p != m; p = p->next)
@@ -365,6 +370,7 @@ authz_free(struct authz *az)
 		free(az->rules[i].san);
 	}
 	free(az->rules);
+	csrid_free(az->id);
 	X509_STORE_free(az->store);
 	free(az->path);
 	free(az);
@@ -908,46 +914,59 @@ az_pop(const struct authz *az, X509_REQ *req, SSL *ssl, char *why,
 	return 0;
 }
 
+/*
+ * RFC 7030 4.2.2 for sren: the Subject and SubjectAltName of the current
+ * certificate, and ChangeSubjectName only where allowed. 0 or 4.03.
+ */
+static unsigned
+az_sren(const struct authz *az, X509_REQ *req, X509 *x, char *why,
+    size_t whysz)
+{
+	ASN1_OBJECT	*csn = OBJ_txt2obj(AZ_OID_CSN, 1);
+	unsigned	 code = 0;
+
+	if (csn != NULL && X509_REQ_get_attr_by_OBJ(req, csn, -1) >= 0 &&
+	    !az->allow_csn) {
+		snprintf(why, whysz, "ChangeSubjectName not allowed here");
+		code = EST_CODE(4, 3);
+	} else if (x == NULL) {
+		snprintf(why, whysz, "no client certificate");
+		code = EST_CODE(4, 3);
+	} else if (az_same_names(req, x, why, whysz) == -1)
+		code = EST_CODE(4, 3);
+	ASN1_OBJECT_free(csn);
+	return code;
+}
+
 /* See authz.h. */
 unsigned
-authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int is_sren,
-    const uint8_t *der, size_t len, char *why, size_t whysz)
+authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
+    const uint8_t *der, size_t len, const char **idreason, char *why,
+    size_t whysz)
 {
 	const unsigned char	*p = der;
 	X509_REQ		*req;
 	X509			*x;
 	unsigned		 code = 0;
 
+	*idreason = NULL;
 	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
 		ERR_clear_error();
 		snprintf(why, whysz, "bad CSR");
 		return EST_CODE(4, 0);
 	}
+	x = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 	if (keycheck && (X509_REQ_get0_pubkey(req) == NULL ||
-	    az_key_ok(az, X509_REQ_get0_pubkey(req), why, whysz) == -1)) {
+	    az_key_ok(az, X509_REQ_get0_pubkey(req), why, whysz) == -1))
 		code = EST_CODE(4, 0);
-		goto done;
-	}
-	if (is_sren) {
-		ASN1_OBJECT *csn = OBJ_txt2obj(AZ_OID_CSN, 1);
-
-		x = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
-		if (csn != NULL && X509_REQ_get_attr_by_OBJ(req, csn, -1) >= 0 &&
-		    !az->allow_csn) {
-			snprintf(why, whysz, "ChangeSubjectName not allowed "
-			    "here");
-			code = EST_CODE(4, 3);
-		} else if (x == NULL) {
-			snprintf(why, whysz, "no client certificate");
-			code = EST_CODE(4, 3);
-		} else if (az_same_names(req, x, why, whysz) == -1)
-			code = EST_CODE(4, 3);
-		ASN1_OBJECT_free(csn);
-		if (code != 0)
-			goto done;
-	}
-	code = az_pop(az, req, ssl, why, whysz);
-done:
+	else if (opid == EST_OP_SREN)
+		code = az_sren(az, req, x, why, whysz);
+	else if ((opid == EST_OP_SEN || opid == EST_OP_SKG ||
+	    opid == EST_OP_SKC) && csrid_check(az->id, req, x, idreason, why,
+	    whysz) == -1)
+		code = EST_CODE(4, 3);
+	if (code == 0)
+		code = az_pop(az, req, ssl, why, whysz);
 	X509_REQ_free(req);
 	ERR_clear_error();
 	return code;

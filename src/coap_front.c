@@ -1273,7 +1273,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	struct front_req	*rq;
 	struct est_check_in	 in;
 	struct est_answer	 a;
-	const char		*why = NULL;
+	const char		*why = NULL, *idr = NULL;
 	unsigned		 code, resp_cf = 0, v, blk1 = 0;
 	int			 has_blk1, req_cf = -1;
 	size_t			 len = 0, blen = 0;
@@ -1283,7 +1283,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	EVP_PKEY		*csr_key = NULL;
 	char			*b64;
 	size_t			 b64len;
-	char			 path[256], azwhy[160];
+	char			 path[256], azwhy[200];
 	uint8_t			 optbuf[4];
 	uint8_t			 xkey[XCH_KEY_LEN];
 	const struct xch_answer	*x;
@@ -1401,13 +1401,16 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			req_answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
 			goto answer;
 		}
-		/* the route's key policy, sren identity and PoP linking */
+		/* the route's key policy, CSR identity and PoP linking */
 		if ((code = authz_check_csr(front_authz(rt), front_ssl(s),
-		    !front_keygen(op), op->id == EST_OP_SREN, data, len, azwhy,
+		    !front_keygen(op), (int)op->id, data, len, &idr, azwhy,
 		    sizeof(azwhy))) != 0) {
-			front_deny(fs, rt, code, code == EST_CODE(4, 0) ?
-			    "csr-policy" : code == EST_CODE(4, 1) ?
-			    "pop-failed" : "forbidden", azwhy, &a);
+			if (idr != NULL)
+				metrics_csr_identity_denied(idr);
+			front_deny(fs, rt, code, idr != NULL ? "csr-identity" :
+			    code == EST_CODE(4, 0) ? "csr-policy" :
+			    code == EST_CODE(4, 1) ? "pop-failed" : "forbidden",
+			    azwhy, &a);
 			goto answer;
 		}
 		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?

@@ -404,6 +404,29 @@ static const struct config_key route_keys[] = {
 	{ .path = "auth.csr_rsa_max_bits", .type = CK_EXT, .xtype = "integer",
 	  .top = "auth.csr_rsa_max_bits", .def_s = "8192",
 	  .help = "largest RSA CSR key accepted (1024..16384)" },
+	{ .path = "auth.csr_identity", .type = CK_EXT, .xtype = "string",
+	  .top = "auth.csr_identity", .def_s = "\"subject\"",
+	  .help = "names a sen/skg/skc CSR may ask for: \"subject\" (the "
+	  "device certificate's Subject), \"attribute\" (only "
+	  "csr_identity_attributes must match), \"template\" "
+	  "(csr_identity_template) or \"any\" (the CA enforces identity); "
+	  "refusals are 4.03" },
+	{ .path = "auth.csr_identity_attributes", .type = CK_EXT,
+	  .xtype = "array", .top = "auth.csr_identity_attributes",
+	  .def_s = "[\"serialNumber\"]",
+	  .help = "with csr_identity \"attribute\": Subject attributes the "
+	  "CSR must carry with the device certificate's values (1..8)" },
+	{ .path = "auth.csr_identity_san", .type = CK_EXT, .xtype = "string",
+	  .top = "auth.csr_identity_san", .def_s = "\"subset\"",
+	  .help = "with \"subject\" or \"attribute\": CSR subjectAltNames "
+	  "must be among the device certificate's (\"subset\"), absent "
+	  "(\"none\") or are not checked (\"any\")" },
+	{ .path = "auth.csr_identity_template", .type = CK_EXT,
+	  .xtype = "object", .top = "auth.csr_identity_template",
+	  .def_s = "none",
+	  .help = "with csr_identity \"template\": {\"subject\": "
+	  "\"/O=x/CN=${subject.CN}\", \"san\": [\"DNS:${subject.CN}.x\"]}, "
+	  "built from the device certificate's Subject" },
 };
 
 #define NRKEYS	(sizeof(route_keys) / sizeof(route_keys[0]))

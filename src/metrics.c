@@ -91,6 +91,7 @@ enum metrics_fam {
 	MF_HANDSHAKES,
 	MF_LIMITS,
 	MF_SERVER_UP,
+	MF_CSR_IDENTITY,
 	MF_COUNT
 };
 
@@ -136,6 +137,13 @@ static struct metrics_family metrics_fams[MF_COUNT] = {
 		    "while it is marked down",
 		.gauge = 1, .nlabels = 1, .label = { "server" },
 		.other = { "other" }, .cap = 32,
+	},
+	[MF_CSR_IDENTITY] = {
+		.name = "estcoapd_csr_identity_denied_total",
+		.help = "CSRs refused because they ask for names the device "
+		    "certificate does not hold (auth.csr_identity)",
+		.nlabels = 1, .label = { "reason" },
+		.other = { "other" }, .cap = 16,
 	},
 };
 
@@ -423,6 +431,18 @@ metrics_limit(const char *limit)
 	struct metrics_series	*s;
 
 	s = metrics_series_get(&metrics_fams[MF_LIMITS], limit, NULL, NULL);
+	if (s != NULL)
+		s->value++;
+}
+
+/* Count one CSR refused by the identity policy, by reason. */
+void
+metrics_csr_identity_denied(const char *reason)
+{
+	struct metrics_series	*s;
+
+	s = metrics_series_get(&metrics_fams[MF_CSR_IDENTITY], reason, NULL,
+	    NULL);
 	if (s != NULL)
 		s->value++;
 }

@@ -129,6 +129,7 @@ test_defaults(void **state)
 	uint8_t		*csr;
 	size_t		 len;
 	char		 why[160];
+	const char	*idr;
 
 	(void)state;
 	assert_int_equal(e.count, 0);
@@ -138,7 +139,7 @@ test_defaults(void **state)
 	assert_false(authz_forwards_cert(az));
 	/* PoP off: a challengePassword is not looked at */
 	csr = make_csr("P-256", 1, &len);
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, why,
+	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), 0);
 	free(csr);
 	authz_free(az);
@@ -165,6 +166,7 @@ test_key_policy(void **state)
 			    "\"Ed25519\", \"RSA\"], \"csr_rsa_min_bits\": 1024}",
 			    &e);
 	char		 why[160];
+	const char	*idr;
 
 	(void)state;
 	assert_int_equal(e.count, 0);
@@ -172,14 +174,14 @@ test_key_policy(void **state)
 		size_t	 len;
 		uint8_t	*csr = make_csr(cases[i].kind, 0, &len);
 
-		if (authz_check_csr(def, NULL, 1, 0, csr, len, why,
+		if (authz_check_csr(def, NULL, 1, 0, csr, len, &idr, why,
 		    sizeof(why)) != cases[i].def)
 			fail_msg("%s under the defaults", cases[i].kind);
-		if (authz_check_csr(lst, NULL, 1, 0, csr, len, why,
+		if (authz_check_csr(lst, NULL, 1, 0, csr, len, &idr, why,
 		    sizeof(why)) != cases[i].listed)
 			fail_msg("%s under the list", cases[i].kind);
 		/* skg/skc: the CSR key is not the certified one */
-		assert_int_equal(authz_check_csr(def, NULL, 0, 0, csr, len, why,
+		assert_int_equal(authz_check_csr(def, NULL, 0, 0, csr, len, &idr, why,
 		    sizeof(why)), 0);
 		free(csr);
 	}
@@ -198,24 +200,25 @@ test_no_session(void **state)
 	uint8_t		*csr, *pw;
 	size_t		 len, pwlen;
 	char		 why[160];
+	const char	*idr;
 
 	(void)state;
 	assert_int_equal(e.count, 0);
 	csr = make_csr("P-256", 0, &len);
 	pw = make_csr("P-256", 1, &pwlen);
-	assert_int_equal(authz_check_csr(az, NULL, 1, 1, csr, len, why,
+	assert_int_equal(authz_check_csr(az, NULL, 1, 1, csr, len, &idr, why,
 	    sizeof(why)), EST_CODE(4, 3));
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, why,
+	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
 	assert_non_null(strstr(why, "required"));
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, pw, pwlen, why,
+	assert_int_equal(authz_check_csr(az, NULL, 1, 0, pw, pwlen, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
-	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, csr, len, why,
+	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), 0);
-	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, pw, pwlen, why,
+	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, pw, pwlen, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
 	assert_int_equal(authz_check_csr(az, NULL, 1, 0, (const uint8_t *)
-	    "\x30\x00", 2, why, sizeof(why)), EST_CODE(4, 0));
+	    "\x30\x00", 2, &idr, why, sizeof(why)), EST_CODE(4, 0));
 	assert_int_equal(authz_rules_allow(az, NULL, "crts", why,
 	    sizeof(why)), -1);
 	assert_int_equal(authz_verify_device(az, NULL, why, sizeof(why)), -1);

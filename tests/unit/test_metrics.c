@@ -1062,6 +1062,25 @@ test_metrics_server_up(void **state)
 	metrics_shutdown();
 }
 
+/* CSR identity refusals are counted by reason. */
+static void
+test_metrics_csr_identity(void **state)
+{
+	char *text;
+
+	(void)state;
+	metrics_csr_identity_denied("subject");
+	metrics_csr_identity_denied("subject");
+	metrics_csr_identity_denied("wildcard");
+	text = render();
+	assert_series(text, "estcoapd_csr_identity_denied_total{reason="
+	    "\"subject\"}", "2");
+	assert_series(text, "estcoapd_csr_identity_denied_total{reason="
+	    "\"wildcard\"}", "1");
+	free(text);
+	metrics_shutdown();
+}
+
 /* Every family has one HELP and one TYPE, before its samples. */
 static void
 test_metrics_help_type(void **state)
@@ -1073,6 +1092,7 @@ test_metrics_help_type(void **state)
 		"estcoapd_dtls_handshakes_total",
 		"estcoapd_limit_refusals_total", "estcoapd_cache_hits_total",
 		"estcoapd_draining", "estcoapd_upstream_server_up",
+		"estcoapd_csr_identity_denied_total",
 	};
 	char	 prefix[128], *text;
 	size_t	 i;
@@ -1080,9 +1100,9 @@ test_metrics_help_type(void **state)
 	(void)state;
 	text = render();
 	assert_int_equal(count_lines(text, "# HELP "),
-	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 6);
+	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 7);
 	assert_int_equal(count_lines(text, "# TYPE "),
-	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 6);
+	    2 + METRICS_C_COUNT + METRICS_G_COUNT + 7);
 	assert_int_equal(count_lines(text,
 	    "# TYPE estcoapd_upstream_server_up gauge"), 1);
 	for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -1401,6 +1421,7 @@ main(void)
 		cmocka_unit_test_teardown(test_metrics_cap_families, teardown),
 		cmocka_unit_test_teardown(test_metrics_histogram, teardown),
 		cmocka_unit_test_teardown(test_metrics_shutdown, teardown),
+		cmocka_unit_test_teardown(test_metrics_csr_identity, teardown),
 		cmocka_unit_test_teardown(test_metrics_help_type, teardown),
 		cmocka_unit_test_teardown(test_metrics_server_up, teardown),
 		cmocka_unit_test(test_prom_check),

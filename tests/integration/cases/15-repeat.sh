@@ -7,7 +7,10 @@
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
-write_config "https://localhost:$UP_PORT_up"
+# csr_identity any: one CSR from two devices (the repeat memory is per
+# device); case 70 covers the identity policy
+write_config "https://localhost:$UP_PORT_up" ',
+	"auth": { "csr_identity": "any" }'
 start_daemon
 n0=$(upstream_count up simpleenroll)
 
