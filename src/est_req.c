@@ -12,6 +12,7 @@
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
+#include "keyconv.h"
 #include "log.h"
 #include "multipart.h"
 #include "transcode.h"
@@ -132,61 +133,127 @@ req_part_kind(const char *ctype)
 	return PART_OTHER;
 }
 
+/* The decoded parts of a serverkeygen answer; key bytes are wiped. */
+struct req_keygen {
+	uint8_t		*key;		/* PKCS#8 DER (284) or CMS (280) */
+	size_t		 keylen;
+	unsigned	 keycf;
+	uint8_t		*p7;		/* certs-only PKCS#7 DER */
+	size_t		 p7len;
+};
+
+static void
+req_keygen_free(struct req_keygen *kg)
+{
+	if (kg->key != NULL)
+		OPENSSL_clear_free(kg->key, kg->keylen);
+	free(kg->p7);
+	memset(kg, 0, sizeof(*kg));
+}
+
+/*
+ * A clear key part as PKCS#8 DER (284 says PKCS#8, RFC 9148 4.8): base64
+ * of DER or PEM, or PEM text as it is; PKCS#8, PKCS#1 or SEC1 (keyconv).
+ */
+static int
+req_key_clear(const struct mp_part *pt, size_t max, uint8_t **key,
+    size_t *keylen, const char **why)
+{
+	static const char	 pem[] = "-----BEGIN ";
+	uint8_t			*raw = NULL;
+	size_t			 rawlen = 0;
+	int			 rc;
+
+	if (memmem(pt->body, pt->len, pem, sizeof(pem) - 1) != NULL)
+		return keyconv_pkcs8(pt->body, pt->len, key, keylen, why);
+	if (tc_b64_decode((const char *)pt->body, pt->len, max, &raw,
+	    &rawlen, why) == -1)
+		return -1;
+	rc = keyconv_pkcs8(raw, rawlen, key, keylen, why);
+	OPENSSL_clear_free(raw, rawlen > 0 ? rawlen : 1);
+	return rc;
+}
+
+/* Decode one part into kg: the key (converted) or the certificates. */
+static int
+req_keygen_part(const struct mp_part *pt, size_t max, struct req_keygen *kg,
+    const char **why)
+{
+	enum req_part	 k = req_part_kind(pt->ctype);
+
+	if (k == PART_OTHER) {
+		*why = "a part of an unknown content type";
+		return -1;
+	}
+	if ((k == PART_CERTS && kg->p7 != NULL) ||
+	    (k != PART_CERTS && kg->key != NULL)) {
+		*why = "two key parts or two certificate parts";
+		return -1;
+	}
+	if (k == PART_CERTS)
+		return tc_b64_decode((const char *)pt->body, pt->len, max,
+		    &kg->p7, &kg->p7len, why);
+	kg->keycf = k == PART_KEY_CLEAR ? CF_PKCS8 : CF_PKCS7_SGK;
+	if (k == PART_KEY_CLEAR)
+		return req_key_clear(pt, max, &kg->key, &kg->keylen, why);
+	/* CMS-protected (280): passed on unopened */
+	return tc_b64_decode((const char *)pt->body, pt->len, max, &kg->key,
+	    &kg->keylen, why);
+}
+
+/* Split and decode a serverkeygen answer: exactly one key, one PKCS#7. */
+static int
+req_keygen_parts(const struct upstream_result *r, size_t max,
+    struct req_keygen *kg, const char **why)
+{
+	struct mp_part	 parts[MP_MAX_PARTS];
+	size_t		 n;
+	int		 ncerts;
+
+	*why = "no multipart/mixed content type";
+	if (r->ctype == NULL || mp_parse(r->ctype, r->body, r->body_len,
+	    parts, &n, why) == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (req_keygen_part(&parts[i], max, kg, why) == -1)
+			return -1;
+	if (kg->key == NULL || kg->p7 == NULL || kg->keylen == 0) {
+		*why = "no key part, an empty one or no certificate part";
+		return -1;
+	}
+	return tc_pkcs7_certs_check(kg->p7, kg->p7len, &ncerts, why);
+}
+
 /*
  * skg / skc (RFC 9148 4.8, RFC 7030 4.4.2): a multipart/mixed answer with
  * a key part and a certs-only part, in either order, becomes the CBOR
  * multipart-core [key CF, key, cert CF, cert]. A CMS-protected key is
- * copied as it is (280); a clear one is PKCS#8 (284). Key bytes are wiped.
- * The decoded PKCS#7 goes back in *derp for the audit log.
+ * copied as it is (280); a clear one is PKCS#8 (284), converted if the
+ * server sent another form. Key bytes are wiped. The decoded PKCS#7 goes
+ * back in *derp for the audit log.
  */
 static void
 req_answer_keygen(struct est_answer *a, const struct est_op *op,
     const struct upstream_result *r, const struct req_policy *pol,
     uint8_t **derp, size_t *derlenp)
 {
-	struct mp_part	 parts[MP_MAX_PARTS];
-	struct mp_item	 items[2];
-	size_t		 n, keylen = 0, p7len = 0, certlen = 0, outlen;
-	uint8_t		*key = NULL, *p7 = NULL, *cert = NULL, *out;
-	unsigned	 keycf = 0;
-	const char	*why = NULL;
-	int		 ncerts;
+	struct req_keygen	 kg;
+	struct mp_item		 items[2];
+	size_t			 certlen = 0, outlen;
+	uint8_t			*cert = NULL, *out;
+	const char		*why = NULL;
 
-	why = "no multipart/mixed content type";
-	if (r->ctype == NULL || mp_parse(r->ctype, r->body, r->body_len,
-	    parts, &n, &why) == -1)
+	memset(&kg, 0, sizeof(kg));
+	if (req_keygen_parts(r, pol->max_body, &kg, &why) == -1)
 		goto bad;
-	for (size_t i = 0; i < n; i++) {
-		enum req_part	  k = req_part_kind(parts[i].ctype);
-		uint8_t		**dst;
-		size_t		 *dlen;
-
-		why = "a part of an unknown content type";
-		if (k == PART_OTHER)
-			goto bad;
-		dst = k == PART_CERTS ? &p7 : &key;
-		dlen = k == PART_CERTS ? &p7len : &keylen;
-		why = "two key parts or two certificate parts";
-		if (*dst != NULL)
-			goto bad;
-		if (tc_b64_decode((const char *)parts[i].body, parts[i].len,
-		    pol->max_body, dst, dlen, &why) == -1)
-			goto bad;
-		if (k != PART_CERTS)
-			keycf = k == PART_KEY_CLEAR ? CF_PKCS8 : CF_PKCS7_SGK;
-	}
-	why = "no key part, an empty one or no certificate part";
-	if (key == NULL || p7 == NULL || keylen == 0 ||
-	    tc_pkcs7_certs_check(p7, p7len, &ncerts, &why) == -1)
-		goto bad;
-	items[0] = (struct mp_item){ keycf, key, keylen };
+	items[0] = (struct mp_item){ kg.keycf, kg.key, kg.keylen };
 	if (op->id == EST_OP_SKC) {
-		if (tc_pkcs7_pick_cert(p7, p7len, NULL, &cert, &certlen,
+		if (tc_pkcs7_pick_cert(kg.p7, kg.p7len, NULL, &cert, &certlen,
 		    &why) == -1)
 			goto bad;
 		items[1] = (struct mp_item){ CF_PKIX_CERT, cert, certlen };
 	} else
-		items[1] = (struct mp_item){ CF_PKCS7_CERTS, p7, p7len };
+		items[1] = (struct mp_item){ CF_PKCS7_CERTS, kg.p7, kg.p7len };
 	if ((out = mp_cbor_encode(items, 2, &outlen)) == NULL) {
 		req_answer_error(a, EST_CODE(5, 3), "nomem", "out of memory");
 		goto out;
@@ -198,18 +265,16 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 	a->len = outlen;
 	a->reason = "ok";
 	if (derp != NULL) {
-		*derp = p7;
-		*derlenp = p7len;
-		p7 = NULL;
+		*derp = kg.p7;
+		*derlenp = kg.p7len;
+		kg.p7 = NULL;
 	}
 	goto out;
 bad:
 	req_answer_refused(a, op, r, "upstream-bad-multipart",
-	    "serverkeygen answer is malformed", why);
+	    "malformed multipart answer", why);
 out:
-	if (key != NULL)
-		OPENSSL_clear_free(key, keylen);
-	free(p7);
+	req_keygen_free(&kg);
 	free(cert);
 }
 

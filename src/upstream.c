@@ -601,7 +601,7 @@ upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
 	job->retry_after = -1;
 	job->t_attempt = now;
 	job->errbuf[0] = '\0';
-	buf_reset(&job->resp);
+	buf_wipe(&job->resp);	/* a failed attempt may hold key bytes */
 	buf_init(&job->resp, job->cf->max_response_body);
 	if ((job->easy = curl_easy_init()) == NULL ||
 	    upstream_easy_setup(up, job, url, (long)(left <

@@ -10,9 +10,10 @@
  * on purpose.
  *
  * /serverkeygen ignores the CSR's key and signature (RFC 7030 4.4.1), makes
- * a P-256 key, and answers multipart/mixed with a key part and a cert part
- * (RFC 7030 4.4.2).  With -l reqlog the key is also written, as PEM, to
- * <reqlog>.lastkey.pem, replaced on every successful answer.
+ * a P-256 key (RSA with skg_form=pkcs1), and answers multipart/mixed with a
+ * key part and a cert part (RFC 7030 4.4.2).  With -l reqlog the key is
+ * also written, as PEM, to <reqlog>.lastkey.pem, replaced on every
+ * successful answer.
  *
  * Each request line ends with cmcra= (1 when the registrar's client
  * certificate has EKU id-kp-cmcRA), cc= (the CN of an RFC 9440
@@ -139,6 +140,7 @@ struct mode {
 	int	skg_quoted;		/* skg_boundary=quoted */
 	int	skg_lf;			/* skg_lf=1: LF, not CRLF, line ends */
 	char	skg_broken[16];		/* missing, noboundary, truncated */
+	char	skg_form[8];		/* pkcs8, pkcs1, sec1, pem, junk */
 };
 
 struct server;
@@ -407,6 +409,8 @@ mode_set(struct mode *m, const char *key, const char *val)
 	    "oneline", "spaces", "oversize", "closemid", "truncate",
 	    "endless", "alert", "nul", "nopad", "lf" };
 	static const char *broken[] = { "missing", "noboundary", "truncated" };
+	static const char *forms[] = { "pkcs8", "pkcs1", "sec1", "pem",
+	    "junk" };
 	char *end;
 	long n;
 	size_t i;
@@ -458,6 +462,13 @@ mode_set(struct mode *m, const char *key, const char *val)
 		return mode_flag(&m->skg_quoted, val, "plain", "quoted");
 	if (strcmp(key, "skg_lf") == 0)
 		return mode_flag(&m->skg_lf, val, "0", "1");
+	if (strcmp(key, "skg_form") == 0) {
+		for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+			if (strcmp(val, forms[i]) == 0)
+				return mode_copy(m->skg_form,
+				    sizeof(m->skg_form), val);
+		return -1;
+	}
 	if (strcmp(key, "skg_broken") == 0) {
 		for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
 			if (strcmp(val, broken[i]) == 0)
@@ -944,6 +955,46 @@ key_pkcs8_der(EVP_PKEY *key, unsigned char **der, size_t *len)
 	return 0;
 }
 
+/*
+ * The key part as the mode's skg_form= asks: PKCS#8 DER (pkcs8, the
+ * default), the key type's own DER (pkcs1 for RSA, sec1 for EC), PKCS#8
+ * PEM text (pem) or 32 bytes that are no key (junk).
+ */
+static int
+key_form_der(EVP_PKEY *key, const char *form, unsigned char **der,
+    size_t *len)
+{
+	BIO *b;
+	char *data;
+	long n;
+	int i;
+
+	*der = NULL;
+	if (form[0] == '\0' || strcmp(form, "pkcs8") == 0)
+		return key_pkcs8_der(key, der, len);
+	if (strcmp(form, "junk") == 0) {
+		if ((*der = OPENSSL_malloc(32)) == NULL)
+			return -1;
+		memset(*der, 0x5a, 32);
+		*len = 32;
+		return 0;
+	}
+	if (strcmp(form, "pem") != 0) {
+		if ((i = i2d_PrivateKey(key, der)) <= 0)
+			return -1;
+		*len = (size_t)i;
+		return 0;
+	}
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
+		return -1;
+	if (PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
+	    NULL) == 1 && (n = BIO_get_mem_data(b, &data)) > 0 &&
+	    (*der = OPENSSL_memdup(data, (size_t)n)) != NULL)
+		*len = (size_t)n;
+	BIO_free(b);
+	return *der != NULL ? 0 : -1;
+}
+
 /* Write key as PEM to <reqlog>.lastkey.pem, through a rename(2). */
 static void
 lastkey_write(struct server *srv, EVP_PKEY *key)
@@ -1064,8 +1115,11 @@ op_serverkeygen(struct pending *p, const struct mode *m, enum b64_style style)
 
 	if ((csr = csr_read(p)) == NULL)
 		return;
-	if ((key = EVP_EC_gen("P-256")) == NULL ||
-	    key_pkcs8_der(key, &keyder, &keylen) == -1) {
+	/* skg_form=pkcs1: an RSA key, as libest sends it */
+	key = strcmp(m->skg_form, "pkcs1") == 0 ? EVP_RSA_gen(2048) :
+	    EVP_EC_gen("P-256");
+	if (key == NULL ||
+	    key_form_der(key, m->skg_form, &keyder, &keylen) == -1) {
 		ssl_warnx("cannot generate a key");
 		answer_text(p, 500, "cannot generate key");
 		goto out;
