@@ -29,6 +29,7 @@
 #include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"
+#include "fileperm.h"
 #include "log.h"
 #include "util.h"
 
@@ -376,6 +377,27 @@ authz_free(struct authz *az)
 	free(az);
 }
 
+/*
+ * May fpath be trusted (fileperm.h)? Whoever can write an anchor or a CRL
+ * decides which devices get in. 0, or -1 with the error added.
+ */
+static int
+az_file_ok(struct authz *az, const char *fpath, const char *key,
+    const char *file, struct errlist *errs)
+{
+	struct stat	st;
+	char		why[256];
+
+	if (stat(fpath, &st) == -1)
+		return 0;	/* reading it says what is wrong */
+	if ((S_ISDIR(st.st_mode) ? fileperm_check_dir(fpath, &st, why,
+	    sizeof(why)) : fileperm_check(fpath, &st, 0, why, sizeof(why))) ==
+	    0)
+		return 0;
+	errlist_add(errs, "%s: %s.%s: %s: %s", file, az->path, key, fpath, why);
+	return -1;
+}
+
 /* Add every certificate of one PEM file to both stores; the count or -1. */
 static int
 az_load_certs(struct authz *az, X509_STORE *hs, const char *fpath,
@@ -387,6 +409,8 @@ az_load_certs(struct authz *az, X509_STORE *hs, const char *fpath,
 	X509	*x;
 	int	 count = 0;
 
+	if (az_file_ok(az, fpath, "trust", file, errs) == -1)
+		return -1;
 	if ((data = file_read(fpath, AZ_MAX_FILE, &n)) == NULL) {
 		errlist_add(errs, "%s: %s.trust: %s: %s", file, az->path, fpath,
 		    errno == EFBIG ? "larger than 4 MiB" : strerror(errno));
@@ -422,6 +446,8 @@ az_load_dir(struct authz *az, X509_STORE *hs, const char *dpath,
 	struct stat	 st;
 	int		 nfiles = 0, total = 0;
 
+	if (az_file_ok(az, dpath, "trust", file, errs) == -1)
+		return;
 	if ((d = opendir(dpath)) == NULL) {
 		errlist_add(errs, "%s: %s.trust: %s: %s", file, az->path, dpath,
 		    strerror(errno));
@@ -480,6 +506,8 @@ az_load_crl(struct authz *az, X509_STORE *hs, const char *fpath,
 	const unsigned char	*p;
 	int			 count = 0;
 
+	if (az_file_ok(az, fpath, "crl", file, errs) == -1)
+		return;
 	if ((data = file_read(fpath, AZ_MAX_FILE, &n)) == NULL) {
 		errlist_add(errs, "%s: %s.crl: %s: %s", file, az->path, fpath,
 		    errno == EFBIG ? "larger than 4 MiB" : strerror(errno));

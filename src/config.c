@@ -18,6 +18,7 @@
 #include "authz.h"
 #include "config.h"
 #include "est_map.h"
+#include "fileperm.h"
 #include "log.h"
 #include "pki.h"
 #include "priv.h"
@@ -770,7 +771,8 @@ config_value(struct config *cf, void *basep, const char *path,
 			}
 		}
 		if (k->type == CK_FILE) {
-			struct stat st;
+			struct stat	st;
+			char		why[256];
 
 			if (stat(s, &st) == -1) {
 				errlist_add(errs, "%s: %s: %s: %s", cf->file,
@@ -782,12 +784,10 @@ config_value(struct config *cf, void *basep, const char *path,
 				    "file", cf->file, path, s);
 				return;
 			}
-			if (k->secret && (st.st_mode & S_IROTH)) {
-				errlist_add(errs, "%s: %s: %s: private key is "
-				    "readable by every user (mode %04o); run "
-				    "\"chmod o-rwx %s\" (and keep it readable by "
-				    "the daemon's user)", cf->file, path, s,
-				    (unsigned)(st.st_mode & 07777), s);
+			if (fileperm_check(s, &st, k->secret, why,
+			    sizeof(why)) == -1) {
+				errlist_add(errs, "%s: %s: %s: %s", cf->file,
+				    path, s, why);
 				return;
 			}
 		}
@@ -1281,6 +1281,31 @@ config_position(const char *text, const char *at, int *line, int *col)
 	}
 }
 
+/*
+ * Before any file is checked: which user besides root and us may own the
+ * files (service.user, errors in it are reported with the key), and the
+ * configuration file itself.
+ */
+static void
+config_file_owner(struct config *cf, cJSON *root, struct errlist *errs)
+{
+	cJSON		*u = config_json_get(root, "service.user");
+	cJSON		*g = config_json_get(root, "service.group");
+	const char	*why;
+	char		 msg[256];
+	struct stat	 st;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	fileperm_allow_uid((uid_t)-1);
+	if (cJSON_IsString(u) && priv_lookup(u->valuestring,
+	    cJSON_IsString(g) ? g->valuestring : NULL, &uid, &gid, &why) == 0)
+		fileperm_allow_uid(uid);
+	if (stat(cf->file, &st) == 0 &&
+	    fileperm_check(cf->file, &st, 0, msg, sizeof(msg)) == -1)
+		errlist_add(errs, "%s: %s", cf->file, msg);
+}
+
 /* Read path into a new configuration generation. */
 struct config *
 config_load(const char *path, struct errlist *errs)
@@ -1321,6 +1346,7 @@ config_load(const char *path, struct errlist *errs)
 		goto fail;
 	}
 	config_check_unknown(root, "", "", false, path, errs);
+	config_file_owner(cf, root, errs);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key	*k = &config_keys[i];
 		cJSON			*v = config_json_get(root, k->path);
