@@ -137,7 +137,8 @@ upstream_socket_fn(CURL *easy, curl_socket_t s, int what, void *userp,
 	(void)easy;
 	if (what == CURL_POLL_REMOVE) {
 		if (us != NULL) {
-			event_free(us->ev);
+			if (us->ev != NULL)
+				event_free(us->ev);
 			free(us);
 			curl_multi_assign(up->multi, s, NULL);
 		}
@@ -153,14 +154,21 @@ upstream_socket_fn(CURL *easy, curl_socket_t s, int what, void *userp,
 			return -1;
 		us->up = up;
 		curl_multi_assign(up->multi, s, us);
-	} else {
+	} else if (us->ev != NULL) {
 		event_free(us->ev);
 		us->ev = NULL;
 	}
+	/*
+	 * Out of memory: leave the socket unwatched, so this exchange fails
+	 * at its deadline. -1 would make curl mark the whole multi handle
+	 * dead, every exchange with it.
+	 */
 	if ((us->ev = event_new(up->base, s, ev, upstream_sock_cb, up)) ==
 	    NULL || event_add(us->ev, NULL) == -1) {
 		log_warnx("upstream: cannot watch a socket");
-		return -1;
+		if (us->ev != NULL)
+			event_free(us->ev);
+		us->ev = NULL;
 	}
 	return 0;
 }
