@@ -35,6 +35,10 @@ struct pki_set {
 	X509_STORE	*client_trust;	/* handshake: every route's anchors */
 	int		 verify_depth;
 	int		 allow_expired;	/* some route accepts expired devices */
+	int		 has_crl;	/* some route lists a CRL */
+	/* digest of every anchor and CRL of client_trust: the DTLS session
+	 * id context, so that no session resumes across a change of them */
+	unsigned char	 trust_id[16];
 
 	/* upstream client identity per route, as cf->routes[] */
 	struct pki_up	 up[CONFIG_MAX_ROUTES];
@@ -61,10 +65,28 @@ struct pki_peer {
 int		 pki_peer_identity(SSL *ssl, struct pki_peer *);
 
 /*
- * Why the last device certificate was refused ("unknown_ca", "expired",
- * "bad_certificate"), or "handshake" if none was; reading resets it.
+ * Why the device certificate of this handshake was refused ("unknown_ca",
+ * "expired", "revoked", "bad_certificate"), or NULL if it was not. Kept
+ * with the SSL, so that handshakes failing at the same time each keep
+ * their own reason.
  */
-const char	*pki_last_refusal(void);
+const char	*pki_refusal(SSL *ssl);
+
+/*
+ * Is the device certificate of ssl (or a CA of its chain) listed by any
+ * CRL of any route? The route's own check (authz_verify_device) applies
+ * only its own CRLs; a device one CRL lists is refused everywhere. 0, or
+ * -1 with why set.
+ */
+int		 pki_revoked(const struct pki_set *, SSL *ssl, char *why,
+		    size_t whysz);
+
+/*
+ * Forget every DTLS session of ctx: empty the session cache and replace
+ * the session-ticket keys, so that no session or ticket from before
+ * resumes (after a reload changed the trust anchors or CRLs).
+ */
+void		 pki_forget_sessions(SSL_CTX *ctx);
 
 /* Log what failed and empty the OpenSSL error queue. */
 void		 pki_log_errors(const char *what);

@@ -98,6 +98,7 @@ struct front_sess {
 	int			 connected;	/* handshake done */
 	uint64_t		 t0;		/* mono_ms: ClientHello passed */
 	int			 timed_out;	/* handshake_timeout_s hit */
+	const char		*refusal;	/* why the handshake failed */
 	/* Block2 SZX asked for in a Block1 upload's first request, per op */
 	int			 early_b2[EST_OP_COUNT];	/* -1: none */
 	/* the last route policy the device chain was checked against */
@@ -166,6 +167,12 @@ static struct front {
 	int			 upstream_seen;	/* any exchange finished yet */
 	struct backlog		 pool;		/* curl's connections, mirrored */
 } fr;
+
+/*
+ * The DTLS SSL_CTX libcoap made, learnt from the first handshake; from
+ * then on front_client_hello_cb replaces libcoap's ClientHello callback.
+ */
+static SSL_CTX	*front_dtls_ctx;
 
 static void	front_cache_refresh(struct front_route *);
 static void	front_upstream_seen(const struct upstream_result *);
@@ -272,8 +279,10 @@ front_authorize(struct front_sess *fs, coap_session_t *s,
 	if (fs->az != az || fs->az_gen != fr.cf->gen) {
 		fs->az = az;
 		fs->az_gen = fr.cf->gen;
+		/* listed by any route's CRL: refused on every route */
 		fs->az_ok = authz_verify_device(az, ssl, fs->az_why,
-		    sizeof(fs->az_why)) == 0;
+		    sizeof(fs->az_why)) == 0 && pki_revoked(fr.cf->pki, ssl,
+		    fs->az_why, sizeof(fs->az_why)) == 0;
 	}
 	if (!fs->az_ok)
 		snprintf(why, sizeof(why), "%s", fs->az_why);
@@ -391,7 +400,8 @@ front_sess_free(struct front_sess *fs)
 	if (!fs->connected) {
 		/* it never got past the handshake */
 		fr.nhandshakes--;
-		metrics_handshake(0, pki_last_refusal());
+		metrics_handshake(0, fs->refusal != NULL ? fs->refusal :
+		    "handshake");
 	}
 	fr.nsessions--;
 	front_sess_gauges();
@@ -1645,6 +1655,9 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 	case COAP_EVENT_DTLS_CLOSED:
 	case COAP_EVENT_DTLS_ERROR:
 		fs = coap_session_get_app_data(s);
+		/* the SSL goes next: keep this handshake's own reason */
+		if (fs != NULL && !fs->connected && fs->refusal == NULL)
+			fs->refusal = pki_refusal(front_ssl(s));
 		log_info("dtls: session %s peer=%s",
 		    ev == COAP_EVENT_DTLS_ERROR ? "failed" : "closed",
 		    fs != NULL ? fs->peer : "-");
@@ -1727,12 +1740,6 @@ front_refused(const char *limit, const char *peer)
 /* TLS extension of RFC 7250 4.1; our OpenSSL headers may not name it. */
 #define FRONT_EXT_CLIENT_CERT_TYPE	19
 #define FRONT_CERT_TYPE_X509		0
-
-/*
- * The DTLS SSL_CTX libcoap made, learnt from the first handshake; from
- * then on front_client_hello_cb replaces libcoap's ClientHello callback.
- */
-static SSL_CTX	*front_dtls_ctx;
 
 /*
  * What every handshake gets, once the peer answered the cookie: admission
@@ -2312,6 +2319,23 @@ front_rl_new(const struct config *cf)
 	    cf->rate_sources);
 }
 
+/*
+ * Other anchors or CRLs: no session or ticket from before may resume (the
+ * session id context changes too, pki_setup_ssl), and the cache's memory
+ * is given back.
+ */
+static void
+front_trust_changed(const struct config *old, const struct config *cf)
+{
+	if (old->pki == NULL || cf->pki == NULL ||
+	    memcmp(old->pki->trust_id, cf->pki->trust_id,
+	    sizeof(cf->pki->trust_id)) == 0 || front_dtls_ctx == NULL)
+		return;
+	pki_forget_sessions(front_dtls_ctx);
+	log_info("reload: device trust anchors or CRLs changed: DTLS session "
+	    "cache emptied, session-ticket keys replaced");
+}
+
 /* See coap_front.h. */
 int
 front_reconfigure(struct config *cf)
@@ -2359,6 +2383,7 @@ front_reconfigure(struct config *cf)
 		}
 	}
 	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());
+	front_trust_changed(fr.cf, cf);
 	config_ref(cf);
 	config_unref(fr.cf);
 	fr.cf = cf;

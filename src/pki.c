@@ -10,6 +10,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "audit.h"
@@ -172,6 +173,43 @@ pki_check_pair(const char *certpem, size_t certlen, const char *keypem,
 	sk_X509_pop_free(sk, X509_free);
 }
 
+/*
+ * ps->trust_id: SHA-256 (first 16 bytes) of the DER of every anchor and
+ * CRL of the handshake store, in the store's order.
+ */
+static void
+pki_trust_id(struct pki_set *ps)
+{
+	STACK_OF(X509_OBJECT)	*objs = X509_STORE_get0_objects(
+				    ps->client_trust);
+	EVP_MD_CTX		*md = EVP_MD_CTX_new();
+	unsigned char		 h[EVP_MAX_MD_SIZE], *der;
+	unsigned		 hl = 0;
+	int			 n;
+
+	memset(ps->trust_id, 0, sizeof(ps->trust_id));
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return;
+	}
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509_OBJECT	*o = sk_X509_OBJECT_value(objs, i);
+		X509		*x = X509_OBJECT_get0_X509(o);
+		X509_CRL	*c = X509_OBJECT_get0_X509_CRL(o);
+
+		der = NULL;
+		n = x != NULL ? i2d_X509(x, &der) : c != NULL ?
+		    i2d_X509_CRL(c, &der) : -1;
+		if (n > 0)
+			EVP_DigestUpdate(md, der, (size_t)n);
+		OPENSSL_free(der);
+	}
+	if (EVP_DigestFinal_ex(md, h, &hl) == 1 && hl >= sizeof(ps->trust_id))
+		memcpy(ps->trust_id, h, sizeof(ps->trust_id));
+	EVP_MD_CTX_free(md);
+	ERR_clear_error();
+}
+
 /* Load and cross-check every file of cf into cf->pki. */
 int
 pki_load(struct config *cf, struct errlist *errs)
@@ -230,13 +268,16 @@ pki_load(struct config *cf, struct errlist *errs)
 			if (!cf->routes[i].auth_owned || authz_load(az, sk,
 			    ps->client_trust, f, errs) == -1)
 				continue;
-			if (authz_has_crl(az))
+			if (authz_has_crl(az)) {
 				fl |= X509_V_FLAG_CRL_CHECK |
 				    X509_V_FLAG_CRL_CHECK_ALL;
+				ps->has_crl = 1;
+			}
 			if (authz_allows_expired(az))
 				ps->allow_expired = 1;
 		}
 		X509_STORE_set_flags(ps->client_trust, fl);
+		pki_trust_id(ps);
 	}
 	sk_X509_pop_free(sk, X509_free);
 
@@ -301,17 +342,45 @@ pki_free(struct pki_set *ps)
 	free(ps);
 }
 
-static const char *pki_refusal;		/* see pki_last_refusal() */
 static int	 pki_ssl_idx = -1;	/* SSL ex_data: expired leaf allowed */
+static int	 pki_why_idx = -1;	/* SSL ex_data: why it was refused */
+
+/* The SSL ex_data indexes, made once. */
+static void
+pki_ex_indexes(void)
+{
+	if (pki_ssl_idx < 0)
+		pki_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (pki_why_idx < 0)
+		pki_why_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
 
 /* See pki.h. */
 const char *
-pki_last_refusal(void)
+pki_refusal(SSL *ssl)
 {
-	const char *r = pki_refusal != NULL ? pki_refusal : "handshake";
+	return ssl != NULL && pki_why_idx >= 0 ? SSL_get_ex_data(ssl,
+	    pki_why_idx) : NULL;
+}
 
-	pki_refusal = NULL;
-	return r;
+/* The short reason for a verification error, for metrics and audit. */
+static const char *
+pki_reason(int err)
+{
+	switch (err) {
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return "unknown_ca";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return "expired";
+	case X509_V_ERR_CERT_REVOKED:
+		return "revoked";
+	default:
+		return "bad_certificate";
+	}
 }
 
 /* Log why a device certificate was refused; keep OpenSSL's verdict. */
@@ -322,6 +391,7 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 	X509		*x;
 	struct pki_peer	 dev;
 	SSL		*ssl;
+	const char	*why;
 
 	if (ok)
 		return 1;
@@ -340,24 +410,9 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 	default:
 		break;
 	}
-	switch (X509_STORE_CTX_get_error(ctx)) {
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		pki_refusal = "unknown_ca";
-		break;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		pki_refusal = "expired";
-		break;
-	case X509_V_ERR_CERT_REVOKED:
-		pki_refusal = "revoked";
-		break;
-	default:
-		pki_refusal = "bad_certificate";
-		break;
-	}
+	why = pki_reason(X509_STORE_CTX_get_error(ctx));
+	if (ssl != NULL && pki_why_idx >= 0)
+		SSL_set_ex_data(ssl, pki_why_idx, (void *)why);
 	memset(&dev, 0, sizeof(dev));
 	snprintf(dev.serial, sizeof(dev.serial), "-");
 	if ((x = X509_STORE_CTX_get_current_cert(ctx)) != NULL) {
@@ -366,7 +421,7 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 		    sizeof(dev.issuer));
 	}
 	snprintf(dev.subject, sizeof(dev.subject), "%s", subj);
-	audit_denied(NULL, &dev, "-", "", "dtls", pki_refusal);
+	audit_denied(NULL, &dev, "-", "", "dtls", why);
 	log_info("dtls: device certificate refused: depth=%d subject=\"%s\" "
 	    "error=\"%s\"", X509_STORE_CTX_get_error_depth(ctx), subj,
 	    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
@@ -381,19 +436,22 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 int
 pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 {
-	static const unsigned char sid_ctx[] = "estcoapd";
+	unsigned char sid_ctx[8 + sizeof(ps->trust_id)];
 
-	if (pki_ssl_idx < 0)
-		pki_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	pki_ex_indexes();
 	if (pki_ssl_idx >= 0)
 		SSL_set_ex_data(ssl, pki_ssl_idx, ps->allow_expired ?
 		    (void *)ps : NULL);
 	/*
 	 * With SSL_VERIFY_PEER, OpenSSL refuses to resume a session without
 	 * a session id context; resumed sessions keep the device certificate
-	 * and every request re-checks it against its route (authz.c).
+	 * and every request re-checks it against its route (authz.c) and
+	 * every CRL (pki_revoked). The context names the anchors and CRLs:
+	 * a session or ticket made under others does not resume.
 	 */
-	SSL_set_session_id_context(ssl, sid_ctx, sizeof(sid_ctx) - 1);
+	memcpy(sid_ctx, "estcoapd", 8);
+	memcpy(sid_ctx + 8, ps->trust_id, sizeof(ps->trust_id));
+	SSL_set_session_id_context(ssl, sid_ctx, sizeof(sid_ctx));
 	if (SSL_set1_verify_cert_store(ssl, ps->client_trust) != 1) {
 		pki_log_errors("dtls: cannot set the device trust store");
 		return 0;
@@ -408,6 +466,62 @@ pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 		return 0;
 	}
 	return 1;
+}
+
+/* Revocation only: every other verification error is someone else's. */
+static int
+pki_revoked_cb(int ok, X509_STORE_CTX *ctx)
+{
+	return ok || X509_STORE_CTX_get_error(ctx) != X509_V_ERR_CERT_REVOKED;
+}
+
+/* See pki.h. */
+int
+pki_revoked(const struct pki_set *ps, SSL *ssl, char *why, size_t whysz)
+{
+	X509_STORE_CTX	*ctx;
+	X509		*leaf;
+	int		 rc = 0;
+
+	if (ps == NULL || !ps->has_crl || ssl == NULL ||
+	    (leaf = SSL_get0_peer_certificate(ssl)) == NULL)
+		return 0;
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, ps->client_trust, leaf,
+	    SSL_get_peer_cert_chain(ssl)) != 1) {
+		snprintf(why, whysz, "out of memory");
+		rc = -1;
+	} else {
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK |
+		    X509_V_FLAG_CRL_CHECK_ALL | X509_V_FLAG_PARTIAL_CHAIN);
+		X509_STORE_CTX_set_verify_cb(ctx, pki_revoked_cb);
+		if (X509_verify_cert(ctx) != 1 && X509_STORE_CTX_get_error(ctx)
+		    == X509_V_ERR_CERT_REVOKED) {
+			snprintf(why, whysz, "client certificate not accepted: "
+			    "certificate revoked (a CRL of a route lists it)");
+			rc = -1;
+		}
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
+}
+
+/* See pki.h. */
+void
+pki_forget_sessions(SSL_CTX *ctx)
+{
+	unsigned char keys[80];		/* name, HMAC and AES keys */
+
+	SSL_CTX_flush_sessions(ctx, 0);
+	if (RAND_bytes(keys, sizeof(keys)) != 1 ||
+	    SSL_CTX_set_tlsext_ticket_keys(ctx, keys, sizeof(keys)) != 1) {
+		/* no fresh keys: no tickets at all rather than old ones */
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		pki_log_errors("dtls: cannot replace the session-ticket keys");
+	}
+	OPENSSL_cleanse(keys, sizeof(keys));
+	ERR_clear_error();
 }
 
 /*
