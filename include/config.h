@@ -55,6 +55,7 @@ struct config_upstream {
 	uint32_t	 max_connections;	/* top level only: one pool */
 	bool		 send_cte;	/* add Content-Transfer-Encoding: base64 */
 	uint32_t	 b64_line_length;	/* request base64 line; 0: one */
+	bool		 renew_as_enroll;	/* sren goes up as simpleenroll */
 	uint32_t	 down_time_s;	/* a failed server is skipped this long */
 	uint32_t	 health_interval_s;	/* probe down servers; 0 = off */
 };

@@ -60,6 +60,13 @@ const struct est_op	*estmap_op_by_name(const char *);	/* NULL: unknown */
 unsigned	 estmap_check(const struct est_op *, const struct est_check_in *,
 		    unsigned *resp_cf, const char **why);
 
+/*
+ * The operation op goes upstream as: sren becomes sen when renew_as_enroll
+ * (the route's upstream.renew_as_enroll); every other op is itself.
+ */
+const struct est_op	*estmap_upstream_op(const struct est_op *,
+		    int renew_as_enroll);
+
 /* Build "/.well-known/est[/label]/<up_path>" into buf; -1 on truncation. */
 int		 estmap_upstream_path(const struct est_op *, const char *label,
 		    char *buf, size_t bufsz);

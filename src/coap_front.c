@@ -1485,8 +1485,9 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		metrics_limit("upstream_backlog");
 		goto answer;
 	}
-	if (estmap_upstream_path(op, rt->label, path, sizeof(path)) == -1 ||
-	    (rq = calloc(1, sizeof(*rq))) == NULL) {
+	if (estmap_upstream_path(estmap_upstream_op(op, fr.cf->routes[
+	    rt->cfroute].up.renew_as_enroll), rt->label, path, sizeof(path)) ==
+	    -1 || (rq = calloc(1, sizeof(*rq))) == NULL) {
 		req_answer_error(&a, EST_CODE(5, 0), "internal",
 		    "internal error");
 		goto answer;

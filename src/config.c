@@ -345,6 +345,14 @@ static const struct config_key route_keys[] = {
 	  "every line ending in LF (RFC 2045 allows at most 76; servers "
 	  "decoding with OpenSSL's BIO need line breaks); 0 = one line "
 	  "without a line break, for servers that refuse them" },
+	{ .path = "upstream.renew_as_enroll", .type = CK_BOOL,
+	  .off = OFFR(up.renew_as_enroll), .def_u = 0,
+	  .top = "upstream.renew_as_enroll", .label = true,
+	  .help = "forward sren to /simpleenroll instead of /simplereenroll, "
+	  "after estcoapd has checked the renewal rules itself (Subject "
+	  "and SAN equal the device certificate's, PoP where configured); "
+	  "for a CA that compares a renewal CSR with the TLS client "
+	  "certificate, which behind a registrar is the RA's" },
 	{ .path = "upstream.down_time_s", .type = CK_UINT,
 	  .off = OFFR(up.down_time_s), .def_u = 30, .min = 1, .max = 86400,
 	  .top = "upstream.down_time_s", .label = true,

@@ -137,6 +137,19 @@ estmap_check(const struct est_op *op, const struct est_check_in *in,
 	return 0;
 }
 
+/*
+ * The operation op is forwarded as: sren as simpleenroll on a route with
+ * upstream.renew_as_enroll (a CA that compares a renewal CSR with the TLS
+ * client certificate, which behind a registrar is the RA's), else op.
+ */
+const struct est_op *
+estmap_upstream_op(const struct est_op *op, int renew_as_enroll)
+{
+	if (op != NULL && op->id == EST_OP_SREN && renew_as_enroll)
+		return estmap_op_by_id(EST_OP_SEN);
+	return op;
+}
+
 /* "/.well-known/est[/label]/<up_path>" into buf; -1 on truncation. */
 int
 estmap_upstream_path(const struct est_op *op, const char *label, char *buf,

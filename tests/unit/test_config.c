@@ -110,6 +110,7 @@ test_config_defaults(void **state)
 	assert_int_equal(cf->cache_ttl_s, 300);
 	assert_true(cf->routes[0].up.send_cte);
 	assert_int_equal(cf->routes[0].up.b64_line_length, 64);
+	assert_false(cf->routes[0].up.renew_as_enroll);
 	assert_string_equal(cf->att_on_204, "not-found");
 	assert_string_equal(cf->log_level, "info");
 	assert_null(cf->dtls_chain);
@@ -161,7 +162,8 @@ test_config_routes(void **state)
 	    "\"labels\": {\"other\": {\"upstream\": {\"url\": "
 	    "\"https://other.example\", \"ca\": \"%s/c.pem\", "
 	    "\"connect_timeout_ms\": 700, \"base64_line_length\": 0, "
-	    "\"send_cte\": false}, \"operations\": [\"att\"]}}}",
+	    "\"send_cte\": false, \"renew_as_enroll\": true}, "
+	    "\"operations\": [\"att\"]}}}",
 	    &e);
 	if (cf == NULL)
 		fail_msg("%s", e.text);
@@ -194,6 +196,8 @@ test_config_routes(void **state)
 	assert_int_equal(b->up.down_time_s, 5);
 	assert_int_equal(b->up.b64_line_length, 0);
 	assert_false(b->up.send_cte);
+	assert_true(b->up.renew_as_enroll);
+	assert_false(a->up.renew_as_enroll);
 	assert_int_equal(d->up.b64_line_length, 76);
 	assert_int_equal(b->ops, 1u << EST_OP_ATT);
 	config_free(cf);

@@ -225,6 +225,30 @@ test_estmap_upstream_path(void **state)
 	}
 }
 
+/* sren goes upstream as sen only with renew_as_enroll; others as they are. */
+static void
+test_estmap_upstream_op(void **state)
+{
+	const struct est_op	*sen = estmap_op_by_id(EST_OP_SEN);
+	const struct est_op	*sren = estmap_op_by_id(EST_OP_SREN);
+	char			 buf[64];
+
+	(void)state;
+	assert_ptr_equal(estmap_upstream_op(sren, 0), sren);
+	assert_ptr_equal(estmap_upstream_op(sren, 1), sen);
+	for (int i = 0; i < EST_OP_COUNT; i++) {
+		const struct est_op *op = estmap_op_by_id((enum est_op_id)i);
+
+		assert_ptr_equal(estmap_upstream_op(op, 0), op);
+		if (i != EST_OP_SREN)
+			assert_ptr_equal(estmap_upstream_op(op, 1), op);
+	}
+	assert_null(estmap_upstream_op(NULL, 1));
+	assert_int_equal(estmap_upstream_path(estmap_upstream_op(sren, 1),
+	    "field", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/.well-known/est/field/simpleenroll");
+}
+
 #define GET	EST_OP_CRTS
 #define POST	EST_OP_SEN
 #define ATT	EST_OP_ATT
@@ -380,6 +404,7 @@ main(void)
 		cmocka_unit_test(test_estmap_accepts),
 		cmocka_unit_test(test_estmap_check),
 		cmocka_unit_test(test_estmap_upstream_path),
+		cmocka_unit_test(test_estmap_upstream_op),
 		cmocka_unit_test(test_estmap_http_to_coap),
 		cmocka_unit_test(test_estmap_code_str),
 	};
