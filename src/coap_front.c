@@ -24,6 +24,7 @@
 #include "coap_opt.h"
 #include "coap_front.h"
 #include "config.h"
+#include "discovery.h"
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
@@ -1069,116 +1070,161 @@ front_coaps_base(coap_session_t *s, char *buf, size_t bufsz)
 	    v6 ? "]" : "", port);
 }
 
-/* Most filters of one /.well-known/core query (RFC 6690 4.1). */
-#define WK_MAX_FILTERS	4
-
-/* Bytes one link may take: href with label, rt and the ct list. */
-#define WK_LINK_MAX	256
-
-/* One query filter: name=value, a trailing '*' makes it a prefix. */
-struct front_wk_filter {
-	const char	*name;
-	size_t		 nlen;
-	const char	*val;
-	size_t		 vlen;
-	int		 prefix;
+/*
+ * The discovery cache of one request: whether the device may use the
+ * routes of a policy (its chain verifies there, no CRL lists it), per
+ * policy, so that each is verified once.
+ */
+struct front_disc_seen {
+	const struct authz	*az[FRONT_MAX_LABELS + 1];
+	int			 ok[FRONT_MAX_LABELS + 1];
+	size_t			 n;
+	int			 revoked;	/* -1: not known yet */
 };
 
-/* A value matches the filter value exactly, or begins with its prefix. */
+/*
+ * May the device of DTLS session s use route rt: would front_authorize
+ * let an operation there through? Discovery lists only those links.
+ */
 static int
-front_wk_eq(const char *v, size_t vlen, const struct front_wk_filter *f)
+front_disc_may(coap_session_t *s, const struct front_route *rt,
+    struct front_disc_seen *seen)
 {
-	if (f->prefix)
-		return vlen >= f->vlen && memcmp(v, f->val, f->vlen) == 0;
-	return vlen == f->vlen && memcmp(v, f->val, vlen) == 0;
-}
+	const struct authz	*az = front_authz(rt);
+	SSL			*ssl = front_ssl(s);
+	char			 why[160];
+	size_t			 i;
 
-/* A space-separated attribute value has a token that matches f. */
-static int
-front_wk_tokens(const char *v, const struct front_wk_filter *f)
-{
-	while (*v != '\0') {
-		size_t n = strcspn(v, " ");
-
-		if (n > 0 && front_wk_eq(v, n, f))
-			return 1;
-		v += n;
-		v += strspn(v, " ");
+	if (ssl == NULL)
+		return 0;
+	if (seen->revoked < 0)
+		seen->revoked = pki_revoked(fr.cf->pki, ssl, why,
+		    sizeof(why)) == -1;
+	if (seen->revoked)
+		return 0;
+	for (i = 0; i < seen->n && seen->az[i] != az; i++)
+		;
+	if (i == seen->n) {
+		if (i == sizeof(seen->az) / sizeof(seen->az[0]))
+			return 0;
+		seen->az[i] = az;
+		seen->ok[i] = authz_verify_device(az, ssl, why, sizeof(why)) ==
+		    0;
+		seen->n++;
 	}
-	return 0;
+	return seen->ok[i] && authz_rules_allow(az, ssl, rt->op->name, why,
+	    sizeof(why)) == 0;
 }
 
 /*
- * A link passes filter f: href (the path, with or without its leading
- * '/'), rt or ct; a link has no other attribute, so other names match
- * nothing.
+ * The link-format document for s into b->data (cap bytes): one link per
+ * served (label, operation) that passes the query, and over DTLS only
+ * those the device may use. Returns its length.
  */
-static int
-front_wk_match(const struct est_op *op, const char *href,
-    const struct front_wk_filter *f)
+static size_t
+front_disc_doc(coap_session_t *s, const struct disc_query *dq,
+    const char *base, int plain, struct front_blob *b, size_t cap)
 {
-	if (f->nlen == 4 && memcmp(f->name, "href", 4) == 0) {
-		const char *h = href + (f->vlen > 0 && f->val[0] == '/' ? 0 :
-		    1);
+	struct front_disc_seen	 seen;
+	struct disc_link	 l;
+	char			 href[96];
+	size_t			 len = 0;
 
-		return front_wk_eq(h, strlen(h), f);
+	memset(&seen, 0, sizeof(seen));
+	seen.revoked = -1;
+	b->data[0] = '\0';
+	for (size_t i = 0; i < fr.nroutes; i++) {
+		const struct front_route *rt = &fr.routes[i];
+
+		snprintf(href, sizeof(href), "/.well-known/est%s%s/%s",
+		    rt->label[0] != '\0' ? "/" : "", rt->label, rt->op->name);
+		l.href = href;
+		l.rt = rt->op->rt;
+		l.ct = rt->op->ct_attr;
+		if (!disc_match(&l, dq) || (!plain && !front_disc_may(s, rt,
+		    &seen)))
+			continue;
+		if (disc_append((char *)b->data, cap, &len, base, &l) == -1)
+			break;	/* cannot happen: cap is per route */
 	}
-	if (f->nlen == 2 && memcmp(f->name, "rt", 2) == 0)
-		return front_wk_tokens(op->rt, f);
-	if (f->nlen == 2 && memcmp(f->name, "ct", 2) == 0)
-		return front_wk_tokens(op->ct_attr, f);
-	return 0;
+	return len;
 }
 
-/* Split a query ("a=b&c=d*") into filters; returns how many. */
+/*
+ * The wire size of a request, near enough (RFC 7252 3): header, token,
+ * each option with a one-byte delta/length header (more only makes the
+ * estimate smaller than the truth), payload marker and payload.
+ */
 static size_t
-front_wk_filters(const coap_string_t *q, struct front_wk_filter *f)
+front_req_size(const coap_pdu_t *req)
 {
-	const char	*p, *end;
-	size_t		 n = 0;
+	coap_opt_iterator_t	 oi;
+	coap_opt_t		*o;
+	coap_bin_const_t	 tok = coap_pdu_get_token(req);
+	size_t			 n = 4 + tok.length, len = 0;
+	const uint8_t		*data;
 
-	if (q == NULL || q->length == 0)
-		return 0;
-	p = (const char *)q->s;
-	end = p + q->length;
-	while (p < end && n < WK_MAX_FILTERS) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp != NULL ? amp : end;
-		const char *eq = memchr(p, '=', (size_t)(stop - p));
-
-		/* a parameter without '=' is no filter (RFC 6690 4.1) */
-		if (eq != NULL && eq > p) {
-			f[n].name = p;
-			f[n].nlen = (size_t)(eq - p);
-			f[n].val = eq + 1;
-			f[n].vlen = (size_t)(stop - eq - 1);
-			f[n].prefix = f[n].vlen > 0 && f[n].val[f[n].vlen - 1]
-			    == '*';
-			if (f[n].prefix)
-				f[n].vlen--;
-			n++;
-		}
-		p = stop + 1;
-	}
+	coap_option_iterator_init(req, &oi, COAP_OPT_ALL);
+	while ((o = coap_option_next(&oi)) != NULL)
+		n += 1 + coap_opt_length(o);
+	if (coap_get_data(req, &len, &data) && len > 0)
+		n += 1 + len;
 	return n;
+}
+
+/*
+ * A plain (unauthenticated, maybe spoofed) discovery answer: at most
+ * DISC_PLAIN_FACTOR times the request, in Block2 blocks when the document
+ * is larger; the device fetches the rest block by block (RFC 7959 2.4).
+ * 0, or -1 for a block past the end (4.02).
+ */
+static int
+front_disc_plain(const coap_pdu_t *req, coap_pdu_t *resp, const uint8_t *doc,
+    size_t len)
+{
+	struct disc_block	 blk;
+	unsigned		 v;
+	uint8_t			 buf[4];
+	long			 b2 = copt_uint(req, COAP_OPTION_BLOCK2, &v) ?
+				    (long)v : -1;
+
+	if (disc_plain_block(len, front_req_size(req),
+	    coap_pdu_get_token(req).length, b2, &blk) == -1)
+		return -1;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
+	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+	    coap_encode_var_safe(buf, sizeof(buf),
+	    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
+	if (!blk.whole)
+		coap_add_option(resp, COAP_OPTION_BLOCK2, coap_encode_var_safe(
+		    buf, sizeof(buf), (blk.num << 4) | ((unsigned)blk.more << 3) |
+		    blk.szx), buf);
+	if (!blk.whole && blk.num == 0)
+		coap_add_option(resp, COAP_OPTION_SIZE2, coap_encode_var_safe(
+		    buf, sizeof(buf), (unsigned)len), buf);
+	if (blk.len > 0)
+		coap_add_data(resp, blk.len, doc + blk.off);
+	return 0;
 }
 
 /*
  * GET /.well-known/core (RFC 6690; RFC 9148 4.1): one link per served
  * (label, operation) with its rt and ct, filtered by the query. Over DTLS
- * the links are relative; on the plain listener they are absolute coaps
- * links, since EST is not served there. A multicast request whose filter
- * matches nothing gets no answer (RFC 6690 4.1, RFC 7252 8.2).
+ * the links are relative and only those the device may use under its
+ * authorization; on the plain listener they are absolute coaps links,
+ * since EST is not served there, and the answer is at most three times
+ * the request. A multicast request whose filter matches nothing gets no
+ * answer (RFC 6690 4.1, RFC 7252 8.2).
  */
 static void
 front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
-	struct front_wk_filter	 f[WK_MAX_FILTERS];
+	struct disc_query	 dq;
 	struct front_blob	*b;
 	struct est_answer	 a;
-	size_t			 nf = front_wk_filters(q, f), len = 0, cap;
-	char			 base[160] = "", href[96], peer[64];
+	size_t			 len, cap;
+	char			 base[160] = "", peer[64];
 	uint8_t			 buf[4];
 	uint64_t		 t0 = mono_ms();
 	int			 plain = coap_session_get_proto(s) !=
@@ -1188,31 +1234,14 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		return;
 	if (plain)
 		front_coaps_base(s, base, sizeof(base));
-	cap = fr.nroutes * (WK_LINK_MAX + sizeof(base)) + 1;
+	disc_query_parse(q != NULL ? (const char *)q->s : NULL, q != NULL ?
+	    q->length : 0, &dq);
+	cap = fr.nroutes * DISC_LINK_MAX + 1;
 	if ((b = malloc(sizeof(*b) + cap)) == NULL) {
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
 		return;
 	}
-	for (size_t i = 0; i < fr.nroutes; i++) {
-		const struct front_route	*rt = &fr.routes[i];
-		const char			*ct = rt->op->ct_attr;
-		int				 list = strchr(ct, ' ') != NULL;
-		size_t				 k;
-
-		snprintf(href, sizeof(href), "/.well-known/est%s%s/%s",
-		    rt->label[0] != '\0' ? "/" : "", rt->label, rt->op->name);
-		for (k = 0; k < nf; k++)
-			if (!front_wk_match(rt->op, href, &f[k]))
-				break;
-		if (k < nf)
-			continue;
-		len += (size_t)snprintf((char *)b->data + len, cap - len,
-		    "%s<%s%s>;rt=\"%s\";ct=%s%s%s", len > 0 ? "," : "", base,
-		    href, rt->op->rt, list ? "\"" : "", ct, list ? "\"" : "");
-		if (len >= cap)
-			len = cap - 1;	/* cannot happen: cap is per route */
-	}
-	b->len = len;
+	len = b->len = front_disc_doc(s, &dq, base, plain, b, cap);
 	memset(&a, 0, sizeof(a));
 	req_answer_clear(&a);
 	a.code = EST_CODE(2, 5);
@@ -1220,12 +1249,16 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	a.reason = plain ? "discovery-plain" : "discovery";
 	front_peer_str(s, peer, sizeof(peer));
 	if (len == 0 && front_is_mcast(s)) {
-		OPENSSL_clear_free(b, sizeof(*b) + cap);
 		front_no_answer(resp);
 		a.reason = "discovery-multicast-empty";
+	} else if (plain) {
+		if (front_disc_plain(req, resp, b->data, len) == -1) {
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(402));
+			a.code = EST_CODE(4, 2);
+			a.reason = "block2-out-of-range";
+		}
 	} else if (len == 0) {
 		/* RFC 6690 4.1: no match, an empty document */
-		OPENSSL_clear_free(b, sizeof(*b) + cap);
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
 		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
 		    coap_encode_var_safe(buf, sizeof(buf),
@@ -1240,7 +1273,10 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
 			a.code = EST_CODE(5, 0);
 		}
+		b = NULL;	/* libcoap's now (released by front_release_cb) */
 	}
+	if (b != NULL)
+		OPENSSL_clear_free(b, sizeof(*b) + cap);
 	front_req_line(++fr.next_id, front_sess_get(s), peer, "core", "",
 	    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, t0);
 }

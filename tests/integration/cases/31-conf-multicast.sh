@@ -71,12 +71,20 @@ wait $pids || true
 answered() {
 	grep -q '^v:1 t:NON c:[245]\.' "$T/mc.$1"
 }
-answered v6 && grep -q "<coaps://\[fd00:db8::2\]:$PORT/.well-known/est/crts>;rt=\"ace.est.crts\";ct=\"281 287\"" \
+# the answer is at most 3x the request (no amplifier for spoofed sources):
+# the first Block2 block of the document, the rest fetched block by block
+answered v6 && grep -q "Block2:0/M/.*<coaps://\[fd00:db8::2\]:$PORT/" \
     "$T/mc.v6" || fail "IPv6 multicast discovery: $(cat "$T/mc.v6")"
-ok "IPv6 multicast GET /.well-known/core -> the EST links, absolute coaps"
-answered v4 && grep -q "<coaps://192.0.2.2:$PORT/.well-known/est/sen>;rt=\"ace.est.sen\"" \
+ok "IPv6 multicast GET /.well-known/core -> first block of the absolute coaps links"
+answered v4 && grep -q "Block2:0/M/.*<coaps://192.0.2.2:$PORT/" \
     "$T/mc.v4" || fail "IPv4 multicast discovery: $(cat "$T/mc.v4")"
-ok "IPv4 multicast GET /.well-known/core -> the EST links, absolute coaps"
+ok "IPv4 multicast GET /.well-known/core -> first block of the absolute coaps links"
+"$COAP_CLIENT" -B 5 -m get -o "$T/uc.core" \
+    "coap://[fd00:db8::1]:$DPORT/.well-known/core" >/dev/null 2>&1 || true
+grep -q "/.well-known/est/crts>;rt=\"ace.est.crts\";ct=\"281 287\"" "$T/uc.core" &&
+    grep -q "/.well-known/est/sen>;rt=\"ace.est.sen\"" "$T/uc.core" ||
+    fail "the whole document block by block: $(cat "$T/uc.core")"
+ok "the rest of the document comes block by block"
 for n in v4skg v6skg; do
 	! answered $n || fail "multicast filter without match answered: $(cat "$T/mc.$n")"
 done
@@ -99,8 +107,11 @@ ok "the unanswered multicast requests are logged"
 grep -q '^v:1 t:ACK c:2.05' "$T/uc" || fail "unicast empty discovery: $(cat "$T/uc")"
 ok "unicast discovery with no match: 2.05, empty"
 
-# the link learnt by multicast leads to the EST server
-href=$(tr ',' '\n' <"$T/mc.v4" | sed -n 's/.*<\(coaps:[^>]*\/crts\)>.*/\1/p' |
+# the link learnt by discovery (its first block by multicast, the rest by
+# unicast from the answering address) leads to the EST server
+"$COAP_CLIENT" -B 5 -m get -o "$T/uc4.core" \
+    "coap://192.0.2.1:$DPORT/.well-known/core" >/dev/null 2>&1 || true
+href=$(tr ',' '\n' <"$T/uc4.core" | sed -n 's/.*<\(coaps:[^>]*\/crts\)>.*/\1/p' |
     head -n1)
 "$COAP_CLIENT" -B 10 -c "$PKI/device.crt" -j "$PKI/device.key" \
     -R "$PKI/root-ca.crt" -o "$T/crts" -m get "$href" >/dev/null 2>&1 ||
