@@ -63,7 +63,11 @@ $(BUILD)/libestcoapd.a: $(LIB_OBJS)
 $(BUILD)/estcoapd: $(BUILD)/obj/main.o $(BUILD)/libestcoapd.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o
+$(BUILD)/est-testserver: $(BUILD)/obj/tests/integration/est_upstream.o \
+	    $(BUILD)/obj/tests/integration/est_profile.o \
+	    $(BUILD)/obj/tests/integration/est_multipart.o \
+	    $(BUILD)/obj/tests/integration/est_b64.o \
+	    $(BUILD)/obj/tests/integration/est_pending.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -levent_openssl
 
 $(BUILD)/estcoap-probe: $(BUILD)/obj/tests/integration/probe.o \

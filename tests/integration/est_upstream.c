@@ -9,19 +9,31 @@
  * mode file on every request so a test can make it slow, failing or broken
  * on purpose.
  *
- * /serverkeygen ignores the CSR's key and signature (RFC 7030 4.4.1), makes
- * a P-256 key (RSA with skg_form=pkcs1), and answers multipart/mixed with a
- * key part and a cert part (RFC 7030 4.4.2).  With -l reqlog the key is
+ * --profile NAME makes it behave like a real server family (est_profile.h:
+ * rfc8951, the default, libest, globalsign, openxpki): how it decodes
+ * requests and what it refuses, how it lays out base64, its error texts,
+ * TLS limits, serverkeygen key form, and how it defers enrollments (202):
+ * mode manual=SECS answers 202 to a public key's first request and issues
+ * its repeat (libest -m); under openxpki, approval=manual keeps each new
+ * CSR waiting until a request sees approve=1, and the same CSR then picks
+ * up the same certificate.
+ *
+ * /serverkeygen ignores the CSR's key (RFC 7030 4.4.1), makes a key (the
+ * profile's kind, or mode skg_alg=; skg_form= picks the encoding: pkcs8,
+ * pkcs1 and sec1 with an RSA or EC key, pem, junk), and answers
+ * multipart/mixed with a key part and a cert part (RFC 7030 4.4.2).  With -l reqlog the key is
  * also written, as PEM, to <reqlog>.lastkey.pem, replaced on every
  * successful answer.
  *
- * Each request line ends with cmcra= (1 when the registrar's client
- * certificate has EKU id-kp-cmcRA), cc= (the CN of an RFC 9440
- * Client-Cert header, or -), ccc= (the number of entries of
- * Client-Cert-Chain, or -) and cn= (the registrar's certificate). The last request's two header values are kept
- * verbatim in <reqlog>.clientcert, one per line. The last request with a
- * body is kept in <reqlog>.lastbody: a line "cte=<its
- * Content-Transfer-Encoding or ->", then the body verbatim.
+ * Each request line ends with cte= (the Content-Transfer-Encoding, or -),
+ * h2= (1 when the client offered h2 by ALPN; profile globalsign only),
+ * cmcra= (1 when the registrar's client certificate has EKU id-kp-cmcRA),
+ * cc= (the CN of an RFC 9440 Client-Cert header, or -), ccc= (the number
+ * of entries of Client-Cert-Chain, or -) and cn= (the registrar's
+ * certificate).  The last request's two header values are kept verbatim
+ * in <reqlog>.clientcert, one per line.  The last request with a body is
+ * kept in <reqlog>.lastbody: a line "cte=<its Content-Transfer-Encoding or
+ * ->", then the body verbatim.
  */
 
 #include <sys/queue.h>
@@ -35,6 +47,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -60,6 +73,10 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+
+#include "est_b64.h"
+#include "est_pending.h"
+#include "est_profile.h"
 
 #define LISTEN_ADDR	"127.0.0.1"
 #define EST_PREFIX	"/.well-known/est/"
@@ -116,11 +133,15 @@ static const unsigned char default_csrattrs[] = {
 	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
 };
 
-/* How the base64 text of a body is laid out. */
-enum b64_style {
-	B64_WRAP,			/* CRLF after every 64 characters */
-	B64_ONELINE,			/* no line breaks at all */
-	B64_SPACES,			/* CRLF every 64, plus SP and TAB inside */
+/* The CsrAttrs example of RFC 7030 4.5.2 (globalsign's label "csrattrs"). */
+static const unsigned char rfc7030_csrattrs[] = {
+	0x30, 0x41, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+	0x01, 0x09, 0x07, 0x30, 0x12, 0x06, 0x07, 0x2a, 0x86, 0x48,
+	0xce, 0x3d, 0x02, 0x01, 0x31, 0x07, 0x06, 0x05, 0x2b, 0x81,
+	0x04, 0x00, 0x22, 0x30, 0x16, 0x06, 0x09, 0x2a, 0x86, 0x48,
+	0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e, 0x31, 0x09, 0x06, 0x07,
+	0x2b, 0x06, 0x01, 0x01, 0x01, 0x01, 0x16, 0x06, 0x08, 0x2a,
+	0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03,
 };
 
 /* The knobs of the mode file, as read for one request. */
@@ -140,7 +161,14 @@ struct mode {
 	int	skg_quoted;		/* skg_boundary=quoted */
 	int	skg_lf;			/* skg_lf=1: LF, not CRLF, line ends */
 	char	skg_broken[16];		/* missing, noboundary, truncated */
-	char	skg_form[8];		/* pkcs8, pkcs1, sec1, pem, junk */
+	char	skg_alg[16];		/* p256, rsa2048 ...; "" = profile's */
+	char	skg_form[8];		/* pkcs8, pkcs1, sec1, pem, junk;
+					   "" = the profile's form */
+	/* Enrollments the CA does not issue at once (RFC 7030 4.2.3). */
+	long	manual;			/* libest -m: 202 + Retry-After this,
+					   then issue on the repeat; 0 = off */
+	int	approval_manual;	/* OpenXPKI: new CSRs wait (202) */
+	int	approve;		/* OpenXPKI: operator approved them */
 };
 
 struct server;
@@ -157,6 +185,9 @@ struct pending {
 					       send the shorter body, close */
 	int			 endless;   /* body=endless */
 	int			 alert;	    /* body=alert */
+	char			 reason[128]; /* status phrase; "" = evhttp's */
+	struct b64_layout	 lay;	    /* base64 of this answer */
+	char			 label[64]; /* CA label of the path, or "" */
 };
 
 /* body=endless: one chunked answer that only stops when the client goes. */
@@ -181,6 +212,8 @@ struct server {
 	struct event		*sigterm;
 	struct event		*sigint;
 	TAILQ_HEAD(, pending)	 pendings;	/* delayed answers */
+	const struct prof	*pf;		/* --profile */
+	struct pend_table	 waiting;	/* enrollments not issued yet */
 };
 
 /* Print the OpenSSL error queue after a message, and empty it. */
@@ -212,20 +245,36 @@ log_clean(char *dst, size_t dstsz, const char *src)
 	dst[i] = '\0';
 }
 
+/* The TLS connection behind req, or NULL. */
+static SSL *
+req_ssl(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon;
+	struct bufferevent *bev;
+
+	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
+	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL)
+		return NULL;
+	return bufferevent_openssl_get_ssl(bev);
+}
+
+/* The TLS client certificate behind req, or NULL. */
+static X509 *
+req_peer(struct evhttp_request *req)
+{
+	SSL *ssl = req_ssl(req);
+
+	return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
 /* Find the common name of the TLS client certificate behind req. */
 static void
 peer_cn(struct evhttp_request *req, char *cn, size_t cnsz)
 {
-	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
 	X509 *peer;
-	SSL *ssl;
 
 	cn[0] = '\0';
-	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
-	    (peer = SSL_get0_peer_certificate(ssl)) == NULL)
+	if ((peer = req_peer(req)) == NULL)
 		return;
 	if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer),
 	    NID_commonName, cn, (int)cnsz) < 0)
@@ -237,17 +286,11 @@ peer_cn(struct evhttp_request *req, char *cn, size_t cnsz)
 static int
 peer_cmcra(struct evhttp_request *req)
 {
-	struct evhttp_connection *evcon;
-	struct bufferevent *bev;
 	EXTENDED_KEY_USAGE *eku;
 	X509 *peer;
-	SSL *ssl;
 	int i, hit = 0;
 
-	if ((evcon = evhttp_request_get_connection(req)) == NULL ||
-	    (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
-	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL ||
-	    (peer = SSL_get0_peer_certificate(ssl)) == NULL)
+	if ((peer = req_peer(req)) == NULL)
 		return 0;
 	if ((eku = X509_get_ext_d2i(peer, NID_ext_key_usage, NULL, NULL)) ==
 	    NULL) {
@@ -350,7 +393,7 @@ reqlog_write(struct server *srv, struct evhttp_request *req)
 	static const char *names[] = { "GET", "POST", "HEAD", "PUT", "DELETE",
 	    "OPTIONS", "TRACE", "CONNECT", "PATCH" };
 	char method[16], path[512], ctype[256], cnraw[256], cn[256];
-	char ccn[128], ccraw[128], nchain[16];
+	char ccn[128], ccraw[128], nchain[16], cte[32];
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	const char *cc, *chain;
 	int bit = ffs((int)evhttp_request_get_command(req)) - 1;
@@ -374,10 +417,12 @@ reqlog_write(struct server *srv, struct evhttp_request *req)
 	client_cert_save(srv, cc, chain);
 	body_save(srv, req);
 	/* cn= stays last: tests anchor it at the end of the line */
-	fprintf(srv->reqlog, "%s %s ctype=%s len=%zu cmcra=%d cc=%s ccc=%s "
-	    "cn=%s\n", method, path, ctype,
-	    evbuffer_get_length(evhttp_request_get_input_buffer(req)),
-	    peer_cmcra(req), ccn, nchain, cn);
+	log_clean(cte, sizeof(cte), evhttp_find_header(in,
+	    "Content-Transfer-Encoding"));
+	fprintf(srv->reqlog, "%s %s ctype=%s len=%zu cte=%s h2=%d cmcra=%d "
+	    "cc=%s ccc=%s cn=%s\n", method, path, ctype,
+	    evbuffer_get_length(evhttp_request_get_input_buffer(req)), cte,
+	    prof_h2_offered(req_ssl(req)), peer_cmcra(req), ccn, nchain, cn);
 	fflush(srv->reqlog);
 }
 
@@ -425,7 +470,7 @@ mode_set(struct mode *m, const char *key, const char *val)
 		return -1;
 	}
 	if (strcmp(key, "delay_ms") == 0 || strcmp(key, "status") == 0 ||
-	    strcmp(key, "cte") == 0) {
+	    strcmp(key, "cte") == 0 || strcmp(key, "manual") == 0) {
 		errno = 0;
 		n = strtol(val, &end, 10);
 		if (errno != 0 || end == val || *end != '\0')
@@ -436,9 +481,24 @@ mode_set(struct mode *m, const char *key, const char *val)
 			m->status = (int)n;
 		else if (key[0] == 'c' && (n == 0 || n == 1))
 			m->cte = (int)n;
+		else if (key[0] == 'm' && n >= 0 && n <= 86400)
+			m->manual = n;
 		else
 			return -1;
 		return 0;
+	}
+	if (strcmp(key, "approval") == 0)
+		return mode_flag(&m->approval_manual, val, "auto", "manual");
+	if (strcmp(key, "approve") == 0)
+		return mode_flag(&m->approve, val, "0", "1");
+	if (strcmp(key, "skg_alg") == 0) {
+		static const char *algs[] = { "p256", "rsa2048", "rsa3072",
+		    "rsa4096" };
+		for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++)
+			if (strcmp(val, algs[i]) == 0)
+				return mode_copy(m->skg_alg,
+				    sizeof(m->skg_alg), val);
+		return -1;
 	}
 	if (strcmp(key, "body") == 0) {
 		for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
@@ -610,83 +670,6 @@ out:
 	return rc;
 }
 
-/* Append base64 of der to out, laid out as style asks, lines ended by eol. */
-static int
-b64_append(struct evbuffer *out, const unsigned char *der, size_t len,
-    enum b64_style style, const char *eol)
-{
-	unsigned char *txt;
-	size_t i, tlen;
-	int rc = 0;
-
-	if (len > INT_MAX / 2)
-		return -1;
-	if ((txt = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
-		return -1;
-	tlen = (size_t)EVP_EncodeBlock(txt, der, (int)len);
-	if (style == B64_ONELINE) {
-		rc = evbuffer_add(out, txt, tlen);
-		free(txt);
-		return rc;
-	}
-	for (i = 0; i < tlen && rc == 0; i++) {
-		rc |= evbuffer_add(out, &txt[i], 1);
-		/* SP after every 16th and TAB after every 40th character. */
-		if (style == B64_SPACES && i % 16 == 15 && i + 1 < tlen)
-			rc |= evbuffer_add(out, " ", 1);
-		if (style == B64_SPACES && i % 40 == 39 && i + 1 < tlen)
-			rc |= evbuffer_add(out, "\t", 1);
-		if (i % 64 == 63 || i + 1 == tlen)
-			rc |= evbuffer_add(out, eol, strlen(eol));
-	}
-	free(txt);
-	return rc;
-}
-
-/*
- * Decode a base64 request body, tolerating CR, LF, SP and TAB anywhere
- * (RFC 8951 3.1).  The caller frees *der.
- */
-static int
-b64_decode(const unsigned char *in, size_t inlen, unsigned char **der,
-    size_t *derlen)
-{
-	unsigned char *txt;
-	size_t i, n = 0, pad = 0;
-	int dlen;
-
-	if (inlen > INT_MAX || (txt = malloc(inlen + 1)) == NULL)
-		return -1;
-	for (i = 0; i < inlen; i++) {
-		unsigned char c = in[i];
-
-		if (c == '\r' || c == '\n' || c == ' ' || c == '\t')
-			continue;
-		if (!(isalnum(c) || c == '+' || c == '/' || c == '=') ||
-		    (pad > 0 && c != '='))
-			goto fail;
-		if (c == '=')
-			pad++;
-		txt[n++] = c;
-	}
-	if (n == 0 || n % 4 != 0 || pad > 2)
-		goto fail;
-	if ((*der = malloc(n / 4 * 3)) == NULL)
-		goto fail;
-	/* EVP_DecodeBlock counts the zero bytes that '=' stands for. */
-	if ((dlen = EVP_DecodeBlock(*der, txt, (int)n)) < 0 ||
-	    (size_t)dlen < pad) {
-		free(*der);
-		goto fail;
-	}
-	*derlen = (size_t)dlen - pad;
-	free(txt);
-	return 0;
-fail:
-	free(txt);
-	return -1;
-}
-
 /* Add one extension given in openssl.cnf syntax to the certificate. */
 static int
 cert_add_ext(X509V3_CTX *ctx, X509 *x, int nid, const char *value)
@@ -765,24 +748,68 @@ answer_text(struct pending *p, int status, const char *text)
 	evbuffer_add_printf(p->body, "%s\n", text);
 }
 
+/* Set p to an error or pending answer as the profile writes it. */
+static void
+answer_reply(struct pending *p, const struct prof_reply *r)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
+	char n[32];
+
+	p->status = r->status;
+	snprintf(p->reason, sizeof(p->reason), "%s", r->reason);
+	if (r->ctype != NULL)
+		evhttp_add_header(h, "Content-Type", r->ctype);
+	if (r->retry_after > 0) {
+		snprintf(n, sizeof(n), "%ld", r->retry_after);
+		evhttp_add_header(h, "Retry-After", n);
+	}
+	evbuffer_add(p->body, r->text, strlen(r->text));
+}
+
+/* Set p to the profile's answer for error e. */
+static void
+answer_err(struct pending *p, enum prof_err e)
+{
+	struct prof_reply r;
+
+	prof_error(p->srv->pf, e, &r);
+	answer_reply(p, &r);
+}
+
+/* Start a 200 answer of type ctype, with the profile's CTE header. */
+static void
+answer_ok(struct pending *p, const char *ctype)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(p->req);
+
+	p->status = 200;
+	evhttp_add_header(h, "Content-Type", ctype);
+	if (p->srv->pf->cte_out)
+		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
+}
+
+/* Replace whatever p holds by a 500 for a lack of memory. */
+static void
+answer_oom(struct pending *p)
+{
+	evbuffer_drain(p->body, evbuffer_get_length(p->body));
+	evhttp_clear_headers(evhttp_request_get_output_headers(p->req));
+	answer_text(p, 500, "out of memory");
+}
+
 /* Set p to a 200 answer whose body is the base64 of der. */
 static void
 answer_der(struct pending *p, const char *ctype, const unsigned char *der,
-    size_t len, enum b64_style style)
+    size_t len)
 {
-	p->status = 200;
-	evhttp_add_header(evhttp_request_get_output_headers(p->req),
-	    "Content-Type", ctype);
-	if (b64_append(p->body, der, len, style, "\r\n") == -1) {
-		evbuffer_drain(p->body, evbuffer_get_length(p->body));
-		evhttp_clear_headers(evhttp_request_get_output_headers(p->req));
-		answer_text(p, 500, "out of memory");
-	}
+	answer_ok(p, ctype);
+	if (b64_append(p->body, der, len, &p->lay) == -1)
+		answer_oom(p);
 }
 
 /* Answer /cacerts with the -b bundle or the mode's cacerts= file. */
 static void
-op_cacerts(struct pending *p, const struct mode *m, enum b64_style style)
+op_cacerts(struct pending *p, const struct mode *m)
 {
 	STACK_OF(X509) *sk = p->srv->bundle, *alt = NULL;
 	unsigned char *der;
@@ -798,41 +825,53 @@ op_cacerts(struct pending *p, const struct mode *m, enum b64_style style)
 		ssl_warnx("cannot build the cacerts PKCS#7");
 		answer_text(p, 500, "cannot build PKCS#7");
 	} else {
-		answer_der(p, CT_PKCS7, der, len, style);
+		answer_der(p, p->srv->pf->ct_cacerts, der, len);
 		OPENSSL_free(der);
 	}
 	sk_X509_pop_free(alt, X509_free);
 }
 
-/* Answer /csrattrs with the -x file or the built-in attributes. */
+/*
+ * The CsrAttrs a profile serves without -x: globalsign's mock CA sends an
+ * empty sequence, and under the label "csrattrs" the example of RFC 7030
+ * 4.5.2; the others our default.
+ */
 static void
-op_csrattrs(struct pending *p, enum b64_style style)
+csrattrs_default(const struct pending *p, const unsigned char **der,
+    size_t *len)
 {
-	if (p->srv->csrattrs != NULL)
-		answer_der(p, CT_CSRATTRS, p->srv->csrattrs,
-		    p->srv->csrattrs_len, style);
-	else
-		answer_der(p, CT_CSRATTRS, default_csrattrs,
-		    sizeof(default_csrattrs), style);
+	static const unsigned char empty[] = { 0x30, 0x00 };
+
+	*der = default_csrattrs;
+	*len = sizeof(default_csrattrs);
+	if (p->srv->pf->id != PROF_GLOBALSIGN)
+		return;
+	if (strcmp(p->label, "csrattrs") == 0) {
+		*der = rfc7030_csrattrs;
+		*len = sizeof(rfc7030_csrattrs);
+	} else {
+		*der = empty;
+		*len = sizeof(empty);
+	}
 }
 
-/* Check that a Content-Type names application/pkcs10, parameters allowed. */
-static int
-ctype_is_pkcs10(const char *ct)
+/* Answer /csrattrs with the -x file or the profile's attributes. */
+static void
+op_csrattrs(struct pending *p, const struct mode *m)
 {
-	static const char want[] = "application/pkcs10";
-	size_t n = sizeof(want) - 1;
+	const unsigned char *der = p->srv->csrattrs;
+	size_t len = p->srv->csrattrs_len;
 
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	if (strncasecmp(ct, want, n) != 0)
-		return 0;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
+	if (der == NULL)
+		csrattrs_default(p, &der, &len);
+	/* knobs (body=oneline, spaces) win over the profile's layout */
+	if (m->body[0] == '\0')
+		p->lay = p->srv->pf->b64_attrs;
+	answer_der(p, CT_CSRATTRS, der, len);
+	/* libest's estserver counts the C string's NUL in the length */
+	if (p->srv->pf->attrs_nul && p->status == 200 &&
+	    evbuffer_add(p->body, "", 1) == -1)
+		answer_oom(p);
 }
 
 /* Keep only the first n bytes of the answer's body. */
@@ -850,44 +889,29 @@ body_keep_head(struct pending *p, size_t n)
 }
 
 /*
- * Read the base64 PKCS#10 body of an enrollment request; on failure set p
- * to the error answer and return NULL.  The caller frees the CSR.
+ * Read the base64 PKCS#10 body of an enrollment request as the profile's
+ * server does, checking its signature when verify is set; on failure set
+ * p to the error answer and return NULL.  The caller frees the CSR.
  */
 static X509_REQ *
-csr_read(struct pending *p)
+csr_read(struct pending *p, int verify)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(p->req);
-	const unsigned char *cp;
-	unsigned char *der, *body;
+	size_t len = evbuffer_get_length(in);
+	unsigned char *body = NULL;
+	enum prof_err e;
 	X509_REQ *csr;
-	size_t len = evbuffer_get_length(in), derlen;
 
-	if (!ctype_is_pkcs10(evhttp_find_header(
-	    evhttp_request_get_input_headers(p->req), "Content-Type"))) {
-		answer_text(p, 415, "Content-Type must be application/pkcs10");
-		return NULL;
-	}
 	if (len > MAX_BODY) {
 		answer_text(p, 413, "request body too large");
 		return NULL;
 	}
-	if (len == 0 || (body = evbuffer_pullup(in, -1)) == NULL) {
-		answer_text(p, 400, "empty request body");
+	if (len > 0 && (body = evbuffer_pullup(in, -1)) == NULL) {
+		answer_text(p, 500, "out of memory");
 		return NULL;
 	}
-	if (b64_decode(body, len, &der, &derlen) == -1) {
-		answer_text(p, 400, "request body is not base64");
-		return NULL;
-	}
-	cp = der;
-	if ((csr = d2i_X509_REQ(NULL, &cp, (long)derlen)) == NULL ||
-	    cp != der + derlen) {
-		answer_text(p, 400, "body is not a DER PKCS#10 request");
-		X509_REQ_free(csr);
-		csr = NULL;
-	}
-	ERR_clear_error();
-	free(der);
+	if ((csr = prof_csr_read(p->srv->pf, body, len, verify, &e)) == NULL)
+		answer_err(p, e);
 	return csr;
 }
 
@@ -906,93 +930,119 @@ p7_one_cert(X509 *cert, unsigned char **der, size_t *len)
 	return rc;
 }
 
+/*
+ * libest's estserver -m (mode manual=SECS): the first request for a
+ * public key gets 202 + Retry-After, its repeat is issued.  1 when p
+ * holds the 202.
+ */
+static int
+gate_manual(struct pending *p, const struct mode *m, X509_REQ *csr)
+{
+	unsigned char id[PEND_ID_LEN];
+	struct pend_entry *e;
+	struct prof_reply r;
+
+	if (m->manual == 0 || pend_id_pubkey(csr, id) == -1)
+		return 0;
+	if ((e = pend_find(&p->srv->waiting, id)) != NULL) {
+		pend_drop(e);
+		return 0;
+	}
+	pend_add(&p->srv->waiting, id);
+	prof_pending(p->srv->pf, m->manual, NULL, &r);
+	answer_reply(p, &r);
+	return 1;
+}
+
+/*
+ * OpenXPKI: each CSR is a workflow found again by its SHA-1.  A new one
+ * waits when approval=manual until the operator approves (approve=1); an
+ * issued one answers its certificate again.  1 when p holds the answer,
+ * else *ep is the workflow to issue into (or NULL).
+ */
+static int
+gate_workflow(struct pending *p, const struct mode *m, X509_REQ *csr,
+    struct pend_entry **ep)
+{
+	unsigned char id[PEND_ID_LEN];
+	struct pend_entry *e;
+	struct prof_reply r;
+	char tid[41];
+
+	*ep = NULL;
+	if (pend_id_csr(csr, id, tid) == -1)
+		return 0;
+	if ((e = pend_find(&p->srv->waiting, id)) != NULL &&
+	    e->state == PEND_ISSUED) {
+		answer_der(p, CT_PKCS7, e->cert, e->certlen);
+		return 1;
+	}
+	if (e == NULL)
+		e = pend_add(&p->srv->waiting, id);
+	if (m->approval_manual && !m->approve) {
+		prof_pending(p->srv->pf, p->srv->pf->pend_retry, tid, &r);
+		answer_reply(p, &r);
+		return 1;
+	}
+	*ep = e;
+	return 0;
+}
+
+/*
+ * What the CA does before it issues: globalsign's reenroll name check and
+ * triggered errors, the pending gates.  1 when p holds the answer.
+ */
+static int
+enroll_gates(struct pending *p, const struct mode *m, X509_REQ *csr,
+    int reenroll, struct pend_entry **ep)
+{
+	const struct prof *pf = p->srv->pf;
+	struct prof_reply r;
+	X509 *peer;
+
+	*ep = NULL;
+	if (reenroll && pf->reenroll_tls && ((peer = req_peer(p->req)) ==
+	    NULL || !prof_same_names(csr, peer))) {
+		answer_err(p, PE_SUBJECT);
+		return 1;
+	}
+	if (prof_trigger(pf, p->label, csr, &r)) {
+		answer_reply(p, &r);
+		return 1;
+	}
+	if (pf->pend == PP_OPENXPKI)
+		return gate_workflow(p, m, csr, ep);
+	return gate_manual(p, m, csr);
+}
+
 /* Answer /simpleenroll and /simplereenroll: check the CSR, issue a cert. */
 static void
-op_enroll(struct pending *p, enum b64_style style)
+op_enroll(struct pending *p, const struct mode *m, int reenroll)
 {
+	struct pend_entry *wf;
 	unsigned char *p7der;
 	X509_REQ *csr;
-	EVP_PKEY *pub;
 	X509 *cert = NULL;
 	size_t p7len;
 
-	if ((csr = csr_read(p)) == NULL)
+	if ((csr = csr_read(p, 1)) == NULL)
 		return;
-	if ((pub = X509_REQ_get0_pubkey(csr)) == NULL ||
-	    X509_REQ_verify(csr, pub) != 1) {
-		answer_text(p, 400, "CSR signature does not verify");
+	if (enroll_gates(p, m, csr, reenroll, &wf))
 		goto out;
-	}
-	if ((cert = cert_issue(p->srv, csr, pub)) == NULL ||
-	    p7_one_cert(cert, &p7der, &p7len) == -1) {
+	if ((cert = cert_issue(p->srv, csr, X509_REQ_get0_pubkey(csr))) ==
+	    NULL || p7_one_cert(cert, &p7der, &p7len) == -1) {
 		ssl_warnx("cannot issue a certificate");
-		answer_text(p, 500, "cannot issue certificate");
+		answer_err(p, PE_INTERNAL);
 		goto out;
 	}
-	answer_der(p, CT_PKCS7, p7der, p7len, style);
+	answer_der(p, CT_PKCS7, p7der, p7len);
+	if (wf != NULL && pend_issue(wf, p7der, p7len) == -1)
+		warnx("cannot keep the issued answer");
 	OPENSSL_free(p7der);
 out:
 	ERR_clear_error();
 	X509_free(cert);
 	X509_REQ_free(csr);
-}
-
-/* DER PrivateKeyInfo (RFC 5958) of key; the caller frees *der. */
-static int
-key_pkcs8_der(EVP_PKEY *key, unsigned char **der, size_t *len)
-{
-	PKCS8_PRIV_KEY_INFO *p8;
-	int n;
-
-	*der = NULL;
-	if ((p8 = EVP_PKEY2PKCS8(key)) == NULL)
-		return -1;
-	n = i2d_PKCS8_PRIV_KEY_INFO(p8, der);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (n <= 0)
-		return -1;
-	*len = (size_t)n;
-	return 0;
-}
-
-/*
- * The key part as the mode's skg_form= asks: PKCS#8 DER (pkcs8, the
- * default), the key type's own DER (pkcs1 for RSA, sec1 for EC), PKCS#8
- * PEM text (pem) or 32 bytes that are no key (junk).
- */
-static int
-key_form_der(EVP_PKEY *key, const char *form, unsigned char **der,
-    size_t *len)
-{
-	BIO *b;
-	char *data;
-	long n;
-	int i;
-
-	*der = NULL;
-	if (form[0] == '\0' || strcmp(form, "pkcs8") == 0)
-		return key_pkcs8_der(key, der, len);
-	if (strcmp(form, "junk") == 0) {
-		if ((*der = OPENSSL_malloc(32)) == NULL)
-			return -1;
-		memset(*der, 0x5a, 32);
-		*len = 32;
-		return 0;
-	}
-	if (strcmp(form, "pem") != 0) {
-		if ((i = i2d_PrivateKey(key, der)) <= 0)
-			return -1;
-		*len = (size_t)i;
-		return 0;
-	}
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return -1;
-	if (PEM_write_bio_PKCS8PrivateKey(b, key, NULL, NULL, 0, NULL,
-	    NULL) == 1 && (n = BIO_get_mem_data(b, &data)) > 0 &&
-	    (*der = OPENSSL_memdup(data, (size_t)n)) != NULL)
-		*len = (size_t)n;
-	BIO_free(b);
-	return *der != NULL ? 0 : -1;
 }
 
 /* Write key as PEM to <reqlog>.lastkey.pem, through a rename(2). */
@@ -1036,8 +1086,8 @@ lastkey_write(struct server *srv, EVP_PKEY *key)
  */
 static int
 answer_multipart(struct pending *p, const struct mode *m,
-    enum b64_style style, const unsigned char *key, size_t keylen,
-    const unsigned char *p7, size_t p7len)
+    const unsigned char *key, size_t keylen, const unsigned char *p7,
+    size_t p7len)
 {
 	struct {
 		const char		*ctype;
@@ -1050,6 +1100,11 @@ answer_multipart(struct pending *p, const struct mode *m,
 	size_t i, nparts = 2, mid = 0;
 	char ct[128];
 	int k = m->skg_reverse ? 1 : 0, rc = 0;
+	struct b64_layout lay = p->lay;
+
+	/* every base64 line of a part, and the part, ends with eol */
+	lay.eol = eol;
+	lay.final_eol = 1;
 
 	part[k].ctype = m->skg_encrypted ? CT_SKG_KEY : CT_PKCS8;
 	part[k].der = key;
@@ -1068,9 +1123,7 @@ answer_multipart(struct pending *p, const struct mode *m,
 		    "Content-Transfer-Encoding: base64%s%s",
 		    bnd, eol, part[i].ctype, eol, eol, eol) < 0;
 		mid = evbuffer_get_length(out);
-		rc |= b64_append(out, part[i].der, part[i].len, style, eol);
-		if (style == B64_ONELINE)
-			rc |= evbuffer_add(out, eol, strlen(eol));
+		rc |= b64_append(out, part[i].der, part[i].len, &lay);
 	}
 	if (strcmp(m->skg_broken, "truncated") == 0) {
 		/* Cut halfway through the last part's base64. */
@@ -1099,53 +1152,107 @@ answer_multipart(struct pending *p, const struct mode *m,
 }
 
 /*
- * Answer /serverkeygen: take the names from the CSR but neither its key
- * nor its signature (RFC 7030 4.4.1), make a P-256 key, issue a cert for
- * it and send both.  body=notsigned and body=zerocerts spoil the cert part.
+ * The key the CSR asks for: globalsign's mock CA honours a Bit-Size
+ * header of 2048, 3072 or 4096; else the mode's skg_alg, the type that
+ * its skg_form names, or the profile's.
+ * NULL after answering p when the header is bad.
+ */
+static const char *
+skg_alg(struct pending *p, const struct mode *m)
+{
+	static const char *rsa[] = { "rsa2048", "rsa3072", "rsa4096" };
+	const char *bits = evhttp_find_header(evhttp_request_get_input_headers(
+	    p->req), "Bit-Size");
+
+	if (p->srv->pf->skg != SKG_GO || bits == NULL) {
+		if (m->skg_alg[0] != '\0')
+			return m->skg_alg;
+		/* skg_form=pkcs1 or sec1 names the key type */
+		if (strcmp(m->skg_form, "pkcs1") == 0)
+			return "rsa2048";
+		return strcmp(m->skg_form, "sec1") == 0 ? "p256" :
+		    p->srv->pf->skg_alg;
+	}
+	for (size_t i = 0; i < sizeof(rsa) / sizeof(rsa[0]); i++)
+		if (strcmp(bits, rsa[i] + 3) == 0)
+			return rsa[i];
+	answer_err(p, PE_BIT_SIZE);
+	return NULL;
+}
+
+/* Replace the cert part's PKCS#7 as body=notsigned or zerocerts asks. */
+static int
+skg_spoil(const struct mode *m, unsigned char **p7der, size_t *p7len)
+{
+	if (strcmp(m->body, "notsigned") != 0 &&
+	    strcmp(m->body, "zerocerts") != 0)
+		return 0;
+	OPENSSL_free(*p7der);
+	*p7der = NULL;
+	return m->body[0] == 'n' ? p7_data(p7der, p7len) :
+	    p7_certs_only(NULL, p7der, p7len);
+}
+
+/* Put the key and cert parts into p as the profile's server does. */
+static int
+skg_answer(struct pending *p, const struct mode *m,
+    const unsigned char *key, size_t keylen, const unsigned char *p7,
+    size_t p7len)
+{
+	const struct prof *pf = p->srv->pf;
+	char ct[128];
+
+	if (pf->skg == SKG_RFC8951)
+		return answer_multipart(p, m, key, keylen, p7, p7len);
+	if (prof_multipart(pf, p->body, m->skg_encrypted ? CT_SKG_KEY :
+	    CT_PKCS8, key, keylen, p7, p7len, ct, sizeof(ct)) == -1)
+		return -1;
+	p->status = 200;
+	evhttp_add_header(evhttp_request_get_output_headers(p->req),
+	    "Content-Type", ct);
+	return 0;
+}
+
+/*
+ * Answer /serverkeygen: take the names from the CSR but not its key
+ * (RFC 7030 4.4.1), make a key, issue a cert for it and send both.
+ * body=notsigned and body=zerocerts spoil the cert part.
  */
 static void
-op_serverkeygen(struct pending *p, const struct mode *m, enum b64_style style)
+op_serverkeygen(struct pending *p, const struct mode *m)
 {
+	const struct prof *pf = p->srv->pf;
 	unsigned char *keyder = NULL, *p7der = NULL;
+	struct pend_entry *wf;
+	const char *alg;
 	X509_REQ *csr;
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	size_t keylen = 0, p7len = 0;
-	int rc;
 
-	if ((csr = csr_read(p)) == NULL)
+	if (pf->skg == SKG_NONE) {
+		answer_err(p, PE_NOT_IMPL);
 		return;
-	/* skg_form=pkcs1: an RSA key, as libest sends it */
-	key = strcmp(m->skg_form, "pkcs1") == 0 ? EVP_RSA_gen(2048) :
-	    EVP_EC_gen("P-256");
-	if (key == NULL ||
-	    key_form_der(key, m->skg_form, &keyder, &keylen) == -1) {
+	}
+	if ((csr = csr_read(p, pf->skg_verify)) == NULL)
+		return;
+	if (enroll_gates(p, m, csr, 0, &wf) || (alg = skg_alg(p, m)) == NULL)
+		goto out;
+	if (prof_skg_key(pf, alg, m->skg_form, &key, &keyder, &keylen) ==
+	    -1) {
 		ssl_warnx("cannot generate a key");
-		answer_text(p, 500, "cannot generate key");
+		answer_err(p, PE_INTERNAL);
 		goto out;
 	}
 	if ((cert = cert_issue(p->srv, csr, key)) == NULL ||
-	    p7_one_cert(cert, &p7der, &p7len) == -1) {
+	    p7_one_cert(cert, &p7der, &p7len) == -1 ||
+	    skg_spoil(m, &p7der, &p7len) == -1) {
 		ssl_warnx("cannot issue a certificate");
-		answer_text(p, 500, "cannot issue certificate");
+		answer_err(p, PE_INTERNAL);
 		goto out;
 	}
-	if (strcmp(m->body, "notsigned") == 0 ||
-	    strcmp(m->body, "zerocerts") == 0) {
-		OPENSSL_free(p7der);
-		p7der = NULL;
-		rc = m->body[0] == 'n' ? p7_data(&p7der, &p7len) :
-		    p7_certs_only(NULL, &p7der, &p7len);
-		if (rc == -1) {
-			answer_text(p, 500, "cannot build PKCS#7");
-			goto out;
-		}
-	}
-	if (answer_multipart(p, m, style, keyder, keylen, p7der,
-	    p7len) == -1) {
-		evbuffer_drain(p->body, evbuffer_get_length(p->body));
-		evhttp_clear_headers(evhttp_request_get_output_headers(p->req));
-		answer_text(p, 500, "out of memory");
+	if (skg_answer(p, m, keyder, keylen, p7der, p7len) == -1) {
+		answer_oom(p);
 		goto out;
 	}
 	lastkey_write(p->srv, key);
@@ -1222,7 +1329,7 @@ answer_body_knob(struct pending *p, const struct mode *m)
 		    p7_certs_only(NULL, &der, &derlen);
 		evbuffer_drain(p->body, len);
 		if (rc == 0) {
-			b64_append(p->body, der, derlen, B64_WRAP, "\r\n");
+			b64_append(p->body, der, derlen, &p->lay);
 			OPENSSL_free(der);
 		}
 	} else if (strcmp(m->body, "oversize") == 0) {
@@ -1321,6 +1428,31 @@ alert_cb(struct evhttp_connection *evcon, void *arg)
 	}
 }
 
+/*
+ * Send p as its profile's server would: libest closes the connection
+ * after a 202 or an error, Go chunks what outgrows its 2 KiB buffer.
+ * Also right for a client that left during a delay: evhttp then only
+ * frees the request it handed over to us.
+ */
+static void
+send_plain(struct pending *p)
+{
+	const struct prof *pf = p->srv->pf;
+	const char *reason = p->reason[0] != '\0' ? p->reason : NULL;
+
+	if (pf->close_errors && (p->status == 202 || p->status >= 400))
+		evhttp_add_header(evhttp_request_get_output_headers(p->req),
+		    "Connection", "close");
+	if (pf->chunk_over > 0 && evbuffer_get_length(p->body) >
+	    pf->chunk_over && evhttp_request_get_connection(p->req) != NULL) {
+		evhttp_send_reply_start(p->req, p->status, reason);
+		evhttp_send_reply_chunk(p->req, p->body);
+		evhttp_send_reply_end(p->req);
+		return;
+	}
+	evhttp_send_reply(p->req, p->status, reason, p->body);
+}
+
 /* Put the answer on the wire and free p. */
 static void
 pending_send(struct pending *p)
@@ -1353,10 +1485,7 @@ pending_send(struct pending *p)
 		evhttp_send_reply_chunk(p->req, p->body);
 		evhttp_send_reply_end(p->req);
 	} else {
-		/* Also right for a client that left during the delay: evhttp
-		 * then only frees the request it handed over to us. */
-		evhttp_send_reply(p->req, p->status, NULL,
-		    p->body);
+		send_plain(p);
 	}
 	if (p->timer != NULL)
 		event_free(p->timer);
@@ -1376,13 +1505,17 @@ pending_timer_cb(evutil_socket_t fd, short what, void *arg)
 	pending_send(p);
 }
 
-/* Map a request path to an operation; -1 if it is not one of ours. */
+/*
+ * Map a request path to an operation and its CA label ("" for none, cut
+ * to labelsz); -1 if it is not one of ours.
+ */
 static int
-route(const char *path)
+route(const char *path, char *label, size_t labelsz)
 {
 	const char *op, *slash;
 	size_t i;
 
+	label[0] = '\0';
 	if (path == NULL || strncmp(path, EST_PREFIX, strlen(EST_PREFIX)) != 0)
 		return -1;
 	op = path + strlen(EST_PREFIX);
@@ -1390,12 +1523,43 @@ route(const char *path)
 	if ((slash = strchr(op, '/')) != NULL) {
 		if (slash == op)
 			return -1;
+		snprintf(label, labelsz, "%.*s", (int)(slash - op), op);
 		op = slash + 1;
 	}
 	for (i = 0; i < NOPS; i++)
 		if (strcmp(op, op_defs[i].name) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* The base64 layout of p's answer: the profile's, or the mode's body=. */
+static void
+answer_layout(struct pending *p, const struct mode *m)
+{
+	static const struct b64_layout oneline = { 0, "", 0, 0 };
+	static const struct b64_layout spaces = { 64, "\r\n", 1, 1 };
+
+	if (strcmp(m->body, "oneline") == 0)
+		p->lay = oneline;
+	else if (strcmp(m->body, "spaces") == 0)
+		p->lay = spaces;
+	else
+		p->lay = p->srv->pf->b64;
+}
+
+/* 1 when the profile refuses a POST's Content-Type or CTE (p answered). */
+static int
+post_refused(struct pending *p)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(p->req);
+	enum prof_err e;
+
+	e = prof_check_post(p->srv->pf, evhttp_find_header(in, "Content-Type"),
+	    evhttp_find_header(in, "Content-Transfer-Encoding"));
+	if (e == PE_NONE)
+		return 0;
+	answer_err(p, e);
+	return 1;
 }
 
 /* Handle one request: log it, route it, build the answer, send or delay. */
@@ -1405,7 +1569,6 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct server *srv = arg;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	enum b64_style style = B64_WRAP;
 	struct timeval tv;
 	struct pending *p;
 	struct mode m;
@@ -1421,7 +1584,8 @@ request_cb(struct evhttp_request *req, void *arg)
 	p->srv = srv;
 	p->req = req;
 
-	op = route(uri != NULL ? evhttp_uri_get_path(uri) : NULL);
+	op = route(uri != NULL ? evhttp_uri_get_path(uri) : NULL, p->label,
+	    sizeof(p->label));
 	if (op == -1) {
 		answer_text(p, 404, "no such EST resource");
 		pending_send(p);
@@ -1437,21 +1601,19 @@ request_cb(struct evhttp_request *req, void *arg)
 	mode_read(srv->modefile, &m);
 	if (m.op[0] != '\0' && strcmp(m.op, op_defs[op].name) != 0)
 		memset(&m, 0, sizeof(m));
-	if (strcmp(m.body, "oneline") == 0)
-		style = B64_ONELINE;
-	else if (strcmp(m.body, "spaces") == 0)
-		style = B64_SPACES;
-
+	answer_layout(p, &m);
 	if (m.status != 0 && m.status != 200)
 		answer_status(p, &m);
+	else if (op_defs[op].method == EVHTTP_REQ_POST && post_refused(p))
+		;
 	else if (op == OP_CACERTS)
-		op_cacerts(p, &m, style);
+		op_cacerts(p, &m);
 	else if (op == OP_CSRATTRS)
-		op_csrattrs(p, style);
+		op_csrattrs(p, &m);
 	else if (op == OP_SERVERKEYGEN)
-		op_serverkeygen(p, &m, style);
+		op_serverkeygen(p, &m);
 	else
-		op_enroll(p, style);
+		op_enroll(p, &m, op == OP_SIMPLEREENROLL);
 
 	/* op_serverkeygen() already put these into its cert part. */
 	if (op == OP_SERVERKEYGEN && (strcmp(m.body, "notsigned") == 0 ||
@@ -1465,7 +1627,7 @@ request_cb(struct evhttp_request *req, void *arg)
 		evhttp_remove_header(h, "Content-Type");
 		evhttp_add_header(h, "Content-Type", m.ctype);
 	}
-	if (m.cte)
+	if (m.cte && !srv->pf->cte_out)
 		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
 
 	if (m.delay_ms == 0) {
@@ -1514,9 +1676,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(srv->base);
 }
 
-/* Build the TLS context: our chain and key, required client certs. */
+/*
+ * Build the TLS context: our chain and key, required client certs, the
+ * profile's version and ALPN limits.
+ */
 static SSL_CTX *
-tls_setup(const char *cert, const char *key, const char *clientca)
+tls_setup(const struct prof *pf, const char *cert, const char *key,
+    const char *clientca)
 {
 	STACK_OF(X509_NAME) *names;
 	SSL_CTX *ctx;
@@ -1524,7 +1690,7 @@ tls_setup(const char *cert, const char *key, const char *clientca)
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
 		return NULL;
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    prof_tls(pf, ctx, cert) == -1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1 ||
 	    SSL_CTX_load_verify_locations(ctx, clientca, NULL) != 1 ||
@@ -1647,6 +1813,7 @@ server_free(struct server *srv)
 	EVP_PKEY_free(srv->ca_key);
 	sk_X509_pop_free(srv->bundle, X509_free);
 	free(srv->csrattrs);
+	pend_free(&srv->waiting);
 	if (srv->reqlog != NULL)
 		fclose(srv->reqlog);
 }
@@ -1658,7 +1825,8 @@ usage(void)
 	fprintf(stderr, "usage: est-testserver -p port -c cert -k key "
 	    "-C client-ca -a ca-cert -A ca-key\n"
 	    "           -b cacerts.pem [-P portfile] [-l reqlog] "
-	    "[-m modefile] [-x csrattrs.der]\n");
+	    "[-m modefile] [-x csrattrs.der]\n"
+	    "           [--profile NAME]   NAME: %s\n", prof_names());
 	exit(2);
 }
 
@@ -1666,6 +1834,10 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
+	static const struct option longopts[] = {
+		{ "profile", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *cert = NULL, *key = NULL, *clientca = NULL;
 	const char *cacert = NULL, *cakey = NULL, *bundle = NULL;
 	const char *portfile = NULL, *reqlog = NULL, *csrattrs = NULL;
@@ -1680,8 +1852,15 @@ main(int argc, char *argv[])
 
 	memset(&srv, 0, sizeof(srv));
 	TAILQ_INIT(&srv.pendings);
-	while ((ch = getopt(argc, argv, "p:c:k:C:a:A:b:P:l:m:x:h")) != -1) {
+	srv.pf = prof_find("rfc8951");
+	while ((ch = getopt_long(argc, argv, "p:c:k:C:a:A:b:P:l:m:x:R:h",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'R':
+			if ((srv.pf = prof_find(optarg)) == NULL)
+				errx(2, "--profile: unknown %s (%s)", optarg,
+				    prof_names());
+			break;
 		case 'p':
 			errno = 0;
 			port = strtol(optarg, &end, 10);
@@ -1709,7 +1888,7 @@ main(int argc, char *argv[])
 
 	/* A broken pipe is a client gone, not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((srv.ssl = tls_setup(cert, key, clientca)) == NULL) {
+	if ((srv.ssl = tls_setup(srv.pf, cert, key, clientca)) == NULL) {
 		ssl_warnx("cannot set up TLS from -c/-k/-C");
 		return 1;
 	}
@@ -1738,6 +1917,9 @@ main(int argc, char *argv[])
 		goto fail;
 	}
 	evhttp_set_bevcb(srv.http, tls_bev_cb, &srv);
+	/* evhttp would type an untyped body text/html; libest sends none */
+	if (srv.pf->bare_errors)
+		evhttp_set_default_content_type(srv.http, NULL);
 	evhttp_set_gencb(srv.http, request_cb, &srv);
 	evhttp_set_max_body_size(srv.http, MAX_BODY_HARD);
 	evhttp_set_max_headers_size(srv.http, 16 * 1024);
