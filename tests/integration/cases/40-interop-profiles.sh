@@ -47,14 +47,17 @@ route_json() {
 	    "$1" "$UPORT" "$PKI/ra.crt" "$PKI/ra.key" "$PKI/root-ca.crt" "$2"
 }
 
-# profile_daemon [EXTRA]: the daemon in front of the current profile's
-# upstream, with the top-level JSON members EXTRA (with a comma)
+# profile_daemon [ROUTES]: the daemon in front of the current profile's
+# upstream; label "strict" sends one-line base64 without CTE, ROUTES
+# (JSON members, with a leading comma) adds routes
 profile_daemon() {
 	local labels='"field-2"'
 	[ "$PROF" != globalsign ] || labels='"field-2", "triggererrors"'
 	write_config "https://localhost:$UPORT" ',
 	"limits": { "exchange_entries": 0 },
-	"est": { "server_keygen": true, "labels": [ '"$labels"' ] }'"${1:-}"
+	"est": { "server_keygen": true, "labels": [ '"$labels"' ] },
+	"labels": { '"$(route_json strict ', "base64_line_length": 0,
+	    "send_cte": false')${1:-}"' }'
 	start_daemon
 }
 
@@ -123,8 +126,7 @@ flow_enroll() {
 # flow_renew_route: sren on a route with upstream.renew_as_enroll
 flow_renew_route() {
 	local n
-	profile_daemon ',
-	"labels": { '"$(route_json renew ', "renew_as_enroll": true')"' }'
+	profile_daemon ", $(route_json renew ', "renew_as_enroll": true')"
 	n=$(upstream_count "$PROF" "POST /.well-known/est/renew/simpleenroll ")
 	DEV_CERT=$T/$PROF-openssl.pem DEV_KEY=$T/$PROF-openssl-a.key \
 	    coap -m post -t 286 -f "$T/$PROF-openssl-b.der" \
@@ -175,6 +177,18 @@ flow_label() {
 	grep -q "POST /.well-known/est/field-2/simpleenroll " "$T/$PROF.req" ||
 	    fail "$PROF: labelled sen did not reach /field-2/simpleenroll"
 	ok "$PROF: label forwarded as /.well-known/est/<label>/<op>"
+}
+
+# flow_strict WANT: sen on the route with upstream.base64_line_length 0
+# and send_cte false (one-line base64, no CTE) gets WANT from this CA
+flow_strict() {
+	csr_new "$PROF-strict" "/O=interop/CN=$PROF-strict"
+	sen_probe "$T/$PROF-strict.der" /.well-known/est/strict/sen
+	expect_pcode "$1" "$PROF: one line without CTE (base64_line_length 0, send_cte false) -> $1"
+	tail -n1 "$T/$PROF.req" | grep -q "/strict/simpleenroll .* cte=- " ||
+	    fail "$PROF: the strict route sent a Content-Transfer-Encoding"
+	[ "$(sed 1d "$T/$PROF.req.lastbody" | wc -l)" -eq 0 ] ||
+	    fail "$PROF: the strict route sent line breaks"
 }
 
 # sen_probe FILE [PATH]: sen by the probe (exact code and Max-Age)
@@ -338,7 +352,6 @@ for PROF in $PROFILES; do
 	flow_crts
 	flow_enroll openssl
 	flow_enroll gnutls
-	[ "$PROF" != globalsign ] || flow_renew_route
 	flow_att
 	case $PROF in
 	openxpki)
@@ -350,7 +363,13 @@ for PROF in $PROFILES; do
 	*)	flow_skg "P-256 PKCS#8 from the CA" ;;
 	esac
 	flow_label
+	case $PROF in
+	libest)	flow_strict 4.00 ;;	# BIO_f_base64 reads no CSR: 400
+	globalsign) flow_strict 5.02 ;;	# 415 without CTE
+	*)	flow_strict 2.04 ;;
+	esac
 	"flow_pending_$PROF"
 	flow_error
+	[ "$PROF" != globalsign ] || flow_renew_route
 done
 done_case
