@@ -188,6 +188,8 @@ prof_check_post(const struct prof *pf, const char *ctype, const char *cte)
 	case PROF_GLOBALSIGN:
 		break;
 	}
+	if (ctype == NULL)
+		return PE_NO_CTYPE;
 	if (!media_type_is(ctype, "application/pkcs10",
 	    pf->id == PROF_RFC8951))
 		return PE_CTYPE;
@@ -316,6 +318,7 @@ struct perr {
 
 /* Our own wording. */
 static const struct perr err_rfc8951[] = {
+	{ PE_NO_CTYPE, 415, "Content-Type must be application/pkcs10" },
 	{ PE_CTYPE, 415, "Content-Type must be application/pkcs10" },
 	{ PE_EMPTY, 400, "empty request body" },
 	{ PE_BASE64, 400, "request body is not base64" },
@@ -337,6 +340,7 @@ static const struct perr err_libest[] = {
 
 /* errors.go and http.go estError descriptions. */
 static const struct perr err_globalsign[] = {
+	{ PE_NO_CTYPE, 415, "malformed or missing Content-Type header" },
 	{ PE_CTYPE, 415, "Content-Type must be application/pkcs10" },
 	{ PE_NO_CTE, 415, "missing Content-Transfer-Encoding header" },
 	{ PE_BAD_CTE, 415, "Content-Transfer-Encoding must be base64" },

@@ -25,6 +25,7 @@ enum prof_id {
 /* What a request did wrong, in each server's own terms (prof_error()). */
 enum prof_err {
 	PE_NONE,
+	PE_NO_CTYPE,			/* Content-Type missing */
 	PE_CTYPE,			/* Content-Type not application/pkcs10 */
 	PE_NO_CTE,			/* Content-Transfer-Encoding missing */
 	PE_BAD_CTE,			/* Content-Transfer-Encoding not base64 */

@@ -316,6 +316,9 @@ flow_pending_globalsign() {
 	csr_new p-gs-f "/CN=Trigger Error Forbidden"
 	sen_probe "$T/p-gs-f.der" /.well-known/est/triggererrors/sen
 	expect_pcode 4.03 "globalsign: a CA refusal (403) is 4.03"
+	tail -n1 "$T/globalsign.req" | grep -q " h2=1 " ||
+	    fail "globalsign: estcoapd did not offer h2"
+	ok "globalsign: estcoapd offers h2 by ALPN; the profile answers in http/1.1"
 }
 
 flow_pending_openxpki() {
