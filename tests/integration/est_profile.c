@@ -330,6 +330,7 @@ static const struct perr err_rfc8951[] = {
 
 /* est_locl.h EST_BODY_*, sent by est_send_http_error(). */
 static const struct perr err_libest[] = {
+	{ PE_NO_CTYPE, 400, "Invalid content type used.\n" },
 	{ PE_CTYPE, 400, "Invalid content type used.\n" },
 	{ PE_CSR, 400, "Invalid or corrupted pkcs10 request.\n" },
 	{ PE_CSR_SIG, 400, "Invalid or corrupted pkcs10 request.\n" },
