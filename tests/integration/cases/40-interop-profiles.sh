@@ -14,11 +14,16 @@ command -v coap-client-gnutls >/dev/null ||
 PROFILES="rfc8951 libest globalsign openxpki"
 cat "$PKI/est-ca.crt" "$PKI/root-ca.crt" >"$T/up-trust.pem"
 
-# csr_new NAME SUBJECT: a fresh P-256 key and DER CSR, $T/NAME.{key,der}
+# the device's Subject: what auth.csr_identity lets its CSRs ask for
+DEV_SUBJ=$(openssl x509 -in "$PKI/device.crt" -noout -subject \
+    -nameopt compat | sed 's/^subject=//')
+
+# csr_new NAME [SUBJECT]: a fresh P-256 key and DER CSR for the device's
+# Subject (or SUBJECT), $T/NAME.{key,der}
 csr_new() {
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	    -keyout "$T/$1.key" -subj "$2" -outform DER -out "$T/$1.der" \
-	    2>/dev/null || fail "openssl req $1"
+	    -keyout "$T/$1.key" -subj "${2:-$DEV_SUBJ}" -outform DER \
+	    -out "$T/$1.der" 2>/dev/null || fail "openssl req $1"
 }
 
 # up CURL-ARGS... PATH: one request straight to the current upstream as
@@ -40,24 +45,30 @@ expect_up() {
 	ok "$PROF: $3"
 }
 
-# route_json LABEL EXTRA: a label route to the current upstream
+# route_json LABEL UPSTREAM-EXTRA [ROUTE-EXTRA]: a label route to the
+# current upstream, with more members for its upstream and for the route
 route_json() {
 	printf '"%s": { "upstream": { "url": "https://localhost:%s",
-	    "client_cert": "%s", "client_key": "%s", "ca": "%s"%s } }' \
-	    "$1" "$UPORT" "$PKI/ra.crt" "$PKI/ra.key" "$PKI/root-ca.crt" "$2"
+	    "client_cert": "%s", "client_key": "%s", "ca": "%s"%s }%s }' \
+	    "$1" "$UPORT" "$PKI/ra.crt" "$PKI/ra.key" "$PKI/root-ca.crt" "$2" \
+	    "${3:-}"
 }
 
 # profile_daemon [ROUTES]: the daemon in front of the current profile's
 # upstream; label "strict" sends one-line base64 without CTE, ROUTES
-# (JSON members, with a leading comma) adds routes
+# (JSON members, with a leading comma) adds routes.  CSRs carry the
+# device's Subject (auth.csr_identity "subject", the default).
 profile_daemon() {
-	local labels='"field-2"'
-	[ "$PROF" != globalsign ] || labels='"field-2", "triggererrors"'
+	local routes
+	routes=$(route_json strict ', "base64_line_length": 0,
+	    "send_cte": false')
+	# globalsign's mock CA acts on fixed CSR names under this label
+	[ "$PROF" != globalsign ] || routes="$routes, $(route_json \
+	    triggererrors '' ', "auth": { "csr_identity": "any" }')"
 	write_config "https://localhost:$UPORT" ',
 	"limits": { "exchange_entries": 0 },
-	"est": { "server_keygen": true, "labels": [ '"$labels"' ] },
-	"labels": { '"$(route_json strict ', "base64_line_length": 0,
-	    "send_cte": false')${1:-}"' }'
+	"est": { "server_keygen": true, "labels": [ "field-2" ] },
+	"labels": { '"$routes${1:-}"' }'
 	start_daemon
 }
 
@@ -102,8 +113,8 @@ flow_crts() {
 # key (same names); SREN_WANT is the sren code expected on the default
 # route
 flow_enroll() {
-	local c=$1 subj="/O=interop/CN=$PROF-$1"
-	csr_new "$PROF-$c-a" "$subj"
+	local c=$1
+	csr_new "$PROF-$c-a"
 	with_client "$c" -m post -t 286 -f "$T/$PROF-$c-a.der" \
 	    /.well-known/est/sen
 	expect_code 2.xx "$PROF: sen by coap-client-$c"
@@ -113,7 +124,7 @@ flow_enroll() {
 	    fail "$PROF: sen ($c): certificate lacks the CSR key"
 	openssl verify -CAfile "$T/up-trust.pem" "$T/$PROF-$c.pem" \
 	    >/dev/null || fail "$PROF: sen ($c): certificate does not verify"
-	csr_new "$PROF-$c-b" "$subj"
+	csr_new "$PROF-$c-b"
 	DEV_CERT=$T/$PROF-$c.pem DEV_KEY=$T/$PROF-$c-a.key with_client "$c" \
 	    -m post -t 286 -f "$T/$PROF-$c-b.der" /.well-known/est/sren
 	expect_code "$SREN_WANT" "$PROF: sren by coap-client-$c with the new certificate"
@@ -151,7 +162,7 @@ flow_att() {
 # flow_skg ALG: skg by the probe with the profile's own key type, and by
 # both clients with a P-256 key (small enough for one block)
 flow_skg() {
-	csr_new "$PROF-skg" "/O=interop/CN=$PROF-skg"
+	csr_new "$PROF-skg"
 	probe -m post -u /.well-known/est/skg -t 286 -A 62 \
 	    -f "$T/$PROF-skg.der" -o "$T/skg.cbor" -w 30
 	expect_pcode 2.04 "$PROF: skg ($1)"
@@ -170,7 +181,7 @@ flow_skg() {
 flow_label() {
 	probe -m get -u /.well-known/est/field-2/crts
 	expect_pcode 2.05 "$PROF: crts under a label"
-	csr_new "$PROF-lab" "/O=interop/CN=$PROF-label"
+	csr_new "$PROF-lab"
 	probe -m post -u /.well-known/est/field-2/sen -t 286 \
 	    -f "$T/$PROF-lab.der"
 	expect_pcode 2.04 "$PROF: sen under a label"
@@ -182,7 +193,7 @@ flow_label() {
 # flow_strict WANT: sen on the route with upstream.base64_line_length 0
 # and send_cte false (one-line base64, no CTE) gets WANT from this CA
 flow_strict() {
-	csr_new "$PROF-strict" "/O=interop/CN=$PROF-strict"
+	csr_new "$PROF-strict"
 	sen_probe "$T/$PROF-strict.der" /.well-known/est/strict/sen
 	expect_pcode "$1" "$PROF: one line without CTE (base64_line_length 0, send_cte false) -> $1"
 	tail -n1 "$T/$PROF.req" | grep -q "/strict/simpleenroll .* cte=- " ||
@@ -282,7 +293,7 @@ check_profile_openxpki() {
 
 # --- 202 -> 5.03 + Max-Age -> retry, as each server family does it ---
 flow_pending_rfc8951() {
-	csr_new p-rfc "/O=interop/CN=pending-rfc8951"
+	csr_new p-rfc
 	upstream_mode rfc8951 manual=2
 	sen_probe "$T/p-rfc.der"
 	expect_pcode 5.03 "rfc8951: 202 -> 5.03"
@@ -294,7 +305,7 @@ flow_pending_rfc8951() {
 }
 
 flow_pending_libest() {
-	csr_new p-libest "/O=interop/CN=pending-libest"
+	csr_new p-libest
 	upstream_mode libest manual=7
 	sen_probe "$T/p-libest.der"
 	expect_pcode 5.03 "libest (-m 7): 202 -> 5.03"
@@ -322,7 +333,7 @@ flow_pending_globalsign() {
 }
 
 flow_pending_openxpki() {
-	csr_new p-ox "/O=interop/CN=pending-openxpki"
+	csr_new p-ox
 	upstream_mode openxpki approval=manual
 	sen_probe "$T/p-ox.der"
 	expect_pcode 5.03 "openxpki (manual approval): 202 -> 5.03"
