@@ -1,6 +1,7 @@
 /*
  * Block1 reassembly (RFC 7959 2.5) with a per-body cap, a global byte
- * budget, an entry cap and expiry. Pure: no I/O; the caller passes time.
+ * budget, an entry cap, quotas per device and per source address, and
+ * expiry. Pure: no I/O; the caller passes time.
  */
 #ifndef ESTCOAPD_BLOCK1_H
 #define ESTCOAPD_BLOCK1_H
@@ -9,6 +10,20 @@
 #include <stdint.h>
 
 struct blk_table;
+
+/* Who sends a transfer (blk_add_from): the holder its quotas count. */
+struct blk_who {
+	const void	*dev;		/* device identity, e.g. the SHA-256 */
+	size_t		 devlen;	/* of its certificate; <= 32 bytes */
+	const void	*src;		/* source address, without the port */
+	size_t		 srclen;	/* <= 32 bytes */
+};
+
+/* What one holder may hold: bytes and transfers (SIZE_MAX: no limit). */
+struct blk_quota {
+	size_t		 bytes;
+	size_t		 entries;
+};
 
 enum blk_result {
 	BLK_CONTINUE,		/* more blocks expected: answer 2.31 */
@@ -39,10 +54,32 @@ void		 blk_table_set_limits(struct blk_table *, size_t max_body,
 		    size_t budget, size_t max_entries);
 
 /*
- * Add one block of the transfer (owner, key). szx is 0..6; num, m from the
- * Block1 option. On BLK_COMPLETE body and bodylen get the whole body, owned by
- * the caller (free()), and the transfer is forgotten.
+ * Quotas per device and per source address (both no limit at first),
+ * applied to transfers in progress too: a holder over its new quota
+ * loses its least recently seen transfers.
  */
+void		 blk_table_set_quotas(struct blk_table *,
+		    const struct blk_quota *dev, const struct blk_quota *src);
+
+/*
+ * Add one block of the transfer (owner, key) sent by who (NULL: one
+ * anonymous holder). szx is 0..6; num, m from the Block1 option. On
+ * BLK_COMPLETE body and bodylen get the whole body, owned by the caller
+ * (free()), and the transfer is forgotten.
+ *
+ * A block that would take its device or source past a quota first drops
+ * that holder's other transfers, least recently seen first. A block that
+ * would take the table past its budget or entry cap drops the largest
+ * transfer of the device holding the most, as long as that device holds
+ * more than who's would; else it gets BLK_NOMEM and its transfer is
+ * dropped.
+ */
+enum blk_result	 blk_add_from(struct blk_table *, const void *owner,
+		    uintptr_t key, const struct blk_who *who, uint32_t num,
+		    int m, unsigned szx, const uint8_t *data, size_t len,
+		    uint64_t now_ms, uint8_t **body, size_t *bodylen);
+
+/* The same with who NULL. */
 enum blk_result	 blk_add(struct blk_table *, const void *owner, uintptr_t key,
 		    uint32_t num, int m, unsigned szx, const uint8_t *data,
 		    size_t len, uint64_t now_ms, uint8_t **body, size_t *bodylen);
@@ -54,5 +91,6 @@ void		 blk_drop_owner(struct blk_table *, const void *owner);
 void		 blk_expire(struct blk_table *, uint64_t now_ms);
 size_t		 blk_bytes(const struct blk_table *);	/* held now */
 size_t		 blk_count(const struct blk_table *);	/* transfers now */
+size_t		 blk_evicted(const struct blk_table *);	/* dropped for room */
 
 #endif

@@ -116,7 +116,12 @@ struct config {
 	uint32_t	 max_response_body;	/* bytes of one upstream body */
 	uint32_t	 max_pending;		/* upstream-bound requests at once */
 	uint32_t	 max_pending_per_session;
+	uint32_t	 max_pending_per_device;	/* all its sessions */
 	uint32_t	 block1_budget;		/* bytes of all Block1 buffers */
+	uint32_t	 block1_device_bytes;	/* quotas of one device */
+	uint32_t	 block1_device_uploads;
+	uint32_t	 block1_source_bytes;	/* ... of one source address */
+	uint32_t	 block1_source_uploads;
 	uint32_t	 block1_lifetime_s;	/* unfinished upload kept */
 	uint32_t	 busy_max_age_s;	/* Max-Age with 5.03 when full */
 	bool		 backlog_shed;		/* 5.03 when the wait is too long */

@@ -157,9 +157,10 @@ auditf_opened(int fd, const char *reason, char *why, size_t whysz)
 	int	n;
 
 	auditf_time(t, sizeof(t));
-	n = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"event\":\"opened\","
-	    "\"reason\":\"%s\",\"pid\":%ld,\"lost\":%llu}\n", t, reason,
-	    (long)getpid(), (unsigned long long)af.lost);
+	n = snprintf(line, sizeof(line), "{\"time\":\"%s\","
+	    "\"event\":\"opened\",\"reason\":\"%s\",\"pid\":%ld,"
+	    "\"lost\":%llu}\n", t, reason, (long)getpid(),
+	    (unsigned long long)af.lost);
 	return auditf_put(fd, line, (size_t)n, why, whysz);
 }
 

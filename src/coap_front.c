@@ -1281,6 +1281,60 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, t0);
 }
 
+/* The Block1 table's limits and per-device, per-source quotas from cf. */
+static void
+front_blk_limits(const struct config *cf)
+{
+	const struct blk_quota dq = { cf->block1_device_bytes,
+	    cf->block1_device_uploads }, sq = { cf->block1_source_bytes,
+	    cf->block1_source_uploads };
+
+	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
+	    cf->max_pending * 4);
+	blk_table_set_quotas(fr.blk, &dq, &sq);
+	blk_table_set_expiry(fr.blk, cf->block1_lifetime_s * 1000ULL);
+}
+
+/*
+ * Who sends a Block1 upload, for its quotas: the device certificate's
+ * fingerprint and the source address (without the port). addr holds 16
+ * bytes.
+ */
+static void
+front_blk_who(const struct front_sess *fs, coap_session_t *s,
+    struct blk_who *who, uint8_t *addr)
+{
+	const coap_address_t *a = coap_session_get_addr_remote(s);
+
+	memset(who, 0, sizeof(*who));
+	if (fs != NULL) {
+		who->dev = fs->id.fp;
+		who->devlen = sizeof(fs->id.fp);
+	}
+	if (a != NULL && a->addr.sa.sa_family == AF_INET6) {
+		memcpy(addr, &a->addr.sin6.sin6_addr, 16);
+		who->srclen = 16;
+	} else if (a != NULL && a->addr.sa.sa_family == AF_INET) {
+		memcpy(addr, &a->addr.sin.sin_addr, 4);
+		who->srclen = 4;
+	}
+	who->src = addr;
+}
+
+/* Requests of fs's device (all its sessions) waiting for the upstream. */
+static unsigned
+front_dev_pending(const struct front_sess *fs)
+{
+	const struct front_req	*rq;
+	unsigned		 n = 0;
+
+	TAILQ_FOREACH(rq, &fr.reqs, entry)
+		if (rq->sess != NULL && memcmp(rq->sess->id.fp, fs->id.fp,
+		    sizeof(fs->id.fp)) == 0)
+			n++;
+	return n;
+}
+
 /*
  * limits.rate_per_source: one token per request from the source address.
  * 0 when allowed, else the Max-Age (seconds) to send with 5.03.
@@ -1384,11 +1438,19 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 
 	if (op->method == EST_M_POST) {
 		if (has_blk1) {
-			enum blk_result br;
+			enum blk_result	br;
+			struct blk_who	who;
+			uint8_t		addr[16];
 
-			br = blk_add(fr.blk, s, (uintptr_t)op, blk1 >> 4,
-			    (blk1 >> 3) & 1, blk1 & 7, data, len, mono_ms(),
-			    &body, &blen);
+			size_t		ev = blk_evicted(fr.blk);
+
+			front_blk_who(fs, s, &who, addr);
+			br = blk_add_from(fr.blk, s, (uintptr_t)op, &who,
+			    blk1 >> 4, (blk1 >> 3) & 1, blk1 & 7, data, len,
+			    mono_ms(), &body, &blen);
+			/* uploads dropped to make room (quotas, budget) */
+			for (ev = blk_evicted(fr.blk) - ev; ev > 0; ev--)
+				metrics_limit("block1_evicted");
 			/* RFC 7959 2.4: a Block2 in the first block applies
 			 * to the answer of the whole upload */
 			if (fs != NULL && (blk1 >> 4) == 0)
@@ -1499,12 +1561,15 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	}
 	/* admission: every upstream-bound request holds memory until done */
 	if (fs == NULL || fr.npending >= fr.cf->max_pending ||
-	    fs->pending >= fr.cf->max_pending_per_session) {
+	    fs->pending >= fr.cf->max_pending_per_session ||
+	    front_dev_pending(fs) >= fr.cf->max_pending_per_device) {
 		req_answer_error(&a, EST_CODE(5, 3), "busy",
 		    "registrar busy, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
-		metrics_limit(fr.npending >= fr.cf->max_pending ?
-		    "max_pending" : "max_pending_per_session");
+		metrics_limit(fs == NULL || fr.npending >= fr.cf->max_pending ?
+		    "max_pending" : fs->pending >=
+		    fr.cf->max_pending_per_session ?
+		    "max_pending_per_session" : "max_pending_per_device");
 		goto answer;
 	}
 	/*
@@ -2383,9 +2448,7 @@ front_reconfigure(struct config *cf)
 			log_warnx("reload: could not restore the DTLS identity");
 		return -1;
 	}
-	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
-	    cf->max_pending * 4);
-	blk_table_set_expiry(fr.blk, cf->block1_lifetime_s * 1000ULL);
+	front_blk_limits(cf);
 	if (cf->exchange_entries != fr.cf->exchange_entries ||
 	    cf->exchange_bytes != fr.cf->exchange_bytes) {
 		/* new bounds: start over; only repeats lose their shortcut */
@@ -2561,6 +2624,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("cannot create the CoAP context");
 		return -1;
 	}
+	front_blk_limits(cf);
 	/* before any endpoint; no SINGLE_BODY with 4.3.1 (design.md 5.9) */
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_event_handler(fr.ctx, front_event_cb);

@@ -151,10 +151,38 @@ static const struct config_key config_keys[] = {
 	{ .path = "limits.max_pending_per_session", .type = CK_UINT,
 	  .off = OFF(max_pending_per_session), .def_u = 4, .min = 1,
 	  .max = 1024, .help = "the same, per DTLS session" },
+	{ .path = "limits.max_pending_per_device", .type = CK_UINT,
+	  .off = OFF(max_pending_per_device), .def_u = 4, .min = 1,
+	  .max = 1024, .help = "the same, per device certificate, over all "
+	  "its sessions (a device may open several)" },
 	{ .path = "limits.block1_budget", .type = CK_UINT,
 	  .off = OFF(block1_budget), .def_u = 4194304, .min = 16384,
 	  .max = 1073741824,
-	  .help = "bytes all unfinished Block1 uploads may hold together" },
+	  .help = "bytes all unfinished Block1 uploads may hold together; "
+	  "when used up, the device holding the most (most uploads open, "
+	  "then most bytes) loses one if it holds more than the asker "
+	  "would" },
+	{ .path = "limits.block1_device_bytes", .type = CK_UINT,
+	  .off = OFF(block1_device_bytes), .def_u = 65536, .min = 1024,
+	  .max = 1073741824,
+	  .help = "bytes the unfinished Block1 uploads of one device "
+	  "certificate (all its sessions) may hold; past it its least "
+	  "recently used upload is dropped; at least "
+	  "limits.max_request_body" },
+	{ .path = "limits.block1_device_uploads", .type = CK_UINT,
+	  .off = OFF(block1_device_uploads), .def_u = 4, .min = 1,
+	  .max = 1024,
+	  .help = "unfinished Block1 uploads of one device certificate at "
+	  "once; a new one past it drops that device's least recently used" },
+	{ .path = "limits.block1_source_bytes", .type = CK_UINT,
+	  .off = OFF(block1_source_bytes), .def_u = 1048576, .min = 1024,
+	  .max = 1073741824,
+	  .help = "the same as block1_device_bytes, per source address (all "
+	  "devices behind it); at least limits.max_request_body" },
+	{ .path = "limits.block1_source_uploads", .type = CK_UINT,
+	  .off = OFF(block1_source_uploads), .def_u = 64, .min = 1,
+	  .max = 1000000,
+	  .help = "the same as block1_device_uploads, per source address" },
 	{ .path = "limits.block1_lifetime_s", .type = CK_UINT,
 	  .off = OFF(block1_lifetime_s), .def_u = 247, .min = 1, .max = 3600,
 	  .help = "an unfinished Block1 upload idle this long is dropped; "
@@ -1247,6 +1275,14 @@ config_cross_check(struct config *cf, struct errlist *errs)
 	if (cf->max_request_body > cf->block1_budget)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);
+	if (cf->max_request_body > cf->block1_device_bytes)
+		errlist_add(errs, "%s: limits.block1_device_bytes: must be at "
+		    "least limits.max_request_body (%u)", cf->file,
+		    cf->max_request_body);
+	if (cf->max_request_body > cf->block1_source_bytes)
+		errlist_add(errs, "%s: limits.block1_source_bytes: must be at "
+		    "least limits.max_request_body (%u)", cf->file,
+		    cf->max_request_body);
 	config_disc_check(cf, errs);
 	for (size_t i = 0; i < cf->nlisten; i++)
 		if (cf->listen[i].port + (cf->workers > 0 ? cf->workers - 1 :

@@ -509,6 +509,144 @@ test_blk_lowered_limits(void **state)
 	blk_table_free(t);
 }
 
+/* Block 0 (m = 1) of 256 bytes for (owner o, key k) from who. */
+static enum blk_result
+start256(struct blk_table *t, int o, uintptr_t k, const struct blk_who *who,
+    uint64_t now)
+{
+	uint8_t	*body;
+	size_t	 bodylen;
+
+	return blk_add_from(t, &owners[o % 3], k, who, 0, 1, 4, src, 256, now,
+	    &body, &bodylen);
+}
+
+/* Block num (m = 1) of 256 bytes of (owner o, key k) from who. */
+static enum blk_result
+next256(struct blk_table *t, int o, uintptr_t k, const struct blk_who *who,
+    uint32_t num, uint64_t now)
+{
+	uint8_t	*body;
+	size_t	 bodylen;
+
+	return blk_add_from(t, &owners[o % 3], k, who, num, 1, 4,
+	    src + num * 256, 256, now, &body, &bodylen);
+}
+
+static const uint8_t	 dev_a[32] = { 0xa }, dev_b[32] = { 0xb };
+static const uint8_t	 addr1[4] = { 192, 0, 2, 1 };
+static const uint8_t	 addr2[4] = { 192, 0, 2, 2 };
+
+/*
+ * One device's quota holds over all its sessions: past its entries or
+ * bytes, its own least recently seen transfers go; others are untouched.
+ */
+static void
+test_blk_device_quota(void **state)
+{
+	const struct blk_who	 a = { dev_a, 32, addr1, 4 };
+	const struct blk_who	 b = { dev_b, 32, addr2, 4 };
+	const struct blk_quota	 dq = { 512, 2 }, none = { SIZE_MAX, SIZE_MAX };
+	struct blk_table	*t;
+
+	(void)state;
+	assert_non_null(t = blk_table_new(1024, 8192, 16, EXPIRY));
+	blk_table_set_quotas(t, &dq, &none);
+	/* keys tell sessions apart here: (owner 0, key k) is session k */
+	assert_int_equal(start256(t, 0, 1, &b, 0), BLK_CONTINUE);
+	assert_int_equal(start256(t, 0, 2, &a, 1), BLK_CONTINUE);
+	assert_int_equal(start256(t, 0, 3, &a, 2), BLK_CONTINUE);
+	/* a third upload of a: its oldest (key 2) goes */
+	assert_int_equal(start256(t, 0, 4, &a, 3), BLK_CONTINUE);
+	assert_int_equal(blk_count(t), 3);
+	assert_int_equal(next256(t, 0, 2, &a, 1, 4), BLK_GAP);
+	/* a's key 3 grows past 512 bytes: its other upload (key 4) goes */
+	assert_int_equal(next256(t, 0, 3, &a, 1, 5), BLK_CONTINUE);
+	assert_int_equal(next256(t, 0, 4, &a, 1, 6), BLK_GAP);
+	assert_int_equal(blk_evicted(t), 2);
+	/* alone and past its quota it cannot go on */
+	assert_int_equal(next256(t, 0, 3, &a, 2, 7), BLK_NOMEM);
+	/* b never lost anything */
+	assert_int_equal(next256(t, 0, 1, &b, 1, 8), BLK_CONTINUE);
+	assert_int_equal(blk_count(t), 1);
+	assert_int_equal(blk_bytes(t), 512);
+	blk_table_free(t);
+}
+
+/*
+ * Issue 13, finding 7: six sessions of one device hold partial uploads
+ * that use up the budget and the entries; another device's upload still
+ * goes through, taking room from the largest holder. The large holder
+ * cannot take it back.
+ */
+static void
+test_blk_largest_holder(void **state)
+{
+	const struct blk_who	 a = { dev_a, 32, addr1, 4 };
+	const struct blk_who	 b = { dev_b, 32, addr2, 4 };
+	struct blk_table	*t;
+	uint8_t			*body;
+	size_t			 bodylen;
+	uint32_t		 i;
+
+	(void)state;
+	assert_non_null(t = blk_table_new(2048, 2048, 6, EXPIRY));
+	for (i = 0; i < 6; i++)
+		assert_int_equal(start256(t, 0, i, &a, i), BLK_CONTINUE);
+	assert_int_equal(blk_bytes(t), 1536);
+	assert_int_equal(blk_count(t), 6);
+	/* b: the entries are used up, a holds more: a loses one */
+	assert_int_equal(start256(t, 1, 9, &b, 10), BLK_CONTINUE);
+	assert_int_equal(blk_count(t), 6);
+	/* b's body grows to 1280 bytes, taking a's room when needed */
+	for (i = 1; i < 5; i++)
+		assert_int_equal(next256(t, 1, 9, &b, i, 11 + i), BLK_CONTINUE);
+	assert_int_equal(blk_add_from(t, &owners[1], 9, &b, 5, 0, 4,
+	    src + 5 * 256, 10, 20, &body, &bodylen), BLK_COMPLETE);
+	assert_int_equal(bodylen, 5 * 256 + 10);
+	assert_memory_equal(body, src, bodylen);
+	free(body);
+	assert_int_equal(blk_evicted(t), 3);
+	assert_int_equal(blk_count(t), 3);
+
+	/* b uploads again and holds 1280: a, with more open, cannot take it */
+	assert_int_equal(start256(t, 1, 9, &b, 30), BLK_CONTINUE);
+	for (i = 1; i < 5; i++)
+		assert_int_equal(next256(t, 1, 9, &b, i, 30), BLK_CONTINUE);
+	assert_int_equal(blk_bytes(t), 2048);
+	assert_int_equal(start256(t, 0, 200, &a, 32), BLK_NOMEM);
+	assert_int_equal(next256(t, 0, 0, &a, 1, 33), BLK_NOMEM);
+	assert_int_equal(next256(t, 1, 9, &b, 5, 34), BLK_CONTINUE);
+	blk_table_free(t);
+}
+
+/* A source address's quota covers every device behind it. */
+static void
+test_blk_source_quota(void **state)
+{
+	const struct blk_who	 a = { dev_a, 32, addr1, 4 };
+	const struct blk_who	 b = { dev_b, 32, addr1, 4 };
+	const struct blk_quota	 sq = { 4096, 3 }, one = { 4096, 1 };
+	const struct blk_quota	 none = { SIZE_MAX, SIZE_MAX };
+	struct blk_table	*t;
+
+	(void)state;
+	assert_non_null(t = blk_table_new(1024, 8192, 16, EXPIRY));
+	blk_table_set_quotas(t, &none, &sq);
+	assert_int_equal(start256(t, 0, 1, &a, 0), BLK_CONTINUE);
+	assert_int_equal(start256(t, 0, 2, &b, 1), BLK_CONTINUE);
+	assert_int_equal(start256(t, 0, 3, &a, 2), BLK_CONTINUE);
+	assert_int_equal(start256(t, 0, 4, &b, 3), BLK_CONTINUE);
+	assert_int_equal(blk_count(t), 3);
+	assert_int_equal(next256(t, 0, 1, &a, 1, 4), BLK_GAP);
+
+	/* quotas lowered by a reload apply now; the newest stay */
+	blk_table_set_quotas(t, &none, &one);
+	assert_int_equal(blk_count(t), 1);
+	assert_int_equal(next256(t, 0, 4, &b, 1, 5), BLK_CONTINUE);
+	blk_table_free(t);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int
 main(void)
@@ -527,6 +665,9 @@ main(void)
 		cmocka_unit_test(test_blk_drop_owner),
 		cmocka_unit_test(test_blk_many_blocks),
 		cmocka_unit_test(test_blk_lowered_limits),
+		cmocka_unit_test(test_blk_device_quota),
+		cmocka_unit_test(test_blk_largest_holder),
+		cmocka_unit_test(test_blk_source_quota),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
