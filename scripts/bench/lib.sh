@@ -196,6 +196,7 @@ bench_registrar() {
 	"limits": {
 		"max_pending": ${REG_PENDING:-20000},
 		"max_pending_per_session": 4,
+		"max_pending_per_device": 1024,
 		"rate_per_source": 0,
 		"exchange_entries": ${REG_EXCH:-0}
 	},

@@ -45,7 +45,9 @@ enroll_retry() {
 
 mk_csrs $((2 * NDEV))
 start_upstream up
+# the simulated devices share one certificate: no per-device cap
 write_config "https://localhost:$UP_PORT_up" ",
+	\"limits\": { \"max_pending_per_device\": 1024 },
 	\"service\": { \"workers\": 2 }"
 "$BUILD/estcoapd" -W -c "$T/estcoapd.json" >"$T/workers.nft"
 nft -f "$T/workers.nft" 2>"$T/nft.err" ||

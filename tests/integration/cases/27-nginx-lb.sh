@@ -42,7 +42,9 @@ sen_ok() {
 
 mk_csrs $((2 * NDEV))
 start_upstream up
-write_config "https://localhost:$UP_PORT_up"
+# the simulated devices share one certificate: no per-device cap
+write_config "https://localhost:$UP_PORT_up" ',
+	"limits": { "max_pending_per_device": 1024 }'
 PA=$PORT
 start_daemon
 PB=$(free_port udp) || fail "no free UDP port"
