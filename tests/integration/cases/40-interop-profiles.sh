@@ -134,6 +134,21 @@ flow_enroll() {
 	    fail "$PROF: sren ($c): renewed certificate lacks the new key"
 }
 
+# flow_renew_route: sren on a route with upstream.renew_as_enroll
+flow_renew_route() {
+	local n
+	profile_daemon ", $(route_json renew ', "renew_as_enroll": true')"
+	n=$(upstream_count "$PROF" "POST /.well-known/est/renew/simpleenroll ")
+	DEV_CERT=$T/$PROF-openssl.pem DEV_KEY=$T/$PROF-openssl-a.key \
+	    coap -m post -t 286 -f "$T/$PROF-openssl-b.der" \
+	    /.well-known/est/renew/sren
+	expect_code 2.xx "$PROF: sren under upstream.renew_as_enroll"
+	[ "$(upstream_count "$PROF" \
+	    "POST /.well-known/est/renew/simpleenroll ")" -eq $((n + 1)) ] ||
+	    fail "$PROF: renew_as_enroll did not send /simpleenroll"
+	ok "$PROF: renewal forwarded as /simpleenroll"
+}
+
 # flow_att: att answers the upstream's CsrAttrs as DER, CF 285
 flow_att() {
 	probe -m get -u /.well-known/est/att -o "$T/att.der"
@@ -369,5 +384,6 @@ for PROF in $PROFILES; do
 	esac
 	"flow_pending_$PROF"
 	flow_error
+	[ "$PROF" != globalsign ] || flow_renew_route
 done
 done_case
