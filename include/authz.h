@@ -80,6 +80,16 @@ unsigned	 authz_check_csr(const struct authz *, SSL *ssl, int keycheck,
 		    const char **idreason, char *why, size_t whysz);
 
 /*
+ * The same checks with the session's parts given directly: the device
+ * certificate x (NULL: none) and the tls-unique (tlsulen 0: none). The
+ * unit tests and the fuzz target use it without a DTLS session.
+ */
+unsigned	 authz_check_csr_peer(const struct authz *, X509 *x,
+		    const uint8_t *tlsu, size_t tlsulen, int keycheck, int opid,
+		    const uint8_t *der, size_t len, const char **idreason,
+		    char *why, size_t whysz);
+
+/*
  * RFC 9440 header lines for the device of ssl: "Client-Cert: :b64:" and,
  * when the chain verifies against the route's anchors, "Client-Cert-Chain:
  * :b64:, ..." (without the device's own). Both malloc'd (*chain may be

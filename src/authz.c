@@ -900,16 +900,17 @@ authz_tls_unique(SSL *ssl, uint8_t *buf, size_t bufsz, size_t *len)
 	return *len > 0 && *len <= bufsz ? 0 : -1;
 }
 
-/* protocol.md 11.2: challengePassword = base64(tls-unique). 0 or 4.01. */
+/*
+ * protocol.md 11.2: challengePassword = base64(tls-unique), the tls-unique
+ * being fin (flen 0: the session has none). 0 or 4.01.
+ */
 static unsigned
-az_pop(const struct authz *az, X509_REQ *req, SSL *ssl, char *why,
-    size_t whysz)
+az_pop(const struct authz *az, X509_REQ *req, const uint8_t *fin,
+    size_t flen, char *why, size_t whysz)
 {
 	X509_ATTRIBUTE	*attr;
 	ASN1_TYPE	*t;
-	uint8_t		 fin[AZ_MAX_FINISHED];
 	char		 want[4 * ((AZ_MAX_FINISHED + 2) / 3) + 1];
-	size_t		 flen;
 	int		 idx, wlen;
 
 	if (az->pop == AUTHZ_POP_OFF)
@@ -922,8 +923,7 @@ az_pop(const struct authz *az, X509_REQ *req, SSL *ssl, char *why,
 		    "tls-unique required (RFC 7030 3.5)");
 		return EST_CODE(4, 1);
 	}
-	if (ssl == NULL || authz_tls_unique(ssl, fin, sizeof(fin), &flen) ==
-	    -1) {
+	if (flen == 0 || flen > AZ_MAX_FINISHED) {
 		snprintf(why, whysz, "no tls-unique for this session");
 		return EST_CODE(4, 1);
 	}
@@ -972,9 +972,25 @@ authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
     const uint8_t *der, size_t len, const char **idreason, char *why,
     size_t whysz)
 {
+	uint8_t	 fin[AZ_MAX_FINISHED];
+	size_t	 flen = 0;
+
+	if (ssl != NULL && authz_tls_unique(ssl, fin, sizeof(fin), &flen) ==
+	    -1)
+		flen = 0;
+	return authz_check_csr_peer(az, ssl != NULL ?
+	    SSL_get0_peer_certificate(ssl) : NULL, fin, flen, keycheck, opid,
+	    der, len, idreason, why, whysz);
+}
+
+/* See authz.h. */
+unsigned
+authz_check_csr_peer(const struct authz *az, X509 *x, const uint8_t *tlsu,
+    size_t tlsulen, int keycheck, int opid, const uint8_t *der, size_t len,
+    const char **idreason, char *why, size_t whysz)
+{
 	const unsigned char	*p = der;
 	X509_REQ		*req;
-	X509			*x;
 	unsigned		 code = 0;
 
 	*idreason = NULL;
@@ -983,7 +999,6 @@ authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
 		snprintf(why, whysz, "bad CSR");
 		return EST_CODE(4, 0);
 	}
-	x = ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
 	if (keycheck && (X509_REQ_get0_pubkey(req) == NULL ||
 	    az_key_ok(az, X509_REQ_get0_pubkey(req), why, whysz) == -1))
 		code = EST_CODE(4, 0);
@@ -994,7 +1009,7 @@ authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
 	    whysz) == -1)
 		code = EST_CODE(4, 3);
 	if (code == 0)
-		code = az_pop(az, req, ssl, why, whysz);
+		code = az_pop(az, req, tlsu, tlsulen, why, whysz);
 	X509_REQ_free(req);
 	ERR_clear_error();
 	return code;

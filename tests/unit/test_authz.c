@@ -228,6 +228,41 @@ test_no_session(void **state)
 	authz_free(ip);
 }
 
+/*
+ * PoP with the session's parts given directly (authz_check_csr_peer):
+ * the CSR's challengePassword "AAAAAAAAAAAAAAAA" is base64 of 12 zero
+ * bytes, so it matches that tls-unique and no other.
+ */
+static void
+test_pop_peer(void **state)
+{
+	static const uint8_t	 zero[12], one[12] = { 1 };
+	struct errlist		 e = { 0 };
+	struct authz		*az = parse("{\"pop\": \"required\"}", &e);
+	uint8_t			*pw, *csr;
+	size_t			 pwlen, len;
+	char			 why[160];
+	const char		*idr;
+
+	(void)state;
+	assert_int_equal(e.count, 0);
+	pw = make_csr("P-256", 1, &pwlen);
+	csr = make_csr("P-256", 0, &len);
+	assert_int_equal(authz_check_csr_peer(az, NULL, zero, sizeof(zero), 1,
+	    0, pw, pwlen, &idr, why, sizeof(why)), 0);
+	assert_int_equal(authz_check_csr_peer(az, NULL, one, sizeof(one), 1,
+	    0, pw, pwlen, &idr, why, sizeof(why)), EST_CODE(4, 1));
+	assert_non_null(strstr(why, "does not match"));
+	assert_int_equal(authz_check_csr_peer(az, NULL, zero, 0, 1, 0, pw,
+	    pwlen, &idr, why, sizeof(why)), EST_CODE(4, 1));
+	assert_non_null(strstr(why, "no tls-unique"));
+	assert_int_equal(authz_check_csr_peer(az, NULL, zero, sizeof(zero), 1,
+	    0, csr, len, &idr, why, sizeof(why)), EST_CODE(4, 1));
+	free(pw);
+	free(csr);
+	authz_free(az);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int
 main(void)
@@ -237,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_key_policy),
 		cmocka_unit_test(test_no_session),
+		cmocka_unit_test(test_pop_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
