@@ -783,9 +783,14 @@ static int
 az_key_ok(const struct authz *az, EVP_PKEY *pk, char *why, size_t whysz)
 {
 	char	group[64];
-	int	bits = EVP_PKEY_get_bits(pk);
+	int	bits;
 	size_t	glen = 0;
 
+	if (pk == NULL) {
+		snprintf(why, whysz, "CSR public key does not decode");
+		return -1;
+	}
+	bits = EVP_PKEY_get_bits(pk);
 	switch (EVP_PKEY_get_base_id(pk)) {
 	case EVP_PKEY_RSA:
 		if (!(az->key_types & AZ_KEY_RSA)) {
@@ -999,8 +1004,8 @@ authz_check_csr_peer(const struct authz *az, X509 *x, const uint8_t *tlsu,
 		snprintf(why, whysz, "bad CSR");
 		return EST_CODE(4, 0);
 	}
-	if (keycheck && (X509_REQ_get0_pubkey(req) == NULL ||
-	    az_key_ok(az, X509_REQ_get0_pubkey(req), why, whysz) == -1))
+	if (keycheck && az_key_ok(az, X509_REQ_get0_pubkey(req), why,
+	    whysz) == -1)
 		code = EST_CODE(4, 0);
 	else if (opid == EST_OP_SREN)
 		code = az_sren(az, req, x, why, whysz);

@@ -263,6 +263,42 @@ test_pop_peer(void **state)
 	authz_free(az);
 }
 
+/*
+ * A CSR whose public key does not decode (an EC point of an unknown
+ * form) is refused by the key check with a reason, not an empty one.
+ * Found by the fuzz target csr.
+ */
+static void
+test_bad_key(void **state)
+{
+	struct errlist	 e = { 0 };
+	struct authz	*az = authz_parse(NULL, "auth", "t.json", &e);
+	size_t		 len, plen;
+	uint8_t		*csr = make_csr("P-256", 0, &len), *at;
+	unsigned char	*pub = NULL;
+	EVP_PKEY	*k;
+	const uint8_t	*p = csr;
+	X509_REQ	*r = d2i_X509_REQ(NULL, &p, (long)len);
+	char		 why[160];
+	const char	*idr;
+
+	(void)state;
+	assert_non_null(r);
+	assert_non_null(k = X509_REQ_get0_pubkey(r));
+	plen = EVP_PKEY_get1_encoded_public_key(k, &pub);
+	assert_int_equal(plen, 65);
+	assert_non_null(at = memmem(csr, len, pub, plen));
+	at[0] = 0x05;		/* no point form (02, 03, 04, 06, 07) */
+	why[0] = '\0';
+	assert_int_equal(authz_check_csr_peer(az, NULL, NULL, 0, 1, 0, csr, len,
+	    &idr, why, sizeof(why)), EST_CODE(4, 0));
+	assert_non_null(strstr(why, "public key"));
+	OPENSSL_free(pub);
+	X509_REQ_free(r);
+	free(csr);
+	authz_free(az);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int
 main(void)
@@ -273,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_key_policy),
 		cmocka_unit_test(test_no_session),
 		cmocka_unit_test(test_pop_peer),
+		cmocka_unit_test(test_bad_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
