@@ -29,4 +29,12 @@ uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
  */
 char	*file_read(const char *path, size_t max, size_t *lenp);
 
+/*
+ * Turn the comments of JSON text into blanks, in place: // to the end of
+ * the line and slash-star to star-slash, outside strings. Newlines stay,
+ * so positions in parse errors stay true; an unfinished comment is left
+ * for the parser to report.
+ */
+void	 json_blank_comments(char *text, size_t len);
+
 #endif

@@ -1372,6 +1372,7 @@ config_load(const char *path, struct errlist *errs)
 		config_free(cf);
 		return NULL;
 	}
+	json_blank_comments(text, len);
 	root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
 	if (root == NULL) {
 		int line, col;

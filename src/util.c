@@ -146,3 +146,33 @@ fail:
 	errno = e;
 	return NULL;
 }
+
+/* See util.h. */
+void
+json_blank_comments(char *text, size_t len)
+{
+	char	*p = text, *end = text + len, *e;
+	int	 str = 0;
+
+	for (; p < end; p++) {
+		if (str) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			else if (*p == '"')
+				str = 0;
+		} else if (*p == '"')
+			str = 1;
+		else if (*p == '/' && p + 1 < end && p[1] == '/') {
+			while (p < end && *p != '\n')
+				*p++ = ' ';
+		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			e = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
+			if (e == NULL)
+				return;		/* the parser reports it here */
+			for (e += 2; p < e; p++)
+				if (*p != '\n')
+					*p = ' ';
+			p--;
+		}
+	}
+}

@@ -311,7 +311,38 @@ static const struct {
 	{ "{\n  \"dtls\": {\n    \"cert\": 1,,\n  }\n}", ".json:3:16: JSON "
 	  "syntax error" },
 	{ "", ".json:1:1: JSON syntax error" },
+	/* comments keep the positions of what follows them */
+	{ "{ /* one\n two */ // three\n  \"a\" 1 }", ".json:3:7: JSON "
+	  "syntax error" },
+	{ "{ /* never closed", ".json:1:4: JSON syntax error" },
 };
+
+/* Comments (// and slash-star) are blanks; "//" inside a string is not one. */
+static void
+test_config_comments(void **state)
+{
+	struct errlist	 e = { 0 };
+	struct config	*cf;
+
+	(void)state;
+	cf = load("// an example\n{ /* the DTLS side */ " DTLS_OK ",\n"
+	    "\"upstream\": {\"url\": \"https://ca.example:8443\", // a CA\n"
+	    "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
+	    "\"ca\": \"%s/ca.pem\"}, \"log\": {\"level\": \"a/*b*/c\"}}\n"
+	    "/* the end */", &e);
+	assert_null(cf);
+	/* the string kept its slashes and stars */
+	assert_non_null(strstr(e.text, "log.level: \"a/*b*/c\" is not one of"));
+	errlist_free(&e);
+	cf = load("// an example\n{ /* the DTLS side */ " DTLS_OK ",\n"
+	    "\"upstream\": {\"url\": \"https://ca.example:8443\", // a CA\n"
+	    "\"client_cert\": \"%s/c.pem\", \"client_key\": \"%s/k.pem\", "
+	    "\"ca\": \"%s/ca.pem\"}}\n/* the end */", &e);
+	if (cf == NULL)
+		fail_msg("%s", e.text);
+	assert_string_equal(cf->routes[0].up.url, "https://ca.example:8443");
+	config_free(cf);
+}
 
 static void
 test_config_errors(void **state)
@@ -499,6 +530,7 @@ main(void)
 		cmocka_unit_test(test_config_key_mode),
 		cmocka_unit_test(test_config_workers),
 		cmocka_unit_test(test_config_reload_column),
+		cmocka_unit_test(test_config_comments),
 		cmocka_unit_test(test_config_missing_file),
 	};
 
