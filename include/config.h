@@ -202,4 +202,28 @@ void		 config_audit_check(const struct config *cf,
 /* Print the schema (key, type, default, help) for -h style listings. */
 void		 config_dump_keys(void);
 
+/* One key of the schema as -h -h and estcoapd.json(5) show it. */
+struct config_keydoc {
+	char		 path[96];	/* "dtls.mtu", "labels.<label>.operations" */
+	const char	*type;		/* "integer", "string", "file", ... */
+	char		 range[128];	/* "256..1500", "error, warning, ..." */
+	char		 def[160];	/* the default as JSON text, or "" */
+	const char	*def_note;	/* words for a default JSON cannot say */
+	bool		 required;
+	bool		 reload;	/* a SIGHUP reload applies a change */
+	bool		 section;	/* an object that holds more keys */
+	bool		 label;		/* a key under labels.<label> */
+	const char	*help;		/* one line */
+};
+
+/*
+ * The i-th key (from 0) in the order of -h -h: the top-level rows, the
+ * default route's, then those of a labels.<label> object. False past the
+ * last one.
+ */
+bool		 config_keydoc(size_t i, struct config_keydoc *);
+
+/* The operations a route serves by default: bit 1u << EST_OP_x each. */
+uint32_t	 config_ops_default(void);
+
 #endif

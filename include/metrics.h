@@ -130,6 +130,15 @@ typedef const char *(*metrics_ready_fn)(void *arg);
 int	metrics_listen(struct event_base *, const char *addr, uint16_t port,
 	    metrics_ready_fn ready, void *arg);
 
+/*
+ * Every metric family, in the order /metrics shows them: its name, type
+ * ("counter", "gauge", "histogram"), label names ("op,label,code" or "")
+ * and help text (make docs lists them in estcoapd(8)).
+ */
+typedef void (*metrics_describe_fn)(void *arg, const char *name,
+    const char *type, const char *labels, const char *help);
+void	metrics_describe(metrics_describe_fn, void *arg);
+
 /* Stop the listener and forget every value (tests, shutdown). */
 void	metrics_shutdown(void);
 

@@ -27,6 +27,11 @@
 /* A config file is small; anything bigger is a mistake. */
 #define CONFIG_MAX_FILE	(1024 * 1024)
 
+/* The default DTLS listen address and the coaps and coap ports. */
+#define LISTEN_ANY	"::"
+#define PORT_COAPS	5684
+#define PORT_COAP	5683
+
 enum ck_type {
 	CK_STRING,		/* any string */
 	CK_FILE,		/* path of a readable file */
@@ -84,8 +89,7 @@ static const char *const att_204[] = { "empty", "not-found", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .path = "listen", .type = CK_LISTEN, .reload = CK_RESTART,
-	  .help = "array of {address, port}: where DTLS is served "
-	  "(default [{\"address\": \"::\", \"port\": 5684}])" },
+	  .help = "array of {address, port}: where DTLS is served" },
 	{ .path = "dtls", .type = CK_OBJECT, .required = true,
 	  .help = "the DTLS front towards devices" },
 	{ .path = "dtls.cert", .type = CK_FILE, .off = OFF(dtls_cert),
@@ -241,8 +245,7 @@ static const struct config_key config_keys[] = {
 	{ .path = "est.labels", .type = CK_LABELS, .reload = CK_RESTART,
 	  .help = "CA labels served as /.well-known/est/<label>/<op> and "
 	  "forwarded to /.well-known/est/<label>/<operation> upstream "
-	  "(RFC 7030 3.2.2), with every setting of the default route "
-	  "(default [])" },
+	  "(RFC 7030 3.2.2), with every setting of the default route" },
 	{ .path = "est.server_keygen", .type = CK_BOOL,
 	  .off = OFF(server_keygen), .def_u = 0, .reload = CK_RESTART,
 	  .help = "serve skg and skc (upstream /serverkeygen)" },
@@ -250,16 +253,16 @@ static const struct config_key config_keys[] = {
 	  .help = "CA labels with their own settings: {\"<label>\": "
 	  "{\"upstream\": {...}, \"operations\": [...]}}; served like "
 	  "est.labels; a reload may change their upstream settings, not "
-	  "the set of labels (default {})" },
+	  "the set of labels" },
 	{ .path = "discovery", .type = CK_OBJECT, .reload = CK_RESTART,
 	  .help = "plain-CoAP (UDP) listener that answers only "
 	  "/.well-known/core (RFC 9148 4.1, 5)" },
 	{ .path = "discovery.listen", .type = CK_DLISTEN,
 	  .help = "array of {address, port}: plain UDP CoAP endpoints "
-	  "(default [], none; 5683 is the coap port)" },
+	  "(5683 is the coap port)" },
 	{ .path = "discovery.multicast", .type = CK_MCAST,
 	  .help = "multicast groups joined on the discovery endpoints, "
-	  "e.g. \"ff02::fd\", \"224.0.1.187\" (All-CoAP-Nodes; default [])" },
+	  "e.g. \"ff02::fd\", \"224.0.1.187\" (All-CoAP-Nodes)" },
 	{ .path = "discovery.interface", .type = CK_STRING,
 	  .off = OFF(disc_interface),
 	  .help = "network interface for the multicast joins (default: "
@@ -394,8 +397,8 @@ static const struct config_key route_keys[] = {
 	{ .path = "operations", .type = CK_OPS, .top = "est.operations",
 	  .label = true, .noinherit = true, .reload = CK_RESTART,
 	  .help = "operations served: crts, sen, sren, att, skg, skc "
-	  "(default all but skg and skc, which need est.server_keygen); "
-	  "others are 4.04" },
+	  "(skg and skc need est.server_keygen and are then served by "
+	  "default too); others are 4.04" },
 	{ .path = "auth", .type = CK_AUTH, .top = "auth", .label = true,
 	  .help = "who may enroll: device trust, allow-list, CSR policy "
 	  "(see Authorization in estcoapd.json(5)); a label without its "
@@ -621,11 +624,11 @@ config_listen_arr(struct config *cf, cJSON *arr, const char *key,
 {
 	cJSON	*it;
 	size_t	 i = 0;
-	int	 dtls = dport == 5684;
+	int	 dtls = dport == PORT_COAPS;
 
 	if (arr == NULL) {
 		if (dtls) {
-			snprintf(out[0].addr, sizeof(out[0].addr), "::");
+			snprintf(out[0].addr, sizeof(out[0].addr), LISTEN_ANY);
 			out[0].port = dport;
 			*nout = 1;
 		}
@@ -1398,10 +1401,10 @@ config_load(const char *path, struct errlist *errs)
 
 		if (k->type == CK_LISTEN)
 			config_listen_arr(cf, v, "listen", cf->listen,
-			    &cf->nlisten, 5684, errs);
+			    &cf->nlisten, PORT_COAPS, errs);
 		else if (k->type == CK_DLISTEN)
 			config_listen_arr(cf, v, "discovery.listen",
-			    cf->disc_listen, &cf->ndisc_listen, 5683, errs);
+			    cf->disc_listen, &cf->ndisc_listen, PORT_COAP, errs);
 		else if (k->type == CK_MCAST)
 			config_mcast(cf, v, errs);
 		else if (k->type == CK_LABELS || k->type == CK_ROUTES)
@@ -1641,10 +1644,9 @@ config_key_reloads(const struct config_key *k, bool route)
 	return true;
 }
 
-/* Print one schema row under the name path. */
-static void
-config_dump_key(const struct config_key *k, const char *path, bool label,
-    bool route)
+/* The type of a row as the documentation names it. */
+static const char *
+config_type_name(const struct config_key *k)
 {
 	static const char *const tn[] = {
 		[CK_STRING] = "string", [CK_FILE] = "file",
@@ -1657,46 +1659,165 @@ config_dump_key(const struct config_key *k, const char *path, bool label,
 		[CK_AUTH] = "object", [CK_EXT] = "?",
 	};
 
-	printf("%-30s %-8s", path, k->type == CK_EXT ? k->xtype :
-	    tn[k->type]);
-	if (k->type == CK_AUTH)
-		printf(" default: the top-level section");
-	else if (k->type == CK_EXT && k->def_s != NULL)
-		printf(" default %s", k->def_s);
-	else if (label && !k->noinherit && k->type != CK_OBJECT)
-		printf(" default: the top-level value");
-	else if (k->required && !label)
-		printf(" required");
-	else if (k->type == CK_UINT)
-		printf(" default %u", k->def_u);
-	else if (k->type == CK_BOOL)
-		printf(" default %s", k->def_u ? "true" : "false");
-	else if (k->def_s != NULL)
-		printf(" default \"%s\"", k->def_s);
-	if (!config_key_reloads(k, route))
-		printf(" (restart to change)");
-	printf("\n    %s\n", k->help);
+	return k->type == CK_EXT ? k->xtype : tn[k->type];
 }
 
-/* Print every key with its type, default and help text. */
+/*
+ * The i-th row in the order of the documentation: config_keys[], the
+ * default route's rows of route_keys[] (by .top), then the labels.<label>
+ * ones. NULL past the last; *path gets the name it is documented under.
+ */
+static const struct config_key *
+config_doc_row(size_t i, char *path, size_t pathsz, bool *label,
+    bool *route)
+{
+	*label = *route = false;
+	if (i < NKEYS) {
+		snprintf(path, pathsz, "%s", config_keys[i].path);
+		return &config_keys[i];
+	}
+	i -= NKEYS;
+	*route = true;
+	for (size_t r = 0; r < NRKEYS; r++)
+		if (route_keys[r].top != NULL && i-- == 0) {
+			snprintf(path, pathsz, "%s", route_keys[r].top);
+			return &route_keys[r];
+		}
+	*label = true;
+	for (size_t r = 0; r < NRKEYS; r++)
+		if (route_keys[r].label && i-- == 0) {
+			snprintf(path, pathsz, "labels.<label>.%s",
+			    route_keys[r].path);
+			return &route_keys[r];
+		}
+	return NULL;
+}
+
+/* The default of a row without one of its own: none, or a fixed value. */
+static void
+config_doc_fixed(const struct config_key *k, struct config_keydoc *d)
+{
+	size_t n = 0;
+
+	switch (k->type) {
+	case CK_LISTEN:
+		snprintf(d->def, sizeof(d->def), "[{\"address\": \"%s\", "
+		    "\"port\": %d}]", LISTEN_ANY, PORT_COAPS);
+		break;
+	case CK_DLISTEN:
+	case CK_MCAST:
+	case CK_LABELS:
+		snprintf(d->def, sizeof(d->def), "[]");
+		break;
+	case CK_ROUTES:
+		snprintf(d->def, sizeof(d->def), "{}");
+		break;
+	case CK_OPS:
+		n = (size_t)snprintf(d->def, sizeof(d->def), "[");
+		for (int op = 0; op < EST_OP_COUNT; op++)
+			if (OPS_DEFAULT & (1u << op))
+				n += (size_t)snprintf(d->def + n,
+				    sizeof(d->def) - n, "%s\"%s\"",
+				    n > 1 ? ", " : "",
+				    estmap_op_by_id((enum est_op_id)op)->name);
+		snprintf(d->def + n, sizeof(d->def) - n, "]");
+		break;
+	case CK_EXT: {
+		/* "[]", or "[] (every ...)": JSON, then words */
+		const char	*end = NULL;
+		cJSON		*v;
+
+		if (k->def_s == NULL)
+			break;
+		v = cJSON_ParseWithOpts(k->def_s, &end, 0);
+		if (v == NULL) {
+			d->def_note = k->def_s;
+			break;
+		}
+		cJSON_Delete(v);
+		snprintf(d->def, sizeof(d->def), "%.*s",
+		    (int)(end - k->def_s), k->def_s);
+		while (*end == ' ')
+			end++;
+		d->def_note = *end != '\0' ? end : NULL;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+/* See config.h. */
+bool
+config_keydoc(size_t i, struct config_keydoc *d)
+{
+	const struct config_key	*k;
+	bool			 label, route;
+
+	memset(d, 0, sizeof(*d));
+	if ((k = config_doc_row(i, d->path, sizeof(d->path), &label,
+	    &route)) == NULL)
+		return false;
+	d->type = config_type_name(k);
+	d->help = k->help;
+	d->label = label;
+	d->reload = config_key_reloads(k, route);
+	d->section = k->type == CK_OBJECT || k->type == CK_AUTH ||
+	    k->type == CK_ROUTES;
+	d->required = k->required && !label;
+	if (k->type == CK_UINT)
+		snprintf(d->range, sizeof(d->range), "%u..%u", k->min, k->max);
+	for (size_t c = 0; k->type == CK_ENUM && k->choices[c] != NULL; c++)
+		snprintf(d->range + strlen(d->range), sizeof(d->range) -
+		    strlen(d->range), "%s%s", c > 0 ? ", " : "one of ",
+		    k->choices[c]);
+	if (label && k->type == CK_AUTH)
+		d->def_note = "the top-level section";
+	else if (label && k->noinherit && (k->type == CK_STRING ||
+	    k->type == CK_SERVERS))
+		d->def_note = "the top-level servers";
+	else if (label && !k->noinherit && k->type != CK_OBJECT)
+		d->def_note = "the top-level value";
+	else if (k->type == CK_UINT)
+		snprintf(d->def, sizeof(d->def), "%u", k->def_u);
+	else if (k->type == CK_BOOL)
+		snprintf(d->def, sizeof(d->def), "%s", k->def_u ? "true" :
+		    "false");
+	else if (k->def_s != NULL && k->type != CK_EXT)
+		snprintf(d->def, sizeof(d->def), "\"%s\"", k->def_s);
+	else
+		config_doc_fixed(k, d);
+	return true;
+}
+
+/* See config.h. */
+uint32_t
+config_ops_default(void)
+{
+	return OPS_DEFAULT;
+}
+
+/* Print every key with its type, default and help text (-h -h). */
 void
 config_dump_keys(void)
 {
-	char path[128];
+	struct config_keydoc d;
 
-	for (size_t i = 0; i < NKEYS; i++)
-		config_dump_key(&config_keys[i], config_keys[i].path, false,
-		    false);
-	for (size_t i = 0; i < NRKEYS; i++)
-		if (route_keys[i].top != NULL)
-			config_dump_key(&route_keys[i], route_keys[i].top,
-			    false, true);
-	for (size_t i = 0; i < NRKEYS; i++)
-		if (route_keys[i].label) {
-			snprintf(path, sizeof(path), "labels.<label>.%s",
-			    route_keys[i].path);
-			config_dump_key(&route_keys[i], path, true, true);
-		}
+	for (size_t i = 0; config_keydoc(i, &d); i++) {
+		printf("%-30s %-8s", d.path, d.type);
+		if (d.range[0] != '\0')
+			printf(" %s", d.range);
+		if (d.required)
+			printf(" required");
+		if (d.def[0] != '\0')
+			printf(" default %s", d.def);
+		if (d.def_note != NULL)
+			printf(" %s%s", d.def[0] != '\0' ? "" : "default: ",
+			    d.def_note);
+		if (!d.reload)
+			printf(" (restart to change)");
+		printf("\n    %s\n", d.help);
+	}
 }
 
 /* See config.h. */

@@ -168,6 +168,12 @@ static const char *const metrics_gauge_help[] = {
 #undef METRICS_HELP
 };
 
+/* The two families render writes itself. */
+static const char metrics_build_help[] =
+    "version of estcoapd and of the libevent it runs on";
+static const char metrics_start_help[] =
+    "unix time at which the daemon started counting";
+
 static uint64_t		 metrics_counters[METRICS_C_COUNT];
 static int64_t		 metrics_gauges[METRICS_G_COUNT];
 static time_t		 metrics_start;		/* 0 until first use */
@@ -534,6 +540,34 @@ metrics_put_family(FILE *fp, const struct metrics_family *f)
 	}
 }
 
+/* See metrics.h. */
+void
+metrics_describe(metrics_describe_fn fn, void *arg)
+{
+	char	 labels[METRICS_NLABELS_MAX * (METRICS_LABEL_MAX + 1)];
+	size_t	 i, l, n;
+
+	fn(arg, "estcoapd_build_info", "gauge", "version,libevent",
+	    metrics_build_help);
+	fn(arg, "estcoapd_start_time_seconds", "gauge", "",
+	    metrics_start_help);
+	for (i = 0; i < METRICS_C_COUNT; i++)
+		fn(arg, metrics_counter_name[i], "counter", "",
+		    metrics_counter_help[i]);
+	for (i = 0; i < METRICS_G_COUNT; i++)
+		fn(arg, metrics_gauge_name[i], "gauge", "",
+		    metrics_gauge_help[i]);
+	for (i = 0; i < MF_COUNT; i++) {
+		const struct metrics_family *f = &metrics_fams[i];
+
+		for (l = 0, n = 0, labels[0] = '\0'; l < f->nlabels; l++)
+			n += (size_t)snprintf(labels + n, sizeof(labels) - n,
+			    "%s%s", l > 0 ? "," : "", f->label[l]);
+		fn(arg, f->name, f->histogram ? "histogram" : f->gauge ?
+		    "gauge" : "counter", labels, f->help);
+	}
+}
+
 /* Render every metric as exposition text; the caller frees the buffer. */
 char *
 metrics_render(size_t *len)
@@ -549,15 +583,15 @@ metrics_render(size_t *len)
 		return NULL;
 	}
 
-	metrics_put_help(fp, "estcoapd_build_info",
-	    "version of estcoapd and of the libevent it runs on", "gauge");
+	metrics_put_help(fp, "estcoapd_build_info", metrics_build_help,
+	    "gauge");
 	fputs("estcoapd_build_info{version=\"", fp);
 	metrics_put_value(fp, ESTCOAPD_VERSION);
 	fputs("\",libevent=\"", fp);
 	metrics_put_value(fp, event_get_version());
 	fputs("\"} 1\n", fp);
 	metrics_put_help(fp, "estcoapd_start_time_seconds",
-	    "unix time at which the daemon started counting", "gauge");
+	    metrics_start_help, "gauge");
 	fprintf(fp, "estcoapd_start_time_seconds %lld\n",
 	    (long long)metrics_start);
 
