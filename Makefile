@@ -1,6 +1,7 @@
 # estcoapd: non-recursive GNU make. Objects and programs go to build/.
 # `make` builds; `make check` runs unit + integration tests, plain and under
-# ASan/UBSan; `make bench` runs the benchmarks; `make demo` shows one
+# ASan/UBSan; `make docs` regenerates the documents made from the code's
+# tables; `make bench` runs the benchmarks; `make demo` shows one
 # enrollment; `make clean`.
 
 PKGS	 = libcoap-3-openssl libcurl libevent libcjson openssl
@@ -44,11 +45,16 @@ UNIT_SRCS   = $(wildcard tests/unit/test_*.c)
 UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
 	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench \
-	      $(BUILD)/estcoap-hostile $(BUILD)/estcoap-mkcsr
+	      $(BUILD)/estcoap-hostile $(BUILD)/estcoap-mkcsr \
+	      $(BUILD)/estcoapd-docgen
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
 $(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(XCFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -94,6 +100,11 @@ $(BUILD)/notify-listen: $(BUILD)/obj/tests/integration/notify_listen.o
 $(BUILD)/cbor-split: $(BUILD)/obj/tests/integration/cbor_split.o $(BUILD)/libestcoapd.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# writes the generated parts of the man pages and the defaults file from
+# the daemon's tables (make docs)
+$(BUILD)/estcoapd-docgen: $(BUILD)/obj/tools/docgen.o $(BUILD)/libestcoapd.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
@@ -106,6 +117,11 @@ deps:
 
 check: deps
 	@scripts/check.sh
+
+# the generated sections of man/*.[58] and conf/estcoapd-defaults.json,
+# from the code's tables; make check fails when they are out of date
+docs: $(BUILD)/estcoapd-docgen
+	@scripts/docs.sh
 
 # benchmarks (bench.md B0-B7); not part of check. BENCH_SCALE etc.: see
 # scripts/bench.sh.
@@ -120,7 +136,7 @@ demo: deps
 clean:
 	rm -rf build
 
-.PHONY: all unit deps check bench demo clean
+.PHONY: all unit deps check docs bench demo clean
 include mk/install.mk
 include mk/fuzz.mk
 -include $(shell find build -name '*.d' 2>/dev/null)

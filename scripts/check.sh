@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make check: build plain and with ASan/UBSan, run the cmocka unit tests in
+# make check: build plain and with ASan/UBSan, compare the generated
+# documentation with the code's tables, run the cmocka unit tests in
 # both builds, mint the test PKI, then run the integration cases against the
 # plain daemon and against the sanitizer daemon, a few under valgrind, and
 # each libFuzzer target for FUZZ_SMOKE (10) seconds. Ends with one summary
@@ -16,6 +17,11 @@ make -s -j"$jobs" build/tests/test_util $(ls tests/unit/test_*.c |
     sed 's|tests/unit/\(.*\)\.c|build/tests/\1|')
 make -s -j"$jobs" SAN=1 $(ls tests/unit/test_*.c |
     sed 's|tests/unit/\(.*\)\.c|build/asan/tests/\1|')
+
+# early and cheap: the generated parts of the man pages and the defaults
+# file must be what the code's tables give now
+echo "== generated documentation"
+scripts/docs.sh --check || { echo "make check: run make docs"; exit 1; }
 
 echo "== unit tests"
 export ASAN_OPTIONS=detect_leaks=1
