@@ -45,9 +45,13 @@ static const struct logtab_word logtab_reason[] = {
 	    "differs from the device certificate): 4.03" },
 	{ "csr-policy", "the CSR key is not allowed by auth.csr_key_types or "
 	    "the RSA size bounds: 4.00" },
+	{ "csr-identity", "the CSR asks for a name the device certificate does "
+	    "not allow (auth.csr_identity): 4.03" },
 	{ "pop-failed", "proof-of-possession linking failed (auth.pop): 4.01" },
 	{ "busy", "a limit on pending requests or uploads was reached: 5.03 "
 	    "with Max-Age" },
+	{ "audit", "an enrollment while the audit log cannot be written "
+	    "(service.audit_fail_closed): 5.03 with Max-Age" },
 	{ "backlog", "the expected wait for an upstream connection would pass "
 	    "the deadline (limits.backlog_shed): 5.03 with Max-Age" },
 	{ "deadline", "the upstream did not finish in time: 5.04" },
@@ -82,6 +86,9 @@ static const struct logtab_word logtab_audit[] = {
 	{ "denied", "a request was refused by the upstream (4.01, 4.03), at "
 	    "the DTLS handshake or by the route's auth policy: the operation, "
 	    "the device, the CoAP code and the reason" },
+	{ "opened", "the first record of every newly opened audit file: why "
+	    "it was opened (start, reload, retry), the daemon's process ID and "
+	    "how many records went to the daemon's log instead before it" },
 };
 
 /* See logtab.h. */

@@ -388,6 +388,15 @@ static const struct example {
 	{ "auth.trust", "[\"/etc/estcoapd/device-ca.pem\"]" },
 };
 
+/*
+ * Keys left out of the defaults file although they have a default: the
+ * daemon refuses them unless another key has a value that is not its
+ * default, so they cannot be written at their default.
+ */
+static const char *const only_with_other[] = {
+	"auth.csr_identity_attributes",	/* only with csr_identity "attribute" */
+};
+
 /* The object at a dotted path's parent, made on the way. */
 static cJSON *
 json_parent(cJSON *root, const char *path, const char **leaf)
@@ -459,6 +468,10 @@ defaults(const char *out)
 
 		if (d.label || (d.section && d.def[0] == '\0'))
 			continue;
+		for (size_t j = 0; j < sizeof(only_with_other) /
+		    sizeof(only_with_other[0]); j++)
+			if (strcmp(only_with_other[j], d.path) == 0)
+				d.def[0] = '\0';	/* absent, as for no default */
 		for (size_t j = 0; j < sizeof(examples) / sizeof(examples[0]);
 		    j++)
 			if (strcmp(examples[j].path, d.path) == 0)

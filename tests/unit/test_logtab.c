@@ -4,7 +4,7 @@
  * with a parameter "const char *reason" (req_answer_error, front_deny and
  * any wrapper written like them; the functions in not_reasons[] take other
  * kinds of reason) or assigned to a .reason or ->reason; an audit event is
- * audit_start's first argument. Every such word needs a row, and every row
+ * audit_start's first argument or an "event" written as JSON text. Every such word needs a row, and every row
  * must be used. Reads the .c files of src/, so it runs from the top of the
  * source tree, as make check and land.sh run it.
  */
@@ -28,6 +28,8 @@
 /* Functions with a "reason" parameter that is not a request's reason. */
 static const char *const not_reasons[] = {
 	"audit_denied",		/* free text of the audit record */
+	"auditf_opened",	/* why an audit file was opened, and */
+	"auditf_switch",	/* the same passed on */
 	"metrics_handshake",	/* a DTLS handshake failure label */
 	"metrics_reply_text",	/* an HTTP reason phrase */
 };
@@ -207,6 +209,24 @@ scan_defs(const char *text, struct sinks *out)
 	}
 }
 
+/*
+ * An audit record written as JSON text: every "event":"x" inside a string
+ * literal, where the C source has it escaped as \"event\":\"x\".
+ */
+static void
+scan_json_events(const char *text, struct found *f, const char *file)
+{
+	const char *key = "\\\"event\\\":\\\"";
+
+	for (const char *p = text; (p = strstr(p, key)) != NULL; ) {
+		const char *e;
+
+		p += strlen(key);
+		if ((e = strstr(p, "\\\"")) != NULL)
+			found_add(f, p, (size_t)(e - p), file);
+	}
+}
+
 /* Every "reason = <expression>;": the literals of the expression. */
 static void
 scan_assign(const char *text, struct found *f, const char *file)
@@ -280,6 +300,7 @@ scan_sources(struct found *reasons, struct found *events)
 			    reasons, name[i]);
 		scan_assign(text[i], reasons, name[i]);
 		scan_calls(text[i], "audit_start", 0, events, name[i]);
+		scan_json_events(text[i], events, name[i]);
 		free(text[i]);
 	}
 }
