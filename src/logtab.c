@@ -21,6 +21,8 @@ static const struct logtab_word logtab_reason[] = {
 	{ "discovery", "/.well-known/core answered over DTLS" },
 	{ "discovery-plain", "/.well-known/core answered on the plain-CoAP "
 	    "listener" },
+	{ "block2-out-of-range", "a Block2 request on the plain-CoAP listener "
+	    "for a block past the end of the discovery answer: 4.02" },
 	{ "discovery-multicast-empty", "a multicast discovery request matched "
 	    "nothing: no answer sent" },
 	{ "plain-coap", "an EST operation over plain CoAP: 4.01" },
