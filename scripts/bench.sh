@@ -12,6 +12,13 @@
 #   BENCH_B6_SESSIONS   B6 session counts (default "1000 5000 20000",
 #                       scaled; limited by the descriptor limit)
 #   BENCH_DEVICES       distinct device identities minted (default 1000)
+#   BENCH_B8_RESUME     B8 dtls.session_resumption modes (default
+#                       "cache tickets off")
+#   BENCH_B9_SIZES      B9 idle sessions / pending requests (default
+#                       "100 1000 5000", scaled); BENCH_B9_LOAD its load
+#                       (kept sessions, one request each, default 64)
+#   BENCH_SUT           another estcoapd binary to measure (before/after
+#                       with the same generator)
 #   BENCH_KEEP=1        with scenarios named: re-run only those into the
 #                       previous results (the others' rows are kept)
 # Nothing here asserts a time; the results say met / not met per target.

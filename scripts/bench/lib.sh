@@ -166,10 +166,17 @@ bench_upstream_mode() {
 # REG_MAXSESS (dtls.max_sessions; the rate limit is off for the bench),
 # REG_HS (dtls.max_handshakes), REG_LOG (log.level), REG_TIMEOUT_MS,
 # REG_EXCH (limits.exchange_entries; default 0: devices repeat their CSRs
-# across iterations, and every enrollment must reach the CA).
+# across iterations, and every enrollment must reach the CA), REG_WRAP (a
+# command prefix such as valgrind; REG_TRIES start-up probes 0.2 s apart),
+# REG_RESUME (dtls.session_resumption; unset: the daemon's default),
+# REG_SHED (limits.backlog_shed, default true).  BENCH_SUT: another
+# estcoapd binary to measure (e.g. an older build, with this generator).
 bench_registrar() {
 	local extra=${1:-}
+	local resume=""
 	BENCH_PORT=$(bench_free_port udp)
+	[ -z "${REG_RESUME:-}" ] ||
+	    resume=$(printf ',\n\t\t"session_resumption": "%s"' "$REG_RESUME")
 	cat "$DEVS/dev-ca.crt" "$DEVS_RSA/dev-ca.crt" "$PKI/root-ca.crt" \
 	    "$PKI/est-ca.crt" >"$RUN/client-ca.pem" 2>/dev/null || true
 	cat >"$RUN/estcoapd.json" <<JSON
@@ -183,7 +190,7 @@ bench_registrar() {
 		"idle_timeout_s": ${REG_IDLE:-60},
 		"max_handshakes": ${REG_HS:-5000},
 		"max_idle_sessions": ${REG_MAXIDLE:-100000},
-		"max_sessions": ${REG_MAXSESS:-100000}
+		"max_sessions": ${REG_MAXSESS:-100000}$resume
 	},
 	"upstream": {
 		"url": "https://localhost:$UP_PORT",
@@ -198,18 +205,21 @@ bench_registrar() {
 		"max_pending_per_session": 4,
 		"max_pending_per_device": 1024,
 		"rate_per_source": 0,
+		"backlog_shed": ${REG_SHED:-true},
 		"exchange_entries": ${REG_EXCH:-0}
 	},
 	"log": { "level": "${REG_LOG:-warning}" }${extra}
 }
 JSON
 	: >"$RUN/estcoapd.log"
-	"${PIN_SUT[@]}" "$B/estcoapd" -f -c "$RUN/estcoapd.json" \
+	# shellcheck disable=SC2086
+	"${PIN_SUT[@]}" ${REG_WRAP:-} "${BENCH_SUT:-$B/estcoapd}" -f \
+	    -c "$RUN/estcoapd.json" \
 	    >>"$RUN/estcoapd.log" 2>&1 &
 	REG_PID=$!
 	BENCH_PIDS="$BENCH_PIDS $REG_PID"
 	# ready and the crts cache warm: a GET /crts answers 2.05
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 "${REG_TRIES:-50}"); do
 		if "$GEN" -q -a 127.0.0.1 -p "$BENCH_PORT" -D "$DEVS" -n 1 \
 		    -R "$OUT/server-trust.pem" -s crts -N 1 -T 2000 \
 		    2>/dev/null | jq -e '.ok == 1' >/dev/null 2>&1; then
@@ -225,17 +235,19 @@ JSON
 
 # bench_coap_server: coap-server-openssl with mutual-auth PKI (the same
 # certificate, key and device trust as estcoapd), DTLS on CS_PORT; it
-# serves a static text at "/".  Sets CS_PID.
+# serves a static text at "/".  Sets CS_PID.  CS_WRAP, CS_TRIES: as
+# REG_WRAP and REG_TRIES of bench_registrar.
 bench_coap_server() {
 	local p
 	p=$(bench_free_port udp)
 	CS_PORT=$((p + 1))
-	"${PIN_SUT[@]}" coap-server-openssl -A 127.0.0.1 -p "$p" \
+	# shellcheck disable=SC2086
+	"${PIN_SUT[@]}" ${CS_WRAP:-} coap-server-openssl -A 127.0.0.1 -p "$p" \
 	    -c "$PKI/dtls.crt" -j "$PKI/dtls.key" -R "$RUN/client-ca.pem" \
 	    -v 0 >"$RUN/coap-server.log" 2>&1 &
 	CS_PID=$!
 	BENCH_PIDS="$BENCH_PIDS $CS_PID"
-	for _ in $(seq 1 50); do
+	for _ in $(seq 1 "${CS_TRIES:-50}"); do
 		if "$GEN" -q -a 127.0.0.1 -p "$CS_PORT" -D "$DEVS" -n 1 \
 		    -R "$OUT/server-trust.pem" -s get -u / -N 1 -T 2000 \
 		    2>/dev/null | jq -e '.ok == 1' >/dev/null 2>&1; then
@@ -266,6 +278,31 @@ bench_gen() {
 	    "failed=$(jv "$RAW/$name.json" .failed)" \
 	    "rate=$(jv "$RAW/$name.json" .ok_per_s)/s" \
 	    "gen_cpu=$(jv "$RAW/$name.json" .gen_cpu_pct)%"
+}
+
+# gen_cpu NAME: the generator's own CPU over its timed phase, for a note
+# (a generator near 100 % of its core measures itself, not the server).
+gen_cpu() {
+	echo "generator $(jv "$RAW/$1.json" .gen_cpu_pct) % CPU ($(jv "$RAW/$1.json" .contexts) contexts)"
+}
+
+# CALLGRIND: the prefix that runs a server under callgrind with its
+# counting started and stopped by cg_zero and cg_count (deterministic
+# instruction counts, unlike CPU time on a shared machine).
+CALLGRIND="valgrind --tool=callgrind --callgrind-out-file=$RUN/callgrind.%p"
+
+# cg_zero PID: start counting from here.
+cg_zero() {
+	callgrind_control -z "$1" >/dev/null
+}
+
+# cg_count PID: instructions since cg_zero (dumps a profile to run/).
+cg_count() {
+	local f
+	rm -f "$RUN/callgrind.$1".*
+	callgrind_control -d "$1" >/dev/null || return 1
+	f=$(ls "$RUN/callgrind.$1".* 2>/dev/null | head -n1)
+	[ -n "$f" ] && sed -n 's/^summary: //p' "$f"
 }
 
 # gen_bound NAME: a note when the generator used > 90 % of its core.

@@ -20,6 +20,7 @@
  * /proc at the start and end of the timed phase.
  */
 
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -63,6 +64,8 @@
 #define BENCH_STEP_MS		100	/* longest single wait of the loop */
 #define BENCH_MTU		1472
 #define BENCH_MAX_TIMELINE	3600	/* one sample a second */
+#define BENCH_MAX_CTX		256	/* -k: libcoap contexts */
+#define BENCH_CTX_SESSIONS	128	/* sessions per context by default */
 #define CF_PKCS10		286
 #define EMPTY_COAP_LEN		4	/* header only: empty ACK or RST */
 
@@ -149,8 +152,10 @@ struct dev {
 	const struct ident *id;
 	const uint8_t	*csr;		/* this device's CSR */
 	size_t		 csr_len;
+	unsigned	 ctx;		/* index of its libcoap context */
 	coap_session_t	*sess;		/* NULL when none */
 	SSL		*ssl;		/* of sess, for the record callback */
+	SSL_SESSION	*resume;	/* -S resume: from its last handshake */
 	int		 overhead;	/* record bytes beyond the plaintext */
 	enum dev_phase	 phase;
 	enum dev_todo	 todo;
@@ -188,6 +193,7 @@ struct tick {
 	uint64_t	 ok, failed, inflight;
 	double		 cpu_s[BENCH_MAX_WATCH];	/* cumulative, since start */
 	long		 rss_kb[BENCH_MAX_WATCH];
+	double		 gen_cpu_s;	/* the generator's own, since start */
 };
 
 /* The whole run: options, identities, devices, statistics. */
@@ -208,8 +214,11 @@ struct bench {
 	unsigned	 ndev;		/* -d */
 	unsigned	 conc;		/* -c */
 	unsigned	 hs_conc;	/* -C: handshakes at once during -P */
+	unsigned	 nctx;		/* -k, 0: one per BENCH_CTX_SESSIONS */
 	double		 rate;		/* -r, 0: closed loop */
 	int		 reuse;		/* -S reuse */
+	int		 resume;	/* -S resume: new sessions, resumed */
+	const char	*gofile;	/* -G: wait for it before the timed phase */
 	int		 prepare;	/* -P */
 	double		 duration;	/* -t, 0: none */
 	uint64_t	 count;		/* -N, 0: none */
@@ -230,12 +239,16 @@ struct bench {
 	size_t		 ntodo;
 	unsigned	*freelist;	/* idle device indices (stack) */
 	size_t		 nfree;
-	coap_context_t	*ctx;
+	coap_context_t	*ctx[BENCH_MAX_CTX];
+	uint8_t		 dirty[BENCH_MAX_CTX];	/* to process: new work */
+	int		 epfd;		/* readiness of every context's fd */
 	coap_address_t	 dst;
 	coap_dtls_pki_t	 pki;
 	CURLM		*multi;
 	uint64_t	 started, ok, failed, inflight, skipped, connecting;
 	uint64_t	 prepared, prepare_failed;
+	uint64_t	 resumed;	/* handshakes that resumed a session */
+	struct dev	*connecting_dev;	/* in coap_new_client_session */
 	uint64_t	 sends, data_writes, empty_rx;
 	uint64_t	 next_dev;	/* round robin in new-session mode */
 	int64_t		 t0, t_end;	/* us, timed phase */
@@ -270,12 +283,13 @@ usage(void)
 	    " [-U url]\n"
 	    "           -D devdir [-n ids] [-d devices] [-g p256|rsa2048|"
 	    "rsa3072] -R cafile\n"
-	    "           [-s crts,sen,sren,skg,get] [-u getpath] [-S new|reuse]"
-	    " [-P [-C hsconc]] [-c conc]\n"
-	    "           [-r rate] [-t secs] [-N count] [-b szx] [-T ms] [-H secs]"
-	    " [-Q]\n"
-	    "           [-W pid]... [-F readyfile] [-L label] [-o out.json]"
-	    " [-q]\n");
+	    "           [-s crts,sen,sren,skg,get] [-u getpath]"
+	    " [-S new|reuse|resume]\n"
+	    "           [-P [-C hsconc]] [-c conc] [-k contexts] [-r rate]"
+	    " [-t secs] [-N count]\n"
+	    "           [-b szx] [-T ms] [-H secs] [-Q] [-W pid]..."
+	    " [-F readyfile [-G gofile]]\n"
+	    "           [-L label] [-o out.json] [-q]\n");
 	exit(2);
 }
 
@@ -510,7 +524,7 @@ parse_args(struct bench *b, int argc, char *argv[])
 	b->timeout_ms = 30000;
 	parse_steps(b, "crts,sen");
 	while ((ch = getopt(argc, argv,
-	    "a:b:c:C:d:D:F:g:H:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
+	    "a:b:c:C:d:D:F:g:G:H:k:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
 		switch (ch) {
 		case 'a': b->addr = optarg; break;
 		case 'b': b->szx = (int)arg_num(ch, optarg, 0, 6); break;
@@ -523,8 +537,11 @@ parse_args(struct bench *b, int argc, char *argv[])
 		case 'D': b->devdir = optarg; break;
 		case 'F': b->readyfile = optarg; break;
 		case 'g': b->keygen = optarg; break;
+		case 'G': b->gofile = optarg; break;
 		case 'H': b->hold_s = arg_num(ch, optarg, 0,
 		    BENCH_MAX_SECONDS); break;
+		case 'k': b->nctx = (unsigned)arg_num(ch, optarg, 1,
+		    BENCH_MAX_CTX); break;
 		case 'L': b->label = optarg; break;
 		case 'm': b->mode = optarg; break;
 		case 'n': b->nids = (unsigned)arg_num(ch, optarg, 1,
@@ -541,12 +558,13 @@ parse_args(struct bench *b, int argc, char *argv[])
 		case 'R': b->cafile = optarg; break;
 		case 's': parse_steps(b, optarg); break;
 		case 'S':
+			b->reuse = b->resume = 0;
 			if (strcmp(optarg, "reuse") == 0)
 				b->reuse = 1;
-			else if (strcmp(optarg, "new") == 0)
-				b->reuse = 0;
-			else
-				bench_errx("-S: new or reuse");
+			else if (strcmp(optarg, "resume") == 0)
+				b->resume = 1;
+			else if (strcmp(optarg, "new") != 0)
+				bench_errx("-S: new, reuse or resume");
 			break;
 		case 't': b->duration = arg_num(ch, optarg, 0.1,
 		    BENCH_MAX_SECONDS); break;
@@ -575,10 +593,10 @@ parse_args(struct bench *b, int argc, char *argv[])
 		usage();
 	if (strcmp(b->mode, "https") == 0 && b->url == NULL)
 		bench_errx("-m https needs -U url");
-	if (b->prepare && !b->reuse)
-		bench_errx("-P needs -S reuse");
-	if (b->reuse && strcmp(b->mode, "coaps") != 0)
-		bench_errx("-S reuse is for -m coaps");
+	if (b->prepare && !b->reuse && !b->resume)
+		bench_errx("-P needs -S reuse or resume");
+	if ((b->reuse || b->resume) && strcmp(b->mode, "coaps") != 0)
+		bench_errx("-S reuse and resume are for -m coaps");
 }
 
 /*
@@ -839,6 +857,7 @@ coaps_send(struct bench *b, struct dev *d)
 	d->empty_ack = 0;
 	d->t_pdu = now_us();
 	d->deadline = d->t_pdu + (int64_t)b->timeout_ms * 1000;
+	b->dirty[d->ctx] = 1;
 	if (coap_send(d->sess, pdu) == COAP_INVALID_MID)
 		return -1;
 	b->sends++;
@@ -1014,6 +1033,11 @@ coaps_event_cb(coap_session_t *s, const coap_event_t ev)
 			d->overhead = cipher_overhead(d->ssl);
 		hist_add(&b->hs, (double)(now_us() - d->t_iter));
 		d->phase = DEV_READY;
+		if (b->resume && d->ssl != NULL) {
+			b->resumed += SSL_session_reused(d->ssl) == 1;
+			SSL_SESSION_free(d->resume);
+			d->resume = SSL_get1_session(d->ssl);
+		}
 		if (d->prepare) {
 			d->prepare = 0;
 			b->prepared++;
@@ -1037,6 +1061,44 @@ coaps_event_cb(coap_session_t *s, const coap_event_t ev)
 	return 0;
 }
 
+/*
+ * -S resume: offer the session of the device's last handshake. libcoap
+ * 4.3.1 starts a client's handshake inside coap_new_client_session_pki()
+ * and calls no set-up hook for clients, so the session is set when the
+ * handshake starts, from an info callback on the context's SSL_CTX that
+ * then hands on to libcoap's own.
+ */
+static void (*coaps_libcoap_info_cb)(const SSL *, int, int);
+
+static void
+coaps_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct dev	*d = bench_g->connecting_dev;
+
+	if ((where & SSL_CB_HANDSHAKE_START) && d != NULL &&
+	    d->resume != NULL && SSL_get_app_data(ssl) != NULL)
+		SSL_set_session((SSL *)ssl, d->resume);
+	if (coaps_libcoap_info_cb != NULL)
+		coaps_libcoap_info_cb(ssl, where, ret);
+}
+
+/* Put coaps_info_cb on the SSL_CTX of a client session, once per ctx. */
+static void
+coaps_hook_resume(struct bench *b, struct dev *d)
+{
+	SSL_CTX		*ctx;
+	void		(*cb)(const SSL *, int, int);
+
+	if (!b->resume || d->ssl == NULL ||
+	    (ctx = SSL_get_SSL_CTX(d->ssl)) == NULL)
+		return;
+	cb = SSL_CTX_get_info_callback(ctx);
+	if (cb == coaps_info_cb)
+		return;
+	coaps_libcoap_info_cb = cb;
+	SSL_CTX_set_info_callback(ctx, coaps_info_cb);
+}
+
 /* Open a new DTLS session for a device; 0 or -1. */
 static int
 coaps_connect(struct bench *b, struct dev *d)
@@ -1050,8 +1112,11 @@ coaps_connect(struct bench *b, struct dev *d)
 	d->phase = DEV_CONNECTING;
 	d->overhead = -1;
 	b->connecting++;
-	d->sess = coap_new_client_session_pki(b->ctx, NULL, &b->dst,
+	b->dirty[d->ctx] = 1;
+	b->connecting_dev = d;
+	d->sess = coap_new_client_session_pki(b->ctx[d->ctx], NULL, &b->dst,
 	    COAP_PROTO_DTLS, &b->pki);
+	b->connecting_dev = NULL;
 	if (d->sess == NULL) {
 		dev_fail(b, d, "session_create");
 		return -1;
@@ -1062,6 +1127,7 @@ coaps_connect(struct bench *b, struct dev *d)
 	if (d->ssl != NULL && lib == COAP_TLS_LIBRARY_OPENSSL) {
 		SSL_set_msg_callback(d->ssl, record_cb);
 		SSL_set_msg_callback_arg(d->ssl, d);
+		coaps_hook_resume(b, d);
 	} else
 		d->ssl = NULL;
 	return 0;
@@ -1160,12 +1226,37 @@ coaps_log_cb(coap_log_t level, const char *message)
 		fputc('\n', stderr);
 }
 
-/* Set up the client context, the server address and the PKI template. */
+/*
+ * One client context: our handlers and the server's trust.  libcoap 4.3.1
+ * walks every session of a context on each coap_io_process(), so a
+ * crowd of devices in one context costs the generator O(devices) per
+ * datagram and it would measure itself; the devices are spread over
+ * b->nctx contexts instead, each processed only when its fd is ready.
+ */
+static coap_context_t *
+coaps_new_ctx(struct bench *b)
+{
+	coap_context_t	*ctx;
+
+	if ((ctx = coap_new_context(NULL)) == NULL)
+		bench_errx("coap_new_context failed");
+	coap_register_event_handler(ctx, coaps_event_cb);
+	coap_register_nack_handler(ctx, coaps_nack_cb);
+	coap_register_response_handler(ctx, coaps_response_cb);
+	/* as roots, not check_common_ca (it leaks in 4.3.1) */
+	if (!coap_context_set_pki_root_cas(ctx, b->cafile, NULL))
+		bench_errx("%s: cannot load CAs", b->cafile);
+	return ctx;
+}
+
+/* Set up the client contexts, the server address and the PKI template. */
 static void
 coaps_init(struct bench *b)
 {
-	struct addrinfo	 hints, *res;
-	int		 rc;
+	struct addrinfo		 hints, *res;
+	struct epoll_event	 ev;
+	unsigned		 i;
+	int			 rc, fd;
 
 	coap_startup();
 	coap_set_log_handler(coaps_log_cb);
@@ -1174,11 +1265,27 @@ coaps_init(struct bench *b)
 	coap_dtls_set_log_level(LOG_ERR);
 	if (!coap_dtls_is_supported())
 		bench_errx("libcoap has no DTLS support");
-	if ((b->ctx = coap_new_context(NULL)) == NULL)
-		bench_errx("coap_new_context failed");
-	coap_register_event_handler(b->ctx, coaps_event_cb);
-	coap_register_nack_handler(b->ctx, coaps_nack_cb);
-	coap_register_response_handler(b->ctx, coaps_response_cb);
+	if (b->nctx == 0)
+		b->nctx = (b->ndev + BENCH_CTX_SESSIONS - 1) /
+		    BENCH_CTX_SESSIONS;
+	if (b->nctx > BENCH_MAX_CTX)
+		b->nctx = BENCH_MAX_CTX;
+	if (b->nctx > b->ndev)
+		b->nctx = b->ndev;
+	if ((b->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		bench_errx("epoll_create1: %s", strerror(errno));
+	for (i = 0; i < b->nctx; i++) {
+		b->ctx[i] = coaps_new_ctx(b);
+		if ((fd = coap_context_get_coap_fd(b->ctx[i])) == -1)
+			bench_errx("libcoap was built without epoll");
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u32 = i;
+		if (epoll_ctl(b->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+			bench_errx("epoll_ctl: %s", strerror(errno));
+	}
+	for (i = 0; i < b->ndev; i++)
+		b->devs[i].ctx = i % b->nctx;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_DGRAM;
@@ -1189,9 +1296,6 @@ coaps_init(struct bench *b)
 	b->dst.size = res->ai_addrlen;
 	memcpy(&b->dst.addr.sa, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
-	/* as roots, not check_common_ca (it leaks in 4.3.1) */
-	if (!coap_context_set_pki_root_cas(b->ctx, b->cafile, NULL))
-		bench_errx("%s: cannot load CAs", b->cafile);
 	memset(&b->pki, 0, sizeof(b->pki));
 	b->pki.version = COAP_DTLS_PKI_SETUP_VERSION;
 	b->pki.verify_peer_cert = 1;
@@ -1200,12 +1304,38 @@ coaps_init(struct bench *b)
 	b->pki.pki_key.key_type = COAP_PKI_KEY_PEM;
 }
 
-/* Run libcoap for at most ms milliseconds. */
+/* Process one context without waiting; exits if libcoap fails. */
+static void
+coaps_run_ctx(struct bench *b, unsigned i)
+{
+	b->dirty[i] = 0;
+	if (coap_io_process(b->ctx[i], COAP_IO_NO_WAIT) < 0)
+		bench_errx("coap_io_process failed");
+}
+
+/*
+ * Run libcoap for at most ms milliseconds: first the contexts we gave
+ * work (their timers are armed by the pass), then wait for any context's
+ * fd (not at all when that pass queued work) and process only the ready
+ * ones.
+ */
 static void
 coaps_poll(struct bench *b, int ms)
 {
-	if (coap_io_process(b->ctx, (uint32_t)(ms < 1 ? 1 : ms)) < 0)
-		bench_errx("coap_io_process failed");
+	struct epoll_event	ev[BENCH_MAX_CTX];
+	unsigned		i;
+	int			n, k;
+
+	for (i = 0; i < b->nctx; i++)
+		if (b->dirty[i])
+			coaps_run_ctx(b, i);
+	/* answers taken just now queued work: do not sleep on it */
+	n = epoll_wait(b->epfd, ev, (int)b->nctx, b->ntodo > 0 ? 0 :
+	    ms < 1 ? 1 : ms);
+	if (n == -1 && errno != EINTR)
+		bench_errx("epoll_wait: %s", strerror(errno));
+	for (k = 0; k < n; k++)
+		coaps_run_ctx(b, ev[k].data.u32);
 }
 
 /* Fail every running exchange whose deadline has passed. */
@@ -1613,6 +1743,26 @@ progress(struct bench *b, int64_t now)
 	    t > 0 ? (double)b->ok / t : 0);
 }
 
+/* Seconds of user+system CPU between two rusages. */
+static double
+ru_cpu(const struct rusage *a, const struct rusage *z)
+{
+	return (double)(z->ru_utime.tv_sec - a->ru_utime.tv_sec) +
+	    (double)(z->ru_stime.tv_sec - a->ru_stime.tv_sec) +
+	    (double)(z->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
+	    (double)(z->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
+}
+
+/* The generator's own CPU seconds since a getrusage() sample. */
+static double
+self_cpu_since(const struct rusage *r0)
+{
+	struct rusage	now;
+
+	getrusage(RUSAGE_SELF, &now);
+	return ru_cpu(r0, &now);
+}
+
 /* Once a second: sample the watched processes into the timeline. */
 static void
 tick(struct bench *b, int64_t now)
@@ -1621,7 +1771,7 @@ tick(struct bench *b, int64_t now)
 	struct tick		*t;
 	size_t			 i;
 
-	if (b->nwatch == 0 || b->nticks == BENCH_MAX_TIMELINE)
+	if (b->nticks == BENCH_MAX_TIMELINE)
 		return;
 	if (b->ticks == NULL)
 		b->ticks = xcalloc(BENCH_MAX_TIMELINE, sizeof(*b->ticks));
@@ -1630,6 +1780,7 @@ tick(struct bench *b, int64_t now)
 	t->ok = b->ok;
 	t->failed = b->failed;
 	t->inflight = b->inflight;
+	t->gen_cpu_s = self_cpu_since(&b->ru0);
 	for (i = 0; i < b->nwatch; i++) {
 		proc_sample(b->watch[i], &s);
 		t->cpu_s[i] = s.cpu_s - b->w0[i].cpu_s;
@@ -1667,6 +1818,22 @@ write_ready(struct bench *b, const char *what)
 		return;
 	fprintf(f, "%s %llu\n", what, (unsigned long long)b->ok);
 	fclose(f);
+}
+
+/* -G: keep the sessions going until the go file exists (10 min at most). */
+static void
+wait_go(struct bench *b)
+{
+	int64_t	until = now_us() + 600 * 1000000LL;
+
+	while (b->gofile != NULL && !bench_stop && now_us() < until &&
+	    access(b->gofile, F_OK) == -1) {
+		if (b->nctx > 0) {
+			coaps_poll(b, BENCH_STEP_MS / 2);
+			coaps_drain(b);
+		} else
+			usleep(50000);
+	}
 }
 
 /* The timed phase: start iterations by the loop's rule until a bound. */
@@ -1783,16 +1950,6 @@ json_codes(FILE *f, const struct codes *c)
 	fputc('}', f);
 }
 
-/* Seconds of user+system CPU between two rusages. */
-static double
-ru_cpu(const struct rusage *a, const struct rusage *z)
-{
-	return (double)(z->ru_utime.tv_sec - a->ru_utime.tv_sec) +
-	    (double)(z->ru_stime.tv_sec - a->ru_stime.tv_sec) +
-	    (double)(z->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
-	    (double)(z->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
-}
-
 /* Write the result object. */
 static void
 report(struct bench *b)
@@ -1806,12 +1963,13 @@ report(struct bench *b)
 		bench_errx("%s: %s", b->outfile, strerror(errno));
 	fprintf(f, "{\"label\":\"%s\",\"mode\":\"%s\",\"session\":\"%s\","
 	    "\"steps\":\"", b->label ? b->label : "", b->mode,
-	    b->reuse ? "reuse" : "new");
+	    b->reuse ? "reuse" : b->resume ? "resume" : "new");
 	for (i = 0; i < b->nsteps; i++)
 		fprintf(f, "%s%s", i ? "," : "", b->steps[i].name);
 	fprintf(f, "\",\"devices\":%u,\"identities\":%u,\"concurrency\":%u,"
-	    "\"rate\":%.2f,\"szx\":%d,", b->ndev, b->nids, b->conc, b->rate,
-	    b->szx);
+	    "\"rate\":%.2f,\"szx\":%d,\"contexts\":%u,", b->ndev, b->nids,
+	    b->conc, b->rate, b->szx, b->nctx);
+	fprintf(f, "\"resumed\":%llu,", (unsigned long long)b->resumed);
 	fprintf(f, "\"prepared\":%llu,\"prepare_failed\":%llu,"
 	    "\"started\":%llu,\"ok\":%llu,\"failed\":%llu,\"skipped\":%llu,"
 	    "\"unfinished\":%llu,\"wall_s\":%.3f,\"ok_per_s\":%.2f,",
@@ -1859,7 +2017,8 @@ report(struct bench *b)
 		    b->w1[k].cpu_s - b->w0[k].cpu_s, b->w0[k].rss_kb,
 		    b->w1[k].rss_kb, b->w_max_rss[k] > b->w1[k].rss_kb ?
 		    b->w_max_rss[k] : b->w1[k].rss_kb, b->w_hold_rss[k]);
-	/* [t, ok, failed, inflight, cpu_s and rss_kb of each watched] */
+	/* [t, ok, failed, inflight, cpu_s and rss_kb of each watched,
+	 * the generator's cpu_s] */
 	fprintf(f, "],\"timeline\":[");
 	for (i = 0; i < b->nticks; i++) {
 		const struct tick *t = &b->ticks[i];
@@ -1869,7 +2028,7 @@ report(struct bench *b)
 		    (unsigned long long)t->inflight);
 		for (k = 0; k < b->nwatch; k++)
 			fprintf(f, ",%.3f,%ld", t->cpu_s[k], t->rss_kb[k]);
-		fputc(']', f);
+		fprintf(f, ",%.3f]", t->gen_cpu_s);
 	}
 	fprintf(f, "]}\n");
 	if (f != stdout)
@@ -1940,6 +2099,7 @@ main(int argc, char *argv[])
 	if (b->prepare)
 		coaps_prepare(b);
 	write_ready(b, "start");
+	wait_go(b);
 	getrusage(RUSAGE_SELF, &b->ru0);
 	watch_sample(b, b->w0);
 	run_timed(b);
@@ -1961,15 +2121,19 @@ main(int argc, char *argv[])
 			curl_easy_cleanup(d->easy);
 			curl_slist_free_all(d->hdrs);
 		}
-		if (b->ctx != NULL)
+		if (b->nctx > 0)
 			coaps_close(b, d);
 		if (b->keygen != NULL)
 			OPENSSL_free((void *)d->csr);
+		SSL_SESSION_free(d->resume);
 	}
-	if (b->ctx != NULL) {
+	if (b->nctx > 0) {
 		/* let the close_notify alerts leave */
-		coap_io_process(b->ctx, COAP_IO_NO_WAIT);
-		coap_free_context(b->ctx);
+		for (i = 0; i < b->nctx; i++) {
+			coap_io_process(b->ctx[i], COAP_IO_NO_WAIT);
+			coap_free_context(b->ctx[i]);
+		}
+		close(b->epfd);
 		coap_cleanup();
 	}
 	if (b->multi != NULL) {

@@ -104,10 +104,13 @@ ok "enrollments still succeed after the flood"
 
 # -P -H: sessions held idle, the watched daemon sampled
 gen hold -p "$PORT" -n 4 -d 4 -s crts -S reuse -P -c 4 -N 4 -H 1 \
-    -W "$DAEMON_PID" -t 60
+    -W "$DAEMON_PID" -k 2 -t 60
 [ "$(field hold .prepared)" = 4 ] && [ "$(field hold .ok)" = 4 ] &&
     [ "$(field hold '.watch[0].rss_hold_kb')" -gt 0 ] ||
     fail "hold: $(cat "$T/hold.json")"
 ok "4 sessions held, daemon RSS sampled"
+[ "$(field hold .contexts)" = 2 ] && [ "$(field hold .gen_cpu_s)" != null ] ||
+    fail "hold: not 2 contexts, or no generator CPU: $(cat "$T/hold.json")"
+ok "devices spread over 2 libcoap contexts; the generator's CPU recorded"
 
 done_case
