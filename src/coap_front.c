@@ -29,6 +29,7 @@
 #include "est_map.h"
 #include "est_req.h"
 #include "exchange.h"
+#include "iobatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -148,6 +149,7 @@ static struct front {
 	struct upstream		*up;
 	coap_context_t		*ctx;
 	struct event		*ev;		/* libcoap's epoll fd */
+	struct iob		*iob;		/* datagrams per pass, or NULL */
 	struct blk_table	*blk;
 	struct rl_table		*rl;		/* per-source rate, NULL: off */
 	uint64_t		 refused_log_ms;/* last "refused" warning */
@@ -1812,6 +1814,12 @@ front_nack_cb(coap_session_t *s, const coap_pdu_t *sent,
 	    peer, why);
 }
 
+/*
+ * Datagrams read per pass of libcoap over its sessions: a burst costs one
+ * pass per batch instead of two per datagram (iobatch.h).
+ */
+#define FRONT_IO_BATCH	64
+
 /* libcoap's fd is readable: process I/O and due timers, never block. */
 static void
 front_io_cb(evutil_socket_t fd, short what, void *arg)
@@ -1819,7 +1827,10 @@ front_io_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+	if (fr.iob != NULL)
+		iob_run(fr.iob);
+	else
+		coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 }
 
 /* Warn about refused handshakes at most once per 10 s, with a count. */
@@ -2645,6 +2656,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("libcoap was built without epoll support");
 		return -1;
 	}
+	fr.iob = iob_new(fr.ctx, FRONT_IO_BATCH);
 	if ((fr.ev = event_new(base, fd, EV_READ | EV_PERSIST, front_io_cb,
 	    NULL)) == NULL || event_add(fr.ev, NULL) == -1) {
 		log_warnx("cannot watch libcoap's fd");
@@ -2681,6 +2693,7 @@ front_shutdown(void)
 	}
 	if (fr.ev != NULL)
 		event_free(fr.ev);
+	iob_free(fr.iob);
 	/* SERVER_SESSION_DEL does not fire at context free in 4.3.1 */
 	while ((fs = LIST_FIRST(&fr.sessions)) != NULL)
 		front_sess_free(fs);
