@@ -106,6 +106,7 @@ struct config {
 	uint32_t	 dtls_max_sessions;	/* past the cookie, at once */
 	uint32_t	 dtls_handshake_timeout_s;
 	uint32_t	 dtls_ack_timeout_ms;	/* CoAP ACK_TIMEOUT, our CONs */
+	char		*dtls_session_resumption; /* "cache", "tickets", "off" */
 
 	/* routes[0]: the default route (top-level "upstream"); then labels */
 	struct config_route routes[CONFIG_MAX_ROUTES];

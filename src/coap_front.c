@@ -25,6 +25,7 @@
 #include "coap_front.h"
 #include "config.h"
 #include "discovery.h"
+#include "dtls_resume.h"
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
@@ -1880,7 +1881,7 @@ front_tls_prepare(SSL *ssl)
 	/* a renegotiation costs a handshake and could swap the identity */
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
 	return pki_use_identity(ssl, fr.cf->pki) &&
-	    pki_setup_ssl(ssl, fr.cf->pki);
+	    pki_setup_ssl(ssl, fr.cf->pki) && dtls_resume_prepare(ssl, fr.cf);
 }
 
 /*

@@ -86,6 +86,7 @@ struct config_key {
 static const char *const log_levels[] = { "error", "warning", "info",
     "debug", NULL };
 static const char *const att_204[] = { "empty", "not-found", NULL };
+static const char *const resumption[] = { "cache", "tickets", "off", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .path = "listen", .type = CK_LISTEN, .reload = CK_RESTART,
@@ -141,6 +142,12 @@ static const struct config_key config_keys[] = {
 	  .help = "CoAP ACK_TIMEOUT of our confirmable separate answers "
 	  "(RFC 7252 4.8: 2000); retransmitted 4 times with doubling "
 	  "waits, then given up (libcoap allows no less than 1000)" },
+	{ .path = "dtls.session_resumption", .type = CK_ENUM,
+	  .off = OFF(dtls_session_resumption), .def_s = "cache",
+	  .choices = resumption,
+	  .help = "how a device may resume its DTLS session after closing "
+	  "it: \"cache\" (we keep up to dtls.max_sessions sessions for an "
+	  "hour), \"tickets\" (RFC 5077) or \"off\"" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,
