@@ -28,6 +28,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "transcode.h"
+#include "up_tls.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -54,6 +55,7 @@ struct upstream {
 	struct config		*cf;		/* referenced */
 	CURLM			*multi;
 	CURLSH			*share;		/* TLS sessions and DNS */
+	struct up_tls		*tls;		/* cf's identities, parsed */
 	struct event		*timer;		/* curl's one timeout */
 	struct event		*tick;		/* health checks */
 	TAILQ_HEAD(, upstream_job) jobs;	/* running exchanges */
@@ -67,6 +69,7 @@ struct upstream_job {
 	TAILQ_ENTRY(upstream_job) entry;
 	struct upstream		*up;
 	struct config		*cf;		/* referenced: the blobs live here */
+	struct up_tls		*tls;		/* referenced: cf's, parsed */
 	size_t			 route;		/* index of cf->routes */
 	size_t			 server;	/* index of its servers, in use */
 	uint32_t		 tried;		/* bit per server tried */
@@ -96,6 +99,7 @@ struct upstream_sock {
 
 static void	upstream_drain(struct upstream *);
 static void	upstream_health_start(struct upstream *);
+static void	upstream_tls_update(struct upstream *);
 
 /* libevent saw activity on a curl socket: tell curl, then reap. */
 static void
@@ -309,9 +313,18 @@ upstream_set_config(struct upstream *up, struct config *cf)
 	config_ref(cf);
 	config_unref(up->cf);
 	up->cf = cf;
+	upstream_tls_update(up);
 	upstream_limits(up);
 	upstream_servers_layout(up, cf);
 	upstream_gauges(up);
+}
+
+/* The identities of up->cf, parsed once for every exchange it starts. */
+static void
+upstream_tls_update(struct upstream *up)
+{
+	up_tls_unref(up->tls);
+	up->tls = up_tls_new(up->cf->pki, up->cf->nroutes);
 }
 
 /* Once a second: health checks of down servers. */
@@ -352,6 +365,7 @@ upstream_new(struct event_base *base, struct config *cf)
 		}
 	}
 	upstream_servers_layout(up, cf);
+	upstream_tls_update(up);
 	curl_share_setopt(up->share, CURLSHOPT_SHARE,
 	    CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(up->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -386,6 +400,7 @@ upstream_job_free(struct upstream_job *job)
 	free(job->body);
 	buf_wipe(&job->resp);	/* a serverkeygen answer holds a key */
 	config_unref(job->cf);
+	up_tls_unref(job->tls);
 	TAILQ_REMOVE(&up->jobs, job, entry);
 	up->njobs--;
 	job->magic = 0;
@@ -411,6 +426,7 @@ upstream_free(struct upstream *up)
 	if (up->tick != NULL)
 		event_free(up->tick);
 	config_unref(up->cf);
+	up_tls_unref(up->tls);
 	free(up);
 }
 
@@ -503,12 +519,15 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	SET(CURLOPT_PROTOCOLS_STR, "https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_SHARE, up->share);
-	SET(CURLOPT_SSLCERT_BLOB, &cert);
-	SET(CURLOPT_SSLCERTTYPE, "PEM");
-	SET(CURLOPT_SSLKEY_BLOB, &key);
-	SET(CURLOPT_SSLKEYTYPE, "PEM");
-	SET(CURLOPT_CAINFO_BLOB, &ca);
-	SET(CURLOPT_CAPATH, NULL);
+	if (rc == CURLE_OK && up_tls_setopt(job->tls, job->route, e) == -1) {
+		/* not parsed ahead: libcurl decodes the files' PEM itself */
+		SET(CURLOPT_SSLCERT_BLOB, &cert);
+		SET(CURLOPT_SSLCERTTYPE, "PEM");
+		SET(CURLOPT_SSLKEY_BLOB, &key);
+		SET(CURLOPT_SSLKEYTYPE, "PEM");
+		SET(CURLOPT_CAINFO_BLOB, &ca);
+		SET(CURLOPT_CAPATH, NULL);
+	}
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
 	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
@@ -642,6 +661,7 @@ upstream_job_new(struct upstream *up, size_t route, const char *path,
 	job->magic = UPJOB_MAGIC;
 	job->up = up;
 	job->cf = config_ref(up->cf);
+	job->tls = up_tls_ref(up->tls);
 	job->route = route;
 	job->retry_after = -1;
 	job->t0 = mono_ms();
