@@ -10,6 +10,9 @@
 #   retry_M  the same device again on a new session offering its last one
 #            (a retry after 5.03 + Max-Age by a device that closed its
 #            session): resumed with cache or tickets, full with off
+#   upconn   estcoapd, a sen on a kept DTLS session, when the upstream
+#            closes its connection after every answer, less the same with
+#            a pooled connection: one new upstream TLS connection
 # Devices retransmit on their own DTLS timers; a server slowed down by
 # callgrind may see some, so each note counts them.
 
@@ -67,6 +70,22 @@ bench_b8() {
 	bench_target B8.instr "registrar instructions per new-session enrollment" \
 	    "$(calc "$ireg / 1e6")" M - "<=" 6 \
 	    "crts + sen; $(calc "$ireg / $ics") x coap-server-openssl's new-session GET; $(b8_note B8-reg)"
+
+	bench_upstream up || return 1
+	REG_WRAP=$CALLGRIND REG_TRIES=150 bench_registrar || return 1
+	bench_gen B8-warm-up -p "$BENCH_PORT" -D "$DEVS" -s sen -S new -c 1 \
+	    -N 4 -t 120 -T 20000 || return 1
+	full=$(b8_run B8-up-pooled "$REG_PID" -p "$BENCH_PORT" -D "$DEVS" \
+	    -n 1 -d 1 -s sen -S reuse -P -c 1 -N "$nm" -t 900 -T 20000) ||
+	    return 1
+	bench_upstream_mode "close=1"
+	retry=$(b8_run B8-up-fresh "$REG_PID" -p "$BENCH_PORT" -D "$DEVS" \
+	    -n 1 -d 1 -s sen -S reuse -P -c 1 -N "$nm" -t 900 -T 20000) ||
+	    return 1
+	bench_stop_all
+	bench_target B8.upconn "registrar instructions per new upstream TLS connection" \
+	    "$(calc "($retry - $full) / 1e6")" M - "<=" "" \
+	    "sen on a kept DTLS session: $(calc "$retry / 1e6") M with a new connection each (the upstream closes it; libcurl resumes its TLS session), $(calc "$full / 1e6") M pooled; $(b8_note B8-up-fresh)"
 
 	for m in ${BENCH_B8_RESUME-cache tickets off}; do
 		bench_upstream up || return 1

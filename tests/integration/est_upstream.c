@@ -154,6 +154,7 @@ struct mode {
 	char	body[32];		/* garbage, notsigned, ... ; "" = normal */
 	char	ctype[128];		/* Content-Type override; "" = none */
 	int	cte;			/* add Content-Transfer-Encoding: base64 */
+	int	close;			/* Connection: close on every answer */
 	char	cacerts[PATH_MAX];	/* bundle to serve instead of -b */
 	/* Only /serverkeygen looks at these. */
 	int	skg_reverse;		/* skg_order=reverse: cert part first */
@@ -529,6 +530,8 @@ mode_set(struct mode *m, const char *key, const char *val)
 				    sizeof(m->skg_form), val);
 		return -1;
 	}
+	if (strcmp(key, "close") == 0)
+		return mode_flag(&m->close, val, "0", "1");
 	if (strcmp(key, "skg_broken") == 0) {
 		for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
 			if (strcmp(val, broken[i]) == 0)
@@ -1629,6 +1632,8 @@ request_cb(struct evhttp_request *req, void *arg)
 	}
 	if (m.cte && !srv->pf->cte_out)
 		evhttp_add_header(h, "Content-Transfer-Encoding", "base64");
+	if (m.close)
+		evhttp_add_header(h, "Connection", "close");
 
 	if (m.delay_ms == 0) {
 		pending_send(p);
