@@ -15,6 +15,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "p7walk.h"
 #include "transcode.h"
 
 /* Nesting allowed inside a CSR attribute value before we give up. */
@@ -316,14 +317,20 @@ fail:
 	return NULL;
 }
 
-/* Check a certs-only PKCS#7 and count its certificates. */
+/*
+ * Check a certs-only PKCS#7 and count its certificates: its DER walked
+ * (p7walk.h), BER decoded in full.
+ */
 int
 tc_pkcs7_certs_check(const uint8_t *der, size_t len, int *ncerts,
     const char **why)
 {
 	STACK_OF(X509)	*certs;
 	PKCS7		*p7;
+	int		 rc;
 
+	if ((rc = p7walk_certs(der, len, ncerts, why)) != 1)
+		return rc;
 	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
 		return -1;
 	if (ncerts != NULL)
