@@ -1,8 +1,8 @@
 # estcoapd: non-recursive GNU make. Objects and programs go to build/.
 # `make` builds; `make check` runs unit + integration tests, plain and under
 # ASan/UBSan; `make docs` regenerates the documents made from the code's
-# tables; `make bench` runs the benchmarks; `make demo` shows one
-# enrollment; `make clean`.
+# tables; `make deb` builds the Debian package; `make bench` runs the
+# benchmarks; `make demo` shows one enrollment; `make clean`.
 
 PKGS	 = libcoap-3-openssl libcurl libevent libcjson openssl
 CC	?= cc
@@ -118,6 +118,11 @@ deps:
 check: deps
 	@scripts/check.sh
 
+# build/estcoapd_<version>_<arch>.deb with the Debian tools (debian/),
+# checked by lintian; needs debhelper and lintian (scripts/deps.sh)
+deb:
+	@scripts/deb.sh
+
 # the generated sections of man/*.[58] and conf/estcoapd-defaults.json,
 # from the code's tables; make check fails when they are out of date
 docs: $(BUILD)/estcoapd-docgen
@@ -136,7 +141,9 @@ demo: deps
 clean:
 	rm -rf build
 
-.PHONY: all unit deps check docs bench demo clean
+.PHONY: all unit deps check docs deb bench demo clean
 include mk/install.mk
 include mk/fuzz.mk
--include $(shell find build -name '*.d' 2>/dev/null)
+# (not build/deb: make deb's copy of the tree, where sysusers.d is a directory)
+-include $(shell find build -path build/deb -prune -o -name '*.d' -type f \
+	    -print 2>/dev/null)
