@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "ratelimit.h"
+#include "streak.h"
 #include "transcode.h"
 #include "upstream.h"
 #include "util.h"
@@ -54,6 +55,9 @@
 /* Extra time the async deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
 
+/* Room for "label/op", the name of a cache in the log. */
+#define FRONT_CACHE_NAME	(CONFIG_LABEL_MAX + 8)
+
 /* Formats one cached answer goes out in whose ETag is remembered. */
 #define FRONT_CACHE_TAGS	4
 
@@ -66,6 +70,8 @@ struct front_cache {
 	struct backlog_ent	 bl;		/* its place in the pool */
 	uint64_t		 retry_at;	/* mono_ms: no refresh before */
 	uint32_t		 backoff_ms;	/* after failures, doubling */
+	struct streak		 fails;		/* failed refreshes in a row */
+	int			 stale_logged;	/* once per run of failures */
 	/* ETag per representation of der, computed once per fill (B1) */
 	struct {
 		unsigned	 cf;
@@ -624,19 +630,42 @@ front_req_from(void *arg)
 	return rq;
 }
 
+/* The name of the cache c in log lines: "crts", "label/att". */
+static const char *
+front_cache_name(const struct front_cache *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "?");
+	for (size_t i = 0; i < fr.nroutes; i++)
+		if (fr.routes[i].cache == c)
+			snprintf(buf, len, "%s%s%s", fr.routes[i].label,
+			    fr.routes[i].label[0] ? "/" : "",
+			    fr.routes[i].op->name);
+	return buf;
+}
+
 /*
  * A validated crts/att answer from the CA (taken over): fresh for
- * est.cache_ttl_s, and the CA answers again, so no failure backoff.
+ * est.cache_ttl_s, and the CA answers again, so no failure backoff; a run
+ * of failed refreshes is over (one line for the whole run).
  */
 static void
 front_cache_store(struct front_cache *c, uint8_t *der, size_t len)
 {
+	unsigned	n;
+	uint64_t	ms;
+	char		name[FRONT_CACHE_NAME];
+
 	free(c->der);
 	c->der = der;
 	c->len = len;
 	c->ntags = 0;		/* new representations, new tags */
 	c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
 	c->backoff_ms = 0;
+	c->stale_logged = 0;
+	if (streak_ok(&c->fails, mono_ms(), &n, &ms))
+		log_info("cache: %s refresh works again after %u failed "
+		    "tr%s in %llu s", front_cache_name(c, name, sizeof(name)),
+		    n, n == 1 ? "y" : "ies", (unsigned long long)(ms / 1000));
 }
 
 /* The upstream finished: make the answer and wake the async. */
@@ -910,11 +939,14 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 		return 0;		/* e.g. 4.06 for 287 on a bundle */
 	a->max_age = stale ? 0 : (int)((c->expires - now + 999) / 1000);
 	a->reason = stale ? "stale" : "cached";
-	if (stale)
+	if (stale && !c->stale_logged) {
+		/* once per run of failures; each request line says stale */
+		c->stale_logged = 1;
 		log_warnx("cache: %s%s%s served stale (%llu s past its TTL; "
 		    "upstream failing)", rt->label, rt->label[0] ? "/" : "",
 		    op->name,
 		    (unsigned long long)((now - c->expires) / 1000));
+	}
 	if ((a->etag = front_cache_etag(c, a)) == 0)
 		return 0;
 	coap_option_filter_clear(&f);
@@ -2273,13 +2305,16 @@ front_cache_done(void *arg, const struct upstream_result *r)
 		    c->backoff_ms >= CACHE_BACKOFF_MAX_MS / 2 ?
 		    CACHE_BACKOFF_MAX_MS : c->backoff_ms * 2;
 		c->retry_at = mono_ms() + c->backoff_ms;
-		log_info("cache: %s%s%s refresh failed: %s %s (upstream "
-		    "%ld%s%s), next try in %u s", rt->label,
-		    rt->label[0] ? "/" : "", op->name,
-		    estmap_code_str(a.code, code),
+		/* one line when a run of failures starts, one when it ends */
+		log_emit(streak_fail(&c->fails, mono_ms()) ? LOG_LVL_WARN :
+		    LOG_LVL_DEBUG, "cache: %s%s%s refresh failed%s: %s %s "
+		    "(upstream %ld%s%s), next try in %u s%s", rt->label,
+		    rt->label[0] ? "/" : "", op->name, c->fails.fails > 1 ?
+		    " again" : "", estmap_code_str(a.code, code),
 		    a.reason != NULL ? a.reason : "-", r->status,
 		    r->error != NULL ? ": " : "", r->error != NULL ? r->error :
-		    "", c->backoff_ms / 1000);
+		    "", c->backoff_ms / 1000, c->fails.fails > 1 ? "" :
+		    "; retried after 1 to 60 s, logged again when it works");
 	}
 	req_answer_clear(&a);
 }
@@ -2492,6 +2527,7 @@ front_reconfigure(struct config *cf)
 			fr.caches[i].der = NULL;
 			fr.caches[i].backoff_ms = 0;
 			fr.caches[i].retry_at = 0;
+			streak_ok(&fr.caches[i].fails, mono_ms(), NULL, NULL);
 		}
 	}
 	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());

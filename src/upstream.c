@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "streak.h"
 #include "transcode.h"
 #include "up_tls.h"
 #include "upstream.h"
@@ -48,6 +49,7 @@ struct upstream_server {
 	uint64_t		 down_until;	/* mono_ms: skipped until then */
 	uint64_t		 check_at;	/* mono_ms: next health check */
 	struct upstream_job	*health;	/* health check in flight */
+	struct streak		 fails;		/* failed tries while down */
 };
 
 struct upstream {
@@ -745,6 +747,7 @@ upstream_mark_down(struct upstream *up, const struct upstream_job *job,
 	if (us == NULL)
 		return;
 	us->down_until = now + cu->down_time_s * 1000ULL;
+	(void)streak_fail(&us->fails, now);
 	if (us->down)
 		return;
 	us->down = 1;
@@ -760,14 +763,19 @@ static void
 upstream_mark_up(struct upstream *up, const struct upstream_job *job,
     const char *how)
 {
-	struct upstream_server *us = upstream_job_server(up, job);
+	struct upstream_server	*us = upstream_job_server(up, job);
+	unsigned		 n;
+	uint64_t		 ms;
 
 	if (us == NULL || !us->down)
 		return;
 	us->down = 0;
 	us->down_until = 0;
-	log_info("upstream: server %s%s%s back up (%s)", us->url,
-	    us->label[0] != '\0' ? " of label " : "", us->label, how);
+	(void)streak_ok(&us->fails, mono_ms(), &n, &ms);
+	log_info("upstream: server %s%s%s back up (%s) after %u failed "
+	    "tr%s in %llu s", us->url, us->label[0] != '\0' ? " of label " :
+	    "", us->label, how, n, n == 1 ? "y" : "ies",
+	    (unsigned long long)(ms / 1000));
 	upstream_gauges(up);
 }
 
@@ -880,8 +888,10 @@ upstream_health_done(struct upstream *up, struct upstream_job *job,
 		/* still down: keep real requests away from it */
 		us->down_until = mono_ms() +
 		    job->cf->routes[job->route].up.down_time_s * 1000ULL;
-		log_debug("upstream: health check of %s failed: %s", us->url,
-		    rc != CURLE_OK ? job->errbuf : "HTTP 5xx");
+		(void)streak_fail(&us->fails, mono_ms());
+		log_debug("upstream: health check of %s failed (%u in a row): "
+		    "%s", us->url, us->fails.fails, rc != CURLE_OK ?
+		    job->errbuf : "HTTP 5xx");
 	}
 }
 
