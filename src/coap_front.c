@@ -35,6 +35,7 @@
 #include "metrics.h"
 #include "pki.h"
 #include "ratelimit.h"
+#include "reqline.h"
 #include "streak.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -428,32 +429,16 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
     size_t req_len,
     long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
 {
-	char	code[8], cfb[12], up[24], upms[24];
+	char		line[REQLINE_MAX];
+	struct reqline	l = { id, fs != NULL ? fs->peer : peer, fs != NULL ?
+			    fs->id.subject : NULL, opname, label, method,
+			    req_cf, req_len, up_status, up_status != 0 ||
+			    up_ms != 0, up_ms, a->code, a->len, mono_ms() - t0,
+			    a->reason };
 
-	estmap_code_str(a->code, code);
-	if (req_cf >= 0)
-		snprintf(cfb, sizeof(cfb), "%d", req_cf);
-	else
-		snprintf(cfb, sizeof(cfb), "-");
-	if (up_status > 0)
-		snprintf(up, sizeof(up), "%ld", up_status);
-	else
-		snprintf(up, sizeof(up), "-");
-	if (up_status != 0 || up_ms != 0)
-		snprintf(upms, sizeof(upms), "%llu",
-		    (unsigned long long)up_ms);
-	else
-		snprintf(upms, sizeof(upms), "-");
 	metrics_request(opname[0] == '/' ? "unknown" : opname, label, a->code);
-	log_info("req=%llu peer=%s dev=\"%s\" op=%s label=%s method=%d cf=%s "
-	    "in=%zu "
-	    "up=%s up_ms=%s coap=%s out=%zu ms=%llu reason=%s",
-	    (unsigned long long)id, fs != NULL ? fs->peer : peer,
-	    fs != NULL ? fs->id.subject : "-", opname,
-	    label[0] != '\0' ? label : "-",
-	    method, cfb, req_len, up, upms, code, a->len,
-	    (unsigned long long)(mono_ms() - t0),
-	    a->reason != NULL ? a->reason : "-");
+	reqline_format(line, sizeof(line), &l);
+	log_info("%s", line);
 }
 
 /* A payload handed to libcoap; wiped on release (skg carries keys). */

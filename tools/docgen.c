@@ -11,7 +11,8 @@
  *
  * Generators: keys (the schema table of src/config.c), resources (the
  * operation table of src/est_map.c), reasons and audit-events
- * (src/logtab.c), metrics (src/metrics.c).
+ * (src/logtab.c), metrics (src/metrics.c), request-line (the format of
+ * the request line, src/reqline.c).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "est_map.h"
 #include "logtab.h"
 #include "metrics.h"
+#include "reqline.h"
 
 #define MARK_BEGIN	".\\\" BEGIN GENERATED "
 #define MARK_END	".\\\" END GENERATED "
@@ -265,6 +267,33 @@ gen_metrics(FILE *fp)
 	fputs(".El\n", fp);
 }
 
+/*
+ * request-line: the format of the request line as one literal line, then
+ * its fields in order and the syntax of their values.
+ */
+static void
+gen_reqline(FILE *fp)
+{
+	size_t				 n, nv;
+	const struct reqline_field	*f = reqline_fields(&n);
+	const struct reqline_field	*v = reqline_values(&nv);
+
+	fputs(".Bd -literal -offset indent\n", fp);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s%s=%s", i ? " " : "", f[i].key, f[i].value);
+	fputs("\n.Ed\n.Bl -tag -width up_ms\n", fp);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, ".It Cm %s\n", f[i].key);
+		roff_sentence(fp, f[i].text);
+	}
+	fputs(".El\n.Pp\nThe values:\n.Bl -tag -width SUBJECT\n", fp);
+	for (size_t i = 0; i < nv; i++) {
+		fprintf(fp, ".It Ar %s\n", v[i].key);
+		roff_sentence(fp, v[i].text);
+	}
+	fputs(".El\n", fp);
+}
+
 static const struct gen {
 	const char	*name;
 	void		(*fn)(FILE *);
@@ -274,6 +303,7 @@ static const struct gen {
 	{ "reasons", gen_reasons },
 	{ "audit-events", gen_audit },
 	{ "metrics", gen_metrics },
+	{ "request-line", gen_reqline },
 };
 
 static const struct gen *
