@@ -56,7 +56,7 @@ PY
 	    "$3" "" - ">=" 1 \
 	    "$d devices (${15} sessions prepared): $1 certificates, $2 x 5.03 (Max-Age $(echo "${14}" | tr -d '{}"')); errors ${13}"
 	bench_target B4.first "first reply p99 (empty ACK or 5.03)" "${11}" ms - "<=" 50 \
-	    "empty ACK p99 ${12} ms"
+	    "empty ACK p99 ${12} ms; $(gen_cpu B4)"
 	bench_target B4.retrans "CoAP retransmissions / PDUs" \
 	    "$(calc "$9 / ${10}")" "" - "<=" 0.01 "$9 retransmissions of ${10} PDUs"
 	bench_target B4.rss "registrar RSS growth / budget" "$6" "" - "<=" 1 \
