@@ -19,16 +19,7 @@
 #define CONFIG_MAX_MCAST	8	/* discovery.multicast groups */
 #define CONFIG_MCAST_MAX	46	/* INET6_ADDRSTRLEN */
 
-/* Errors collected while reading or checking, one line each. */
-struct errlist {
-	char	*text;		/* "\n"-separated, NUL-terminated; malloc'd */
-	size_t	 len;
-	int	 count;
-};
-
-void	errlist_add(struct errlist *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	errlist_free(struct errlist *);
+struct errlist;		/* util.h */
 
 struct config_listen {
 	char		 addr[64];	/* numeric IPv4 or IPv6 address */
@@ -37,6 +28,7 @@ struct config_listen {
 
 struct pki_set;
 struct authz;
+struct cJSON;
 
 /*
  * The upstream of one route: the top-level "upstream" section for the
@@ -80,13 +72,14 @@ struct config_route {
 	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
 	struct config_upstream	 up;
 	uint32_t		 ops;	/* bit 1u << EST_OP_x per enabled op */
-	struct authz		*auth;	/* device policy ("auth") */
+	struct cJSON		*auth_json;	/* its "auth" as written, or NULL */
+	struct authz		*auth;	/* device policy, made by gen.c */
 	bool			 auth_owned;	/* false: the default route's */
 };
 
 struct config {
 	char		*file;		/* path it was read from */
-	int		 refs;		/* the daemon + requests started on it */
+	int		 refs;		/* held by gen_ref() (gen.h) */
 	unsigned	 gen;		/* generation: 1 at start, +1 per reload */
 
 	struct config_listen listen[CONFIG_MAX_LISTEN];
@@ -160,19 +153,24 @@ struct config {
 	char		*service_group;		/* NULL = the user's group */
 	unsigned	 worker;		/* which one this is (0-based) */
 
-	struct pki_set	*pki;		/* loaded by pki_load() */
+	struct pki_set	*pki;		/* loaded by gen_load() (gen.h) */
 };
 
 /*
- * Read and check path. Returns a config or NULL with every error in errs
- * (JSON syntax errors as file:line:col, others as file: key.path: text).
+ * Read path, check every value and the relations between them. Touches
+ * no file but path: what the values name (files, users) is checked by
+ * gen.c. Returns a config (refs 1) or NULL with every error in errs (JSON
+ * syntax errors as file:line:col, others as file: key.path: text).
  */
 struct config	*config_load(const char *path, struct errlist *errs);
 void		 config_free(struct config *);
 
-/* A generation lives while someone holds a reference (refs starts at 1). */
-struct config	*config_ref(struct config *);
-void		 config_unref(struct config *);
+/*
+ * The same, but what could be read is returned even after errors, so that
+ * gen.c adds its own to them (every error of a file at once); NULL only
+ * when the file holds no JSON object.
+ */
+struct config	*config_read(const char *path, struct errlist *errs);
 
 /* The route of a label ("" = default), or NULL when it is not served. */
 const struct config_route *config_route_find(const struct config *,
@@ -192,13 +190,23 @@ const char	*config_static_diff(const struct config *old,
  */
 void		 config_worker_ports(struct config *cf, unsigned index);
 
+/* Each file the configuration names: key path, file, a private key. */
+typedef void	 config_file_fn(void *arg, const char *key, const char *file,
+		    bool secret);
+void		 config_each_file(const struct config *, config_file_fn *,
+		    void *arg);
+
 /*
- * What is at service.audit_file now, checked at start and by -t (not on
- * a reload): no symbolic link, a regular file (or a character device)
- * with one link. Errors go to errs.
+ * The keys of an "auth" section are rows of the schema like every other
+ * key; authz_parse() reads the section and asks here which keys there
+ * are, and the default and range of an integer or boolean one. False
+ * when name is no such key.
  */
-void		 config_audit_check(const struct config *cf,
-		    struct errlist *errs);
+struct config_authkey {
+	const char	*type;		/* "boolean", "integer", "array", ... */
+	uint32_t	 def, min, max;
+};
+bool		 config_auth_key(const char *name, struct config_authkey *);
 
 /* Print the schema (key, type, default, help) for -h style listings. */
 void		 config_dump_keys(void);

@@ -25,9 +25,6 @@ struct csrid	*csrid_parse(const struct cJSON *obj, const char *path,
 		    const char *file, struct errlist *errs);
 void		 csrid_free(struct csrid *);
 
-/* Is the key one of the csr_identity* keys (for the unknown-key check)? */
-int		 csrid_known_key(const char *key);
-
 /* The mode's name: "subject", "attribute", "template" or "any". */
 const char	*csrid_mode_name(const struct csrid *);
 

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "peer.h"
 
 /* One route's upstream client identity and trust, as curl blobs. */
 struct pki_up {
@@ -53,14 +54,6 @@ int		 pki_setup_ssl(SSL *ssl, const struct pki_set *);
 
 /* Our parsed certificate and key on one DTLS server SSL (no parsing). */
 int		 pki_use_identity(SSL *ssl, const struct pki_set *);
-
-/* Who the device is: subject, issuer, serial of the peer certificate. */
-struct pki_peer {
-	char		subject[256];
-	char		issuer[256];
-	char		serial[80];	/* hex */
-	unsigned char	fp[32];		/* SHA-256 of the certificate DER */
-};
 
 int		 pki_peer_identity(SSL *ssl, struct pki_peer *);
 

@@ -1,6 +1,6 @@
 /*
  * Small pieces with no better home: a bounded byte buffer, the monotonic
- * clock.
+ * clock, a list of error lines.
  */
 #ifndef ESTCOAPD_UTIL_H
 #define ESTCOAPD_UTIL_H
@@ -22,6 +22,17 @@ void	 buf_reset(struct buf *);		/* frees and keeps the cap */
 void	 buf_wipe(struct buf *);		/* OPENSSL_cleanse, then reset */
 
 uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
+
+/* Errors collected while reading or checking, one line each. */
+struct errlist {
+	char	*text;		/* "\n"-separated, NUL-terminated; malloc'd */
+	size_t	 len;
+	int	 count;
+};
+
+void	 errlist_add(struct errlist *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 errlist_free(struct errlist *);
 
 /*
  * A whole file of at most max bytes, NUL-terminated (*lenp excludes the

@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 jobs=$(nproc 2>/dev/null || echo 2)
 
+# early and cheap: no include circle among the modules of src/
+echo "== include graph"
+scripts/includes.sh || { echo "make check: an include circle"; exit 1; }
+
 echo "== build (plain and ASan/UBSan)"
 make -s -j"$jobs" all
 make -s -j"$jobs" SAN=1 all

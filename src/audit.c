@@ -14,7 +14,7 @@
 #include "audit.h"
 #include "audit_file.h"
 #include "log.h"
-#include "pki.h"
+#include "peer.h"
 #include "transcode.h"
 
 /* See audit.h. */

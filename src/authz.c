@@ -211,13 +211,17 @@ az_rules(struct authz *az, const cJSON *v, const char *file,
 	}
 }
 
-/* A boolean member; def when absent. */
+/* A boolean member; the schema's default (config.c) when absent. */
 static bool
-az_bool(const cJSON *obj, const char *key, bool def, const char *path,
+az_bool(const cJSON *obj, const char *key, const char *path,
     const char *file, struct errlist *errs)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON		*v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	struct config_authkey	 ak = { 0 };
+	bool			 def;
 
+	(void)config_auth_key(key, &ak);
+	def = ak.def != 0;
 	if (v == NULL)
 		return def;
 	if (!cJSON_IsBool(v)) {
@@ -228,20 +232,24 @@ az_bool(const cJSON *obj, const char *key, bool def, const char *path,
 	return cJSON_IsTrue(v);
 }
 
-/* An integer member in [min, max]; def when absent. */
+/* An integer member in the schema's range; its default when absent. */
 static uint32_t
-az_uint(const cJSON *obj, const char *key, uint32_t def, uint32_t min,
-    uint32_t max, const char *path, const char *file, struct errlist *errs)
+az_uint(const cJSON *obj, const char *key, const char *path,
+    const char *file, struct errlist *errs)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	const cJSON		*v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	struct config_authkey	 ak = { 0 };
 
+	(void)config_auth_key(key, &ak);
 	if (v == NULL)
-		return def;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)
-	    v->valuedouble || v->valuedouble < min || v->valuedouble > max) {
+		return ak.def;
+	/* the range first: a double outside it does not convert */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= ak.min &&
+	    v->valuedouble <= ak.max) ||
+	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
 		errlist_add(errs, "%s: %s.%s: must be an integer %u..%u", file,
-		    path, key, min, max);
-		return def;
+		    path, key, ak.min, ak.max);
+		return ak.def;
 	}
 	return (uint32_t)v->valuedouble;
 }
@@ -251,9 +259,6 @@ struct authz *
 authz_parse(const cJSON *obj, const char *path, const char *file,
     struct errlist *errs)
 {
-	static const char *const known[] = { "trust", "crl", "allow_expired",
-	    "rules", "pop", "forward_client_cert", "sren_allow_change_subject",
-	    "csr_key_types", "csr_rsa_min_bits", "csr_rsa_max_bits", NULL };
 	struct authz	*az;
 	const cJSON	*m, *v;
 
@@ -264,8 +269,8 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 		return NULL;
 	}
 	az->key_types = AZ_KEY_P256 | AZ_KEY_P384 | AZ_KEY_RSA;
-	az->rsa_min_bits = 2048;
-	az->rsa_max_bits = 8192;
+	az->rsa_min_bits = az_uint(NULL, "csr_rsa_min_bits", path, file, errs);
+	az->rsa_max_bits = az_uint(NULL, "csr_rsa_max_bits", path, file, errs);
 	if ((az->id = csrid_parse(cJSON_IsObject(obj) ? obj : NULL, path,
 	    file, errs)) == NULL)
 		errlist_add(errs, "%s: out of memory", file);
@@ -275,13 +280,9 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 		errlist_add(errs, "%s: %s: must be an object", file, path);
 		return az;
 	}
+	/* the keys are the auth.* rows of the schema (config.c) */
 	cJSON_ArrayForEach(m, obj) {
-		size_t k;
-
-		for (k = 0; known[k] != NULL; k++)
-			if (strcmp(known[k], m->string) == 0)
-				break;
-		if (known[k] == NULL && !csrid_known_key(m->string))
+		if (!config_auth_key(m->string, NULL))
 			errlist_add(errs, "%s: %s.%s: unknown key", file, path,
 			    m->string);
 		for (const cJSON *p = obj->child; p != m; p = p->next)
@@ -299,12 +300,11 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 		    errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "rules")) != NULL)
 		az_rules(az, v, file, errs);
-	az->allow_expired = az_bool(obj, "allow_expired", false, path, file,
+	az->allow_expired = az_bool(obj, "allow_expired", path, file, errs);
+	az->forward_cert = az_bool(obj, "forward_client_cert", path, file,
 	    errs);
-	az->forward_cert = az_bool(obj, "forward_client_cert", false, path,
-	    file, errs);
-	az->allow_csn = az_bool(obj, "sren_allow_change_subject", false, path,
-	    file, errs);
+	az->allow_csn = az_bool(obj, "sren_allow_change_subject", path, file,
+	    errs);
 	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "pop")) != NULL) {
 		if (cJSON_IsString(v) && strcmp(v->valuestring, "off") == 0)
 			az->pop = AUTHZ_POP_OFF;
@@ -343,10 +343,8 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 				az->key_types |= az_key_names[k].bit;
 		}
 	}
-	az->rsa_min_bits = az_uint(obj, "csr_rsa_min_bits", 2048, 1024, 16384,
-	    path, file, errs);
-	az->rsa_max_bits = az_uint(obj, "csr_rsa_max_bits", 8192, 1024, 16384,
-	    path, file, errs);
+	az->rsa_min_bits = az_uint(obj, "csr_rsa_min_bits", path, file, errs);
+	az->rsa_max_bits = az_uint(obj, "csr_rsa_max_bits", path, file, errs);
 	if (az->rsa_min_bits > az->rsa_max_bits)
 		errlist_add(errs, "%s: %s.csr_rsa_min_bits: must not exceed "
 		    "csr_rsa_max_bits", file, path);

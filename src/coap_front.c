@@ -30,6 +30,7 @@
 #include "est_map.h"
 #include "est_req.h"
 #include "exchange.h"
+#include "gen.h"
 #include "iobatch.h"
 #include "log.h"
 #include "metrics.h"
@@ -2517,8 +2518,8 @@ front_reconfigure(struct config *cf)
 	}
 	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());
 	front_trust_changed(fr.cf, cf);
-	config_ref(cf);
-	config_unref(fr.cf);
+	gen_ref(cf);
+	gen_unref(fr.cf);
 	fr.cf = cf;
 	return 0;
 }
@@ -2633,7 +2634,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 
 	memset(&fr, 0, sizeof(fr));
 	fr.base = base;
-	fr.cf = config_ref(cf);
+	fr.cf = gen_ref(cf);
 	fr.up = up;
 	TAILQ_INIT(&fr.reqs);
 	LIST_INIT(&fr.sessions);
@@ -2725,7 +2726,7 @@ front_shutdown(void)
 	xch_table_free(fr.xch);
 	rl_table_free(fr.rl);
 	coap_cleanup();
-	config_unref(fr.cf);
+	gen_unref(fr.cf);
 	memset(&fr, 0, sizeof(fr));
 	front_dtls_ctx = NULL;
 }

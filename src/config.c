@@ -15,13 +15,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "authz.h"
 #include "config.h"
 #include "est_map.h"
-#include "fileperm.h"
 #include "log.h"
-#include "pki.h"
-#include "priv.h"
 #include "util.h"
 
 /* A config file is small; anything bigger is a mistake. */
@@ -47,7 +43,7 @@ enum ck_type {
 	CK_DLISTEN,		/* discovery.listen: like listen, default none */
 	CK_MCAST,		/* discovery.multicast: group addresses */
 	CK_AUTH,		/* auth: a route's device policy (authz.c) */
-	CK_EXT,			/* a key inside auth: documentation only */
+	CK_AUTHKEY,		/* a key of auth: authz_parse() reads it */
 };
 
 /*
@@ -76,7 +72,7 @@ struct config_key {
 	const char	*top;		/* the default route's path; NULL: none */
 	bool		 label;		/* allowed under labels.<label> */
 	bool		 noinherit;	/* a label gets the default, not top's */
-	const char	*xtype;		/* CK_EXT: the type -h -h shows */
+	const char	*xtype;		/* CK_AUTHKEY: the type -h -h shows */
 	enum ck_reload	 reload;
 };
 
@@ -410,65 +406,68 @@ static const struct config_key route_keys[] = {
 	  .help = "who may enroll: device trust, allow-list, CSR policy "
 	  "(see Authorization in estcoapd.json(5)); a label without its "
 	  "own auth section uses the top-level one" },
-	{ .path = "auth.trust", .type = CK_EXT, .xtype = "array",
+	{ .path = "auth.trust", .type = CK_AUTHKEY, .xtype = "array",
 	  .top = "auth.trust", .def_s = "[dtls.client_ca]",
 	  .help = "PEM files or directories (*.pem, *.crt, *.cer) of trust "
 	  "anchors for device certificates; every certificate listed, "
 	  "intermediates too, is an anchor" },
-	{ .path = "auth.crl", .type = CK_EXT, .xtype = "array",
+	{ .path = "auth.crl", .type = CK_AUTHKEY, .xtype = "array",
 	  .top = "auth.crl", .def_s = "[]",
 	  .help = "CRL files (PEM or DER), each signed by an anchor; a "
 	  "revoked device fails the handshake" },
-	{ .path = "auth.allow_expired", .type = CK_EXT, .xtype = "boolean",
-	  .top = "auth.allow_expired", .def_s = "false",
+	{ .path = "auth.allow_expired", .type = CK_AUTHKEY,
+	  .xtype = "boolean",
+	  .top = "auth.allow_expired", .def_u = 0,
 	  .help = "accept expired device certificates (IDevIDs, RFC 9148 3)" },
-	{ .path = "auth.rules", .type = CK_EXT, .xtype = "array",
+	{ .path = "auth.rules", .type = CK_AUTHKEY, .xtype = "array",
 	  .top = "auth.rules", .def_s = "[] (every trusted device, every "
 	  "operation)",
 	  .help = "allow-list of {issuer, subject, san, operations}; the "
 	  "first rule whose patterns match the device decides" },
-	{ .path = "auth.pop", .type = CK_EXT, .xtype = "string",
+	{ .path = "auth.pop", .type = CK_AUTHKEY, .xtype = "string",
 	  .top = "auth.pop", .def_s = "\"off\"",
 	  .help = "proof-of-possession linking: \"off\", \"if-present\" "
 	  "or \"required\" (challengePassword = base64(tls-unique))" },
-	{ .path = "auth.forward_client_cert", .type = CK_EXT,
-	  .xtype = "boolean", .top = "auth.forward_client_cert",
-	  .def_s = "false",
+	{ .path = "auth.forward_client_cert", .type = CK_AUTHKEY,
+	  .xtype = "boolean", .top = "auth.forward_client_cert", .def_u = 0,
 	  .help = "send the device certificate upstream in RFC 9440 "
 	  "Client-Cert and Client-Cert-Chain header fields" },
-	{ .path = "auth.sren_allow_change_subject", .type = CK_EXT,
+	{ .path = "auth.sren_allow_change_subject", .type = CK_AUTHKEY,
 	  .xtype = "boolean", .top = "auth.sren_allow_change_subject",
-	  .def_s = "false",
+	  .def_u = 0,
 	  .help = "let sren CSRs carry a ChangeSubjectName attribute" },
-	{ .path = "auth.csr_key_types", .type = CK_EXT, .xtype = "array",
+	{ .path = "auth.csr_key_types", .type = CK_AUTHKEY, .xtype = "array",
 	  .top = "auth.csr_key_types",
 	  .def_s = "[\"P-256\", \"P-384\", \"RSA\"]",
 	  .help = "CSR key types accepted for sen and sren: P-256, P-384, "
 	  "P-521, RSA, Ed25519, Ed448" },
-	{ .path = "auth.csr_rsa_min_bits", .type = CK_EXT, .xtype = "integer",
-	  .top = "auth.csr_rsa_min_bits", .def_s = "2048",
-	  .help = "smallest RSA CSR key accepted (1024..16384)" },
-	{ .path = "auth.csr_rsa_max_bits", .type = CK_EXT, .xtype = "integer",
-	  .top = "auth.csr_rsa_max_bits", .def_s = "8192",
-	  .help = "largest RSA CSR key accepted (1024..16384)" },
-	{ .path = "auth.csr_identity", .type = CK_EXT, .xtype = "string",
+	{ .path = "auth.csr_rsa_min_bits", .type = CK_AUTHKEY,
+	  .xtype = "integer",
+	  .top = "auth.csr_rsa_min_bits", .def_u = 2048, .min = 1024,
+	  .max = 16384, .help = "smallest RSA CSR key accepted" },
+	{ .path = "auth.csr_rsa_max_bits", .type = CK_AUTHKEY,
+	  .xtype = "integer",
+	  .top = "auth.csr_rsa_max_bits", .def_u = 8192, .min = 1024,
+	  .max = 16384, .help = "largest RSA CSR key accepted" },
+	{ .path = "auth.csr_identity", .type = CK_AUTHKEY, .xtype = "string",
 	  .top = "auth.csr_identity", .def_s = "\"subject\"",
 	  .help = "names a sen/skg/skc CSR may ask for: \"subject\" (the "
 	  "device certificate's Subject), \"attribute\" (only "
 	  "csr_identity_attributes must match), \"template\" "
 	  "(csr_identity_template) or \"any\" (the CA enforces identity); "
 	  "refusals are 4.03" },
-	{ .path = "auth.csr_identity_attributes", .type = CK_EXT,
+	{ .path = "auth.csr_identity_attributes", .type = CK_AUTHKEY,
 	  .xtype = "array", .top = "auth.csr_identity_attributes",
 	  .def_s = "[\"serialNumber\"]",
 	  .help = "with csr_identity \"attribute\": Subject attributes the "
 	  "CSR must carry with the device certificate's values (1..8)" },
-	{ .path = "auth.csr_identity_san", .type = CK_EXT, .xtype = "string",
+	{ .path = "auth.csr_identity_san", .type = CK_AUTHKEY,
+	  .xtype = "string",
 	  .top = "auth.csr_identity_san", .def_s = "\"subset\"",
 	  .help = "with \"subject\" or \"attribute\": CSR subjectAltNames "
 	  "must be among the device certificate's (\"subset\"), absent "
 	  "(\"none\") or are not checked (\"any\")" },
-	{ .path = "auth.csr_identity_template", .type = CK_EXT,
+	{ .path = "auth.csr_identity_template", .type = CK_AUTHKEY,
 	  .xtype = "object", .top = "auth.csr_identity_template",
 	  .def_s = "none",
 	  .help = "with csr_identity \"template\": {\"subject\": "
@@ -483,36 +482,38 @@ static const struct config_key route_keys[] = {
 			(1u << EST_OP_SREN) | (1u << EST_OP_ATT))
 #define OPS_KEYGEN	((1u << EST_OP_SKG) | (1u << EST_OP_SKC))
 
-/* Append one formatted line to an error list. */
-void
-errlist_add(struct errlist *el, const char *fmt, ...)
+/* An integer or boolean key of auth, whose row holds default and range. */
+static bool
+config_auth_uint(const struct config_key *k)
 {
-	char	 line[1024];
-	va_list	 ap;
-	size_t	 n;
-	char	*p;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	n = strlen(line);
-	if ((p = realloc(el->text, el->len + n + 2)) == NULL)
-		return;
-	el->text = p;
-	memcpy(el->text + el->len, line, n);
-	el->len += n;
-	el->text[el->len++] = '\n';
-	el->text[el->len] = '\0';
-	el->count++;
+	return k->type == CK_AUTHKEY && strcmp(k->xtype, "integer") == 0;
 }
 
-void
-errlist_free(struct errlist *el)
+static bool
+config_auth_bool(const struct config_key *k)
 {
-	free(el->text);
-	el->text = NULL;
-	el->len = 0;
-	el->count = 0;
+	return k->type == CK_AUTHKEY && strcmp(k->xtype, "boolean") == 0;
+}
+
+/* See config.h. */
+bool
+config_auth_key(const char *name, struct config_authkey *ak)
+{
+	for (size_t i = 0; i < NRKEYS; i++) {
+		const struct config_key *k = &route_keys[i];
+
+		if (k->type != CK_AUTHKEY || strncmp(k->path, "auth.", 5) != 0 ||
+		    strcmp(k->path + 5, name) != 0)
+			continue;
+		if (ak != NULL) {
+			ak->type = k->xtype;
+			ak->def = k->def_u;
+			ak->min = k->min;
+			ak->max = k->max;
+		}
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -816,27 +817,6 @@ config_value(struct config *cf, void *basep, const char *path,
 				return;
 			}
 		}
-		if (k->type == CK_FILE) {
-			struct stat	st;
-			char		why[256];
-
-			if (stat(s, &st) == -1) {
-				errlist_add(errs, "%s: %s: %s: %s", cf->file,
-				    path, s, strerror(errno));
-				return;
-			}
-			if (!S_ISREG(st.st_mode)) {
-				errlist_add(errs, "%s: %s: %s: not a regular "
-				    "file", cf->file, path, s);
-				return;
-			}
-			if (fileperm_check(s, &st, k->secret, why,
-			    sizeof(why)) == -1) {
-				errlist_add(errs, "%s: %s: %s: %s", cf->file,
-				    path, s, why);
-				return;
-			}
-		}
 		if ((*(char **)(base + k->off) = strdup(s)) == NULL)
 			errlist_add(errs, "%s: out of memory", cf->file);
 		return;
@@ -1010,14 +990,19 @@ config_route_values(struct config *cf, struct config_route *rt,
 			config_ops(cf, rt, path, v, errs);
 			break;
 		case CK_AUTH:
-			/* a label without its own auth uses the default's */
+			/*
+			 * gen.c makes the policy of it (authz_parse); a label
+			 * without its own auth uses the default route's
+			 */
 			if (top || v != NULL) {
-				rt->auth = authz_parse(v, path, cf->file, errs);
 				rt->auth_owned = true;
-			} else
-				rt->auth = cf->routes[0].auth;
+				if (v != NULL && (rt->auth_json =
+				    cJSON_Duplicate(v, 1)) == NULL)
+					errlist_add(errs, "%s: out of memory",
+					    cf->file);
+			}
 			break;
-		case CK_EXT:
+		case CK_AUTHKEY:
 			break;
 		default:
 			if (top || v != NULL)
@@ -1205,55 +1190,15 @@ config_disc_check(struct config *cf, struct errlist *errs)
 		    "(no scheme, path or spaces)", cf->file);
 }
 
-/* service.audit_file: its directory must exist. */
-static void
-config_audit_dir_check(struct config *cf, struct errlist *errs)
-{
-	char		*dir = strdup(cf->audit_file), *slash;
-	struct stat	 st;
-
-	if (dir != NULL && (slash = strrchr(dir, '/')) != NULL) {
-		*slash = '\0';
-		if (*dir != '\0' && (stat(dir, &st) == -1 ||
-		    !S_ISDIR(st.st_mode)))
-			errlist_add(errs, "%s: service.audit_file: directory %s "
-			    "does not exist", cf->file, dir);
-	}
-	free(dir);
-}
-
-/*
- * See config.h. Not part of config_load: a reload must not fail on it (a
- * new CRL matters more); the audit log then retries on its own.
- */
-void
-config_audit_check(const struct config *cf, struct errlist *errs)
-{
-	struct stat st;
-
-	if (cf->audit_file == NULL || lstat(cf->audit_file, &st) == -1)
-		return;		/* made at start */
-	if (S_ISLNK(st.st_mode))
-		errlist_add(errs, "%s: service.audit_file: %s is a symbolic "
-		    "link, which the daemon does not follow; name the file "
-		    "itself", cf->file, cf->audit_file);
-	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-		errlist_add(errs, "%s: service.audit_file: %s is not a regular "
-		    "file", cf->file, cf->audit_file);
-	else if (st.st_nlink != 1)
-		errlist_add(errs, "%s: service.audit_file: %s has %lu hard "
-		    "links; the audit log must have one", cf->file,
-		    cf->audit_file, (unsigned long)st.st_nlink);
-}
-
 /* Relations between keys that no single row can check. */
 static void
 config_cross_check(struct config *cf, struct errlist *errs)
 {
 	for (size_t i = 0; i < cf->nroutes; i++)
 		config_route_check(cf, &cf->routes[i], errs);
-	if (cf->dtls_client_ca == NULL && cf->routes[0].auth != NULL &&
-	    !authz_has_trust(cf->routes[0].auth))
+	if (cf->dtls_client_ca == NULL &&
+	    cJSON_GetObjectItemCaseSensitive(cf->routes[0].auth_json,
+	    "trust") == NULL)
 		errlist_add(errs, "%s: dtls.client_ca: required key is missing "
 		    "(or set auth.trust)", cf->file);
 	if (cf->max_pending_per_session > cf->max_pending)
@@ -1271,17 +1216,6 @@ config_cross_check(struct config *cf, struct errlist *errs)
 	if (cf->service_group != NULL && cf->service_user == NULL)
 		errlist_add(errs, "%s: service.group: needs service.user",
 		    cf->file);
-	if (cf->service_user != NULL) {
-		uid_t		 uid;
-		gid_t		 gid;
-		const char	*why;
-
-		if (priv_lookup(cf->service_user, cf->service_group, &uid,
-		    &gid, &why) == -1)
-			errlist_add(errs, "%s: service.%s", cf->file, why);
-	}
-	if (cf->audit_file != NULL)
-		config_audit_dir_check(cf, errs);
 	if (cf->max_request_body > cf->block1_budget)
 		errlist_add(errs, "%s: limits.max_request_body: must not exceed "
 		    "limits.block1_budget", cf->file);
@@ -1335,34 +1269,9 @@ config_position(const char *text, const char *at, int *line, int *col)
 	}
 }
 
-/*
- * Before any file is checked: which user besides root and us may own the
- * files (service.user, errors in it are reported with the key), and the
- * configuration file itself.
- */
-static void
-config_file_owner(struct config *cf, cJSON *root, struct errlist *errs)
-{
-	cJSON		*u = config_json_get(root, "service.user");
-	cJSON		*g = config_json_get(root, "service.group");
-	const char	*why;
-	char		 msg[256];
-	struct stat	 st;
-	uid_t		 uid;
-	gid_t		 gid;
-
-	fileperm_allow_uid((uid_t)-1);
-	if (cJSON_IsString(u) && priv_lookup(u->valuestring,
-	    cJSON_IsString(g) ? g->valuestring : NULL, &uid, &gid, &why) == 0)
-		fileperm_allow_uid(uid);
-	if (stat(cf->file, &st) == 0 &&
-	    fileperm_check(cf->file, &st, 0, msg, sizeof(msg)) == -1)
-		errlist_add(errs, "%s: %s", cf->file, msg);
-}
-
-/* Read path into a new configuration generation. */
+/* See config.h. */
 struct config *
-config_load(const char *path, struct errlist *errs)
+config_read(const char *path, struct errlist *errs)
 {
 	struct config	*cf;
 	char		*text;
@@ -1398,10 +1307,11 @@ config_load(const char *path, struct errlist *errs)
 	free(text);
 	if (!cJSON_IsObject(root)) {
 		errlist_add(errs, "%s: the top level must be an object", path);
-		goto fail;
+		cJSON_Delete(root);
+		config_free(cf);
+		return NULL;
 	}
 	config_check_unknown(root, "", "", false, path, errs);
-	config_file_owner(cf, root, errs);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key	*k = &config_keys[i];
 		cJSON			*v = config_json_get(root, k->path);
@@ -1432,16 +1342,24 @@ config_load(const char *path, struct errlist *errs)
 	config_routes(cf, root, config_json_get(root, "labels"), errs);
 	if (errs->count == before)
 		config_cross_check(cf, errs);
-	if (errs->count != before)
-		goto fail;
 	cJSON_Delete(root);
 	cf->refs = 1;
 	cf->gen = 1;
 	return cf;
-fail:
-	cJSON_Delete(root);
-	config_free(cf);
-	return NULL;
+}
+
+/* See config.h. */
+struct config *
+config_load(const char *path, struct errlist *errs)
+{
+	int		 before = errs->count;
+	struct config	*cf = config_read(path, errs);
+
+	if (cf != NULL && errs->count != before) {
+		config_free(cf);
+		return NULL;
+	}
+	return cf;
 }
 
 /* Free a generation and every string and key it owns. */
@@ -1458,8 +1376,7 @@ config_free(struct config *cf)
 			free(*(char **)((char *)cf + k->off));
 	}
 	for (size_t r = 0; r < CONFIG_MAX_ROUTES; r++) {
-		if (cf->routes[r].auth_owned)
-			authz_free(cf->routes[r].auth);
+		cJSON_Delete(cf->routes[r].auth_json);
 		for (size_t i = 0; i < NRKEYS; i++) {
 			const struct config_key *k = &route_keys[i];
 
@@ -1469,25 +1386,8 @@ config_free(struct config *cf)
 				    k->off));
 		}
 	}
-	pki_free(cf->pki);
 	free(cf->file);
 	free(cf);
-}
-
-/* Take a reference to a generation. */
-struct config *
-config_ref(struct config *cf)
-{
-	cf->refs++;
-	return cf;
-}
-
-/* Drop a reference; the last one frees the generation. */
-void
-config_unref(struct config *cf)
-{
-	if (cf != NULL && --cf->refs <= 0)
-		config_free(cf);
 }
 
 /* Two optional strings are equal (both NULL counts). */
@@ -1663,10 +1563,10 @@ config_type_name(const struct config_key *k)
 		[CK_SERVERS] = "array", [CK_OPS] = "array",
 		[CK_ROUTES] = "object",
 		[CK_DLISTEN] = "array", [CK_MCAST] = "array",
-		[CK_AUTH] = "object", [CK_EXT] = "?",
+		[CK_AUTH] = "object", [CK_AUTHKEY] = "?",
 	};
 
-	return k->type == CK_EXT ? k->xtype : tn[k->type];
+	return k->type == CK_AUTHKEY ? k->xtype : tn[k->type];
 }
 
 /*
@@ -1729,7 +1629,7 @@ config_doc_fixed(const struct config_key *k, struct config_keydoc *d)
 				    estmap_op_by_id((enum est_op_id)op)->name);
 		snprintf(d->def + n, sizeof(d->def) - n, "]");
 		break;
-	case CK_EXT: {
+	case CK_AUTHKEY: {
 		/* "[]", or "[] (every ...)": JSON, then words */
 		const char	*end = NULL;
 		cJSON		*v;
@@ -1772,7 +1672,7 @@ config_keydoc(size_t i, struct config_keydoc *d)
 	d->section = k->type == CK_OBJECT || k->type == CK_AUTH ||
 	    k->type == CK_ROUTES;
 	d->required = k->required && !label;
-	if (k->type == CK_UINT)
+	if (k->type == CK_UINT || config_auth_uint(k))
 		snprintf(d->range, sizeof(d->range), "%u..%u", k->min, k->max);
 	for (size_t c = 0; k->type == CK_ENUM && k->choices[c] != NULL; c++)
 		snprintf(d->range + strlen(d->range), sizeof(d->range) -
@@ -1785,12 +1685,12 @@ config_keydoc(size_t i, struct config_keydoc *d)
 		d->def_note = "the top-level servers";
 	else if (label && !k->noinherit && k->type != CK_OBJECT)
 		d->def_note = "the top-level value";
-	else if (k->type == CK_UINT)
+	else if (k->type == CK_UINT || config_auth_uint(k))
 		snprintf(d->def, sizeof(d->def), "%u", k->def_u);
-	else if (k->type == CK_BOOL)
+	else if (k->type == CK_BOOL || config_auth_bool(k))
 		snprintf(d->def, sizeof(d->def), "%s", k->def_u ? "true" :
 		    "false");
-	else if (k->def_s != NULL && k->type != CK_EXT)
+	else if (k->def_s != NULL && k->type != CK_AUTHKEY)
 		snprintf(d->def, sizeof(d->def), "\"%s\"", k->def_s);
 	else
 		config_doc_fixed(k, d);
@@ -1835,4 +1735,42 @@ config_route_find(const struct config *cf, const char *label)
 		if (strcmp(cf->routes[i].label, label) == 0)
 			return &cf->routes[i];
 	return NULL;
+}
+
+/* See config.h. */
+void
+config_each_file(const struct config *cf, config_file_fn *fn, void *arg)
+{
+	char path[192];
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char		*f;
+
+		if (k->type == CK_FILE &&
+		    (f = *(char *const *)((const char *)cf + k->off)) != NULL)
+			fn(arg, k->path, f, k->secret);
+	}
+	for (size_t r = 0; r < cf->nroutes; r++)
+		for (size_t i = 0; i < NRKEYS; i++) {
+			const struct config_key *k = &route_keys[i];
+			const char		*f, *d;
+
+			if (k->type != CK_FILE)
+				continue;
+			f = *(char *const *)((const char *)&cf->routes[r] +
+			    k->off);
+			d = *(char *const *)((const char *)&cf->routes[0] +
+			    k->off);
+			/* a value a label inherits was checked as the top's */
+			if (f == NULL || (r > 0 && d != NULL &&
+			    strcmp(f, d) == 0))
+				continue;
+			if (r == 0)
+				snprintf(path, sizeof(path), "%s", k->top);
+			else
+				snprintf(path, sizeof(path), "labels.%s.%s",
+				    cf->routes[r].label, k->path);
+			fn(arg, path, f, k->secret);
+		}
 }

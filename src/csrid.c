@@ -20,8 +20,8 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
-#include "config.h"
 #include "csrid.h"
+#include "util.h"
 
 #define CSRID_MAX_ATTRS	8	/* entries of csr_identity_attributes */
 #define CSRID_MAX_TPL	16	/* entries of csr_identity_template.san */
@@ -46,16 +46,6 @@ struct csrid {
 	char		*tpl_san[CSRID_MAX_TPL];
 	size_t		 ntpl_san;
 };
-
-/* See csrid.h. */
-int
-csrid_known_key(const char *key)
-{
-	return strcmp(key, "csr_identity") == 0 ||
-	    strcmp(key, "csr_identity_attributes") == 0 ||
-	    strcmp(key, "csr_identity_san") == 0 ||
-	    strcmp(key, "csr_identity_template") == 0;
-}
 
 /* See csrid.h. */
 const char *

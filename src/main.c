@@ -18,9 +18,11 @@
 #include "coap_front.h"
 #include "config.h"
 #include "estcoapd.h"
+#include "gen.h"
 #include "log.h"
 #include "pki.h"
 #include "proc.h"
+#include "util.h"
 #include "workers.h"
 
 static void __attribute__((noreturn))
@@ -146,27 +148,22 @@ main(int argc, char *argv[])
 	/* whatever we write (audit log) is ours alone */
 	umask(077);
 	log_init(1, LOG_LVL_INFO);
-	if ((cf = config_load(file, &errs)) != NULL) {
-		config_audit_check(cf, &errs);
-		(void)pki_load(cf, &errs);
-	}
-	if (cf == NULL || errs.count > 0) {
+	if ((cf = gen_load(file, GEN_START, &errs)) == NULL) {
 		fprintf(stderr, "%s", errs.text != NULL ? errs.text :
 		    "configuration error\n");
 		fprintf(stderr, "estcoapd: %d error(s) in %s\n", errs.count,
 		    file);
 		errlist_free(&errs);
-		config_free(cf);
 		return EXIT_CONFIG;
 	}
 	if (check) {
 		printf("%s: configuration OK\n", file);
-		config_free(cf);
+		gen_unref(cf);
 		return EXIT_OK;
 	}
 	if (nft) {
 		workers_nft(cf, stdout);
-		config_free(cf);
+		gen_unref(cf);
 		return EXIT_OK;
 	}
 	if (log_level_parse(cf->log_level, &lvl) == -1)
@@ -174,7 +171,7 @@ main(int argc, char *argv[])
 	if (debug)
 		lvl = LOG_LVL_DEBUG;
 	if (!fg && (ready_fd = daemonize()) == -1) {
-		config_free(cf);
+		gen_unref(cf);
 		return EXIT_RUNTIME;
 	}
 	log_init(fg, lvl);
@@ -190,7 +187,7 @@ main(int argc, char *argv[])
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("curl_global_init failed");
-		config_free(cf);
+		gen_unref(cf);
 		return EXIT_RUNTIME;
 	}
 	log_info("estcoapd %s starting (%s, %s, libcurl %s, "

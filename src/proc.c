@@ -16,6 +16,7 @@
 #include "config.h"
 #include "estcoapd.h"
 #include "est_map.h"
+#include "gen.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -184,8 +185,7 @@ proc_load_next(const struct config *old, int worker)
 	struct config	*cf;
 	const char	*key, *line, *nl;
 
-	if ((cf = config_load(old->file, &errs)) == NULL ||
-	    pki_load(cf, &errs) == -1) {
+	if ((cf = gen_load(old->file, 0, &errs)) == NULL) {
 		for (line = errs.text; line != NULL && *line != '\0';
 		    line = nl + 1) {
 			if ((nl = strchr(line, '\n')) == NULL)
@@ -193,7 +193,7 @@ proc_load_next(const struct config *old, int worker)
 			log_warnx("reload: %.*s", (int)(nl - line), line);
 		}
 		errlist_free(&errs);
-		config_unref(cf);
+		gen_unref(cf);
 		return NULL;
 	}
 	if (worker >= 0)
@@ -201,7 +201,7 @@ proc_load_next(const struct config *old, int worker)
 	if ((key = config_static_diff(old, cf)) != NULL) {
 		log_warnx("reload: %s: %s: cannot change while running; "
 		    "restart to apply it", cf->file, key);
-		config_unref(cf);
+		gen_unref(cf);
 		return NULL;
 	}
 	cf->gen = old->gen + 1;
@@ -222,7 +222,7 @@ proc_reload(void)
 	    NULL)
 		goto fail;
 	if (front_reconfigure(cf) == -1) {
-		config_unref(cf);
+		gen_unref(cf);
 		goto fail;
 	}
 	upstream_set_config(pr.up, cf);
@@ -232,7 +232,7 @@ proc_reload(void)
 	if (log_level_parse(cf->log_level, &lvl) == 0 &&
 	    log_get_level() != LOG_LVL_DEBUG)
 		log_set_level(lvl);
-	config_unref(pr.cf);
+	gen_unref(pr.cf);
 	pr.cf = cf;
 	metrics_inc(METRICS_C_RELOADS);
 	metrics_gauge_set(METRICS_G_CONFIG_GENERATION, cf->gen);
@@ -453,7 +453,7 @@ out:
 		event_base_free(pr.base);
 	audit_close();
 	notify_shutdown();
-	config_unref(pr.cf);
+	gen_unref(pr.cf);
 	memset(&pr, 0, sizeof(pr));
 	return rc;
 }

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "estcoapd.h"
 #include "est_map.h"
+#include "gen.h"
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
@@ -312,8 +313,8 @@ upstream_servers_layout(struct upstream *up, const struct config *cf)
 void
 upstream_set_config(struct upstream *up, struct config *cf)
 {
-	config_ref(cf);
-	config_unref(up->cf);
+	gen_ref(cf);
+	gen_unref(up->cf);
 	up->cf = cf;
 	upstream_tls_update(up);
 	upstream_limits(up);
@@ -347,7 +348,7 @@ upstream_new(struct event_base *base, struct config *cf)
 	if ((up = calloc(1, sizeof(*up))) == NULL)
 		return NULL;
 	up->base = base;
-	up->cf = config_ref(cf);
+	up->cf = gen_ref(cf);
 	TAILQ_INIT(&up->jobs);
 	if ((up->multi = curl_multi_init()) == NULL ||
 	    (up->share = curl_share_init()) == NULL ||
@@ -401,7 +402,7 @@ upstream_job_free(struct upstream_job *job)
 	curl_slist_free_all(job->hdrs);
 	free(job->body);
 	buf_wipe(&job->resp);	/* a serverkeygen answer holds a key */
-	config_unref(job->cf);
+	gen_unref(job->cf);
 	up_tls_unref(job->tls);
 	TAILQ_REMOVE(&up->jobs, job, entry);
 	up->njobs--;
@@ -427,7 +428,7 @@ upstream_free(struct upstream *up)
 		event_free(up->timer);
 	if (up->tick != NULL)
 		event_free(up->tick);
-	config_unref(up->cf);
+	gen_unref(up->cf);
 	up_tls_unref(up->tls);
 	free(up);
 }
@@ -662,7 +663,7 @@ upstream_job_new(struct upstream *up, size_t route, const char *path,
 		return NULL;
 	job->magic = UPJOB_MAGIC;
 	job->up = up;
-	job->cf = config_ref(up->cf);
+	job->cf = gen_ref(up->cf);
 	job->tls = up_tls_ref(up->tls);
 	job->route = route;
 	job->retry_after = -1;

@@ -1,9 +1,10 @@
 /*
- * Small pieces with no better home: a bounded byte buffer and the
- * monotonic clock.
+ * Small pieces with no better home: a bounded byte buffer, the
+ * monotonic clock and a list of error lines.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,4 +176,37 @@ json_blank_comments(char *text, size_t len)
 			p--;
 		}
 	}
+}
+
+/* Append one formatted line to an error list. */
+void
+errlist_add(struct errlist *el, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+	size_t	 n;
+	char	*p;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	n = strlen(line);
+	if ((p = realloc(el->text, el->len + n + 2)) == NULL)
+		return;
+	el->text = p;
+	memcpy(el->text + el->len, line, n);
+	el->len += n;
+	el->text[el->len++] = '\n';
+	el->text[el->len] = '\0';
+	el->count++;
+}
+
+/* Forget every line. */
+void
+errlist_free(struct errlist *el)
+{
+	free(el->text);
+	el->text = NULL;
+	el->len = 0;
+	el->count = 0;
 }

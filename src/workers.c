@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "estcoapd.h"
+#include "gen.h"
 #include "log.h"
 #include "notify.h"
 #include "pki.h"
@@ -439,7 +440,7 @@ master_reload(uint64_t now)
 	    ms.cf->file);
 	if ((cf = proc_load_next(ms.cf, -1)) == NULL)
 		goto fail;
-	config_unref(ms.cf);
+	gen_unref(ms.cf);
 	ms.cf = cf;	/* what restarted workers start with */
 	ms.reloading = 1;
 	ms.reload_until = now + RELOAD_WAIT_MS;
@@ -559,7 +560,7 @@ master_worker_main(unsigned index, int wfd)
 	config_worker_ports(cf, index);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("curl_global_init failed");
-		config_unref(cf);
+		gen_unref(cf);
 		close(wfd);
 		return EXIT_RUNTIME;
 	}
@@ -599,7 +600,7 @@ workers_run(struct config *cf, int ready_fd)
 	if (sigprocmask(SIG_BLOCK, &set, &ms.oldmask) == -1 ||
 	    (ms.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		log_warn("master: signals");
-		config_unref(cf);
+		gen_unref(cf);
 		return EXIT_RUNTIME;
 	}
 	notify_init();
@@ -657,7 +658,7 @@ workers_run(struct config *cf, int ready_fd)
 	if (ms.ready_fd != -1)
 		close(ms.ready_fd);
 	notify_shutdown();
-	config_unref(ms.cf);
+	gen_unref(ms.cf);
 	memset(&ms, 0, sizeof(ms));
 	return rc;
 }

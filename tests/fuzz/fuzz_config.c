@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

@@ -31,6 +31,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "util.h"
 #include "estcoapd.h"
 #include "est_map.h"
 

@@ -17,6 +17,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "util.h"
 #include "estcoapd.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))

@@ -1,5 +1,5 @@
 /*
- * Unit tests for config_load(): defaults, every kind of error, the error
+ * Unit tests for config_load() and gen_check(): defaults, every kind of error, the error
  * positions an operator reads, and that errors are collected, not stopped
  * at the first. Files the config names are made in a temp dir.
  */
@@ -18,6 +18,8 @@
 
 #include "config.h"
 #include "est_map.h"
+#include "gen.h"
+#include "util.h"
 
 static char	tdir[64];
 static char	cfpath[128];
@@ -62,8 +64,9 @@ teardown(void **state)
 static struct config *
 load(const char *fmt, struct errlist *errs)
 {
-	char	 text[4096], *out = text;
-	FILE	*fp;
+	char		 text[4096], *out = text;
+	FILE		*fp;
+	struct config	*cf;
 
 	for (const char *p = fmt; *p != '\0'; p++) {
 		if (p[0] == '%' && p[1] == 's') {
@@ -79,7 +82,13 @@ load(const char *fmt, struct errlist *errs)
 	fputs(text, fp);
 	fclose(fp);
 	memset(errs, 0, sizeof(*errs));
-	return config_load(cfpath, errs);
+	/* what it names on this machine: gen.c */
+	if ((cf = config_load(cfpath, errs)) != NULL &&
+	    gen_check(cf, errs) == -1) {
+		config_free(cf);
+		cf = NULL;
+	}
+	return cf;
 }
 
 #define DTLS_OK	"\"dtls\": {\"cert\": \"%s/c.pem\", \"key\": \"%s/k.pem\", " \
@@ -387,6 +396,61 @@ test_config_key_mode(void **state)
 	assert_int_equal(chmod(key, 0600), 0);
 }
 
+/*
+ * config_load() reads the file it is given and nothing else: a missing
+ * certificate is found by gen_check(), and so is a user that does not
+ * exist.
+ */
+static void
+test_config_leaf(void **state)
+{
+	struct errlist	 e = { 0 };
+	struct config	*cf;
+	FILE		*fp;
+
+	(void)state;
+	fp = fopen(cfpath, "w");
+	assert_non_null(fp);
+	fprintf(fp, "{\"dtls\": {\"cert\": \"%s/none.pem\", \"key\": "
+	    "\"%s/k.pem\", \"client_ca\": \"%s/ca.pem\"}, \"upstream\": "
+	    "{\"url\": \"https://ca.example\", \"client_cert\": "
+	    "\"%s/c.pem\", \"client_key\": \"%s/k.pem\", \"ca\": "
+	    "\"%s/ca.pem\"}, \"service\": {\"user\": "
+	    "\"no-such-user-estcoapd\"}}", tdir, tdir, tdir, tdir, tdir,
+	    tdir);
+	fclose(fp);
+	cf = config_load(cfpath, &e);
+	assert_non_null(cf);
+	assert_int_equal(e.count, 0);
+	assert_int_equal(gen_check(cf, &e), -1);
+	assert_int_equal(e.count, 2);
+	assert_non_null(strstr(e.text, "dtls.cert: "));
+	assert_non_null(strstr(e.text, "none.pem: No such file"));
+	assert_non_null(strstr(e.text, "service.user: no such user "
+	    "\"no-such-user-estcoapd\""));
+	config_free(cf);
+	errlist_free(&e);
+}
+
+/* The keys of an auth section are schema rows with defaults and ranges. */
+static void
+test_config_auth_keys(void **state)
+{
+	struct config_authkey ak;
+
+	(void)state;
+	assert_true(config_auth_key("pop", &ak));
+	assert_string_equal(ak.type, "string");
+	assert_true(config_auth_key("csr_identity_template", NULL));
+	assert_true(config_auth_key("csr_rsa_min_bits", &ak));
+	assert_int_equal(ak.def, 2048);
+	assert_int_equal(ak.min, 1024);
+	assert_int_equal(ak.max, 16384);
+	assert_false(config_auth_key("colour", NULL));
+	assert_false(config_auth_key("auth", NULL));
+	assert_false(config_auth_key("upstream.url", NULL));
+}
+
 /* Worker i moves every listen port and the metrics port up by i. */
 static void
 test_config_workers(void **state)
@@ -528,6 +592,8 @@ main(void)
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_collects),
 		cmocka_unit_test(test_config_key_mode),
+		cmocka_unit_test(test_config_leaf),
+		cmocka_unit_test(test_config_auth_keys),
 		cmocka_unit_test(test_config_workers),
 		cmocka_unit_test(test_config_reload_column),
 		cmocka_unit_test(test_config_comments),

@@ -20,6 +20,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "util.h"
 #include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "gen.h"
 #include "pki.h"
 #include "upstream.h"
 
@@ -144,7 +145,7 @@ test_event_new_fails(void **state)
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	upstream_free(up);
-	config_unref(cf);
+	gen_unref(cf);
 	event_base_free(base);
 	close(lfd);
 }
