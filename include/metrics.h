@@ -19,9 +19,10 @@ struct event_base;
 	X(CACHE_MISSES, "estcoapd_cache_misses_total",			\
 	    "crts/att requests that had to go upstream")		\
 	X(DEDUP_HITS, "estcoapd_dedup_hits_total",			\
-	    "retransmitted requests answered without a new upstream call") \
+	    "requests answered without an upstream call of their own: " \
+	    "repeats, and identical requests while one is pending")	\
 	X(CERTS_ISSUED, "estcoapd_certificates_issued_total",		\
-	    "certificates handed to devices (sen, sren)")		\
+	    "certificates handed to devices (sen, sren, skg, skc)")		\
 	X(RELOADS, "estcoapd_reloads_total",				\
 	    "successful configuration reloads")				\
 	X(RELOAD_FAILURES, "estcoapd_reload_failures_total",		\
@@ -45,7 +46,7 @@ enum metrics_counter {
 	X(HANDSHAKES, "estcoapd_dtls_sessions_in_handshake",		\
 	    "DTLS sessions in handshake now")				\
 	X(PENDING, "estcoapd_pending_requests",				\
-	    "requests waiting for the upstream (separate responses)")	\
+	    "requests waiting for the upstream")	\
 	X(BLOCK1_BYTES, "estcoapd_block1_bytes",			\
 	    "bytes held by unfinished Block1 uploads")			\
 	X(CONFIG_GENERATION, "estcoapd_config_generation",		\
