@@ -490,10 +490,24 @@ prof_trigger(const struct prof *pf, const char *label, X509_REQ *csr,
 	return 1;
 }
 
-/* Generate the key alg names; NULL for an unknown name. */
+/*
+ * Generate the key alg names, or read it from a PEM file when alg is a
+ * path (mode skg_keyfile=: a big RSA key without the time to make one);
+ * NULL for an unknown name.
+ */
 static EVP_PKEY *
 key_gen(const char *alg)
 {
+	EVP_PKEY *key;
+	FILE *f;
+
+	if (alg[0] == '/') {
+		if ((f = fopen(alg, "r")) == NULL)
+			return NULL;
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		return key;
+	}
 	if (strcmp(alg, "p256") == 0)
 		return EVP_EC_gen("P-256");
 	if (strcmp(alg, "rsa2048") == 0)

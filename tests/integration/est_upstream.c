@@ -19,7 +19,7 @@
  * up the same certificate.
  *
  * /serverkeygen ignores the CSR's key (RFC 7030 4.4.1), makes a key (the
- * profile's kind, or mode skg_alg=; skg_form= picks the encoding: pkcs8,
+ * profile's kind, or mode skg_alg=, or hands out mode skg_keyfile=; skg_form= picks the encoding: pkcs8,
  * pkcs1 and sec1 with an RSA or EC key, pem, junk), and answers
  * multipart/mixed with a key part and a cert part (RFC 7030 4.4.2).  With -l reqlog the key is
  * also written, as PEM, to <reqlog>.lastkey.pem, replaced on every
@@ -156,6 +156,8 @@ struct mode {
 	int	cte;			/* add Content-Transfer-Encoding: base64 */
 	int	close;			/* Connection: close on every answer */
 	char	cacerts[PATH_MAX];	/* bundle to serve instead of -b */
+	int	chain;			/* chain=1: enroll answers add -b */
+	char	skg_keyfile[PATH_MAX];	/* PEM key serverkeygen hands out */
 	/* Only /serverkeygen looks at these. */
 	int	skg_reverse;		/* skg_order=reverse: cert part first */
 	int	skg_encrypted;		/* skg_key=encrypted: CMS key label */
@@ -492,6 +494,11 @@ mode_set(struct mode *m, const char *key, const char *val)
 		return mode_flag(&m->approval_manual, val, "auto", "manual");
 	if (strcmp(key, "approve") == 0)
 		return mode_flag(&m->approve, val, "0", "1");
+	if (strcmp(key, "chain") == 0)
+		return mode_flag(&m->chain, val, "0", "1");
+	if (strcmp(key, "skg_keyfile") == 0)
+		return val[0] == '/' ? mode_copy(m->skg_keyfile,
+		    sizeof(m->skg_keyfile), val) : -1;
 	if (strcmp(key, "skg_alg") == 0) {
 		static const char *algs[] = { "p256", "rsa2048", "rsa3072",
 		    "rsa4096" };
@@ -1018,6 +1025,32 @@ enroll_gates(struct pending *p, const struct mode *m, X509_REQ *csr,
 	return gate_manual(p, m, csr);
 }
 
+/*
+ * The PKCS#7 of an issued cert; with the mode's chain=1 the -b bundle
+ * follows it (answers larger than one CoAP block).
+ */
+static int
+p7_issued(const struct server *srv, X509 *cert, int chain,
+    unsigned char **der, size_t *len)
+{
+	STACK_OF(X509) *sk;
+	int i, rc = -1;
+
+	if (!chain || srv->bundle == NULL)
+		return p7_one_cert(cert, der, len);
+	if ((sk = sk_X509_new_null()) == NULL)
+		return -1;
+	if (sk_X509_push(sk, cert)) {
+		for (i = 0; i < sk_X509_num(srv->bundle); i++)
+			if (!sk_X509_push(sk, sk_X509_value(srv->bundle, i)))
+				break;
+		if (i == sk_X509_num(srv->bundle))
+			rc = p7_certs_only(sk, der, len);
+	}
+	sk_X509_free(sk);
+	return rc;
+}
+
 /* Answer /simpleenroll and /simplereenroll: check the CSR, issue a cert. */
 static void
 op_enroll(struct pending *p, const struct mode *m, int reenroll)
@@ -1033,7 +1066,7 @@ op_enroll(struct pending *p, const struct mode *m, int reenroll)
 	if (enroll_gates(p, m, csr, reenroll, &wf))
 		goto out;
 	if ((cert = cert_issue(p->srv, csr, X509_REQ_get0_pubkey(csr))) ==
-	    NULL || p7_one_cert(cert, &p7der, &p7len) == -1) {
+	    NULL || p7_issued(p->srv, cert, m->chain, &p7der, &p7len) == -1) {
 		ssl_warnx("cannot issue a certificate");
 		answer_err(p, PE_INTERNAL);
 		goto out;
@@ -1168,6 +1201,8 @@ skg_alg(struct pending *p, const struct mode *m)
 	    p->req), "Bit-Size");
 
 	if (p->srv->pf->skg != SKG_GO || bits == NULL) {
+		if (m->skg_keyfile[0] != '\0')
+			return m->skg_keyfile;
 		if (m->skg_alg[0] != '\0')
 			return m->skg_alg;
 		/* skg_form=pkcs1 or sec1 names the key type */
