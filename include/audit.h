@@ -50,6 +50,16 @@ void	audit_issued(const char *peer, const struct pki_peer *dev,
 	    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
 	    const char *upstream);
 
+/*
+ * The CA issued a certificate the device has not got yet (it left, or
+ * must repeat its request to fetch it): event "issued-undelivered", with
+ * why. The answer is held for the device's next try.
+ */
+void	audit_undelivered(const char *peer, const struct pki_peer *dev,
+	    const char *op, const char *label, const char *csr_subject,
+	    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
+	    const char *upstream, const char *why);
+
 /* A request was refused: by the upstream (4.01/4.03) or at DTLS. */
 void	audit_denied(const char *peer, const struct pki_peer *dev,
 	    const char *op, const char *label, const char *code,

@@ -101,6 +101,11 @@ struct config {
 	uint32_t	 dtls_ack_timeout_ms;	/* CoAP ACK_TIMEOUT, our CONs */
 	char		*dtls_session_resumption; /* "cache", "tickets", "off" */
 
+	/* CoAP messages of upstream-bound requests */
+	uint32_t	 ack_hold_ms;		/* wait to piggyback, 0: no */
+	uint32_t	 ack_hold_max_pending;	/* past it no wait (ACK first) */
+	char		*large_separate;	/* "retry" or "block2" */
+
 	/* routes[0]: the default route (top-level "upstream"); then labels */
 	struct config_route routes[CONFIG_MAX_ROUTES];
 	size_t		 nroutes;	/* 1 + CA labels */

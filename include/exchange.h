@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #define XCH_KEY_LEN	32		/* SHA-256 */
 
 struct xch_table;
@@ -41,6 +43,16 @@ void		 xch_table_free(struct xch_table *);
 void		 xch_key(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
 		    size_t peer_len, const char *op, const char *label,
 		    unsigned resp_cf, const uint8_t *body, size_t body_len);
+
+/*
+ * The key of an answer held for a device until it asks again: like
+ * xch_key() with the DER SubjectPublicKeyInfo of pub (may be NULL) as the
+ * body, so that two CSRs for the same key match (a CSR linked to its
+ * DTLS session by proof of possession differs on every session).
+ */
+void		 xch_key_pub(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
+		    size_t peer_len, const char *op, const char *label,
+		    unsigned resp_cf, EVP_PKEY *pub);
 
 /*
  * Store (copying payload) the answer for key; an existing entry for key

@@ -138,27 +138,28 @@ audit_cert(cJSON *o, X509 *x)
 	}
 }
 
-/* See audit.h. */
-void
-audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
-    const char *label, const char *csr_subject, const uint8_t *p7,
-    size_t p7len, EVP_PKEY *csr_key, const char *upstream)
+/*
+ * Finish and write a certificate record o: the CSR subject, why (may be
+ * NULL), the upstream and the issued certificate picked out of p7.
+ */
+static void
+audit_cert_record(cJSON *o, const char *csr_subject, const uint8_t *p7,
+    size_t p7len, EVP_PKEY *csr_key, const char *upstream, const char *why)
 {
-	cJSON		*o, *c;
+	cJSON		*c;
 	uint8_t		*der = NULL;
 	size_t		 derlen;
 	const uint8_t	*p;
-	const char	*why;
+	const char	*err;
 	X509		*x = NULL;
 
-	if (!auditf_enabled() ||
-	    (o = audit_start("issued", peer, dev, op, label)) == NULL)
-		return;
 	cJSON_AddStringToObject(o, "csr_subject",
 	    csr_subject != NULL ? csr_subject : "-");
+	if (why != NULL)
+		cJSON_AddStringToObject(o, "reason", why);
 	cJSON_AddStringToObject(o, "upstream", upstream != NULL ? upstream :
 	    "-");
-	if (tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen, &why) == 0) {
+	if (tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen, &err) == 0) {
 		p = der;
 		x = d2i_X509(NULL, &p, (long)derlen);
 	}
@@ -168,6 +169,35 @@ audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
 	free(der);
 	ERR_clear_error();
 	audit_emit(o);
+}
+
+/* See audit.h. */
+void
+audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
+    const char *label, const char *csr_subject, const uint8_t *p7,
+    size_t p7len, EVP_PKEY *csr_key, const char *upstream)
+{
+	cJSON *o;
+
+	if (auditf_enabled() &&
+	    (o = audit_start("issued", peer, dev, op, label)) != NULL)
+		audit_cert_record(o, csr_subject, p7, p7len, csr_key,
+		    upstream, NULL);
+}
+
+/* See audit.h. */
+void
+audit_undelivered(const char *peer, const struct pki_peer *dev,
+    const char *op, const char *label, const char *csr_subject,
+    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key, const char *upstream,
+    const char *why)
+{
+	cJSON *o;
+
+	if (auditf_enabled() && (o = audit_start("issued-undelivered", peer,
+	    dev, op, label)) != NULL)
+		audit_cert_record(o, csr_subject, p7, p7len, csr_key,
+		    upstream, why);
 }
 
 /* See audit.h. */

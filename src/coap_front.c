@@ -1,9 +1,12 @@
 /*
  * The CoAP front (design.md 4-6). One libcoap context, driven by libevent
  * through its epoll fd. Every EST request goes through front_handler():
- * checks first (all piggybacked, never an upstream call when one fails),
- * then the cache, then an async registration, an empty ACK and the
- * upstream exchange; the answer goes out as a separate CON response.
+ * a retransmission of a pending request is recognised first (deliver.c);
+ * then checks (all piggybacked, never an upstream call when one fails),
+ * then the cache and the memory of finished exchanges, then the upstream
+ * exchange. Its answer goes piggybacked when it comes within
+ * coap.ack_hold_ms, else after an empty ACK in a separate response
+ * (deliver.h).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -24,6 +27,7 @@
 #include "coap_opt.h"
 #include "coap_front.h"
 #include "config.h"
+#include "deliver.h"
 #include "discovery.h"
 #include "dtls_resume.h"
 #include "estcoapd.h"
@@ -34,8 +38,10 @@
 #include "iobatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "pending.h"
 #include "pki.h"
 #include "ratelimit.h"
+#include "reply.h"
 #include "reqline.h"
 #include "streak.h"
 #include "transcode.h"
@@ -48,17 +54,25 @@
 /* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
 #define EXCHANGE_LIFETIME_MS	247000
 
-/* A payload this small fits one PDU at any MTU we accept (>= 256). */
-#define FRONT_ONE_PDU		128
-
 /* Longest pause between failed background refreshes of crts / att. */
 #define CACHE_BACKOFF_MAX_MS	60000
 
-/* Extra time the async deadline gives curl to report its own timeout. */
+/* Extra time the request deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
 
 /* Room for "label/op", the name of a cache in the log. */
 #define FRONT_CACHE_NAME	(CONFIG_LABEL_MAX + 8)
+
+/*
+ * Answers held for a device that could not take them (it left, or a
+ * separate answer in blocks it cannot fetch), until it asks again: at
+ * most this many, this many bytes, EXCHANGE_LIFETIME each.
+ */
+#define FRONT_HELD_ENTRIES	4096
+#define FRONT_HELD_BYTES	(16u << 20)
+
+/* Max-Age of the 5.03 that tells a device to ask again for a held answer. */
+#define FRONT_HELD_MAX_AGE	1
 
 /* Formats one cached answer goes out in whose ETag is remembered. */
 #define FRONT_CACHE_TAGS	4
@@ -117,18 +131,25 @@ struct front_sess {
 	unsigned		 az_gen;	/* config generation of az */
 	int			 az_ok;		/* 1: chain verified there */
 	char			 az_why[128];
+	struct dlv_sess		 ds;		/* its requests' CoAP side */
+	unsigned		 refs;		/* deferred calls holding it */
+	int			 deleted;	/* libcoap freed the session */
 };
 
-/* One upstream-bound request, from empty ACK to separate response. */
+/*
+ * One upstream-bound request, from its arrival to its answer. Its CoAP
+ * side (ACK, answer message, retransmissions) is d; d is NULL once the
+ * device's session went (an orphan: a POST the CA works on runs to
+ * completion, and its answer is held for the device's next try).
+ */
 struct front_req {
 	uint32_t		 magic;
 	TAILQ_ENTRY(front_req)	 entry;
 	uint64_t		 id;
 	const struct est_op	*op;
 	const struct front_route *route;
-	coap_session_t		*session;	/* held by the async */
-	coap_async_t		*async;		/* NULL once answered */
-	struct front_sess	*sess;
+	struct dlv		*d;		/* NULL: session gone */
+	struct front_sess	*sess;		/* referenced (refs) */
 	struct upstream_job	*job;		/* NULL when not running */
 	unsigned		 resp_cf;
 	unsigned		 req_cf;	/* -1u when none */
@@ -140,7 +161,11 @@ struct front_req {
 	uint8_t			*p7;		/* issued PKCS#7, for the audit */
 	size_t			 p7len;
 	uint8_t			 xkey[XCH_KEY_LEN];	/* exchange key (POST) */
+	uint8_t			 ikey[XCH_KEY_LEN];	/* held-answer key */
+	struct pend_ent		 lpe;		/* in fr.leaders while leading */
 	struct front_req	*leader;	/* set: waits for its answer */
+	LIST_HEAD(, front_req)	 followers;	/* wait for ours */
+	LIST_ENTRY(front_req)	 fentry;	/* in leader->followers */
 	size_t			 req_len;
 	int			 done;		/* ans is final */
 	struct est_answer	 ans;
@@ -164,6 +189,8 @@ static struct front {
 	uint64_t		 refused_log_ms;/* last "refused" warning */
 	unsigned		 refused;	/* handshakes refused since */
 	struct xch_table	*xch;		/* finished enrollments */
+	struct xch_table	*held;		/* undelivered answers */
+	struct pend_table	*leaders;	/* POSTs upstream, by xkey */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct front_route	 routes[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
 	struct front_cache	 caches[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
@@ -190,6 +217,8 @@ static void	front_cache_refresh(struct front_route *);
 static void	front_upstream_seen(const struct upstream_result *);
 static void	front_finish(struct front_req *);
 static void	front_followers_done(struct front_req *);
+static void	front_audit(struct front_req *);
+static void	front_remember(const struct front_req *);
 
 /* Route libcoap's own log lines into ours. */
 static void
@@ -198,6 +227,9 @@ front_coap_log(coap_log_t level, const char *msg)
 	char	 line[512];
 	size_t	 n;
 
+	/* the drop reply_hold() causes on purpose */
+	if (reply_hold_log(msg))
+		return;
 	snprintf(line, sizeof(line), "%s", msg);
 	n = strlen(line);
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -395,6 +427,7 @@ front_sess_get(coap_session_t *s)
 	snprintf(fs->id.serial, sizeof(fs->id.serial), "-");
 	for (size_t i = 0; i < EST_OP_COUNT; i++)
 		fs->early_b2[i] = -1;
+	LIST_INIT(&fs->ds.all);
 	LIST_INSERT_HEAD(&fr.sessions, fs, entry);
 	coap_session_set_app_data(s, fs);
 	fr.nsessions++;
@@ -403,7 +436,21 @@ front_sess_get(coap_session_t *s)
 	return fs;
 }
 
-/* Forget a session record (the session is going away). */
+/* Drop one reference to a session record; the last one frees it. */
+static void
+front_sess_put(struct front_sess *fs)
+{
+	if (fs == NULL || --fs->refs > 0 || !fs->deleted)
+		return;
+	fs->magic = 0;
+	free(fs);
+}
+
+/*
+ * Forget a session record (the session is going away). Requests of it
+ * that still run (orphans) keep the record, without its session, until
+ * they end.
+ */
 static void
 front_sess_free(struct front_sess *fs)
 {
@@ -417,10 +464,14 @@ front_sess_free(struct front_sess *fs)
 	}
 	fr.nsessions--;
 	front_sess_gauges();
+	/* answered requests lingering for retransmissions go with it */
+	dlv_sess_gone(&fs->ds);
 	LIST_REMOVE(fs, entry);
 	coap_session_set_app_data(fs->session, NULL);
-	fs->magic = 0;
-	free(fs);
+	fs->session = NULL;
+	fs->deleted = 1;
+	fs->refs++;
+	front_sess_put(fs);
 }
 
 /* The one line a request ends with, success or failure. */
@@ -442,159 +493,30 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	log_info("%s", line);
 }
 
-/* A payload handed to libcoap; wiped on release (skg carries keys). */
-struct front_blob {
-	size_t	len;
-	uint8_t	data[];
-};
-
-/* Release callback of coap_add_data_large_response(). */
-static void
-front_release_cb(coap_session_t *s, void *app_ptr)
-{
-	struct front_blob *b = app_ptr;
-
-	(void)s;
-	OPENSSL_clear_free(b, sizeof(*b) + b->len);
-}
-
 /*
- * A copy of req (no payload) carrying Block2(0/0/szx): the early Block2
- * negotiation of a Block1 upload's first request (RFC 7959 2.4, RFC 9148
- * App. B.2), which the request of the separate answer no longer has.
- * NULL when req asks for Block2 itself.
+ * Free a request record: answered, or ending unanswered. Followers of a
+ * leader that ends unanswered (only at shutdown) are left on their own.
  */
-static coap_pdu_t *
-front_req_block2(coap_session_t *s, const coap_pdu_t *req, int szx)
-{
-	coap_opt_iterator_t	 oi;
-	coap_opt_filter_t	 drop;
-	coap_bin_const_t	 tok = coap_pdu_get_token(req);
-	coap_pdu_t		*dup;
-	uint8_t			 buf[4];
-
-	if (coap_check_option(req, COAP_OPTION_BLOCK2, &oi) != NULL)
-		return NULL;
-	coap_option_filter_clear(&drop);
-	coap_option_filter_set(&drop, COAP_OPTION_BLOCK1);
-	if ((dup = coap_pdu_duplicate(req, s, tok.length, tok.s, &drop)) ==
-	    NULL)
-		return NULL;
-	if (coap_add_option(dup, COAP_OPTION_BLOCK2,
-	    coap_encode_var_safe(buf, sizeof(buf), (unsigned)szx), buf) == 0) {
-		coap_delete_pdu(dup);
-		return NULL;
-	}
-	return dup;
-}
-
-/* Put an answer into a libcoap response PDU. Call it last. */
-static void
-front_fill(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-    const coap_string_t *q, coap_pdu_t *resp, struct est_answer *a,
-    int has_block1, uint32_t block1, int b2_szx)
-{
-	uint8_t			buf[4];
-	coap_opt_iterator_t	oi;
-	coap_pdu_t		*dup = NULL;
-
-	coap_pdu_set_code(resp, (coap_pdu_code_t)a->code);
-	if (has_block1)
-		coap_add_option(resp, COAP_OPTION_BLOCK1,
-		    coap_encode_var_safe(buf, sizeof(buf), block1), buf);
-	if (a->code == EST_CODE(2, 3)) {
-		/* RFC 7252 5.10.6.2: Valid carries the ETag, no payload */
-		uint8_t eb[8];
-
-		coap_add_option(resp, COAP_OPTION_ETAG,
-		    coap_encode_var_safe8(eb, sizeof(eb), a->etag), eb);
-		coap_add_option(resp, COAP_OPTION_MAXAGE,
-		    coap_encode_var_safe(buf, sizeof(buf),
-		    (unsigned)a->max_age), buf);
-		return;
-	}
-	if (a->payload != NULL && a->code < EST_CODE(3, 0) && a->etag != 0 &&
-	    a->len <= FRONT_ONE_PDU &&
-	    coap_check_option(req, COAP_OPTION_BLOCK2, &oi) == NULL) {
-		/*
-		 * libcoap 4.3.1 adds the ETag only when it splits a body into
-		 * blocks; a body this small never is, so we build it ourselves
-		 */
-		uint8_t eb[8];
-
-		coap_add_option(resp, COAP_OPTION_ETAG,
-		    coap_encode_var_safe8(eb, sizeof(eb), a->etag), eb);
-		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-		    coap_encode_var_safe(buf, sizeof(buf), (unsigned)a->cf),
-		    buf);
-		if (a->max_age >= 0)
-			coap_add_option(resp, COAP_OPTION_MAXAGE,
-			    coap_encode_var_safe(buf, sizeof(buf),
-			    (unsigned)a->max_age), buf);
-		coap_add_data(resp, a->len, a->payload);
-		return;
-	}
-	if (a->payload != NULL && a->code < EST_CODE(3, 0)) {
-		/* the data must live until libcoap's release callback */
-		struct front_blob *copy = malloc(sizeof(*copy) + a->len);
-
-		if (copy == NULL) {
-			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
-			return;
-		}
-		copy->len = a->len;
-		memcpy(copy->data, a->payload, a->len);
-		if (b2_szx >= 0 && (dup = front_req_block2(s, req, b2_szx)) !=
-		    NULL)
-			req = dup;
-		if (!coap_add_data_large_response(r, s, req, resp, q,
-		    (uint16_t)a->cf, a->max_age, a->etag, a->len, copy->data,
-		    front_release_cb, copy) &&
-		    COAP_RESPONSE_CLASS(coap_pdu_get_code(resp)) != 4) {
-			/* a 4.xx is libcoap's own, e.g. Block2 past the end */
-			log_warnx("libcoap refused a %zu-byte answer", a->len);
-			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
-		}
-		coap_delete_pdu(dup);
-		return;
-	}
-	if (a->max_age >= 0)
-		coap_add_option(resp, COAP_OPTION_MAXAGE,
-		    coap_encode_var_safe(buf, sizeof(buf),
-		    (unsigned)a->max_age), buf);
-	if (a->diag[0] != '\0')
-		coap_add_data(resp, strlen(a->diag), (const uint8_t *)a->diag);
-}
-
-/* Free a request record; the async must be gone or about to be freed. */
 static void
 front_req_free(struct front_req *rq)
 {
-	struct front_req *f, *heir = NULL;
+	struct front_req *f;
 
-	/* followers of a leaving leader: the first inherits the exchange */
-	TAILQ_FOREACH(f, &fr.reqs, entry) {
-		if (f->leader != rq)
-			continue;
-		if (heir == NULL && rq->job != NULL) {
-			heir = f;
-			heir->leader = NULL;
-			heir->job = rq->job;
-			upstream_set_arg(heir->job, heir);
-			backlog_move(&fr.pool, &rq->bl, &heir->bl, heir);
-			rq->job = NULL;
-			log_info("req=%llu takes over the upstream exchange of "
-			    "req=%llu", (unsigned long long)heir->id,
-			    (unsigned long long)rq->id);
-		} else
-			f->leader = heir;
+	while ((f = LIST_FIRST(&rq->followers)) != NULL) {
+		LIST_REMOVE(f, fentry);
+		f->leader = NULL;
 	}
+	if (rq->leader != NULL)
+		LIST_REMOVE(rq, fentry);
+	pend_remove(fr.leaders, &rq->lpe);
 	if (rq->job != NULL)
 		upstream_cancel(rq->job);
 	backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
 	front_pool_gauges();
-	if (rq->sess != NULL && rq->sess->pending > 0)
+	dlv_drop(rq->d);
+	if (rq->sess->pending > 0)
 		rq->sess->pending--;
+	front_sess_put(rq->sess);
 	fr.npending--;
 	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	TAILQ_REMOVE(&fr.reqs, rq, entry);
@@ -654,7 +576,7 @@ front_cache_store(struct front_cache *c, uint8_t *der, size_t len)
 		    n, n == 1 ? "y" : "ies", (unsigned long long)(ms / 1000));
 }
 
-/* The upstream finished: make the answer and wake the async. */
+/* The upstream finished: make the answer and send it. */
 static void
 front_upstream_done(void *arg, const struct upstream_result *r)
 {
@@ -688,39 +610,140 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	front_finish(rq);
 }
 
+/* The request line of a request record. */
+static void
+front_line(const struct front_req *rq)
+{
+	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->route->label,
+	    rq->op->method, (int)rq->req_cf, rq->req_len, rq->up_status,
+	    rq->up_ms, &rq->ans, rq->t0);
+}
+
+/* Server-side key generation: answers carry a private key. */
+static int
+front_keygen(const struct est_op *op)
+{
+	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
+}
+
 /*
- * The answer of rq is final: wake its async so that the handler sends it,
- * or drop it when the device's session is gone (design.md 6.3: a response
- * then would pin the session).
+ * Keep rq's answer for the device's next try (keyed by its identity,
+ * route, operation, format and CSR key, so that a PoP CSR made on a new
+ * session matches) and audit the certificate as issued but undelivered.
+ */
+static void
+front_hold_answer(struct front_req *rq, const char *why)
+{
+	const struct front_sess	*fs = rq->sess;
+	struct xch_answer	 x;
+
+	x.code = rq->ans.code;
+	x.cf = rq->ans.cf;
+	x.max_age = rq->ans.max_age;
+	x.payload = rq->ans.payload;
+	x.len = rq->ans.len;
+	if (xch_put(fr.held, rq->ikey, &x, front_keygen(rq->op), mono_ms()) ==
+	    -1)
+		log_warnx("req=%llu the %zu-byte answer could not be held",
+		    (unsigned long long)rq->id, rq->ans.len);
+	if (rq->p7 != NULL)
+		audit_undelivered(fs->peer, &fs->id, rq->op->name,
+		    rq->route->label, rq->csr_subject, rq->p7, rq->p7len,
+		    front_keygen(rq->op) ? NULL : rq->csr_key, rq->up_server,
+		    why);
+}
+
+/* A 2.xx answer with a body: what a device must not lose. */
+static int
+front_precious(const struct front_req *rq)
+{
+	return EST_CODE_CLASS(rq->ans.code) == 2 && rq->ans.payload != NULL;
+}
+
+/*
+ * The device left before the answer (RFC 7252 gives it no other way to
+ * get it): a certificate the CA issued is held for its next try.
+ */
+static void
+front_undelivered(struct front_req *rq)
+{
+	if (front_precious(rq)) {
+		front_hold_answer(rq, "device left before the answer");
+		front_remember(rq);
+		log_info("req=%llu op=%s the device left: answer held for "
+		    "its next try", (unsigned long long)rq->id, rq->op->name);
+		rq->ans.reason = "undelivered";
+	} else
+		log_info("req=%llu op=%s the device left: answer not sent",
+		    (unsigned long long)rq->id, rq->op->name);
+	front_line(rq);
+	front_req_free(rq);
+}
+
+/*
+ * coap.large_separate "retry": the separate answer would go in blocks to
+ * a client that cannot ask for block 1 (libcoap 4.3.4 and older, for a
+ * request without Block1). It is held, and the device told to repeat the
+ * request: the repeat gets it piggybacked, which every client follows.
+ */
+static void
+front_hold_large(struct front_req *rq)
+{
+	char	d[sizeof(rq->ans.diag)];
+	size_t	len = rq->ans.len;
+
+	front_hold_answer(rq, "separate answer larger than one block; held "
+	    "for the device's repeat");
+	front_remember(rq);
+	log_info("req=%llu op=%s %zu-byte answer held: a separate answer in "
+	    "blocks is not fetched by every client; 5.03, repeat",
+	    (unsigned long long)rq->id, rq->op->name, len);
+	metrics_limit("large_separate");
+	snprintf(d, sizeof(d), "answer of %zu bytes ready: repeat the "
+	    "request", len);
+	req_answer_clear(&rq->ans);
+	req_answer_error(&rq->ans, EST_CODE(5, 3), "held-large", d);
+	rq->ans.max_age = FRONT_HELD_MAX_AGE;
+}
+
+/*
+ * The answer of rq is final: send it (deliver.c: piggybacked when the
+ * hold has not ended, else separate), hold it for the device when it
+ * cannot take it now, and free the record.
  */
 static void
 front_finish(struct front_req *rq)
 {
 	rq->done = 1;
-	if (coap_session_get_state(rq->session) !=
-	    COAP_SESSION_STATE_ESTABLISHED) {
-		front_req_line(rq->id, rq->sess, "-", rq->op->name,
-		    rq->route->label, rq->op->method, (int)rq->req_cf,
-		    rq->req_len, rq->up_status, rq->up_ms, &rq->ans, rq->t0);
-		log_info("req=%llu session gone, answer dropped",
-		    (unsigned long long)rq->id);
-		coap_free_async(rq->session, rq->async);
-		front_req_free(rq);
+	if (rq->d != NULL && !dlv_alive(rq->d)) {
+		dlv_drop(rq->d);
+		rq->d = NULL;
+	}
+	if (rq->d == NULL) {
+		front_undelivered(rq);
 		return;
 	}
-	coap_async_trigger(rq->async);
+	if (strcmp(fr.cf->large_separate, "retry") == 0 &&
+	    front_precious(rq) && dlv_blocked(rq->d, rq->ans.len))
+		front_hold_large(rq);
+	else {
+		front_audit(rq);
+		front_remember(rq);
+	}
+	(void)dlv_answer(rq->d, &rq->ans);
+	rq->d = NULL;			/* deliver.c's now */
+	front_line(rq);
+	front_req_free(rq);
 }
 
 /* Give the followers of leader (identical requests) its answer. */
 static void
 front_followers_done(struct front_req *leader)
 {
-	struct front_req *f, *next;
+	struct front_req *f;
 
-	for (f = TAILQ_FIRST(&fr.reqs); f != NULL; f = next) {
-		next = TAILQ_NEXT(f, entry);
-		if (f->leader != leader)
-			continue;
+	while ((f = LIST_FIRST(&leader->followers)) != NULL) {
+		LIST_REMOVE(f, fentry);
 		f->leader = NULL;
 		f->up_status = leader->up_status;
 		f->up_ms = leader->up_ms;
@@ -736,15 +759,8 @@ front_followers_done(struct front_req *leader)
 		else if (leader->ans.payload != NULL)
 			req_answer_error(&f->ans, EST_CODE(5, 3), "nomem",
 			    "out of memory");
-		front_finish(f);	/* may free f: next was taken first */
+		front_finish(f);
 	}
-}
-
-/* Server-side key generation: answers carry a private key. */
-static int
-front_keygen(const struct est_op *op)
-{
-	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
 }
 
 /*
@@ -798,28 +814,48 @@ front_remember(const struct front_req *rq)
 	xch_put(fr.xch, rq->xkey, &x, front_keygen(rq->op), mono_ms());
 }
 
-/* Second call of the handler for an async: send the separate answer. */
+/* deliver.c: the request's deadline passed before the upstream answered. */
 static void
-front_answer_async(coap_resource_t *r, coap_session_t *s,
-    const coap_pdu_t *req, const coap_string_t *q, coap_pdu_t *resp,
-    coap_async_t *async)
+front_dlv_expired(void *owner)
 {
-	struct front_req *rq = front_req_from(coap_async_get_app_data(async));
+	struct front_req *rq = front_req_from(owner);
 
-	if (!rq->done) {
-		/* the deadline fired before the upstream answered */
-		req_answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
-		    "upstream EST server did not answer in time");
+	if (rq->job != NULL) {
+		upstream_cancel(rq->job);
+		rq->job = NULL;
+		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
 	}
-	/* RFC 7252 5.2.2: the answer goes out in its own CON */
-	front_fill(r, s, req, q, resp, &rq->ans, rq->has_block1, rq->block1,
-	    rq->b2_szx);
-	front_audit(rq);
-	front_remember(rq);
-	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->route->label,
-	    rq->op->method, (int)rq->req_cf, rq->req_len, rq->up_status,
-	    rq->up_ms, &rq->ans, rq->t0);
-	rq->async = NULL;		/* libcoap frees it after we return */
+	req_answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
+	    "upstream EST server did not answer in time");
+	front_followers_done(rq);
+	front_finish(rq);
+}
+
+/*
+ * deliver.c: the device's DTLS session went before the answer. A POST
+ * the CA works on (or that waits for one that does) runs to completion:
+ * the CA may issue, and the certificate is then held for the device. The
+ * rest is cancelled.
+ */
+static void
+front_dlv_gone(void *owner)
+{
+	struct front_req *rq = front_req_from(owner);
+
+	dlv_drop(rq->d);		/* detached: nothing to send */
+	rq->d = NULL;
+	if (rq->op->method == EST_M_POST && !rq->done &&
+	    (rq->job != NULL || rq->leader != NULL)) {
+		log_info("req=%llu op=%s device left (DTLS session closed); "
+		    "the upstream exchange runs to completion",
+		    (unsigned long long)rq->id, rq->op->name);
+		return;
+	}
+	log_info("req=%llu op=%s cancelled: DTLS session closed",
+	    (unsigned long long)rq->id, rq->op->name);
+	req_answer_clear(&rq->ans);
+	rq->ans.reason = "cancelled-dtls-closed";
+	front_line(rq);
 	front_req_free(rq);
 }
 
@@ -830,11 +866,14 @@ front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const struct front_route *rt, int req_cf, size_t req_len,
     struct est_answer *a, int has_block1, uint32_t block1, uint64_t t0)
 {
-	char peer[64];
+	struct reply_to	to = { .res = r, .req = req, .query = q,
+			    .has_block1 = has_block1, .block1 = block1,
+			    .b2_szx = -1 };
+	char		peer[64];
 
 	if (fs == NULL)
 		front_peer_str(s, peer, sizeof(peer));
-	front_fill(r, s, req, q, resp, a, has_block1, block1, -1);
+	reply_fill(s, &to, resp, a);
 	front_req_line(++fr.next_id, fs, peer, rt->op->name, rt->label,
 	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
 }
@@ -848,16 +887,19 @@ static struct front_req *
 front_find_leader(const struct front_req *rq)
 {
 	static const uint8_t	 zero[XCH_KEY_LEN];
+	struct pend_ent		 probe, *e = NULL;
 	struct front_req	*l;
 
 	if (rq->op->method != EST_M_POST ||
-	    memcmp(rq->xkey, zero, sizeof(zero)) == 0)
+	    memcmp(rq->xkey, zero, sizeof(zero)) == 0 ||
+	    pend_key(&probe, rq->route, rq->xkey, sizeof(rq->xkey)) == -1)
 		return NULL;
-	TAILQ_FOREACH(l, &fr.reqs, entry)
-		if (l != rq && l->route == rq->route && l->job != NULL &&
-		    !l->done && l->leader == NULL &&
-		    memcmp(l->xkey, rq->xkey, sizeof(l->xkey)) == 0)
+	while ((e = pend_find(fr.leaders, &probe, e)) != NULL) {
+		l = (struct front_req *)((char *)e -
+		    offsetof(struct front_req, lpe));
+		if (l != rq && l->job != NULL && !l->done)
 			return l;
+	}
 	return NULL;
 }
 
@@ -870,7 +912,6 @@ front_find_leader(const struct front_req *rq)
 static uint64_t
 front_cache_etag(struct front_cache *c, const struct est_answer *a)
 {
-	unsigned char	md[32];
 	uint64_t	etag;
 	unsigned	i;
 
@@ -878,11 +919,8 @@ front_cache_etag(struct front_cache *c, const struct est_answer *a)
 		if (c->tags[i].cf == (unsigned)a->cf &&
 		    c->tags[i].len == a->len)
 			return c->tags[i].etag;
-	if (EVP_Digest(a->payload, a->len, md, NULL, EVP_sha256(), NULL) != 1)
+	if ((etag = reply_etag(a->payload, a->len)) == 0)
 		return 0;
-	memcpy(&etag, md, sizeof(etag));
-	if (etag == 0)
-		etag = 1;
 	if (c->ntags < FRONT_CACHE_TAGS) {
 		c->tags[c->ntags].cf = (unsigned)a->cf;
 		c->tags[c->ntags].len = a->len;
@@ -1144,7 +1182,7 @@ front_disc_may(coap_session_t *s, const struct front_route *rt,
  */
 static size_t
 front_disc_doc(coap_session_t *s, const struct disc_query *dq,
-    const char *base, int plain, struct front_blob *b, size_t cap)
+    const char *base, int plain, struct reply_blob *b, size_t cap)
 {
 	struct front_disc_seen	 seen;
 	struct disc_link	 l;
@@ -1242,7 +1280,7 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
 	struct disc_query	 dq;
-	struct front_blob	*b;
+	struct reply_blob	*b;
 	struct est_answer	 a;
 	size_t			 len, cap;
 	char			 base[160] = "", peer[64];
@@ -1288,13 +1326,13 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
 		if (!coap_add_data_large_response(r, s, req, resp, q,
 		    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, len, b->data,
-		    front_release_cb, b)) {
+		    reply_release_cb, b)) {
 			log_warnx("libcoap refused a %zu-byte discovery answer",
 			    len);
 			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
 			a.code = EST_CODE(5, 0);
 		}
-		b = NULL;	/* libcoap's now (released by front_release_cb) */
+		b = NULL;	/* libcoap's now (released by reply_release_cb) */
 	}
 	if (b != NULL)
 		OPENSSL_clear_free(b, sizeof(*b) + cap);
@@ -1380,6 +1418,74 @@ front_rate_check(coap_session_t *s)
 }
 
 /*
+ * An answer from memory: the same request answered before (RFC 7252 4.5:
+ * acted on once, answered as often), else one held for this device
+ * (xkey NULL: only that). 0 with a set, or -1.
+ */
+static int
+front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a)
+{
+	const struct xch_answer	*x = NULL;
+	uint64_t		 now = mono_ms();
+	int			 held = 0;
+
+	if (xkey != NULL && fr.xch != NULL)
+		x = xch_get(fr.xch, xkey, now);
+	if (x == NULL && (x = xch_get(fr.held, ikey, now)) != NULL)
+		held = 1;
+	if (x == NULL || (a->payload = malloc(x->len > 0 ? x->len : 1)) ==
+	    NULL)
+		return -1;
+	if (held)
+		a->reason = "held";
+	else
+		a->reason = "repeat";
+	memcpy(a->payload, x->payload, x->len);
+	a->len = x->len;
+	a->code = x->code;
+	a->cf = x->cf;
+	a->max_age = x->max_age;
+	metrics_inc(METRICS_C_DEDUP_HITS);
+	return 0;
+}
+
+/*
+ * How long a new upstream-bound request waits for its answer before the
+ * empty ACK: none while draining or when many are pending already (an
+ * early ACK then stops the devices' retransmissions).
+ */
+static uint32_t
+front_hold_ms(void)
+{
+	if (fr.draining || fr.npending > fr.cf->ack_hold_max_pending)
+		return 0;
+	return fr.cf->ack_hold_ms;
+}
+
+/*
+ * The CoAP side of rq (deliver.c), which goes upstream or waits for its
+ * leader. 0, or -1 with rq freed and a set.
+ */
+static int
+front_deliver(struct front_req *rq, coap_resource_t *r, coap_session_t *s,
+    const coap_pdu_t *req, const coap_string_t *q, coap_pdu_t *resp,
+    struct est_answer *a)
+{
+	/* the upstream's own deadline (failover included) comes first */
+	uint64_t deadline = fr.cf->routes[rq->route->cfroute].up.timeout_ms +
+	    DEADLINE_SLACK_MS;
+
+	rq->d = dlv_begin(s, &rq->sess->ds, r, req, q, rq->has_block1,
+	    rq->block1, rq->b2_szx, front_hold_ms(), deadline, resp, rq);
+	if (rq->d != NULL)
+		return 0;
+	front_req_free(rq);
+	req_answer_error(a, EST_CODE(5, 3), "busy", "cannot queue the request");
+	a->max_age = (int)fr.cf->busy_max_age_s;
+	return -1;
+}
+
+/*
  * The request handler of every EST resource and method. See the file
  * comment for the order of the steps.
  */
@@ -1389,7 +1495,6 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 {
 	const struct front_route *rt = coap_resource_get_userdata(r);
 	const struct est_op	*op = rt->op;
-	coap_async_t		*async;
 	struct front_sess	*fs;
 	struct front_req	*rq;
 	struct est_check_in	 in;
@@ -1406,18 +1511,16 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	size_t			 b64len;
 	char			 path[256], azwhy[200];
 	uint8_t			 optbuf[4];
-	uint8_t			 xkey[XCH_KEY_LEN];
-	const struct xch_answer	*x;
+	uint8_t			 xkey[XCH_KEY_LEN], ikey[XCH_KEY_LEN];
 
 	memset(xkey, 0, sizeof(xkey));
 	if (coap_session_get_proto(s) != COAP_PROTO_DTLS) {
 		front_plain_refuse(s, req, resp, op->name, rt->label, t0);
 		return;
 	}
-	if ((async = coap_find_async(s, coap_pdu_get_token(req))) != NULL) {
-		front_answer_async(r, s, req, q, resp, async);
+	/* a retransmission of a request on its way: never a second call */
+	if (dlv_repeat(s, req, resp))
 		return;
-	}
 	memset(&a, 0, sizeof(a));
 	req_answer_clear(&a);
 	fs = front_sess_get(s);
@@ -1545,17 +1648,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
 		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, data,
 		    len);
-		if (fr.xch != NULL && (x = xch_get(fr.xch, xkey, mono_ms())) !=
-		    NULL && (a.payload = malloc(x->len > 0 ? x->len : 1)) !=
-		    NULL) {
-			/* RFC 7252 4.5: acted on once, answered as often */
-			memcpy(a.payload, x->payload, x->len);
-			a.len = x->len;
-			a.code = x->code;
-			a.cf = x->cf;
-			a.max_age = x->max_age;
-			a.reason = "repeat";
-			metrics_inc(METRICS_C_DEDUP_HITS);
+		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
+		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf,
+		    csr_key);
+		if (front_memory(xkey, ikey, &a) == 0) {
 			front_answer_now(r, s, req, q, resp, fs, rt, req_cf,
 			    len, &a, has_blk1, blk1, t0);
 			req_answer_clear(&a);
@@ -1568,6 +1664,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			metrics_inc(METRICS_C_CACHE_HITS);
 			goto answer;
 		}
+		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
+		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, NULL);
+		if (front_memory(NULL, ikey, &a) == 0)
+			goto answer;
 		metrics_inc(METRICS_C_CACHE_MISSES);
 	}
 
@@ -1614,24 +1714,13 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		    "internal error");
 		goto answer;
 	}
-	/* the upstream's own deadline (failover included) comes first */
-	async = coap_register_async(s, req,
-	    (coap_tick_t)(fr.cf->routes[rt->cfroute].up.timeout_ms +
-	    DEADLINE_SLACK_MS) * COAP_TICKS_PER_SECOND / 1000);
-	if (async == NULL) {
-		free(rq);
-		req_answer_error(&a, EST_CODE(5, 3), "busy",
-		    "cannot queue the request");
-		a.max_age = (int)fr.cf->busy_max_age_s;
-		goto answer;
-	}
 	rq->magic = REQ_MAGIC;
 	rq->id = ++fr.next_id;
 	rq->op = op;
 	rq->route = rt;
-	rq->session = s;
-	rq->async = async;
 	rq->sess = fs;
+	fs->refs++;
+	LIST_INIT(&rq->followers);
 	rq->resp_cf = resp_cf;
 	rq->req_cf = (unsigned)req_cf;
 	rq->has_block1 = has_blk1;
@@ -1644,6 +1733,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	rq->req_len = len;
 	rq->t0 = t0;
 	memcpy(rq->xkey, xkey, sizeof(rq->xkey));
+	memcpy(rq->ikey, ikey, sizeof(rq->ikey));
 	if (op->method == EST_M_POST)
 		audit_csr_subject(data, len, rq->csr_subject,
 		    sizeof(rq->csr_subject));
@@ -1652,7 +1742,6 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	fr.npending++;
 	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	fs->pending++;
-	coap_async_set_app_data(async, rq);
 
 	b64 = NULL;
 	if ((rq->leader = front_find_leader(rq)) != NULL) {
@@ -1661,15 +1750,19 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		log_info("req=%llu peer=%s op=%s waits for the identical "
 		    "req=%llu", (unsigned long long)rq->id, fs->peer, op->name,
 		    (unsigned long long)rq->leader->id);
-		free(body);
-		return;
+		LIST_INSERT_HEAD(&rq->leader->followers, rq, fentry);
+		if (front_deliver(rq, r, s, req, q, resp, &a) == 0) {
+			free(body);
+			return;
+		}
+		goto answer;
 	}
 	if (op->method == EST_M_POST &&
 	    (b64 = tc_b64_encode(data, len, &b64len)) == NULL) {
-		req_answer_error(&rq->ans, EST_CODE(5, 3), "nomem",
+		req_answer_error(&a, EST_CODE(5, 3), "nomem",
 		    "out of memory");
-		rq->done = 1;
-		coap_async_trigger(async);
+		front_req_free(rq);
+		goto answer;
 	} else {
 		/* RFC 9440, opt-in: the device certificate for the CA */
 		char *hdrs[3] = { NULL, NULL, NULL };
@@ -1689,18 +1782,24 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			backlog_enter(&fr.pool, &rq->bl, rq, mono_ms());
 			front_pool_gauges();
 		} else {
-			req_answer_error(&rq->ans, EST_CODE(5, 2),
+			req_answer_error(&a, EST_CODE(5, 2),
 			    "upstream-submit", "cannot reach the upstream");
-			rq->done = 1;
-			coap_async_trigger(async);
+			free(b64);
+			front_req_free(rq);
+			goto answer;
 		}
 	}
 	free(b64);
-	free(body);
+	if (op->method == EST_M_POST &&
+	    pend_key(&rq->lpe, rt, rq->xkey, sizeof(rq->xkey)) == 0)
+		pend_insert(fr.leaders, &rq->lpe);
 	log_debug("req=%llu peer=%s op=%s queued upstream %s",
 	    (unsigned long long)rq->id, fs->peer, op->name, path);
-	/* RFC 7252 5.2.2: code 0 -> libcoap sends the empty ACK now */
-	return;
+	if (front_deliver(rq, r, s, req, q, resp, &a) == 0) {
+		free(body);
+		return;
+	}
+	goto answer;
 
 too_large:
 	/* RFC 7959 2.9.3: Size1 tells the client our limit */
@@ -1718,23 +1817,15 @@ answer:
 static void
 front_sess_gone_cb(evutil_socket_t fd, short what, void *arg)
 {
-	coap_session_t		*s = arg;
-	struct front_req	*rq, *next;
+	struct front_sess *fs = arg;
 
 	(void)fd;
 	(void)what;
-	for (rq = TAILQ_FIRST(&fr.reqs); rq != NULL; rq = next) {
-		next = TAILQ_NEXT(rq, entry);
-		if (rq->session != s || rq->async == NULL ||
-		    coap_session_get_state(s) ==
-		    COAP_SESSION_STATE_ESTABLISHED)
-			continue;
-		log_info("req=%llu op=%s cancelled: DTLS session closed",
-		    (unsigned long long)rq->id, rq->op->name);
-		coap_free_async(s, rq->async);
-		rq->async = NULL;
-		front_req_free(rq);
-	}
+	/* a session libcoap freed meanwhile went through front_sess_free */
+	if (!fs->deleted && coap_session_get_state(fs->session) !=
+	    COAP_SESSION_STATE_ESTABLISHED)
+		dlv_sess_gone(&fs->ds);
+	front_sess_put(fs);
 }
 
 /* RFC 7252 4.8: ACK_TIMEOUT of our CON separate answers on session s. */
@@ -1784,10 +1875,13 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 		log_info("dtls: session %s peer=%s",
 		    ev == COAP_EVENT_DTLS_ERROR ? "failed" : "closed",
 		    fs != NULL ? fs->peer : "-");
-		/* never free asyncs from inside libcoap: next loop turn */
-		if (fs != NULL && fs->pending > 0)
-			event_base_once(fr.base, -1, EV_TIMEOUT,
-			    front_sess_gone_cb, s, &zero_tv);
+		/* never from inside libcoap: next loop turn */
+		if (fs != NULL && !LIST_EMPTY(&fs->ds.all)) {
+			fs->refs++;
+			if (event_base_once(fr.base, -1, EV_TIMEOUT,
+			    front_sess_gone_cb, fs, &zero_tv) == -1)
+				fs->refs--;
+		}
 		blk_drop_owner(fr.blk, s);
 		break;
 	case COAP_EVENT_SERVER_SESSION_DEL:
@@ -2334,7 +2428,7 @@ front_backlog_visit(struct backlog_ent *e, uint64_t wait, void *arg)
 	struct front_req	*rq = e->owner;
 	uint64_t		 now = *(const uint64_t *)arg, end;
 
-	if (rq == NULL || rq->done || rq->async == NULL)
+	if (rq == NULL || rq->done)
 		return 0;	/* a cache refresh, or already answered */
 	end = rq->t0 + front_budget_ms(rq->route->cfroute);
 	if (now + wait <= end)
@@ -2369,6 +2463,8 @@ front_tick(void)
 	front_handshake_timeouts(now);
 	if (fr.xch != NULL)
 		xch_expire(fr.xch, now);
+	xch_expire(fr.held, now);
+	dlv_tick(now);
 	/* refresh crts/att in the last fifth of their life, or when empty */
 	for (size_t i = 0; i < fr.nroutes; i++) {
 		struct front_cache	*c = fr.routes[i].cache;
@@ -2431,6 +2527,8 @@ front_apply(struct config *cf)
 	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
 	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
 	fr.pol.max_body = cf->max_response_body;
+	/* a retransmission comes within EXCHANGE_LIFETIME (RFC 7252 4.8.2) */
+	dlv_configure(cf->max_pending, EXCHANGE_LIFETIME_MS);
 	return 0;
 }
 
@@ -2532,15 +2630,25 @@ front_drain(void)
 	metrics_gauge_set(METRICS_G_DRAINING, 1);
 }
 
-/* See coap_front.h. */
+/*
+ * See coap_front.h. Each request still waiting gets 5.03 + Max-Age now,
+ * its followers with it; what can no longer be sent (the device left) is
+ * ended as front_finish() does for every answer.
+ */
 void
 front_drain_cutoff(void)
 {
-	struct front_req *rq;
+	struct front_req	*rq, **cut;
+	size_t			 n = 0, i;
 
-	TAILQ_FOREACH(rq, &fr.reqs, entry) {
-		if (rq->done || rq->async == NULL)
-			continue;
+	/* followers end with their leaders: collect the others first */
+	if ((cut = calloc(fr.npending + 1, sizeof(*cut))) == NULL)
+		fatalx("%s: out of memory", __func__);
+	TAILQ_FOREACH(rq, &fr.reqs, entry)
+		if (!rq->done && rq->leader == NULL && n < fr.npending)
+			cut[n++] = rq;
+	for (i = 0; i < n; i++) {
+		rq = cut[i];
 		if (rq->job != NULL) {
 			upstream_cancel(rq->job);
 			rq->job = NULL;
@@ -2551,9 +2659,10 @@ front_drain_cutoff(void)
 		req_answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
 		    "registrar is shutting down, retry later");
 		rq->ans.max_age = (int)fr.cf->busy_max_age_s;
-		rq->done = 1;
-		coap_async_trigger(rq->async);
+		front_followers_done(rq);
+		front_finish(rq);
 	}
+	free(cut);
 }
 
 /* See coap_front.h. */
@@ -2646,11 +2755,17 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	    LOG_WARNING);
 	coap_dtls_set_log_level(log_get_level() >= LOG_LVL_DEBUG ? LOG_INFO :
 	    LOG_WARNING);
-	if (!coap_dtls_is_supported() || !coap_async_is_supported()) {
-		log_warnx("libcoap lacks DTLS or async support");
+	if (!coap_dtls_is_supported()) {
+		log_warnx("libcoap lacks DTLS support");
 		return -1;
 	}
 	fr.xch = front_xch_new(cf);
+	if ((fr.held = xch_table_new(FRONT_HELD_ENTRIES, FRONT_HELD_BYTES,
+	    EXCHANGE_LIFETIME_MS)) == NULL ||
+	    (fr.leaders = pend_table_new()) == NULL) {
+		log_warnx("out of memory");
+		return -1;
+	}
 	fr.rl = front_rl_new(cf);
 	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
 	    cf->max_pending * 4, cf->block1_lifetime_s * 1000ULL)) == NULL ||
@@ -2663,6 +2778,8 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_event_handler(fr.ctx, front_event_cb);
 	coap_register_nack_handler(fr.ctx, front_nack_cb);
+	dlv_init(base, fr.ctx, &(const struct dlv_hooks){
+	    .expired = front_dlv_expired, .gone = front_dlv_gone });
 	if (front_apply(cf) == -1)
 		return -1;
 	for (size_t i = 0; i < cf->nlisten; i++)
@@ -2699,15 +2816,16 @@ front_shutdown(void)
 	struct front_req	*rq;
 	struct front_sess	*fs;
 
-	/* design.md 6.3: asyncs before the context, or endpoints assert */
+	/* our session references before the context, or endpoints assert */
 	while ((rq = TAILQ_FIRST(&fr.reqs)) != NULL) {
-		if (rq->async != NULL)
-			coap_free_async(rq->session, rq->async);
-		rq->async = NULL;
 		log_info("req=%llu op=%s cancelled: shutting down",
 		    (unsigned long long)rq->id, rq->op->name);
+		req_answer_clear(&rq->ans);
+		rq->ans.reason = "cancelled-shutdown";
+		front_line(rq);
 		front_req_free(rq);
 	}
+	dlv_shutdown();
 	for (size_t i = 0; i < fr.nroutes; i++) {
 		if (fr.caches[i].refresh != NULL)
 			upstream_cancel(fr.caches[i].refresh);
@@ -2724,6 +2842,8 @@ front_shutdown(void)
 		coap_free_context(fr.ctx);
 	blk_table_free(fr.blk);
 	xch_table_free(fr.xch);
+	xch_table_free(fr.held);
+	pend_table_free(fr.leaders);
 	rl_table_free(fr.rl);
 	coap_cleanup();
 	gen_unref(fr.cf);

@@ -83,6 +83,7 @@ static const char *const log_levels[] = { "error", "warning", "info",
     "debug", NULL };
 static const char *const att_204[] = { "empty", "not-found", NULL };
 static const char *const resumption[] = { "cache", "tickets", "off", NULL };
+static const char *const large_sep[] = { "retry", "block2", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .path = "listen", .type = CK_LISTEN, .reload = CK_RESTART,
@@ -144,6 +145,30 @@ static const struct config_key config_keys[] = {
 	  .help = "how a device may resume its DTLS session after closing "
 	  "it: \"cache\" (we keep up to dtls.max_sessions sessions for an "
 	  "hour), \"tickets\" (RFC 5077) or \"off\"" },
+	{ .path = "coap", .type = CK_OBJECT,
+	  .help = "CoAP messages of requests that go upstream" },
+	{ .path = "coap.ack_hold_ms", .type = CK_UINT, .off = OFF(ack_hold_ms),
+	  .def_u = 1000, .min = 0, .max = 60000,
+	  .help = "how long a request that goes upstream waits for the "
+	  "answer before its empty ACK: an answer within it is piggybacked "
+	  "(RFC 7252 5.2.1), which every client can take in blocks; after it "
+	  "the empty ACK, then a separate answer (0 = empty ACK at once). "
+	  "Below ACK_TIMEOUT (2000) the device does not retransmit; longer "
+	  "holds are answered piggybacked to its retransmissions, never a "
+	  "second upstream call" },
+	{ .path = "coap.ack_hold_max_pending", .type = CK_UINT,
+	  .off = OFF(ack_hold_max_pending), .def_u = 64, .min = 0,
+	  .max = 1000000,
+	  .help = "upstream-bound requests pending at once past which a new "
+	  "one gets its empty ACK at once (under load the upstream is slow "
+	  "anyway, and an early ACK stops the retransmissions)" },
+	{ .path = "coap.large_separate", .type = CK_ENUM,
+	  .off = OFF(large_separate), .def_s = "retry", .choices = large_sep,
+	  .help = "a separate answer larger than one block to a CON request "
+	  "without Block1, which libcoap 4.3.4 and older clients cannot "
+	  "fetch: \"retry\" (5.03 + Max-Age 1; the answer is held, and the "
+	  "device's repeat gets it piggybacked) or \"block2\" (send block 0 "
+	  "and serve the rest, RFC 7959 2.2)" },
 	{ .path = "limits", .type = CK_OBJECT,
 	  .help = "bounds on what peers can make us hold" },
 	{ .path = "limits.max_request_body", .type = CK_UINT,

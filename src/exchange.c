@@ -14,6 +14,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "exchange.h"
 
@@ -144,6 +145,26 @@ unique:
 	 */
 	memset(key, 0xff, XCH_KEY_LEN);
 	xch_be64(key + XCH_KEY_LEN - 8, xch_key_failures++);
+}
+
+/* See exchange.h. */
+void
+xch_key_pub(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
+    size_t peer_len, const char *op, const char *label, unsigned resp_cf,
+    EVP_PKEY *pub)
+{
+	unsigned char	*spki = NULL;
+	int		 n = 0;
+
+	if (pub != NULL && (n = i2d_PUBKEY(pub, &spki)) <= 0) {
+		/* a key that cannot be encoded: a key no other call gets */
+		ERR_clear_error();
+		xch_key(key, NULL, 1, op, label, resp_cf, NULL, 0);
+		return;
+	}
+	xch_key(key, peer_cert, peer_len, op, label, resp_cf, spki,
+	    (size_t)n);
+	OPENSSL_free(spki);
 }
 
 /* splitmix64's finaliser: every input bit moves every output bit. */

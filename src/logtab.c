@@ -57,6 +57,18 @@ static const struct logtab_word logtab_reason[] = {
 	{ "backlog", "the expected wait for an upstream connection would pass "
 	    "the deadline (limits.backlog_shed): 5.03 with Max-Age" },
 	{ "deadline", "the upstream did not finish in time: 5.04" },
+	{ "held", "answered from an answer held for this device (it left "
+	    "before the answer, or was told to repeat its request): the same "
+	    "certificate, no new upstream call" },
+	{ "held-large", "a separate answer larger than one block to a "
+	    "request without Block1 (coap.large_separate retry): 5.03 with "
+	    "Max-Age 1; the answer is held for the device's repeat" },
+	{ "undelivered", "the device's DTLS session closed before the answer; "
+	    "a certificate is held for its next try" },
+	{ "cancelled-dtls-closed", "a GET cancelled because the device's DTLS "
+	    "session closed; no answer sent (code -)" },
+	{ "cancelled-shutdown", "cancelled by SIGINT or at exit; no answer "
+	    "sent (code -)" },
 	{ "upstream-submit", "the upstream exchange could not be started: "
 	    "5.02" },
 	{ "upstream-status", "the upstream answered with an error status, "
@@ -85,6 +97,10 @@ static const struct logtab_word logtab_audit[] = {
 	    "device's address and certificate (subject, issuer, serial), the "
 	    "CSR subject, the issued certificate (subject, issuer, serial, "
 	    "not_after) and the upstream server" },
+	{ "issued-undelivered", "the CA issued a certificate the device has "
+	    "not got yet (it left before the answer, or must repeat its "
+	    "request to fetch an answer larger than one block): the fields of "
+	    "issued and a reason; the answer is held 247 s for its next try" },
 	{ "denied", "a request was refused by the upstream (4.01, 4.03), at "
 	    "the DTLS handshake or by the route's auth policy: the operation, "
 	    "the device, the CoAP code and the reason" },

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/x509.h>
 
 #include "exchange.h"
 
@@ -881,11 +883,54 @@ test_xch_random(void **state)
 	    (void *)(uintptr_t)&name##_script }
 
 /* Run every test; the exit status is the number of failures. */
+/*
+ * The held-answer key: the same public key gives the same key whatever
+ * the CSR around it; another key, device or operation another one; no key
+ * is the empty body of xch_key.
+ */
+static void
+test_xch_key_pub(void **state)
+{
+	static const uint8_t	 fp[] = "device certificate";
+	EVP_PKEY		*a = EVP_EC_gen("P-256"), *b = EVP_EC_gen("P-256");
+	EVP_PKEY		*a2;
+	unsigned char		*der = NULL;
+	const unsigned char	*p;
+	uint8_t			 k1[XCH_KEY_LEN], k2[XCH_KEY_LEN];
+	int			 n;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	/* a copy of a's public key only, as a CSR would carry it */
+	n = i2d_PUBKEY(a, &der);
+	assert_true(n > 0);
+	p = der;
+	assert_non_null(a2 = d2i_PUBKEY(NULL, &p, n));
+	xch_key_pub(k1, fp, sizeof(fp), "sen", "", 281, a);
+	xch_key_pub(k2, fp, sizeof(fp), "sen", "", 281, a2);
+	assert_memory_equal(k1, k2, XCH_KEY_LEN);
+	xch_key_pub(k2, fp, sizeof(fp), "sen", "", 281, b);
+	assert_memory_not_equal(k1, k2, XCH_KEY_LEN);
+	xch_key_pub(k2, fp, sizeof(fp) - 1, "sen", "", 281, a);
+	assert_memory_not_equal(k1, k2, XCH_KEY_LEN);
+	xch_key_pub(k2, fp, sizeof(fp), "skg", "", 281, a);
+	assert_memory_not_equal(k1, k2, XCH_KEY_LEN);
+	xch_key_pub(k1, fp, sizeof(fp), "crts", "", 281, NULL);
+	xch_key(k2, fp, sizeof(fp), "crts", "", 281, NULL, 0);
+	assert_memory_equal(k1, k2, XCH_KEY_LEN);
+	OPENSSL_free(der);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(a2);
+	EVP_PKEY_free(b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xch_key_distinct),
+		cmocka_unit_test(test_xch_key_pub),
 		cmocka_unit_test(test_xch_key_known),
 		cmocka_unit_test(test_xch_key_same),
 		cmocka_unit_test(test_xch_key_unusable),

@@ -43,11 +43,12 @@ ok "20 new-session enrollments succeed"
 [ "$(field new '.step.crts.codes."2.05"')" = 20 ] ||
     fail "crts codes: $(field new .step.crts.codes)"
 ok "20 handshakes, 20 crts 2.05, 20 sen 2.04"
-[ "$(field new .step.sen.separate)" = 20 ] ||
-    fail "sen: $(field new .step.sen.separate) of 20 answered separately"
-[ "$(field new .step.sen.empty_ack.n)" = 20 ] ||
-    fail "sen: empty ACKs not seen"
-ok "every sen got an empty ACK, then a separate answer"
+# a quick upstream answers within coap.ack_hold_ms: piggybacked, no
+# empty ACK; every separate answer came after its empty ACK
+[ "$(field new .step.sen.separate)" = "$(field new .step.sen.empty_ack.n)" ] ||
+    fail "sen: $(field new .step.sen.separate) separate answers, \
+$(field new .step.sen.empty_ack.n) empty ACKs"
+ok "every sen answered piggybacked or, after its empty ACK, separately"
 [ "$(upstream_count up simpleenroll)" -eq $((n0 + 20)) ] ||
     fail "upstream saw $(( $(upstream_count up simpleenroll) - n0 )) enrollments, want 20"
 ok "upstream saw exactly 20 enrollments"
