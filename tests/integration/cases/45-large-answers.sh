@@ -27,7 +27,7 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 \
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 \
     -out "$T/k4096.pem" 2>/dev/null
 openssl req -new -newkey rsa:4096 -nodes -keyout "$T/csr4096.key" \
-    -subj "/O=Example Manufacturer/serialNumber=SN-0001/CN=device-0001" \
+    -subj "$DEV_SUBJ" \
     -outform DER -out "$T/csr4096.der" 2>/dev/null
 [ "$(stat -c %s "$T/csr4096.der")" -gt 1024 ] || fail "RSA-4096 CSR too small"
 

@@ -16,7 +16,7 @@
 # (default csr-p256.key) is its key.
 sen_pop() {
 	probe -m post -u /.well-known/est/sen -t 286 \
-	    -Y "${KEY:-$PKI/csr-p256.key}" -s /CN=device-0001 -L tls-unique "$@"
+	    -Y "${KEY:-$PKI/csr-p256.key}" -s "$DEV_SUBJ" -L tls-unique "$@"
 }
 
 start_upstream up
@@ -95,7 +95,7 @@ ok "drain cut-off of an orphaned POST: request line, nothing sent"
 NOWARM=1 start_daemon
 upstream_mode up op=simpleenroll delay_ms=6000
 probe_bg "$T/int.out" -m post -u /.well-known/est/sen -t 286 \
-    -Y "$PKI/csr-p384.key" -s /CN=device-0001 -L tls-unique -w 10
+    -Y "$PKI/csr-p384.key" -s "$DEV_SUBJ" -L tls-unique -w 10
 pb=$PROBE_PID
 wait_for "$T/daemon.log" 10 "queued upstream" || fail "nothing pending"
 kill -INT "$DAEMON_PID"
