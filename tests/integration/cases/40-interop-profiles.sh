@@ -165,6 +165,13 @@ flow_skg() {
 	csr_new "$PROF-skg"
 	probe -m post -u /.well-known/est/skg -t 286 -A 62 \
 	    -f "$T/$PROF-skg.der" -o "$T/skg.cbor" -w 30
+	# a CA that makes an RSA-4096 key takes longer than coap.ack_hold_ms:
+	# the answer is held and the device told to repeat (README, "Answers
+	# larger than one block")
+	if [ "$PCODE" = 5.03 ] && grep -q "repeat the request" "$T/probe.out"; then
+		probe -m post -u /.well-known/est/skg -t 286 -A 62 \
+		    -f "$T/$PROF-skg.der" -o "$T/skg.cbor" -w 30
+	fi
 	expect_pcode 2.04 "$PROF: skg ($1)"
 	skg_parts "$T/skg.cbor" "skg $1 by the probe"
 	upstream_mode "$PROF" op=serverkeygen skg_alg=p256
