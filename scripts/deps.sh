@@ -20,7 +20,7 @@ mandoc jq clang libclang-rt-14-dev valgrind"
 # only warns.
 OPT_PKGS="nftables nginx-light libnginx-mod-stream debhelper lintian"
 
-# (POLICY_RC: another path, for tests/integration/cases/70-deps.sh only)
+# (POLICY_RC: another path, for tests/integration/cases/78-deps.sh only)
 RC=${POLICY_RC:-/usr/sbin/policy-rc.d}
 RC_MARK="# estcoapd scripts/deps.sh: no service starts during install"
 rc_ours=""

@@ -83,11 +83,24 @@ ok() {
 # A free UDP or TCP port on loopback (checked against what is bound now).
 # Below Linux's ephemeral range (32768-60999): a client socket of another
 # test (a load generator opens thousands) can never take it meanwhile.
+# Each call gives the port 10 after the one before (from a random start),
+# so one case never gets a port twice and PORT + 1 .. PORT + 9 (a second
+# listener, the ports of workers) are nobody else's; cases that run.sh
+# runs side by side (CASE_SLOT 0, 1, ...) draw from disjoint ranges of
+# 4000 ports.
 free_port() {
-	local proto=$1 p
+	local proto=$1 lo=12000 n=20000 off p
+	if [ -n "${CASE_SLOT:-}" ]; then
+		lo=$((12000 + (CASE_SLOT % 5) * 4000))
+		n=4000
+	fi
+	# a file: $(free_port) runs in a subshell
+	off=$(cat "$T/.port" 2>/dev/null || echo $((RANDOM % (n - 100))))
 	for _ in $(seq 1 50); do
-		p=$(( (RANDOM % 20000) + 12000 ))
+		off=$(( (off + 10) % (n - 100) ))
+		p=$((lo + off))
 		if ! ss -Han"${proto:0:1}" "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$off" >"$T/.port"
 			echo "$p"
 			return 0
 		fi
@@ -322,6 +335,71 @@ csr_for() {
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$out.key" -subj "${subj#subject=}" -outform DER \
 	    -out "$out" 2>/dev/null || fail "csr_for: openssl req for $1"
+}
+
+# mint_dtls_cert NAME [SAN]: a rotated DTLS server identity: a new P-256
+# key $T/NAME.key and certificate $T/NAME.crt (CN "rotated", the names of
+# $PKI/dtls.crt unless SAN is given) signed by the CA of $PKI/dtls.crt.
+mint_dtls_cert() {
+	local name=$1 san=${2:-DNS:localhost,IP:127.0.0.1,IP:::1}
+	openssl ecparam -name prime256v1 -genkey -noout -out "$T/$name.key" \
+	    2>/dev/null &&
+	openssl req -new -key "$T/$name.key" -subj "/O=estcoapd test/CN=rotated" \
+	    -out "$T/$name.csr" 2>/dev/null &&
+	printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san" \
+	    >"$T/$name.ext" &&
+	openssl x509 -req -in "$T/$name.csr" -CA "$PKI/est-ca.crt" \
+	    -CAkey "$PKI/est-ca.key" -CAcreateserial -CAserial "$T/$name.srl" \
+	    -days 30 -extfile "$T/$name.ext" -out "$T/$name.crt" 2>/dev/null ||
+	    fail "mint_dtls_cert: cannot make $T/$name.crt"
+}
+
+# enroll_retry PORT N [PROBE ARGS]: device N ($T/csr/N.der, mk_csrs) enrolls
+# (sen) at 127.0.0.1:PORT, after the extra probe requests given; a failure
+# (no 2.04 within WAIT_S, default 10 s: a worker or instance gone) is
+# retried by a new process, i.e. a new source port and a new DTLS
+# session, up to 8 times. Prints how many attempts it took; the last
+# attempt's output is in $T/devN.out and $T/devN.err.
+enroll_retry() {
+	local port=$1 n=$2 a
+	shift 2
+	for a in $(seq 1 8); do
+		"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$port" \
+		    -c "$PKI/device.crt" -k "$PKI/device.key" \
+		    -C "$PKI/root-ca.crt" "$@" -m post -u /.well-known/est/sen \
+		    -t 286 -f "$T/csr/$n.der" -w "${WAIT_S:-10}" \
+		    >"$T/dev$n.out" 2>"$T/dev$n.err" || true
+		if grep -q '^code=2.04$' "$T/dev$n.out"; then
+			echo "$a"
+			return 0
+		fi
+		sleep 0.5
+	done
+	return 1
+}
+
+# wait_workers N: the master of service.workers N says all serve, and each
+# worker has filled its crts cache.
+wait_workers() {
+	local i
+	wait_for "$T/daemon.log" 20 "ready: $1 workers serving" ||
+	    fail "the master did not report all $1 workers ready"
+	for i in $(seq 0 $(($1 - 1))); do
+		wait_for "$T/daemon.log" 10 "worker $i: cache: crts refreshed" ||
+		    fail "worker $i did not warm its crts cache"
+	done
+}
+
+# need_nobody WHAT: the rest of the case runs a daemon as nobody:nogroup;
+# unless this is root and both exist, count WHAT as not tested and end the
+# case here (passed).
+need_nobody() {
+	if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 ||
+	    ! getent group nogroup >/dev/null 2>&1; then
+		ok "not root or no nobody/nogroup: $1 not tested"
+		done_case
+		exit 0
+	fi
 }
 
 # A case ends with done_case: prints how many checks passed.

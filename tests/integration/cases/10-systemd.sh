@@ -6,6 +6,7 @@
 # PID 1 and the daemon must say READY=1 with a STATUS=, ping WATCHDOG=1
 # every WATCHDOG_USEC/2, wrap a SIGHUP reload in RELOADING=1 ... READY=1,
 # and end with STOPPING=1 on SIGTERM.
+# run.sh: alone (needs the whole machine; run after the others)
 . "$(dirname "$0")/../lib.sh"
 
 B=$(cd "$BUILD" && pwd)

@@ -8,6 +8,7 @@
 # and restarted; SIGTERM drains both and the master exits 0; a SIGHUP
 # during start-up waits for the workers' handlers. The master
 # speaks sd_notify: READY=1 only after both workers are ready, WATCHDOG=1.
+# run.sh: alone (needs the whole machine; run after the others)
 . "$(dirname "$0")/../lib.sh"
 
 [ -x "$TOOLS/notify-listen" ] || fail "no $TOOLS/notify-listen (make all)"
@@ -83,12 +84,7 @@ wait_for "$T/notify.sock" 5 "" 2>/dev/null || sleep 0.5
 NOTIFY_SOCKET=$T/notify.sock WATCHDOG_USEC=6000000 "$BUILD/estcoapd" -f \
     -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
-wait_for "$T/daemon.log" 20 "ready: 2 workers serving" ||
-    fail "the master did not report both workers ready"
-for i in 0 1; do
-	wait_for "$T/daemon.log" 10 "worker $i: cache: crts refreshed" ||
-	    fail "worker $i did not warm its crts cache"
-done
+wait_workers 2
 mapfile -t PIDS < <(worker_pids)
 [ "${#PIDS[@]}" -eq 2 ] || fail "want 2 worker processes, have ${#PIDS[@]}"
 ok "two worker processes (${PIDS[*]}) under master $DAEMON_PID"

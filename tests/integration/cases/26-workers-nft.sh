@@ -5,6 +5,7 @@
 # jhash spreads them over both workers, and every device's session (a GET
 # and then a sen) stays on one worker. A killed worker's devices fail, retry
 # with a new DTLS session and finish once it is back.
+# run.sh: alone (needs the whole machine; run after the others)
 if [ -z "${ESTCOAPD_NETNS:-}" ]; then
 	if ! command -v nft >/dev/null 2>&1; then
 		echo "SKIP [26-workers-nft]: nft not installed (apt-get install \
@@ -23,26 +24,6 @@ ip link set lo up
 
 NDEV=24
 
-# enroll_retry N: device N enrolls through the public port; a failure
-# (worker gone: no answer or port unreachable) is retried with a new
-# process, i.e. a new DTLS session, up to 8 times. Prints the attempts.
-enroll_retry() {
-	local n=$1 a
-	for a in $(seq 1 8); do
-		"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$PORT" -c "$PKI/device.crt" \
-		    -k "$PKI/device.key" -C "$PKI/root-ca.crt" \
-		    -g /.well-known/est/crts -m post -u /.well-known/est/sen \
-		    -t 286 -f "$T/csr/$n.der" -w "${WAIT_S:-10}" \
-		    >"$T/dev$n.out" 2>"$T/dev$n.err" || true
-		if grep -q '^code=2.04$' "$T/dev$n.out"; then
-			echo "$a"
-			return 0
-		fi
-		sleep 0.5
-	done
-	return 1
-}
-
 mk_csrs $((2 * NDEV))
 start_upstream up
 # the simulated devices share one certificate: no per-device cap
@@ -56,15 +37,10 @@ ok "the -W ruleset loads in the namespace"
 
 "$BUILD/estcoapd" -f -d -c "$T/estcoapd.json" >>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
-wait_for "$T/daemon.log" 20 "ready: 2 workers serving" ||
-    fail "the master did not report both workers ready"
-for i in 0 1; do
-	wait_for "$T/daemon.log" 10 "worker $i: cache: crts refreshed" ||
-	    fail "worker $i did not warm its crts cache"
-done
+wait_workers 2
 
 for n in $(seq 1 $NDEV); do
-	enroll_retry "$n" >/dev/null ||
+	enroll_retry "$PORT" "$n" -g /.well-known/est/crts >/dev/null ||
 	    fail "device $n did not enroll: $(cat "$T/dev$n.out" "$T/dev$n.err")"
 done
 ok "$NDEV devices enrolled through port $PORT"
@@ -100,7 +76,7 @@ W1=$(sed -n 's/.*worker 1 (pid \([0-9]*\)) ready.*/\1/p' "$T/daemon.log" |
 q0=$(grep -c "worker 1: .*queued upstream" "$T/daemon.log" || true)
 DEVPIDS=""
 for n in $(seq $((NDEV + 1)) $((2 * NDEV))); do
-	WAIT_S=5 enroll_retry "$n" >"$T/att$n" &
+	WAIT_S=5 enroll_retry "$PORT" "$n" -g /.well-known/est/crts >"$T/att$n" &
 	DEVPIDS="$DEVPIDS $!"
 done
 wait_more "$T/daemon.log" 20 "worker 1: .*queued upstream" "$q0" ||

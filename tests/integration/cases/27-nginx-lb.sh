@@ -7,6 +7,7 @@
 # enrollments are pending: its devices get no answer, retry with a new
 # DTLS session (the device policy scripted below), are moved by nginx to
 # instance A and finish; no enrollment on A fails.
+# run.sh: alone (needs the whole machine; run after the others)
 . "$(dirname "$0")/../lib.sh"
 
 MOD=/usr/lib/nginx/modules/ngx_stream_module.so
@@ -15,25 +16,6 @@ command -v nginx >/dev/null 2>&1 ||
 [ -f "$MOD" ] || skip "no $MOD (apt-get install libnginx-mod-stream)"
 
 NDEV=16
-
-# enroll_lb N: device N enrolls through the balancer; a failure (no answer
-# within WAIT_S) is retried by a new process, i.e. a new source port and a
-# new DTLS session, up to 8 times. Prints how many attempts it took.
-enroll_lb() {
-	local n=$1 a
-	for a in $(seq 1 8); do
-		"$TOOLS/estcoap-probe" -a 127.0.0.1 -p "$LB" -c "$PKI/device.crt" \
-		    -k "$PKI/device.key" -C "$PKI/root-ca.crt" \
-		    -m post -u /.well-known/est/sen -t 286 -f "$T/csr/$n.der" \
-		    -w "${WAIT_S:-10}" >"$T/dev$n.out" 2>"$T/dev$n.err" || true
-		if grep -q '^code=2.04$' "$T/dev$n.out"; then
-			echo "$a"
-			return 0
-		fi
-		sleep 0.5
-	done
-	return 1
-}
 
 # sen_ok LOG: enrollments an instance answered 2.04.
 sen_ok() {
@@ -82,7 +64,7 @@ ok "nginx stream (UDP) from conf/nginx-estcoapd.conf on $LB -> $PA, $PB"
 # --- devices enroll through the balancer, spread over both -------------
 
 for n in $(seq 1 $NDEV); do
-	enroll_lb "$n" >/dev/null ||
+	enroll_retry "$LB" "$n" >/dev/null ||
 	    fail "device $n did not enroll: $(cat "$T/dev$n.out" "$T/dev$n.err")"
 done
 a=$(sen_ok "$T/daemon.log")
@@ -98,7 +80,7 @@ qa=$(grep -c "queued upstream" "$T/daemon.log" || true)
 qb=$(grep -c "queued upstream" "$T/extra-b.log" || true)
 DEVPIDS=""
 for n in $(seq $((NDEV + 1)) $((2 * NDEV))); do
-	WAIT_S=5 enroll_lb "$n" >"$T/att$n" &
+	WAIT_S=5 enroll_retry "$LB" "$n" >"$T/att$n" &
 	DEVPIDS="$DEVPIDS $!"
 done
 wait_more "$T/extra-b.log" 20 "queued upstream" "$qb" ||

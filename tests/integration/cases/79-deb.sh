@@ -14,6 +14,7 @@
 # on it); skipped otherwise, and when an estcoapd package is installed
 # here already. Not repeated in the ASan run: the package is built from
 # the source, not from $BUILD.
+# run.sh: alone (needs the whole machine; run after the others)
 . "$(dirname "$0")/../lib.sh"
 
 case $BUILD in

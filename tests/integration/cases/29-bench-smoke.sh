@@ -4,6 +4,7 @@
 # New DTLS sessions with crts + sen, kept sessions with 64-byte Block1 and
 # Block2, sren and skg, the direct HTTPS mode, the ClientHello flood mode
 # and a -P/-H hold.  Counts only, never times.
+# run.sh: alone (needs the whole machine; run after the others)
 . "$(dirname "$0")/../lib.sh"
 
 GEN=$TOOLS/estcoap-bench

@@ -38,14 +38,7 @@ probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der"
 expect_pcode 2.04 "enrollment over a hooked handshake"
 
 # rotation: a new key and certificate, same names, same CA
-openssl ecparam -name prime256v1 -genkey -noout -out "$T/dtls2.key" 2>/dev/null
-openssl req -new -key "$T/dtls2.key" -subj "/O=estcoapd test/CN=rotated" \
-    -out "$T/dtls2.csr" 2>/dev/null
-printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
-    >"$T/dtls2.ext"
-openssl x509 -req -in "$T/dtls2.csr" -CA "$PKI/est-ca.crt" \
-    -CAkey "$PKI/est-ca.key" -CAcreateserial -CAserial "$T/dtls2.srl" \
-    -days 30 -extfile "$T/dtls2.ext" -out "$T/dtls2.crt" 2>/dev/null
+mint_dtls_cert dtls2 "DNS:localhost,IP:127.0.0.1"
 sed -e "s|$PKI/dtls.crt|$T/dtls2.crt|" -e "s|$PKI/dtls.key|$T/dtls2.key|" \
     "$T/good.json" >"$T/estcoapd.json"
 kill -HUP "$DAEMON_PID"
