@@ -128,7 +128,7 @@ deb:
 docs: $(BUILD)/estcoapd-docgen
 	@scripts/docs.sh
 
-# benchmarks (bench.md B0-B7); not part of check. BENCH_SCALE etc.: see
+# benchmarks (B0-B9, doc/bench/results.md); not part of check. BENCH_SCALE etc.: see
 # scripts/bench.sh.
 bench: deps
 	@scripts/bench/deps.sh

@@ -21,7 +21,7 @@ struct cJSON;
 struct errlist;
 struct authz;
 
-/* Proof-of-possession linking (protocol.md 11.2). */
+/* Proof-of-possession linking (RFC 7030 §3.5, RFC 5929 tls-unique). */
 enum authz_pop {
 	AUTHZ_POP_OFF,		/* challengePassword is not looked at */
 	AUTHZ_POP_IF_PRESENT,	/* when present it must be the tls-unique */

@@ -1,5 +1,6 @@
 /*
- * The upstream connection pool as the front sees it (issue 7, B4): curl
+ * The upstream connection pool as the front sees it (doc/bench/results.md,
+ * B4): curl
  * runs at most cap exchanges at once (upstream.max_connections) and keeps
  * the rest in its own first-come queue. We mirror that queue, learn how
  * long one exchange takes once it runs, and so estimate how long a new one

@@ -87,10 +87,12 @@ struct est_code_map {
 };
 
 /*
- * Map an upstream result (protocol.md 6.2). retry_after < 0 means absent.
+ * Map an upstream result (RFC 9148 §4.5, RFC 8075 §7). retry_after < 0
+ * means absent.
  * default_max_age is used for 202/503/423/429 without Retry-After.
  * csrattrs 204 gives 2.05 with use_body 0: the caller then answers CF 285
- * with the empty SEQUENCE 30 00 (D9). Every 4xx/5xx status sets
+ * with the empty SEQUENCE 30 00 or 4.04 (est.att_on_204,
+ * doc/conformance.md case 17). Every 4xx/5xx status sets
  * diag_from_body; max_age is -1 unless the code is 5.03.
  */
 void		 estmap_http_to_coap(const struct est_op *, enum est_up_outcome,

@@ -1,8 +1,8 @@
 /*
- * Completed exchanges (design.md 6.3, protocol.md 7.4): the answer a
- * device got, kept for EXCHANGE_LIFETIME so that a late retransmission or
- * an identical repeated request is answered from memory instead of a new
- * upstream call. Bounded in entries and bytes; entries holding
+ * Completed exchanges (RFC 7252 §4.5; doc/conformance.md cases 47, 48):
+ * the answer a device got, kept for EXCHANGE_LIFETIME so that a late
+ * retransmission or an identical repeated request is answered from memory
+ * instead of a new upstream call. Bounded in entries and bytes; entries holding
  * server-generated keys are wiped (OPENSSL_cleanse) when they go. Pure:
  * the caller passes the time.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: run the benchmark scenarios of bench.md (B0..B7) on loopback
+# make bench: run the benchmark scenarios B0..B9 (doc/bench/results.md) on loopback
 # and write build/bench/results.json, results.md and the plots.
 #
 # usage: scripts/bench.sh [B0 B1 ...]      (default: every scenario found)

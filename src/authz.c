@@ -1,6 +1,7 @@
 /*
- * Device authorization per route (issue 5 items 1-4; protocol.md 11, 12,
- * 13; design.md 5.4-5.5). The DTLS handshake trusts the union of every
+ * Device authorization per route (RFC 9148 §3, §9.2; RFC 7030 §3.3.2,
+ * §3.5, §4.2.2; RFC 9440; doc/design.md, "DTLS, the PKI and
+ * authorization"). The DTLS handshake trusts the union of every
  * route's anchors; here a request is checked again against the anchors,
  * CRLs, expiry rule and allow-list of the route it addressed, and its CSR
  * against the route's CSR policy. Nothing here blocks or does I/O after
@@ -904,8 +905,9 @@ authz_tls_unique(SSL *ssl, uint8_t *buf, size_t bufsz, size_t *len)
 }
 
 /*
- * protocol.md 11.2: challengePassword = base64(tls-unique), the tls-unique
- * being fin (flen 0: the session has none). 0 or 4.01.
+ * RFC 7030 §3.5 linking: challengePassword = base64(tls-unique), the
+ * tls-unique (RFC 5929) being fin (flen 0: the session has none). 0 or
+ * 4.01.
  */
 static unsigned
 az_pop(const struct authz *az, X509_REQ *req, const uint8_t *fin,

@@ -1,6 +1,7 @@
 /*
  * The RFC 9148 <-> RFC 7030 table and the upstream HTTP -> CoAP code
- * mapping (protocol.md 2, 3, 6). Pure: no I/O, no globals.
+ * mapping (RFC 9148 §4.1 Table 1, §4.3, §4.5; RFC 8075 §7). Pure: no I/O,
+ * no globals.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -110,7 +111,8 @@ estmap_accepts(const struct est_op *op, unsigned v)
  * can fix first: method (4.05), a second Accept (4.02, RFC 7252 5.4.5:
  * Accept is critical and not repeatable), an Accept we do not offer
  * (4.06), and for operations with a body a missing or wrong Content-Format
- * (4.15, protocol.md D1). A Content-Format on a GET is ignored.
+ * (4.15, doc/conformance.md cases 27, 28). A Content-Format on a GET is
+ * ignored.
  */
 unsigned
 estmap_check(const struct est_op *op, const struct est_check_in *in,
@@ -179,9 +181,10 @@ estmap_max_age(long retry_after, int default_max_age)
 }
 
 /*
- * Map how the upstream exchange ended to a CoAP code (protocol.md 6.2).
- * Every 4xx and 5xx status lets the caller copy the sanitised text body
- * as a diagnostic (D5); 1xx, 2xx, 3xx and transport failures do not.
+ * Map how the upstream exchange ended to a CoAP code (RFC 9148 §4.5,
+ * RFC 8075 §7; doc/conformance.md cases 54-69). Every 4xx and 5xx status
+ * lets the caller copy the sanitised text body as a diagnostic (RFC 7252
+ * §5.5.2); 1xx, 2xx, 3xx and transport failures do not.
  */
 void
 estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
@@ -235,7 +238,7 @@ estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
 	case 405:
 	case 406:
 	case 415:
-		/* A registrar-CA mismatch, not the device's fault (D12). */
+		/* A registrar-CA mismatch, not the device's fault: 5.02 */
 		out->code = EST_CODE(5, 2);
 		return;
 	case 413:

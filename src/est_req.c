@@ -1,7 +1,8 @@
 /*
  * From upstream result to CoAP answer: status mapping (est_map), base64 and
  * DER checks (transcode), the single-certificate form (CF 287). Nothing
- * unchecked from the CA ever reaches a device (protocol.md 4.1, D4).
+ * unchecked from the CA ever reaches a device: a body that fails a check
+ * is 5.02 (RFC 8075 §7; doc/conformance.md cases 61-65).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,9 @@ req_answer_der(struct est_answer *a, const struct est_op *op,
 		    &why) == -1) {
 			/*
 			 * crts: we never guess which of several CA certs the
-			 * device wants (D2). sen/sren: no cert matches the
-			 * CSR key (D6).
+			 * device wants (4.06, doc/conformance.md case 14).
+			 * sen/sren: no cert matches the CSR key (5.02; case
+			 * 22 is the one that does).
 			 */
 			if (op->id == EST_OP_CRTS)
 				req_answer_error(a, EST_CODE(4, 6),
@@ -309,7 +311,9 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 			    "upstream EST server unreachable or failed");
 		else if (op->id == EST_OP_ATT && r->status == 204 &&
 		    m.code == EST_CODE(2, 5)) {
-			/* 8951 4: no attributes; D9 or the 9148 4.5 reading */
+			/* RFC 8951 §4: no attributes; 4.04 by RFC 9148
+			 * §4.5, or the empty SEQUENCE with est.att_on_204
+			 * "empty" (doc/conformance.md case 17) */
 			if (pol->att_204_empty)
 				req_answer_der(a, op, resp_cf, NULL, empty_seq,
 				    sizeof(empty_seq));

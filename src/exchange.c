@@ -1,7 +1,8 @@
 /*
- * Completed exchanges (design.md 6.3, protocol.md 7.4): the answer a device
- * got, kept under a SHA-256 key of its request for EXCHANGE_LIFETIME, so a
- * late retransmission or an identical retry is answered from memory. A
+ * Completed exchanges (RFC 7252 §4.5; doc/conformance.md cases 47, 48):
+ * the answer a device got, kept under a SHA-256 key of its request for
+ * EXCHANGE_LIFETIME, so a late retransmission or an identical retry is
+ * answered from memory. A
  * chained hash table finds an entry; a doubly linked list in insertion
  * order (oldest first) drives expiry and eviction. Entries and payload
  * bytes are both capped. Pure: no I/O, the caller passes the time.

@@ -1,7 +1,7 @@
 /*
  * multipart/mixed splitting (RFC 2046 5.1.1) for EST serverkeygen answers
  * (RFC 7030 4.4.2, RFC 8951) and the CBOR multipart-core array (RFC 8710 2)
- * a CoAP device gets in their place (RFC 9148 4.3, protocol.md 5).
+ * a CoAP device gets in their place (RFC 9148 4.3, 4.8).
  * Pure: no I/O, no globals. No function here reads past the length it was
  * given, and bodies may hold NUL bytes.
  *

@@ -1,6 +1,7 @@
 /*
  * Certificates and keys. Everything is read and checked once, at start-up
- * or by -t; handshakes then use the in-memory copies (design.md 5.3-5.4).
+ * or by -t; handshakes then use the in-memory copies (doc/design.md,
+ * "DTLS, the PKI and authorization").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -430,8 +431,8 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 
 /*
  * Runs from libcoap's ClientHello hook after its own set-up, so what we set
- * wins (design.md 5.4): our trust store, a required client certificate and
- * the intermediates of our own certificate.
+ * wins (doc/design.md, "libcoap 4.3.1"): our trust store, a required
+ * client certificate and the intermediates of our own certificate.
  */
 int
 pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
@@ -526,7 +527,8 @@ pki_forget_sessions(SSL_CTX *ctx)
 
 /*
  * Our certificate and key on one DTLS server SSL, from the objects parsed
- * at load time: two reference counts, no PEM decoding (bench.md 2.3).
+ * at load time: two reference counts, no PEM decoding (doc/bench/results.md,
+ * B2).
  */
 int
 pki_use_identity(SSL *ssl, const struct pki_set *ps)

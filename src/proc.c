@@ -1,7 +1,7 @@
 /*
  * The process: libevent owns the loop; libcoap and libcurl run as events
  * on it. Signal callbacks only call proc_reload(), proc_drain() or
- * proc_stop() (style.md). systemd hears about every state change.
+ * proc_stop(). systemd hears about every state change.
  */
 #include <errno.h>
 #include <signal.h>

@@ -1,6 +1,7 @@
 /*
  * Strict payload conversion between the CoAP side (raw DER) and the HTTP
- * side (base64), and the validators for what crosses (protocol.md 4).
+ * side (base64), and the validators for what crosses (RFC 9148 §4.3,
+ * RFC 7030 §4, RFC 8951 §3.1).
  * Pure: no I/O, no globals. Every failure drains the OpenSSL error queue
  * so a stale error never shows up in a later, unrelated call.
  */
@@ -341,7 +342,8 @@ tc_pkcs7_certs_check(const uint8_t *der, size_t len, int *ncerts,
 
 /*
  * Copy one certificate out of a certs-only PKCS#7 as DER: the first whose
- * key equals match, or without match the only one (protocol.md D2, D6).
+ * key equals match, or without match the only one (RFC 9148 §4.3, §4.4;
+ * doc/conformance.md cases 13, 14, 22).
  * The caller frees *cert.
  */
 int

@@ -1,6 +1,7 @@
 /*
- * libcurl multi on libevent (design.md 8.1): curl tells us which sockets to
- * watch and when to wake it; we never call a blocking curl function.
+ * libcurl multi on libevent (doc/design.md, "Upstream"): curl tells us
+ * which sockets to watch and when to wake it; we never call a blocking
+ * curl function.
  *
  * Failover: each route has an ordered list of servers. A server whose
  * exchange fails in transport (refused, DNS, TLS, timeout, cut off) is

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B0 calibration (bench.md 6): openssl speed, the in-process DTLS handshake
+# B0 calibration (doc/bench/results.md): openssl speed, the in-process DTLS handshake
 # and the coap-server-openssl floor (new-session GET and established GET)
 # with the same generator.  Its figures are the baselines of this run:
 #   F_hs   server CPU of one in-process handshake (µs)
@@ -42,11 +42,11 @@ bench_b0() {
 	bench_value L_est "$(cpu_per_op B0-est)"
 	bench_value R_est "$(jv "$RAW/B0-est.json" .ok_per_s)"
 	bench_target B0.F_hs "in-process DTLS 1.2 handshake, server CPU" \
-	    "$(bval F_hs)" µs - ">=" 0 "calibration (bench.md: 644-725 µs)"
+	    "$(bval F_hs)" µs - ">=" 0 "calibration (reference VM: 644-725 µs)"
 	bench_target B0.L_new "coap-server-openssl new-session GET, server CPU" \
 	    "$(bval L_new)" µs - ">=" 0 \
-	    "calibration; $(bval R_new)/s sequential (bench.md: 1.86 ms)"
+	    "calibration; $(bval R_new)/s sequential (reference VM: 1.86 ms)"
 	bench_target B0.L_est "coap-server-openssl established GET, server CPU" \
 	    "$(bval L_est)" µs - ">=" 0 \
-	    "calibration; $(bval R_est)/s, one outstanding (bench.md: 27.5 µs)"
+	    "calibration; $(bval R_est)/s, one outstanding (reference VM: 27.5 µs)"
 }

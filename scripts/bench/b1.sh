@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B1 established-session forwarding (bench.md 6): one DTLS session repeats
+# B1 established-session forwarding (doc/bench/results.md): one DTLS session repeats
 # GET /crts, one outstanding; variant "cached" answers from the crts cache,
 # variant "forwarded" turns the cache off so every GET crosses the pooled
 # HTTPS upstream.  Registrar CPU per request against L_est (B0).

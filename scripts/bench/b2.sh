@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B2 new-session enrollment (bench.md 6): a new DTLS session per device,
+# B2 new-session enrollment (doc/bench/results.md): a new DTLS session per device,
 # then GET /crts and POST /sen with its pre-made P-256 CSR (a separate
 # response), closed loop.  Registrar CPU per enrollment against L_new and
 # the rate against the floor's new-session GET rate at equal concurrency.
@@ -18,7 +18,7 @@ bench_b2() {
 	    "below L_new (coap-server-openssl new-session GET); $(gen_cpu B2); $(gen_bound B2)"
 	bench_target B2.cpu_abs "registrar CPU per enrollment (absolute)" \
 	    "$cpu" µs - "<=" 1000 \
-	    "bench.md goal 1.0 ms on the reference VM; absolute, machine-dependent"
+	    "goal 1.0 ms on the reference VM; absolute, machine-dependent"
 	bench_target B2.rate "new-session enrollments/s, 4 in flight" \
 	    "$(jv "$RAW/B2.json" .ok_per_s)" /s "$rnew4" ">=" 0.7 \
 	    "vs the floor's new-session GET rate at 4 in flight; failed $(jv "$RAW/B2.json" .failed)"

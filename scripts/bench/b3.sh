@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B3 direct vs via the registrar (bench.md 6): the same pre-made CSRs to the
+# B3 direct vs via the registrar (doc/bench/results.md): the same pre-made CSRs to the
 # same upstream; direct = one fresh mutual-TLS HTTPS connection per device
 # (estcoap-bench -m https), via = one new DTLS session per device through
 # estcoapd (pooled keep-alive TLS upstream).  Saturated closed loop for the

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B4 slow upstream and a crowd (bench.md 6): the upstream answers after
+# B4 slow upstream and a crowd (doc/bench/results.md): the upstream answers after
 # 5 s; BENCH_B4_DEVICES devices (default 10,000 x scale) first open their
 # DTLS sessions, then all send sen at once (each its own CSR, made in
 # process); the registrar's upstream pool is capped at 512 connections.

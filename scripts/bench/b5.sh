@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B5 block-wise (bench.md 6): a device on a kept DTLS session fetches crts
+# B5 block-wise (doc/bench/results.md): a device on a kept DTLS session fetches crts
 # (three certificates, Block2 from the cache) and enrolls with an RSA-3072
 # CSR (~870 bytes: Block1) whose answer comes back separately (Block2), at
 # block sizes 1024, 256 and 64 (SZX 6, 4, 2).  Rate at 64 against 1024,

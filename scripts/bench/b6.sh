@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B6 sessions, churn, floods (bench.md 6).
+# B6 sessions, churn, floods (doc/bench/results.md).
 #  memory:  BENCH_B6_SESSIONS idle DTLS sessions (default 1000 5000 20000,
 #           x scale), each after one GET /crts, added step by step on one
 #           registrar; RSS per session from /proc (the plot memory.png);

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# B7 horizontal scale-out on one host (bench.md 6): new-session
+# B7 horizontal scale-out on one host (doc/bench/results.md): new-session
 # enrollments (GET /crts + POST /sen, as B2) against one estcoapd process
 # and against "service": { "workers": 2 }, both behind the nftables jhash
 # spreader that `estcoapd -W` prints, inside a network namespace made for
@@ -212,7 +212,7 @@ sessions hashed to it before it was back; each failed device gave up after \
 after"
 	bench_target B7.recover "worker 1 serves again after SIGKILL" \
 	    "${back:-}" ms - "<=" 93000 \
-	    "restart back-off 100 ms + start-up, under load; bench.md: a device \
+	    "restart back-off 100 ms + start-up, under load; goal: a device \
 of the killed worker completes within MAX_TRANSMIT_WAIT (93 s) plus one \
 handshake"
 	bench_value B7_cpu_ratio "$cmed"

@@ -28,7 +28,7 @@ GEN=$B/estcoap-bench
 BENCH_PIDS=""
 
 # Pinning: system under test and upstream on one core, generator on
-# another, when there are >= 2 (bench.md 5).
+# another, when there are >= 2.
 NCPU=$(nproc 2>/dev/null || echo 1)
 if [ "$NCPU" -ge 4 ]; then
 	SUT_CPUS=0 UP_CPUS=1 GEN_CPUS=2-$((NCPU - 1))

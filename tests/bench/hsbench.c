@@ -1,6 +1,6 @@
 /*
  * estcoap-hsbench: the in-process DTLS 1.2 handshake micro-benchmark of
- * `make bench` (bench.md 2.2 and 8).  A client and a server SSL object
+ * `make bench` (B0 in doc/bench/results.md).  A client and a server SSL object
  * talk over memory BIOs in one thread, with mutual certificate
  * authentication, no session cache and no tickets, MTU 1400.  Each
  * SSL_do_handshake() call is timed with CLOCK_THREAD_CPUTIME_ID and

@@ -1,7 +1,7 @@
 /*
  * Unit tests for backlog: the mirror of curl's connection queue, its
  * service-time estimate and the wait it predicts for a new exchange.
- * The B4 numbers (512 connections, a 5 s upstream, 10,000 devices, a 27 s
+ * The numbers of scenario B4 of doc/bench/results.md (512 connections, a 5 s upstream, 10,000 devices, a 27 s
  * budget) serve as one scenario; a random run is checked against a model.
  */
 #include <setjmp.h>

@@ -574,7 +574,7 @@ test_blk_device_quota(void **state)
 }
 
 /*
- * Issue 13, finding 7: six sessions of one device hold partial uploads
+ * Per-device quotas: six sessions of one device hold partial uploads
  * that use up the budget and the entries; another device's upload still
  * goes through, taking room from the largest holder. The large holder
  * cannot take it back.

@@ -1,6 +1,7 @@
 /*
  * Unit tests for est_map: the operation table, the request checks and the
- * upstream HTTP -> CoAP mapping of protocol.md 6.2, row by row.
+ * upstream HTTP -> CoAP mapping (RFC 9148 §4.5, RFC 8075 §7, the table in
+ * README's "How requests are handled"), row by row.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -254,7 +255,7 @@ test_estmap_upstream_op(void **state)
 #define ATT	EST_OP_ATT
 #define C(c, dd)	EST_CODE(c, dd)
 
-/* Every row of protocol.md 6.2, plus the edges of each range. */
+/* Every row of the mapping, plus the edges of each range. */
 static void
 test_estmap_http_to_coap(void **state)
 {

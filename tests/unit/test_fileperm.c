@@ -1,6 +1,6 @@
 /*
- * Unit tests for fileperm: which files the daemon may trust (issue 13,
- * finding 9). Modes and owners come from a made-up struct stat; the
+ * Unit tests for fileperm: which files the daemon may trust (README,
+ * "Who is trusted"). Modes and owners come from a made-up struct stat; the
  * directory check looks at real directories in a temp dir.
  */
 #include <sys/stat.h>

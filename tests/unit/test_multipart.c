@@ -363,7 +363,7 @@ setup(void **state)
 	return 0;
 }
 
-/* The protocol.md 5.2 layout: [284, key(138), 281, p7(467)], 617 bytes. */
+/* The RFC 9148 §4.8 layout: [284, key(138), 281, p7(467)], 617 bytes. */
 static void
 test_cbor_skg_layout(void **state)
 {

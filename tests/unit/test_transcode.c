@@ -615,7 +615,7 @@ test_pkcs7_certs_check(void **state)
 	free(buf);
 }
 
-/* Picking one certificate: by key, or the only one (D2, D6). */
+/* Picking one certificate: by key, or the only one (RFC 9148 §4.3). */
 static void
 test_pkcs7_pick_cert(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * Unit test for upstream.c's socket watch (issue 14, item 4): when
+ * Unit test for upstream.c's socket watch: when
  * libevent cannot make the event for a curl socket, the daemon must not
  * crash later (event_free(NULL) on CURL_POLL_REMOVE) nor give up every
  * other transfer; the one exchange fails at its deadline. event_new is

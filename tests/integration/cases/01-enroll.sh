@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A device enrolls end to end: crts, sen (P-256 and RSA-3072, also in 64-byte
 # Block1 blocks), att, then sren with the certificate it just got; the
-# issued certificates chain to the CA certs crts returned (protocol.md 15:
+# issued certificates chain to the CA certs crts returned (doc/conformance.md
 # cases 11, 16, 20, 21, 26).
 . "$(dirname "$0")/../lib.sh"
 
@@ -103,7 +103,7 @@ p7_certs "$T/sren.p7" | openssl verify -CAfile "$T/cacerts.pem" \
     >/dev/null || fail "re-enrolled certificate does not verify"
 ok "re-enrolled certificate verifies"
 
-# 13/14/22: Accept 287 (one X.509 certificate, D2 and D6)
+# 13/14/22: Accept 287 (one X.509 certificate, RFC 9148 4.3)
 probe -m get -u /.well-known/est/crts -A 287
 expect_pcode 4.06 "case 14: crts Accept 287 with a 3-certificate bundle -> 4.06"
 probe -m post -u /.well-known/est/sen -t 286 -A 287 -f "$PKI/csr-p256.der" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Requests that fail the registrar's own checks get their CoAP error at once
-# and never reach the upstream (protocol.md 15: cases 1, 4, 5, 8, 9, 10,
+# and never reach the upstream (doc/conformance.md cases 1, 4, 5, 8, 9, 10,
 # 27-36, 37).
 . "$(dirname "$0")/../lib.sh"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the upstream answers becomes the right CoAP code, and nothing
-# unchecked reaches a device (protocol.md 15: cases 58-67, 72).
+# unchecked reaches a device (doc/conformance.md cases 58-67, 72).
 . "$(dirname "$0")/../lib.sh"
 
 start_upstream up
@@ -84,7 +84,7 @@ sen_with status=415
 expect_pcode 5.02 "upstream 415"
 
 # csrattrs 204 -> 4.04 (RFC 9148 4.5, the default), or the empty SEQUENCE
-# with est.att_on_204 = empty (protocol.md D9); 404 -> 4.04; cache off
+# with est.att_on_204 = empty (doc/conformance.md case 17); 404 -> 4.04; cache off
 stop_daemon
 write_config "https://localhost:$UP_PORT_up" ',
 	"est": { "cache_ttl_s": 0 }'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An upstream that is down, black-holed, untrusted, or refuses our client
-# certificate (protocol.md 15: cases 68-71).
+# certificate (doc/conformance.md cases 68-71).
 . "$(dirname "$0")/../lib.sh"
 
 # 68: nothing listens on the upstream port -> 5.02

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Finished enrollments are remembered for EXCHANGE_LIFETIME (protocol.md
-# 7.4, case 48): a retransmission that arrives after the separate answer
+# Finished enrollments are remembered for EXCHANGE_LIFETIME (RFC 7252
+# 4.5, doc/conformance.md case 48): a retransmission that arrives after the separate answer
 # went out, or the same CSR sent again, gets the same certificate at once
 # and the CA is not asked to issue twice. Per device certificate; only
 # 2.xx answers; off with limits.exchange_entries = 0.

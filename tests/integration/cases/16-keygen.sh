@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Server-side key generation (RFC 9148 4.8; protocol.md 15: cases 73-79):
+# Server-side key generation (RFC 9148 4.8; doc/conformance.md cases 73-79):
 # skg and skc go to the upstream's /serverkeygen; its multipart/mixed
 # answer becomes CBOR multipart-core [key CF, key, cert CF, cert], in
 # whatever order the parts came; malformed answers are 5.02.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CA labels (RFC 7030 3.2.2; protocol.md 15: cases 6, 7): a configured
+# CA labels (RFC 7030 3.2.2; doc/conformance.md cases 6, 7): a configured
 # label is served under /.well-known/est/<label>/ and forwarded with the
 # label in the upstream path; an unknown label is 4.04 without an upstream
 # call; bad labels are configuration errors.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Routes (protocol.md 15: cases 6, 7): a CA label goes to the upstream
+# Routes (doc/conformance.md cases 6, 7): a CA label goes to the upstream
 # configured for it, with its own client identity and trust anchors; a
 # route serves only its enabled operations (the others are 4.04 without
 # an upstream call and are not in discovery); a reload moves a label to

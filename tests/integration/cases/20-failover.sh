@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Several upstream servers per route (protocol.md 15: cases 68-70 with a
+# Several upstream servers per route (doc/conformance.md cases 68-70 with a
 # second server). A server that refuses, fails TLS or times out is marked
 # down and the next one answers; a POST moves on only when its request was
 # certainly not sent (no double issuance); a down server is skipped until

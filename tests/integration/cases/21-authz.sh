@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Who may do what (issue 5 items 1-3): the sren identity rule of RFC 7030
+# Who may do what: the sren identity rule of RFC 7030
 # 4.2.2 and ChangeSubjectName (cases 23-25), the CSR key policy, and the
 # route's trust anchors, CRL, expiry rule and allow-list (cases 80-83).
 # Every refusal is a 4.0x without an upstream call, logged with the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DTLS details and what crosses to the CA (issue 5 items 3-4): the RFC 7925
+# DTLS details and what crosses to the CA: the RFC 7925
 # suite alone (case 84), DTLS 1.0 refused (85), proof-of-possession linking
 # with the tls-unique of a full (86) and a resumed (87) handshake, and the
 # registrar's cmcRA identity with opt-in RFC 9440 Client-Cert fields (88).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PKI once (issue 7, B2): libcoap 4.3.1 decodes its PEM certificate and key
+# PKI once (doc/bench/results.md, B2): libcoap 4.3.1 decodes its PEM certificate and key
 # again on every ClientHello; estcoapd replaces that callback after the
 # first handshake and installs the key pair parsed at load time. Several
 # new sessions, a SIGHUP rotation and more sessions: libcoap's own set-up

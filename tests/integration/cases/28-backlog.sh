@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Backpressure (issue 7, B4): one pooled upstream connection, a CA that
+# Backpressure (doc/bench/results.md, B4): one pooled upstream connection, a CA that
 # takes 1 s per enrollment, a 3 s upstream budget, six devices at once.
 # estcoapd mirrors curl's connection queue: those it can still serve in
 # time get their certificate, the others 5.03 + Max-Age straight away; no

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Discovery (RFC 9148 4.1, 5; RFC 6690; protocol.md 10 and 15: cases 1-3):
+# Discovery (RFC 9148 4.1, 5; RFC 6690; doc/conformance.md cases 1-3):
 # GET /.well-known/core lists every served EST resource with its rt and ct,
 # per CA label, and honours ?name=value[*] filters. The optional plain-CoAP
 # listener (discovery.listen) answers only discovery, with absolute coaps

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Block-wise conformance (RFC 7959; RFC 9148 4.6, App. B; protocol.md 9 and
-# 15: cases 19, 38-43, 45), all with estcoap-probe, which builds every
+# Block-wise conformance (RFC 7959; RFC 9148 4.6, App. B; doc/conformance.md
+# cases 19, 38-43, 45), all with estcoap-probe, which builds every
 # block itself: Size2 and one ETag on every block of a 3 KB chain, 2.31
 # with the Block1 echo per block, gaps, a restart at NUM 0, SZX 7 in
 # Block2, an upload idle past limits.block1_lifetime_s, Block2 asked for

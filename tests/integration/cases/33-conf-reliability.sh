@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Message-layer conformance (RFC 7252 4.2, 4.3, 5.2; protocol.md 7 and 15:
+# Message-layer conformance (RFC 7252 4.2, 4.3, 5.2; doc/conformance.md
 # cases 49-51), with estcoap-probe: a separate answer that is never
 # acknowledged is retransmitted at most 4 times with doubling waits and
 # then given up; one the device resets (RST) is not retransmitted; a NON

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Accept and Retry-After conformance (protocol.md 3.2, 6.2 and 15: cases
-# 15, 55): crts refuses Accept values it does not offer with 4.06 and no
+# Accept and Retry-After conformance (RFC 7252 5.10.4, RFC 9110
+# 10.2.3; doc/conformance.md cases 15, 55): crts refuses Accept values it does not offer with 4.06 and no
 # upstream call; an upstream 202 with an HTTP-date Retry-After becomes
 # 5.03 with Max-Age = the seconds until that date, 0 for a date past.
 . "$(dirname "$0")/../lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interoperability (issue 12 items 5, 6): the core flows against every
+# Interoperability: the core flows against every
 # server profile of the test upstream (est-testserver --profile: rfc8951,
 # libest, globalsign, openxpki; README "Interoperability"), with Debian's
 # coap-client-openssl AND coap-client-gnutls where they can do the case and

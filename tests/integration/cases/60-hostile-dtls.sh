@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Hostile datagrams at the DTLS port (issue 5 items 5 and 8): garbage and
+# Hostile datagrams at the DTLS port (README, "Attacks and what stops them"): garbage and
 # truncated or lying records, a ClientHello flood from many source ports,
 # slowloris handshakes that pass the cookie and stop, more sessions than
 # dtls.max_sessions, and a renegotiation attempt. After each the daemon

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A device with a valid certificate that completes its handshake and then
-# sends malformed CoAP (issue 5 item 8): reserved option delta and length
+# sends malformed CoAP (README, "Attacks and what stops them"): reserved option delta and length
 # nibbles, token lengths 9-15, truncated options and extensions, a payload
 # marker without payload, a device sending a response code, a long run of
 # 16-byte Block1 blocks (case 37 past the cap, case 39 after it), and a

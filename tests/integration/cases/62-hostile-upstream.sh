@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A hostile upstream (issue 5 item 8, protocol.md 15 case 72): a body that
+# A hostile upstream (doc/conformance.md case 72): a body that
 # never ends, a body over limits.max_response_body sent at once, and a TLS
 # alert in the clear in the middle of a body. Each enrollment gets 5.02, the
 # refusal of the endless body is counted, nothing stays pending, and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Process hardening (issue 5 item 6): world-readable private keys are
+# Process hardening (README, "The process"): world-readable private keys are
 # refused with the chmod to run; started as root with service.user the
 # daemon runs as that user once its sockets are bound and still reloads;
 # the files it writes are private; no secret reaches the log or the audit

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The audit log as a security control (issue 13, findings 2 and 5):
+# The audit log as a security control (README, "Attacks and what stops them"):
 # - with service.audit_fail_closed (the default) an audit log that cannot
 #   be written (/dev/full) makes enrollments 5.03 + Max-Age, counted in
 #   estcoapd_audit_failures_total; with it off they go on (2.04), counted;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Files the daemon trusts (issue 13, finding 9): a key, certificate, trust
+# Files the daemon trusts (README, "Who is trusted"): a key, certificate, trust
 # anchor, CRL or the configuration itself that its group or every user may
 # write, that lies in a directory others may write, or that another
 # non-root user owns, is refused by -t, at start and on a reload, naming

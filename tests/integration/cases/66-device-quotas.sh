@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One device cannot hold what all devices share (issue 13, finding 7):
+# One device cannot hold what all devices share (README, "Attacks and what stops them"):
 # - six DTLS sessions of one device holding partial Block1 uploads, with
 #   the upload table full, no longer keep another device's RSA-3072
 #   enrollment out: the device holding the most gives way;

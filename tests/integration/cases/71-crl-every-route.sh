@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A device one CRL lists is refused on every route (issue 13 finding 3):
+# A device one CRL lists is refused on every route (README, "Attacks and what stops them"):
 # a label with its own trust anchors and no CRL does not serve a device
 # that the default route's CRL revokes, not on a session opened before the
 # reload that brought the CRL, and not on a session resumed from before

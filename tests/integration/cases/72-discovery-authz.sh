@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Discovery and authorization (issue 13 finding 8): over DTLS,
+# Discovery and authorization (README, "Attacks and what stops them"): over DTLS,
 # /.well-known/core lists only the links (labels, operations) the device
 # may use under the routes' authorization; the plain-CoAP listener, whose
 # requests may come from spoofed addresses, answers at most three times
