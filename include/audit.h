@@ -42,23 +42,52 @@ int	audit_writable(void);
 void	audit_tick(uint64_t now_ms);
 
 /*
- * A certificate went to a device. p7 is the DER PKCS#7 certs-only the
+ * A certificate went to a device, in the answer to request number req, at
+ * time_ms (audit_now_ms(); 0: now). p7 is the DER PKCS#7 certs-only the
  * upstream returned; csr_key picks the issued certificate out of it.
  */
-void	audit_issued(const char *peer, const struct pki_peer *dev,
-	    const char *op, const char *label, const char *csr_subject,
-	    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
-	    const char *upstream);
+void	audit_issued(uint64_t req, uint64_t time_ms, const char *peer,
+	    const struct pki_peer *dev, const char *op, const char *label,
+	    const char *csr_subject, const uint8_t *p7, size_t p7len,
+	    EVP_PKEY *csr_key, const char *upstream);
 
 /*
  * The CA issued a certificate the device has not got yet (it left, or
  * must repeat its request to fetch it): event "issued-undelivered", with
  * why. The answer is held for the device's next try.
  */
-void	audit_undelivered(const char *peer, const struct pki_peer *dev,
-	    const char *op, const char *label, const char *csr_subject,
-	    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
-	    const char *upstream, const char *why);
+void	audit_undelivered(uint64_t req, uint64_t time_ms, const char *peer,
+	    const struct pki_peer *dev, const char *op, const char *label,
+	    const char *csr_subject, const uint8_t *p7, size_t p7len,
+	    EVP_PKEY *csr_key, const char *upstream, const char *why);
+
+/* Which exchange an answer from memory repeats (audit_repeated). */
+struct audit_repeat {
+	uint64_t	 req;		/* the request answered now */
+	const char	*how;		/* "repeat", "held", "identical" */
+	uint64_t	 orig_req;	/* the request that got the answer */
+	uint64_t	 orig_time_ms;	/* the time of its record */
+	const char	*serial;	/* the certificate's, hex; "" unknown */
+	int		 key;		/* it holds a server-generated key */
+};
+
+/*
+ * An enrollment answer (a certificate, with skg and skc a key too) handed
+ * out again from memory: event "repeated", naming the exchange it
+ * repeats. The "issued" record of that exchange has the same "req".
+ */
+void	audit_repeated(const char *peer, const struct pki_peer *dev,
+	    const char *op, const char *label, const struct audit_repeat *);
+
+/* The wall clock in ms since 1970, as audit records give it. */
+uint64_t audit_now_ms(void);
+
+/*
+ * The hex serial number of the certificate csr_key picks out of the DER
+ * PKCS#7 p7 into buf ("" when there is none).
+ */
+void	audit_cert_serial(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
+	    char *buf, size_t bufsz);
 
 /* A request was refused: by the upstream (4.01/4.03) or at DTLS. */
 void	audit_denied(const char *peer, const struct pki_peer *dev,

@@ -18,6 +18,9 @@
 
 struct xch_table;
 
+/* Room for the hex serial number of a certificate (RFC 5280: 20 bytes). */
+#define XCH_SERIAL_LEN	68
+
 /* A stored answer; payload owned by the table. */
 struct xch_answer {
 	unsigned	 code;		/* CoAP code */
@@ -25,6 +28,10 @@ struct xch_answer {
 	int		 max_age;	/* -1 none */
 	const uint8_t	*payload;
 	size_t		 len;
+	/* the exchange that got it, for the audit of a repeat */
+	uint64_t	 origin_req;	/* its request number; 0 unknown */
+	uint64_t	 origin_ms;	/* its wall-clock time, ms since 1970 */
+	char		 origin_serial[XCH_SERIAL_LEN];	/* the cert's, hex */
 };
 
 /*

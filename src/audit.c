@@ -58,21 +58,38 @@ audit_tick(uint64_t now_ms)
 	auditf_tick(now_ms);
 }
 
-/* A new object with the fields every line has. */
-static cJSON *
-audit_start(const char *event, const char *peer, const struct pki_peer *dev,
-    const char *op, const char *label)
+/* See audit.h. */
+uint64_t
+audit_now_ms(void)
 {
-	cJSON		*o, *d;
-	struct timespec	 ts;
-	struct tm	 tm;
-	char		 t[96];
+	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(t, sizeof(t), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A wall-clock time in ms as "2026-01-01T12:00:00.000Z". */
+static void
+audit_time(char *t, size_t tsz, uint64_t ms)
+{
+	time_t		s = (time_t)(ms / 1000);
+	struct tm	tm;
+
+	gmtime_r(&s, &tm);
+	snprintf(t, tsz, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
+}
+
+/* A new object with the fields every line has, at time_ms (0: now). */
+static cJSON *
+audit_start_at(uint64_t time_ms, const char *event, const char *peer,
+    const struct pki_peer *dev, const char *op, const char *label)
+{
+	cJSON		*o, *d;
+	char		 t[96];
+
+	audit_time(t, sizeof(t), time_ms != 0 ? time_ms : audit_now_ms());
 	if ((o = cJSON_CreateObject()) == NULL)
 		return NULL;
 	cJSON_AddStringToObject(o, "time", t);
@@ -89,6 +106,14 @@ audit_start(const char *event, const char *peer, const struct pki_peer *dev,
 		    dev != NULL ? dev->serial : "-");
 	}
 	return o;
+}
+
+/* The same, now. */
+static cJSON *
+audit_start(const char *event, const char *peer, const struct pki_peer *dev,
+    const char *op, const char *label)
+{
+	return audit_start_at(0, event, peer, dev, op, label);
 }
 
 /* Print o as one line and append it with a single write. */
@@ -138,66 +163,127 @@ audit_cert(cJSON *o, X509 *x)
 	}
 }
 
-/*
- * Finish and write a certificate record o: the CSR subject, why (may be
- * NULL), the upstream and the issued certificate picked out of p7.
- */
-static void
-audit_cert_record(cJSON *o, const char *csr_subject, const uint8_t *p7,
-    size_t p7len, EVP_PKEY *csr_key, const char *upstream, const char *why)
+/* The certificate csr_key picks out of the DER PKCS#7 p7, or NULL. */
+static X509 *
+audit_pick(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key)
 {
-	cJSON		*c;
 	uint8_t		*der = NULL;
 	size_t		 derlen;
 	const uint8_t	*p;
 	const char	*err;
 	X509		*x = NULL;
 
+	if (p7 != NULL && tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen,
+	    &err) == 0) {
+		p = der;
+		x = d2i_X509(NULL, &p, (long)derlen);
+	}
+	free(der);
+	ERR_clear_error();
+	return x;
+}
+
+/* See audit.h. */
+void
+audit_cert_serial(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
+    char *buf, size_t bufsz)
+{
+	X509	*x = audit_pick(p7, p7len, csr_key);
+	BIGNUM	*bn;
+	char	*hex;
+
+	snprintf(buf, bufsz, "%s", "");
+	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
+	    NULL)) != NULL) {
+		if ((hex = BN_bn2hex(bn)) != NULL) {
+			snprintf(buf, bufsz, "%s", hex);
+			OPENSSL_free(hex);
+		}
+		BN_free(bn);
+	}
+	X509_free(x);
+}
+
+/*
+ * Finish and write a certificate record o: the request number, the CSR
+ * subject, why (may be NULL), the upstream and the issued certificate
+ * picked out of p7.
+ */
+static void
+audit_cert_record(cJSON *o, uint64_t req, const char *csr_subject,
+    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key, const char *upstream,
+    const char *why)
+{
+	cJSON		*c;
+	X509		*x;
+
+	cJSON_AddNumberToObject(o, "req", (double)req);
 	cJSON_AddStringToObject(o, "csr_subject",
 	    csr_subject != NULL ? csr_subject : "-");
 	if (why != NULL)
 		cJSON_AddStringToObject(o, "reason", why);
 	cJSON_AddStringToObject(o, "upstream", upstream != NULL ? upstream :
 	    "-");
-	if (tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen, &err) == 0) {
-		p = der;
-		x = d2i_X509(NULL, &p, (long)derlen);
-	}
+	x = audit_pick(p7, p7len, csr_key);
 	if (x != NULL && (c = cJSON_AddObjectToObject(o, "cert")) != NULL)
 		audit_cert(c, x);
 	X509_free(x);
-	free(der);
-	ERR_clear_error();
 	audit_emit(o);
 }
 
 /* See audit.h. */
 void
-audit_issued(const char *peer, const struct pki_peer *dev, const char *op,
-    const char *label, const char *csr_subject, const uint8_t *p7,
-    size_t p7len, EVP_PKEY *csr_key, const char *upstream)
+audit_issued(uint64_t req, uint64_t time_ms, const char *peer,
+    const struct pki_peer *dev, const char *op, const char *label,
+    const char *csr_subject, const uint8_t *p7, size_t p7len,
+    EVP_PKEY *csr_key, const char *upstream)
 {
 	cJSON *o;
 
-	if (auditf_enabled() &&
-	    (o = audit_start("issued", peer, dev, op, label)) != NULL)
-		audit_cert_record(o, csr_subject, p7, p7len, csr_key,
+	if (auditf_enabled() && (o = audit_start_at(time_ms, "issued", peer,
+	    dev, op, label)) != NULL)
+		audit_cert_record(o, req, csr_subject, p7, p7len, csr_key,
 		    upstream, NULL);
 }
 
 /* See audit.h. */
 void
-audit_undelivered(const char *peer, const struct pki_peer *dev,
-    const char *op, const char *label, const char *csr_subject,
-    const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key, const char *upstream,
-    const char *why)
+audit_undelivered(uint64_t req, uint64_t time_ms, const char *peer,
+    const struct pki_peer *dev, const char *op, const char *label,
+    const char *csr_subject, const uint8_t *p7, size_t p7len,
+    EVP_PKEY *csr_key, const char *upstream, const char *why)
 {
 	cJSON *o;
 
-	if (auditf_enabled() && (o = audit_start("issued-undelivered", peer,
-	    dev, op, label)) != NULL)
-		audit_cert_record(o, csr_subject, p7, p7len, csr_key,
+	if (auditf_enabled() && (o = audit_start_at(time_ms,
+	    "issued-undelivered", peer, dev, op, label)) != NULL)
+		audit_cert_record(o, req, csr_subject, p7, p7len, csr_key,
 		    upstream, why);
+}
+
+/* See audit.h. */
+void
+audit_repeated(const char *peer, const struct pki_peer *dev, const char *op,
+    const char *label, const struct audit_repeat *r)
+{
+	cJSON	*o, *c;
+	char	 t[96];
+
+	if (!auditf_enabled() ||
+	    (o = audit_start("repeated", peer, dev, op, label)) == NULL)
+		return;
+	cJSON_AddNumberToObject(o, "req", (double)r->req);
+	cJSON_AddStringToObject(o, "how", r->how);
+	if ((c = cJSON_AddObjectToObject(o, "repeats")) != NULL) {
+		audit_time(t, sizeof(t), r->orig_time_ms);
+		cJSON_AddNumberToObject(c, "req", (double)r->orig_req);
+		cJSON_AddStringToObject(c, "time", t);
+	}
+	if (r->serial != NULL && r->serial[0] != '\0' &&
+	    (c = cJSON_AddObjectToObject(o, "cert")) != NULL)
+		cJSON_AddStringToObject(c, "serial", r->serial);
+	cJSON_AddBoolToObject(o, "key", r->key != 0);
+	audit_emit(o);
 }
 
 /* See audit.h. */

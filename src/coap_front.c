@@ -162,6 +162,11 @@ struct front_req {
 	size_t			 p7len;
 	uint8_t			 xkey[XCH_KEY_LEN];	/* exchange key (POST) */
 	uint8_t			 ikey[XCH_KEY_LEN];	/* held-answer key */
+	uint64_t		 audit_ms;	/* time of its audit record */
+	/* a follower: the leader's exchange, whose answer it gets */
+	uint64_t		 orig_req;
+	uint64_t		 orig_ms;	/* wall clock, audit_now_ms */
+	char			 orig_serial[XCH_SERIAL_LEN];
 	struct pend_ent		 lpe;		/* in fr.leaders while leading */
 	struct front_req	*leader;	/* set: waits for its answer */
 	LIST_HEAD(, front_req)	 followers;	/* wait for ours */
@@ -218,7 +223,7 @@ static void	front_upstream_seen(const struct upstream_result *);
 static void	front_finish(struct front_req *);
 static void	front_followers_done(struct front_req *);
 static void	front_audit(struct front_req *);
-static void	front_remember(const struct front_req *);
+static void	front_remember(struct front_req *);
 
 /* Route libcoap's own log lines into ours. */
 static void
@@ -626,6 +631,42 @@ front_keygen(const struct est_op *op)
 	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
 }
 
+/* The time of rq's audit record (wall clock, ms), fixed at first use. */
+static uint64_t
+front_audit_ms(struct front_req *rq)
+{
+	if (rq->audit_ms == 0)
+		rq->audit_ms = audit_now_ms();
+	return rq->audit_ms;
+}
+
+/*
+ * rq's answer as the exchange memory keeps it, with the exchange it came
+ * from: rq's own, or for a follower its leader's.
+ */
+static void
+front_xch_answer(struct front_req *rq, struct xch_answer *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->code = rq->ans.code;
+	x->cf = rq->ans.cf;
+	x->max_age = rq->ans.max_age;
+	x->payload = rq->ans.payload;
+	x->len = rq->ans.len;
+	if (rq->orig_req != 0) {
+		x->origin_req = rq->orig_req;
+		x->origin_ms = rq->orig_ms;
+		memcpy(x->origin_serial, rq->orig_serial,
+		    sizeof(x->origin_serial));
+		return;
+	}
+	x->origin_req = rq->id;
+	x->origin_ms = front_audit_ms(rq);
+	/* skg/skc: the CSR key is not the certified one */
+	audit_cert_serial(rq->p7, rq->p7len, front_keygen(rq->op) ? NULL :
+	    rq->csr_key, x->origin_serial, sizeof(x->origin_serial));
+}
+
 /*
  * Keep rq's answer for the device's next try (keyed by its identity,
  * route, operation, format and CSR key, so that a PoP CSR made on a new
@@ -637,20 +678,16 @@ front_hold_answer(struct front_req *rq, const char *why)
 	const struct front_sess	*fs = rq->sess;
 	struct xch_answer	 x;
 
-	x.code = rq->ans.code;
-	x.cf = rq->ans.cf;
-	x.max_age = rq->ans.max_age;
-	x.payload = rq->ans.payload;
-	x.len = rq->ans.len;
+	front_xch_answer(rq, &x);
 	if (xch_put(fr.held, rq->ikey, &x, front_keygen(rq->op), mono_ms()) ==
 	    -1)
 		log_warnx("req=%llu the %zu-byte answer could not be held",
 		    (unsigned long long)rq->id, rq->ans.len);
 	if (rq->p7 != NULL)
-		audit_undelivered(fs->peer, &fs->id, rq->op->name,
-		    rq->route->label, rq->csr_subject, rq->p7, rq->p7len,
-		    front_keygen(rq->op) ? NULL : rq->csr_key, rq->up_server,
-		    why);
+		audit_undelivered(rq->id, front_audit_ms(rq), fs->peer, &fs->id,
+		    rq->op->name, rq->route->label, rq->csr_subject, rq->p7,
+		    rq->p7len, front_keygen(rq->op) ? NULL : rq->csr_key,
+		    rq->up_server, why);
 }
 
 /* A 2.xx answer with a body: what a device must not lose. */
@@ -740,14 +777,22 @@ front_finish(struct front_req *rq)
 static void
 front_followers_done(struct front_req *leader)
 {
-	struct front_req *f;
+	struct front_req	*f;
+	char			 serial[XCH_SERIAL_LEN];
+	uint64_t		 at = front_audit_ms(leader);
 
+	/* skg/skc: the CSR key is not the certified one */
+	audit_cert_serial(leader->p7, leader->p7len, front_keygen(leader->op) ?
+	    NULL : leader->csr_key, serial, sizeof(serial));
 	while ((f = LIST_FIRST(&leader->followers)) != NULL) {
 		LIST_REMOVE(f, fentry);
 		f->leader = NULL;
 		f->up_status = leader->up_status;
 		f->up_ms = leader->up_ms;
 		memcpy(f->up_server, leader->up_server, sizeof(f->up_server));
+		f->orig_req = leader->id;
+		f->orig_ms = at;
+		memcpy(f->orig_serial, serial, sizeof(f->orig_serial));
 		req_answer_clear(&f->ans);
 		f->ans = leader->ans;
 		f->ans.payload = NULL;
@@ -784,9 +829,16 @@ front_audit(struct front_req *rq)
 	if (rq->ans.code == EST_CODE(2, 4) && rq->p7 != NULL) {
 		metrics_inc(METRICS_C_CERTS_ISSUED);
 		/* skg/skc: the CSR key is not the certified one */
-		audit_issued(fs->peer, &fs->id, rq->op->name, rq->route->label,
-		    rq->csr_subject, rq->p7, rq->p7len, front_keygen(rq->op) ?
-		    NULL : rq->csr_key, rq->up_server);
+		audit_issued(rq->id, front_audit_ms(rq), fs->peer, &fs->id,
+		    rq->op->name, rq->route->label, rq->csr_subject, rq->p7, rq->p7len,
+		    front_keygen(rq->op) ? NULL : rq->csr_key, rq->up_server);
+	} else if (EST_CODE_CLASS(rq->ans.code) == 2 && rq->orig_req != 0) {
+		struct audit_repeat ar = { rq->id, "identical", rq->orig_req,
+		    rq->orig_ms, rq->orig_serial, front_keygen(rq->op) };
+
+		/* a follower: the leader's certificate, handed out again */
+		audit_repeated(fs->peer, &fs->id, rq->op->name,
+		    rq->route->label, &ar);
 	} else if (rq->ans.code == EST_CODE(4, 1) ||
 	    rq->ans.code == EST_CODE(4, 3))
 		audit_denied(fs->peer, &fs->id, rq->op->name, rq->route->label,
@@ -799,18 +851,14 @@ front_audit(struct front_req *rq)
  * 2.xx: after a 5.03 the device must be able to try again for real.
  */
 static void
-front_remember(const struct front_req *rq)
+front_remember(struct front_req *rq)
 {
 	struct xch_answer x;
 
 	if (fr.xch == NULL || rq->op->method != EST_M_POST ||
 	    EST_CODE_CLASS(rq->ans.code) != 2)
 		return;
-	x.code = rq->ans.code;
-	x.cf = rq->ans.cf;
-	x.max_age = rq->ans.max_age;
-	x.payload = rq->ans.payload;
-	x.len = rq->ans.len;
+	front_xch_answer(rq, &x);
 	xch_put(fr.xch, rq->xkey, &x, front_keygen(rq->op), mono_ms());
 }
 
@@ -1420,10 +1468,12 @@ front_rate_check(coap_session_t *s)
 /*
  * An answer from memory: the same request answered before (RFC 7252 4.5:
  * acted on once, answered as often), else one held for this device
- * (xkey NULL: only that). 0 with a set, or -1.
+ * (xkey NULL: only that). 0 with a set and the exchange it came from in
+ * *from (no payload), or -1.
  */
 static int
-front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a)
+front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a,
+    struct xch_answer *from)
 {
 	const struct xch_answer	*x = NULL;
 	uint64_t		 now = mono_ms();
@@ -1445,8 +1495,26 @@ front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a)
 	a->code = x->code;
 	a->cf = x->cf;
 	a->max_age = x->max_age;
+	*from = *x;
+	from->payload = NULL;
 	metrics_inc(METRICS_C_DEDUP_HITS);
 	return 0;
+}
+
+/*
+ * Audit an enrollment answer just handed out again from memory (request
+ * number id): which exchange it repeats, and its certificate.
+ */
+static void
+front_audit_memory(const struct front_sess *fs, const struct front_route *rt,
+    uint64_t id, const struct est_answer *a, const struct xch_answer *from)
+{
+	struct audit_repeat ar = { id, a->reason, from->origin_req,
+	    from->origin_ms, from->origin_serial, front_keygen(rt->op) };
+
+	if (fs != NULL && EST_CODE_CLASS(a->code) == 2)
+		audit_repeated(fs->peer, &fs->id, rt->op->name, rt->label,
+		    &ar);
 }
 
 /*
@@ -1512,6 +1580,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	char			 path[256], azwhy[200];
 	uint8_t			 optbuf[4];
 	uint8_t			 xkey[XCH_KEY_LEN], ikey[XCH_KEY_LEN];
+	struct xch_answer	 from;
 
 	memset(xkey, 0, sizeof(xkey));
 	if (coap_session_get_proto(s) != COAP_PROTO_DTLS) {
@@ -1651,9 +1720,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
 		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf,
 		    csr_key);
-		if (front_memory(xkey, ikey, &a) == 0) {
+		if (front_memory(xkey, ikey, &a, &from) == 0) {
 			front_answer_now(r, s, req, q, resp, fs, rt, req_cf,
 			    len, &a, has_blk1, blk1, t0);
+			front_audit_memory(fs, rt, fr.next_id, &a, &from);
 			req_answer_clear(&a);
 			EVP_PKEY_free(csr_key);
 			free(body);
@@ -1666,7 +1736,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		}
 		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
 		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, NULL);
-		if (front_memory(NULL, ikey, &a) == 0)
+		/* a CA bundle held for the device: public, not audited */
+		if (front_memory(NULL, ikey, &a, &from) == 0)
 			goto answer;
 		metrics_inc(METRICS_C_CACHE_MISSES);
 	}

@@ -95,12 +95,20 @@ static const struct logtab_word logtab_reason[] = {
 static const struct logtab_word logtab_audit[] = {
 	{ "issued", "a certificate went to a device: the operation, the "
 	    "device's address and certificate (subject, issuer, serial), the "
-	    "CSR subject, the issued certificate (subject, issuer, serial, "
-	    "not_after) and the upstream server" },
+	    "request number (req), the CSR subject, the issued certificate "
+	    "(subject, issuer, serial, not_after) and the upstream server" },
 	{ "issued-undelivered", "the CA issued a certificate the device has "
 	    "not got yet (it left before the answer, or must repeat its "
 	    "request to fetch an answer larger than one block): the fields of "
 	    "issued and a reason; the answer is held 247 s for its next try" },
+	{ "repeated", "an enrollment answer (a certificate; for skg and skc a "
+	    "key too) went to a device again from memory, without an upstream "
+	    "call: the request number (req), how (repeat: the same request "
+	    "within 247 s; held: an answer held for the device; identical: an "
+	    "identical request pending at the same time), the exchange it "
+	    "repeats (repeats: the req and time of its issued or "
+	    "issued-undelivered record), the certificate's serial and whether "
+	    "it holds a key" },
 	{ "denied", "a request was refused by the upstream (4.01, 4.03), at "
 	    "the DTLS handshake or by the route's auth policy: the operation, "
 	    "the device, the CoAP code and the reason" },

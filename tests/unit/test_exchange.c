@@ -100,6 +100,7 @@ static void
 answer(struct xch_answer *a, uint8_t *buf, size_t len, unsigned seed)
 {
 	fill(buf, len, seed);
+	memset(a, 0, sizeof(*a));
 	a->code = (seed * 7) & 0xff;
 	a->cf = (int)(seed % 1000);
 	a->max_age = (int)(seed % 77);
@@ -152,6 +153,32 @@ get_n(struct xch_table *t, unsigned k, uint64_t now)
 
 	keyn(key, k);
 	return xch_get(t, key, now);
+}
+
+/* The exchange an answer came from is kept with it, for the audit. */
+static void
+test_xch_origin(void **state)
+{
+	struct xch_table	*t;
+	struct xch_answer	 a;
+	const struct xch_answer	*got;
+	uint8_t			 key[XCH_KEY_LEN], buf[16];
+
+	(void)state;
+	assert_non_null(t = xch_table_new(4, 1024, 247000));
+	answer(&a, buf, sizeof(buf), 9);
+	a.origin_req = 4711;
+	a.origin_ms = 1796000000123ULL;
+	snprintf(a.origin_serial, sizeof(a.origin_serial), "5E7BF1E6");
+	keyn(key, 1);
+	assert_int_equal(xch_put(t, key, &a, 0, 1000), 0);
+	memset(&a, 0, sizeof(a));
+	assert_non_null(got = xch_get(t, key, 2000));
+	check_answer(got, sizeof(buf), 9);
+	assert_int_equal(got->origin_req, 4711);
+	assert_int_equal(got->origin_ms, 1796000000123ULL);
+	assert_string_equal(got->origin_serial, "5E7BF1E6");
+	xch_table_free(t);
 }
 
 /* ---- xch_key ---- */
@@ -586,7 +613,8 @@ static void
 test_xch_put_bad(void **state)
 {
 	struct xch_table	*t;
-	struct xch_answer	 a = { 69, -1, -1, NULL, 5 };
+	struct xch_answer	 a = { .code = 69, .cf = -1, .max_age = -1,
+				    .payload = NULL, .len = 5 };
 	uint8_t			 key[XCH_KEY_LEN];
 
 	(void)state;
@@ -954,6 +982,7 @@ main(void)
 		cmocka_unit_test(test_xch_many),
 		cmocka_unit_test(test_xch_free_full),
 		cmocka_unit_test(test_xch_random),
+		cmocka_unit_test(test_xch_origin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
