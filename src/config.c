@@ -311,9 +311,9 @@ static const struct config_key config_keys[] = {
 	  .reload = CK_RESTART, .help = "its TCP port; 0 = no listener" },
 	{ .path = "service.audit_file", .type = CK_STRING,
 	  .off = OFF(audit_file),
-	  .help = "append one JSON line per issued certificate and per "
-	  "denied request; reopened on SIGHUP; never followed as a symbolic "
-	  "link" },
+	  .help = "append one JSON line per issued certificate, per "
+	  "certificate handed out again from memory and per denied request; "
+	  "reopened on SIGHUP; never followed as a symbolic link" },
 	{ .path = "service.audit_fail_closed", .type = CK_BOOL,
 	  .off = OFF(audit_fail_closed), .def_u = 1,
 	  .help = "while service.audit_file cannot be written, answer "
