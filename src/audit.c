@@ -81,15 +81,15 @@ audit_time(char *t, size_t tsz, uint64_t ms)
 	    tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000));
 }
 
-/* A new object with the fields every line has, at time_ms (0: now). */
+/* A new object with the fields every line has. */
 static cJSON *
-audit_start_at(uint64_t time_ms, const char *event, const char *peer,
-    const struct pki_peer *dev, const char *op, const char *label)
+audit_start(const char *event, const char *peer, const struct pki_peer *dev,
+    const char *op, const char *label)
 {
 	cJSON		*o, *d;
 	char		 t[96];
 
-	audit_time(t, sizeof(t), time_ms != 0 ? time_ms : audit_now_ms());
+	audit_time(t, sizeof(t), audit_now_ms());
 	if ((o = cJSON_CreateObject()) == NULL)
 		return NULL;
 	cJSON_AddStringToObject(o, "time", t);
@@ -108,12 +108,18 @@ audit_start_at(uint64_t time_ms, const char *event, const char *peer,
 	return o;
 }
 
-/* The same, now. */
+/* The record o is of time_ms (0: now, as audit_start set it). */
 static cJSON *
-audit_start(const char *event, const char *peer, const struct pki_peer *dev,
-    const char *op, const char *label)
+audit_at(cJSON *o, uint64_t time_ms)
 {
-	return audit_start_at(0, event, peer, dev, op, label);
+	char t[96];
+
+	if (o != NULL && time_ms != 0) {
+		audit_time(t, sizeof(t), time_ms);
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "time",
+		    cJSON_CreateString(t));
+	}
+	return o;
 }
 
 /* Print o as one line and append it with a single write. */
@@ -240,8 +246,8 @@ audit_issued(uint64_t req, uint64_t time_ms, const char *peer,
 {
 	cJSON *o;
 
-	if (auditf_enabled() && (o = audit_start_at(time_ms, "issued", peer,
-	    dev, op, label)) != NULL)
+	if (auditf_enabled() && (o = audit_at(audit_start("issued", peer, dev,
+	    op, label), time_ms)) != NULL)
 		audit_cert_record(o, req, csr_subject, p7, p7len, csr_key,
 		    upstream, NULL);
 }
@@ -255,8 +261,8 @@ audit_undelivered(uint64_t req, uint64_t time_ms, const char *peer,
 {
 	cJSON *o;
 
-	if (auditf_enabled() && (o = audit_start_at(time_ms,
-	    "issued-undelivered", peer, dev, op, label)) != NULL)
+	if (auditf_enabled() && (o = audit_at(audit_start("issued-undelivered",
+	    peer, dev, op, label), time_ms)) != NULL)
 		audit_cert_record(o, req, csr_subject, p7, p7len, csr_key,
 		    upstream, why);
 }
