@@ -75,7 +75,7 @@ for COAP_CLIENT in coap-client-openssl coap-client-gnutls; do
 	done
 	[ "$(posts)" -eq $((n + 4)) ] ||
 	    fail "$cl: $(( $(posts) - n )) upstream calls for 4 requests"
-	ok "$cl: every large answer fetched, one upstream call each"
+	ok "case 89: $cl: every large answer fetched, one upstream call each"
 done
 
 # the probe sees how: block 0 in the ACK, no empty ACK first
@@ -110,7 +110,7 @@ done
     fail "the repeats made $(( $(posts) - n - 1 )) more upstream calls"
 grep -q 'op=sen .*coap=2.04 .*reason=held' "$T/daemon.log" ||
     fail "repeat not answered from the held answer"
-ok "both clients' repeat got the held answer piggybacked: one upstream call"
+ok "case 90: both clients' repeat got the held answer piggybacked: one upstream call"
 
 # the same for skg, with coap-client from the start (another CSR key for
 # each: a held answer is the device's for that key)
@@ -137,7 +137,7 @@ for COAP_CLIENT in coap-client-openssl coap-client-gnutls; do
 	expect_code 2.xx "${COAP_CLIENT#coap-client-}: slow sen with Block1"
 	check_p7 "$T/out" "slow sen with Block1"
 done
-ok "slow upstream, Block1 request: separate answer in blocks fetched"
+ok "case 90: slow upstream, Block1 request: separate answer in blocks fetched"
 
 # a hold past ACK_TIMEOUT (below the 11 s request deadline):
 # retransmissions absorbed, the late answer piggybacked
@@ -156,7 +156,7 @@ for COAP_CLIENT in coap-client-openssl coap-client-gnutls; do
 	    fail "retransmissions made $(( $(posts) - n )) upstream calls"
 	[ "$(grep -c "repeated request" "$T/daemon.log" || true)" -gt "$r" ] ||
 	    fail "the client did not retransmit during the 5 s hold"
-	ok "${COAP_CLIENT#coap-client-}: retransmissions absorbed, the late answer piggybacked"
+	ok "case 91: ${COAP_CLIENT#coap-client-}: retransmissions absorbed, the late answer piggybacked"
 done
 
 # coap.large_separate "block2": the slow answer in blocks, separate

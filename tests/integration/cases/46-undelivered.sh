@@ -61,7 +61,7 @@ got=$(p7_certs "$T/retry.p7" | openssl x509 -noout -serial | sed 's/^serial=//')
     fail "the retry got serial $got, the CA issued $serial"
 grep -q 'op=sen .*coap=2.04 .*reason=held' "$T/daemon.log" ||
     fail "the retry was not answered from the held answer"
-ok "the retry (new session, new PoP CSR) got the same certificate, one simpleenroll"
+ok "case 92: the retry (new session, new PoP CSR) got the same certificate, one simpleenroll"
 
 # a GET cancelled by the DTLS close: a request line and a count
 upstream_mode up op=cacerts delay_ms=2500
@@ -73,7 +73,7 @@ curl -sf "$M/metrics" >"$T/metrics.txt" || fail "GET /metrics"
 grep -q '^estcoapd_requests_total{op="crts",label="",code="0.00"} 1$' \
     "$T/metrics.txt" || fail "cancelled GET not counted: \
 $(grep requests_total "$T/metrics.txt" | tr '\n' ' ')"
-ok "a GET cancelled by the DTLS close: request line and requests_total"
+ok "case 93: a GET cancelled by the DTLS close: request line and requests_total"
 
 # the drain timeout cuts off a POST whose device left: its line, no send
 upstream_mode up op=simpleenroll delay_ms=6000
@@ -89,7 +89,7 @@ wait_for "$T/daemon.log" 10 "op=sen .*coap=5.03 .*reason=drain-timeout" ||
 grep -q "the device left: answer not sent" "$T/daemon.log" ||
     fail "an answer went to a session that is gone"
 stop_daemon || fail "the daemon did not exit 0 after the cut-off"
-ok "drain cut-off of an orphaned POST: request line, nothing sent"
+ok "case 93: drain cut-off of an orphaned POST: request line, nothing sent"
 
 # SIGINT with requests pending: each gets its request line
 NOWARM=1 start_daemon
@@ -109,5 +109,5 @@ grep -q "op=sen .*coap=- .*reason=cancelled-shutdown" "$T/daemon.log" ||
     fail "no request line for the request cancelled by SIGINT"
 ! grep -q "AddressSanitizer\|runtime error:\|LeakSanitizer" "$T/daemon.log" ||
     fail "sanitizer report"
-ok "SIGINT: the cancelled request got its request line"
+ok "case 93: SIGINT: the cancelled request got its request line"
 done_case
