@@ -66,7 +66,6 @@ void			 upstream_cancel(struct upstream_job *);
 
 /* Hand a running job's completion to another owner (arg). */
 void			 upstream_set_arg(struct upstream_job *, void *arg);
-unsigned		 upstream_active(const struct upstream *);
 
 /* Servers of route (index of cf->routes) not marked down; *total: all. */
 unsigned		 upstream_route_up(const struct upstream *, size_t route,

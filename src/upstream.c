@@ -87,7 +87,7 @@ struct upstream_job {
 	size_t			 len;
 	struct buf		 resp;		/* capped response body */
 	int			 oversize;
-	long			 retry_after;	/* -1: none seen */
+	int			 retry_seen;	/* a usable Retry-After came */
 	uint64_t		 t0;		/* mono_ms at submit */
 	uint64_t		 t_attempt;	/* mono_ms at this attempt */
 	uint64_t		 deadline;	/* t0 + upstream.timeout_ms */
@@ -449,7 +449,12 @@ upstream_body_cb(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-/* Parse a Retry-After header value: delta seconds or an HTTP-date. */
+/*
+ * Whether the answer carries a Retry-After curl can read (delay-seconds or
+ * an HTTP-date, RFC 9110 §10.2.3): CURLINFO_RETRY_AFTER gives its value,
+ * but 0 also when there is none or it does not parse, and a value that
+ * does not parse must leave the configured default in place.
+ */
 static size_t
 upstream_header_cb(char *p, size_t sz, size_t n, void *arg)
 {
@@ -457,7 +462,6 @@ upstream_header_cb(char *p, size_t sz, size_t n, void *arg)
 	size_t			 len = sz * n;
 	char			 line[256];
 	const char		*v;
-	time_t			 when;
 
 	if (len < 13 || len >= sizeof(line) ||
 	    strncasecmp(p, "Retry-After:", 12) != 0)
@@ -467,20 +471,25 @@ upstream_header_cb(char *p, size_t sz, size_t n, void *arg)
 	line[strcspn(line, "\r\n")] = '\0';
 	for (v = line + 12; *v == ' ' || *v == '\t'; v++)
 		;
-	if (*v >= '0' && *v <= '9') {
-		char		*end;
-		unsigned long	 s = strtoul(v, &end, 10);
-
-		if (*end == '\0')
-			job->retry_after = s > 0x7fffffffUL ? 0x7fffffffL :
-			    (long)s;
-	} else if ((when = curl_getdate(v, NULL)) != -1) {
-		time_t now = time(NULL);
-
-		/* RFC 9148 4.7 via 7252: a delta, never negative */
-		job->retry_after = when > now ? (long)(when - now) : 0;
-	}
+	job->retry_seen = (*v != '\0' && strspn(v, "0123456789") ==
+	    strlen(v)) || curl_getdate(v, NULL) != -1;
 	return len;
+}
+
+/*
+ * The Retry-After of a finished answer in seconds: curl's (a date becomes
+ * the seconds until then), never negative and at most INT32_MAX; -1 when
+ * there is none.
+ */
+static long
+upstream_retry_after(const struct upstream_job *job, CURL *easy)
+{
+	curl_off_t s = 0;
+
+	if (!job->retry_seen ||
+	    curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &s) != CURLE_OK)
+		return -1;
+	return s < 0 ? 0 : s > 0x7fffffff ? 0x7fffffffL : (long)s;
 }
 
 /* curl connected (or reused a connection) and is about to send. */
@@ -629,7 +638,7 @@ upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
 	job->tried |= 1u << i;
 	job->sent = 0;
 	job->oversize = 0;
-	job->retry_after = -1;
+	job->retry_seen = 0;
 	job->t_attempt = now;
 	job->errbuf[0] = '\0';
 	buf_wipe(&job->resp);	/* a failed attempt may hold key bytes */
@@ -667,7 +676,7 @@ upstream_job_new(struct upstream *up, size_t route, const char *path,
 	job->cf = gen_ref(up->cf);
 	job->tls = up_tls_ref(up->tls);
 	job->route = route;
-	job->retry_after = -1;
+	job->retry_seen = 0;
 	job->t0 = mono_ms();
 	job->deadline = job->t0 + cu->timeout_ms;
 	snprintf(job->path, sizeof(job->path), "%s", path);
@@ -837,12 +846,6 @@ upstream_set_arg(struct upstream_job *job, void *arg)
 	job->arg = arg;
 }
 
-unsigned
-upstream_active(const struct upstream *up)
-{
-	return up->njobs;
-}
-
 /* See upstream.h. */
 unsigned
 upstream_route_up(const struct upstream *up, size_t route, unsigned *total)
@@ -910,7 +913,7 @@ upstream_drain(struct upstream *up)
 		CURLcode		 rc;
 		char			*ct = NULL, ctbuf[256];
 		char			 why[CURL_ERROR_SIZE + 32];
-		long			 status = 0;
+		long			 status = 0, retry_after;
 		const char		*server;
 		int			 next;
 
@@ -923,6 +926,7 @@ upstream_drain(struct upstream *up)
 			fatalx("upstream: finished transfer without a job");
 		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &ct);
+		retry_after = upstream_retry_after(job, job->easy);
 		server = job->cf->routes[job->route].up.servers[job->server];
 		memset(&r, 0, sizeof(r));
 		ctbuf[0] = '\0';
@@ -964,7 +968,7 @@ upstream_drain(struct upstream *up)
 				    job->path, server, job->errbuf);
 		}
 		r.ctype = ct != NULL ? ctbuf : NULL;
-		r.retry_after = job->retry_after;
+		r.retry_after = retry_after;
 		r.ms = mono_ms() - job->t0;
 		r.server = server;
 		if (rc == CURLE_OK) {

@@ -45,4 +45,18 @@ age=$(probe_field maxage)
 [ -n "$age" ] && [ "$age" -ge 580 ] && [ "$age" -le 600 ] ||
     fail "503 HTTP-date gave Max-Age '$age'"
 ok "503 with an HTTP-date Retry-After -> Max-Age $age"
+# libcurl reads Retry-After (CURLINFO_RETRY_AFTER) and says 0 for a value
+# it cannot parse as well as for 0: the first keeps est.retry_max_age_s
+upstream_mode up op=simpleenroll status=503 "retry_after=0"
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.03 "upstream 503 with Retry-After: 0 -> 5.03"
+[ "$(probe_field maxage)" = 0 ] ||
+    fail "Retry-After: 0 gave Max-Age '$(probe_field maxage)', want 0"
+ok "Retry-After: 0 -> Max-Age 0"
+upstream_mode up op=simpleenroll status=503 "retry_after=soon"
+probe -m post -u /.well-known/est/sen -t 286 -f "$PKI/csr-p256.der" -w 20
+expect_pcode 5.03 "upstream 503 with Retry-After: soon -> 5.03"
+[ "$(probe_field maxage)" = 60 ] ||
+    fail "Retry-After: soon gave Max-Age '$(probe_field maxage)', want the default 60"
+ok "an unreadable Retry-After -> the default Max-Age (est.retry_max_age_s)"
 done_case
