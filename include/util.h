@@ -5,6 +5,8 @@
 #ifndef ESTCOAPD_UTIL_H
 #define ESTCOAPD_UTIL_H
 
+#include <sys/socket.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +35,20 @@ struct errlist {
 void	 errlist_add(struct errlist *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 errlist_free(struct errlist *);
+
+/*
+ * A numeric IPv4 or IPv6 address (never a host name) and a port as a
+ * socket address; *len (may be NULL) gets its size. 0, or -1 when s is
+ * neither.
+ */
+int	 addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
+	    socklen_t *len);
+
+/* The address bytes of a parsed address (4 or 16 of them in *n). */
+const uint8_t *addr_bytes(const struct sockaddr_storage *ss, size_t *n);
+
+/* A parsed address is an IPv4 or IPv6 multicast group. */
+int	 addr_is_multicast(const struct sockaddr_storage *ss);
 
 /*
  * A whole file of at most max bytes, NUL-terminated (*lenp excludes the

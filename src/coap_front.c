@@ -2223,18 +2223,16 @@ front_listen(const struct config_listen *l, coap_proto_t proto)
 {
 	const char	*pn = proto == COAP_PROTO_DTLS ? "DTLS" :
 			    "plain CoAP (discovery only)";
-	coap_address_t	addr;
-	int		fd;
+	coap_address_t		addr;
+	struct sockaddr_storage	ss;
+	socklen_t		sslen;
+	int			fd;
 
 	coap_address_init(&addr);
-	if (inet_pton(AF_INET6, l->addr, &addr.addr.sin6.sin6_addr) == 1) {
-		addr.addr.sin6.sin6_family = AF_INET6;
-		addr.addr.sin6.sin6_port = htons(l->port);
-		addr.size = sizeof(addr.addr.sin6);
-	} else if (inet_pton(AF_INET, l->addr, &addr.addr.sin.sin_addr) == 1) {
-		addr.addr.sin.sin_family = AF_INET;
-		addr.addr.sin.sin_port = htons(l->port);
-		addr.size = sizeof(addr.addr.sin);
+	if (addr_parse(l->addr, l->port, &ss, &sslen) == 0 &&
+	    sslen <= sizeof(addr.addr)) {
+		memcpy(&addr.addr, &ss, sslen);
+		addr.size = sslen;
 	} else {
 		log_warnx("listen: %s: not a numeric address", l->addr);
 		return -1;

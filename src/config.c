@@ -3,7 +3,6 @@
  * value and then the relations between values. Errors are collected, not
  * stopped at the first, so one run of -t shows everything that is wrong.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -674,9 +673,8 @@ config_listen_arr(struct config *cf, cJSON *arr, const char *key,
 		return;
 	}
 	cJSON_ArrayForEach(it, arr) {
-		cJSON		*a, *p, *m;
-		struct in6_addr	 a6;
-		struct in_addr	 a4;
+		cJSON			*a, *p, *m;
+		struct sockaddr_storage	 ss;
 
 		if (i == CONFIG_MAX_LISTEN) {
 			errlist_add(errs, "%s: %s: at most %d entries",
@@ -697,9 +695,8 @@ config_listen_arr(struct config *cf, cJSON *arr, const char *key,
 		}
 		a = cJSON_GetObjectItemCaseSensitive(it, "address");
 		p = cJSON_GetObjectItemCaseSensitive(it, "port");
-		if (!cJSON_IsString(a) || (inet_pton(AF_INET6,
-		    a->valuestring, &a6) != 1 && inet_pton(AF_INET,
-		    a->valuestring, &a4) != 1))
+		if (!cJSON_IsString(a) || addr_parse(a->valuestring, 0, &ss,
+		    NULL) == -1)
 			errlist_add(errs, "%s: %s[%zu].address: must be a "
 			    "numeric IPv4 or IPv6 address", cf->file, key, i);
 		else
@@ -734,9 +731,9 @@ config_mcast(struct config *cf, cJSON *arr, struct errlist *errs)
 		return;
 	}
 	cJSON_ArrayForEach(it, arr) {
-		const char	*g = cJSON_IsString(it) ? it->valuestring : NULL;
-		struct in6_addr	 a6;
-		struct in_addr	 a4;
+		const char		*g = cJSON_IsString(it) ?
+				    it->valuestring : NULL;
+		struct sockaddr_storage	 ss;
 
 		if (i == CONFIG_MAX_MCAST) {
 			errlist_add(errs, "%s: discovery.multicast: at most %d "
@@ -744,9 +741,8 @@ config_mcast(struct config *cf, cJSON *arr, struct errlist *errs)
 			return;
 		}
 		if (g == NULL || strlen(g) >= CONFIG_MCAST_MAX ||
-		    !((inet_pton(AF_INET6, g, &a6) == 1 &&
-		    IN6_IS_ADDR_MULTICAST(&a6)) || (inet_pton(AF_INET, g, &a4) ==
-		    1 && IN_MULTICAST(ntohl(a4.s_addr))))) {
+		    addr_parse(g, 0, &ss, NULL) == -1 ||
+		    !addr_is_multicast(&ss)) {
 			errlist_add(errs, "%s: discovery.multicast[%zu]: must be "
 			    "a numeric IPv4 or IPv6 multicast address", cf->file,
 			    i);
@@ -1219,6 +1215,8 @@ config_disc_check(struct config *cf, struct errlist *errs)
 static void
 config_cross_check(struct config *cf, struct errlist *errs)
 {
+	struct sockaddr_storage ss;
+
 	for (size_t i = 0; i < cf->nroutes; i++)
 		config_route_check(cf, &cf->routes[i], errs);
 	if (cf->dtls_client_ca == NULL &&
@@ -1229,15 +1227,10 @@ config_cross_check(struct config *cf, struct errlist *errs)
 	if (cf->max_pending_per_session > cf->max_pending)
 		errlist_add(errs, "%s: limits.max_pending_per_session: must not "
 		    "exceed limits.max_pending", cf->file);
-	if (cf->metrics_addr != NULL) {
-		struct in6_addr a6;
-		struct in_addr	a4;
-
-		if (inet_pton(AF_INET6, cf->metrics_addr, &a6) != 1 &&
-		    inet_pton(AF_INET, cf->metrics_addr, &a4) != 1)
-			errlist_add(errs, "%s: service.metrics_address: must be "
-			    "a numeric IPv4 or IPv6 address", cf->file);
-	}
+	if (cf->metrics_addr != NULL && addr_parse(cf->metrics_addr, 0, &ss,
+	    NULL) == -1)
+		errlist_add(errs, "%s: service.metrics_address: must be a "
+		    "numeric IPv4 or IPv6 address", cf->file);
 	if (cf->service_group != NULL && cf->service_user == NULL)
 		errlist_add(errs, "%s: service.group: needs service.user",
 		    cf->file);

@@ -148,8 +148,8 @@ csrid_subject_tpl_ok(const char *t, char *err, size_t errsz)
 static int
 csrid_san_tpl_ok(const char *t, char *err, size_t errsz)
 {
-	const char	*v = strchr(t, ':');
-	unsigned char	 ip[16];
+	const char		*v = strchr(t, ':');
+	struct sockaddr_storage	 ss;
 
 	if (v == NULL || v[1] == '\0' || strlen(t) > CSRID_MAX_LEN ||
 	    (strncmp(t, "DNS:", 4) != 0 && strncmp(t, "IP:", 3) != 0 &&
@@ -159,8 +159,7 @@ csrid_san_tpl_ok(const char *t, char *err, size_t errsz)
 		return -1;
 	}
 	if (strncmp(t, "IP:", 3) == 0 && strstr(t, "${") == NULL &&
-	    inet_pton(AF_INET, t + 3, ip) != 1 &&
-	    inet_pton(AF_INET6, t + 3, ip) != 1) {
+	    addr_parse(t + 3, 0, &ss, NULL) == -1) {
 		snprintf(err, errsz, "\"%s\" is not an IP address", t);
 		return -1;
 	}
@@ -648,7 +647,8 @@ static int
 csrid_tpl_hit(const GENERAL_NAME *g, const char *t)
 {
 	const ASN1_STRING	*s;
-	unsigned char		 ip[16];
+	struct sockaddr_storage	 ss;
+	const uint8_t		*ip;
 	size_t			 tl;
 
 	switch (g->type) {
@@ -670,14 +670,10 @@ csrid_tpl_hit(const GENERAL_NAME *g, const char *t)
 		    ASN1_STRING_get0_data(s), t + 4, tl) == 0;
 	case GEN_IPADD:
 		s = g->d.iPAddress;
-		if (strncmp(t, "IP:", 3) != 0)
+		if (strncmp(t, "IP:", 3) != 0 ||
+		    addr_parse(t + 3, 0, &ss, NULL) == -1)
 			return 0;
-		if (inet_pton(AF_INET, t + 3, ip) == 1)
-			tl = 4;
-		else if (inet_pton(AF_INET6, t + 3, ip) == 1)
-			tl = 16;
-		else
-			return 0;
+		ip = addr_bytes(&ss, &tl);
 		return (size_t)ASN1_STRING_length(s) == tl &&
 		    memcmp(ASN1_STRING_get0_data(s), ip, tl) == 0;
 	default:

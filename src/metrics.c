@@ -12,9 +12,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +28,7 @@
 #include "estcoapd.h"
 #include "log.h"
 #include "metrics.h"
+#include "util.h"
 
 /*
  * Longest label value kept, NUL included. Server base URLs are the longest
@@ -711,30 +709,6 @@ metrics_http_cb(struct evhttp_request *req, void *arg)
 	}
 }
 
-/* Parse a numeric IPv4 or IPv6 address and port into ss; -1 if not one. */
-static int
-metrics_parse_addr(const char *addr, uint16_t port,
-    struct sockaddr_storage *ss, socklen_t *sslen)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*sslen = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*sslen = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
-}
-
 /* Start the HTTP listener on a numeric addr:port of the given loop. */
 int
 metrics_listen(struct event_base *base, const char *addr, uint16_t port,
@@ -751,7 +725,7 @@ metrics_listen(struct event_base *base, const char *addr, uint16_t port,
 		return -1;
 	}
 	if (base == NULL || addr == NULL ||
-	    metrics_parse_addr(addr, port, &ss, &sslen) == -1) {
+	    addr_parse(addr, port, &ss, &sslen) == -1) {
 		log_warnx("metrics: listen address %s: not a numeric IPv4 or "
 		    "IPv6 address", addr != NULL ? addr : "(none)");
 		return -1;

@@ -2,6 +2,9 @@
  * Small pieces with no better home: a bounded byte buffer, the
  * monotonic clock and a list of error lines.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -209,4 +212,53 @@ errlist_free(struct errlist *el)
 	el->text = NULL;
 	el->len = 0;
 	el->count = 0;
+}
+
+/* See util.h. */
+int
+addr_parse(const char *s, uint16_t port, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	socklen_t		 n;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		n = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		n = sizeof(*sin6);
+	} else
+		return -1;
+	if (len != NULL)
+		*len = n;
+	return 0;
+}
+
+/* See util.h. */
+const uint8_t *
+addr_bytes(const struct sockaddr_storage *ss, size_t *n)
+{
+	if (ss->ss_family == AF_INET) {
+		*n = 4;
+		return (const uint8_t *)
+		    &((const struct sockaddr_in *)ss)->sin_addr;
+	}
+	*n = 16;
+	return ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+}
+
+/* See util.h. */
+int
+addr_is_multicast(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return IN_MULTICAST(ntohl(
+		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr));
+	return IN6_IS_ADDR_MULTICAST(
+	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
 }

@@ -1,6 +1,9 @@
 /*
  * Unit tests for util: the bounded buffer and the monotonic clock.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -149,6 +152,40 @@ test_mono_ms(void **state)
 }
 
 /* Run every test; the exit status is the number of failures. */
+/* Numeric addresses only, both families, the port in network order. */
+static void
+test_addr_parse(void **state)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = 0;
+	const uint8_t		*b;
+	size_t			 n;
+	static const uint8_t	 v4[4] = { 127, 0, 0, 1 };
+
+	(void)state;
+	assert_int_equal(addr_parse("127.0.0.1", 5684, &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port), 5684);
+	b = addr_bytes(&ss, &n);
+	assert_int_equal(n, 4);
+	assert_memory_equal(b, v4, 4);
+	assert_false(addr_is_multicast(&ss));
+	assert_int_equal(addr_parse("::1", 0, &ss, NULL), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	b = addr_bytes(&ss, &n);
+	assert_int_equal(n, 16);
+	assert_int_equal(b[15], 1);
+	assert_int_equal(addr_parse("ff02::fd", 0, &ss, NULL), 0);
+	assert_true(addr_is_multicast(&ss));
+	assert_int_equal(addr_parse("224.0.1.187", 0, &ss, NULL), 0);
+	assert_true(addr_is_multicast(&ss));
+	assert_int_equal(addr_parse("localhost", 0, &ss, NULL), -1);
+	assert_int_equal(addr_parse("1.2.3", 0, &ss, NULL), -1);
+	assert_int_equal(addr_parse("", 0, &ss, NULL), -1);
+	assert_int_equal(addr_parse("[::1]", 0, &ss, NULL), -1);
+}
+
 int
 main(void)
 {
@@ -159,6 +196,7 @@ main(void)
 		cmocka_unit_test(test_buf_grow),
 		cmocka_unit_test(test_buf_reset_wipe),
 		cmocka_unit_test(test_mono_ms),
+		cmocka_unit_test(test_addr_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
