@@ -145,22 +145,14 @@ static void
 audit_cert(cJSON *o, X509 *x)
 {
 	char		 buf[256];
-	BIGNUM		*bn;
-	char		*hex;
 	struct tm	 tm;
 
 	X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof(buf));
 	cJSON_AddStringToObject(o, "subject", buf);
 	X509_NAME_oneline(X509_get_issuer_name(x), buf, sizeof(buf));
 	cJSON_AddStringToObject(o, "issuer", buf);
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
-	    NULL) {
-		if ((hex = BN_bn2hex(bn)) != NULL) {
-			cJSON_AddStringToObject(o, "serial", hex);
-			OPENSSL_free(hex);
-		}
-		BN_free(bn);
-	}
+	if (peer_serial_hex(x, buf, sizeof(buf)) == 0)
+		cJSON_AddStringToObject(o, "serial", buf);
 	if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1) {
 		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02dZ",
 		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

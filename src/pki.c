@@ -547,8 +547,6 @@ int
 pki_peer_identity(SSL *ssl, struct pki_peer *id)
 {
 	X509		*x;
-	BIGNUM		*bn;
-	char		*hex;
 
 	snprintf(id->subject, sizeof(id->subject), "-");
 	snprintf(id->issuer, sizeof(id->issuer), "-");
@@ -559,14 +557,8 @@ pki_peer_identity(SSL *ssl, struct pki_peer *id)
 	    sizeof(id->subject));
 	X509_NAME_oneline(X509_get_issuer_name(x), id->issuer,
 	    sizeof(id->issuer));
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) !=
-	    NULL) {
-		if ((hex = BN_bn2hex(bn)) != NULL) {
-			snprintf(id->serial, sizeof(id->serial), "%s", hex);
-			OPENSSL_free(hex);
-		}
-		BN_free(bn);
-	}
+	if (peer_serial_hex(x, id->serial, sizeof(id->serial)) == -1)
+		snprintf(id->serial, sizeof(id->serial), "-");
 	if (X509_digest(x, EVP_sha256(), id->fp, NULL) != 1)
 		memset(id->fp, 0, sizeof(id->fp));
 	ERR_clear_error();

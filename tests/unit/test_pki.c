@@ -131,11 +131,32 @@ teardown(void **state)
 }
 
 /* Run every test; the exit status is the number of failures. */
+/* The serial as every record shows it: BN_bn2hex, whole bytes. */
+static void
+test_serial_hex(void **state)
+{
+	X509	*x = cert("serial", NULL, 0, 0, 1);
+	char	 buf[80], tiny[4];
+
+	(void)state;
+	assert_int_equal(peer_serial_hex(x, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "02");
+	assert_int_equal(ASN1_INTEGER_set_uint64(X509_get_serialNumber(x),
+	    0x0123456789abcdefULL), 1);
+	assert_int_equal(peer_serial_hex(x, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "0123456789ABCDEF");
+	/* cut to the buffer, never past it */
+	assert_int_equal(peer_serial_hex(x, tiny, sizeof(tiny)), 0);
+	assert_string_equal(tiny, "012");
+	X509_free(x);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_refusal_per_ssl),
+		cmocka_unit_test(test_serial_hex),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
