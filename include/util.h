@@ -24,6 +24,7 @@ void	 buf_reset(struct buf *);		/* frees and keeps the cap */
 void	 buf_wipe(struct buf *);		/* OPENSSL_cleanse, then reset */
 
 uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
+uint64_t mix64(uint64_t);			/* splitmix64 finaliser, for seeded hashes */
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {

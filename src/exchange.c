@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "exchange.h"
+#include "util.h"
 
 /* Buckets a new table starts with; it doubles as entries arrive. */
 #define XCH_BUCKETS_MIN	16
@@ -168,18 +169,6 @@ xch_key_pub(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
 	OPENSSL_free(spki);
 }
 
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t
-xch_mix(uint64_t h)
-{
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 /*
  * The bucket of key. Keys are SHA-256 outputs, but a client can grind
  * request bodies until their keys share low bits; the secret seed means
@@ -192,7 +181,7 @@ xch_slot(const struct xch_table *t, const uint8_t key[XCH_KEY_LEN])
 	size_t		 i;
 
 	for (i = 0; i < XCH_KEY_LEN; i += 8)
-		h = xch_mix(h ^ xch_load64(key + i));
+		h = mix64(h ^ xch_load64(key + i));
 	return (size_t)h & (t->nbuckets - 1);
 }
 

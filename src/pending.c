@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "pending.h"
+#include "util.h"
 
 /* Buckets a new table starts with. */
 #define PEND_BUCKETS_MIN	64
@@ -25,32 +26,20 @@ struct pend_table {
 	uint64_t	  seed;
 };
 
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t
-pend_mix(uint64_t h)
-{
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 /* The seeded hash of a key, 8 bytes at a time with its length mixed in. */
 static uint64_t
 pend_hash(uint64_t seed, const uint8_t *k, size_t len)
 {
-	uint64_t	h = pend_mix(seed ^ len), w;
+	uint64_t	h = mix64(seed ^ len), w;
 	size_t		i, n;
 
 	for (i = 0; i < len; i += 8) {
 		n = len - i < 8 ? len - i : 8;
 		w = 0;
 		memcpy(&w, k + i, n);
-		h = pend_mix(h ^ w) + i;
+		h = mix64(h ^ w) + i;
 	}
-	return pend_mix(h ^ seed);
+	return mix64(h ^ seed);
 }
 
 /* See pending.h. */

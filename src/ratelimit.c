@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "ratelimit.h"
+#include "util.h"
 
 #define RL_ADDR_MAX	16
 #define RL_MILLI	1000u
@@ -42,18 +43,6 @@ struct rl_table {
 	TAILQ_HEAD(rl_lru, rl_entry) lru;
 };
 
-/* splitmix64's finaliser: every input bit moves every output bit. */
-static uint64_t
-rl_mix(uint64_t h)
-{
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 /*
  * The hash of an address, keyed by the table's secret seed. Source
  * addresses are the peer's choice (spoofed, or a whole IPv6 prefix): with
@@ -69,9 +58,9 @@ rl_hash(const struct rl_table *t, const uint8_t *a, size_t len)
 		w = 0;
 		for (size_t j = i; j < len && j < i + 8; j++)
 			w = w << 8 | a[j];
-		h = rl_mix(h ^ w);
+		h = mix64(h ^ w);
 	}
-	return (size_t)rl_mix(h);
+	return (size_t)mix64(h);
 }
 
 /* See ratelimit.h. */

@@ -95,6 +95,21 @@ buf_wipe(struct buf *b)
 	buf_reset(b);
 }
 
+/*
+ * splitmix64's finaliser: every input bit moves every output bit. The
+ * seeded hash tables (exchange, pending, ratelimit) mix with it.
+ */
+uint64_t
+mix64(uint64_t h)
+{
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
 /* Milliseconds on CLOCK_MONOTONIC: for deadlines, never for wall time. */
 uint64_t
 mono_ms(void)
