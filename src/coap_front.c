@@ -1,5 +1,5 @@
 /*
- * The CoAP front (design.md 4-6). One libcoap context, driven by libevent
+ * The CoAP front. One libcoap context, driven by libevent
  * through its epoll fd. Every EST request goes through front_handler():
  * a retransmission of a pending request is recognised first (deliver.c);
  * then checks (all piggybacked, never an upstream call when one fails),
@@ -285,7 +285,7 @@ front_authz(const struct front_route *rt)
 }
 
 /*
- * A request refused by the route's policy (issue 5): the answer, a log
+ * A request refused by the route's policy: the answer, a log
  * line with the device identity, the audit record and the counter.
  */
 static void
@@ -1594,7 +1594,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	req_answer_clear(&a);
 	fs = front_sess_get(s);
 	if (fr.draining) {
-		/* design.md 10: leaving; the balancer moves the device on */
+		/* draining: leaving; the balancer moves the device on */
 		req_answer_error(&a, EST_CODE(5, 3), "draining",
 		    "registrar is shutting down, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
@@ -2070,7 +2070,7 @@ front_tls_prepare(SSL *ssl)
 /*
  * Our ClientHello callback on libcoap's DTLS SSL_CTX. libcoap 4.3.1's own
  * one decodes its PEM certificate and key again for every session (about
- * 0.8 ms of CPU, bench.md 2.3); for a PKI-only server it does nothing
+ * 0.8 ms of CPU, make bench B0); for a PKI-only server it does nothing
  * else that front_tls_prepare() does not redo: refuse raw public keys,
  * set the verify mode and depth, then call our additional set-up.
  */
@@ -2563,7 +2563,7 @@ front_libcoap_version(void)
 /*
  * Hand libcoap our certificate and key (PEM buffers of cf) and the
  * context limits of cf. libcoap keeps pointers into cf's buffers until
- * the next call, so cf must stay alive until then (design.md 5.10).
+ * the next call, so cf must stay alive until then.
  */
 static int
 front_apply(struct config *cf)
@@ -2843,7 +2843,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		return -1;
 	}
 	front_blk_limits(cf);
-	/* before any endpoint; no SINGLE_BODY with 4.3.1 (design.md 5.9) */
+	/* before any endpoint; no SINGLE_BODY with 4.3.1 */
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_event_handler(fr.ctx, front_event_cb);
 	coap_register_nack_handler(fr.ctx, front_nack_cb);
@@ -2860,7 +2860,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("cannot create the EST resources");
 		return -1;
 	}
-	/* design.md 2: no epoll fd means a libcoap we cannot drive */
+	/* no epoll fd means a libcoap we cannot drive */
 	if ((fd = coap_context_get_coap_fd(fr.ctx)) == -1) {
 		log_warnx("libcoap was built without epoll support");
 		return -1;
