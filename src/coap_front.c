@@ -136,6 +136,12 @@ struct front_sess {
 	int			 deleted;	/* libcoap freed the session */
 };
 
+/* Pending requests of one device (certificate), over all its sessions. */
+struct front_dev {
+	struct pend_ent		 pe;		/* in fr.devs, by fingerprint */
+	unsigned		 n;
+};
+
 /*
  * One upstream-bound request, from its arrival to its answer. Its CoAP
  * side (ACK, answer message, retransmissions) is d; d is NULL once the
@@ -171,6 +177,7 @@ struct front_req {
 	struct front_req	*leader;	/* set: waits for its answer */
 	LIST_HEAD(, front_req)	 followers;	/* wait for ours */
 	LIST_ENTRY(front_req)	 fentry;	/* in leader->followers */
+	struct front_dev	*dev;		/* its device's count */
 	size_t			 req_len;
 	int			 done;		/* ans is final */
 	struct est_answer	 ans;
@@ -196,6 +203,7 @@ static struct front {
 	struct xch_table	*xch;		/* finished enrollments */
 	struct xch_table	*held;		/* undelivered answers */
 	struct pend_table	*leaders;	/* POSTs upstream, by xkey */
+	struct pend_table	*devs;		/* front_dev by fingerprint */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct front_route	 routes[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
 	struct front_cache	 caches[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
@@ -498,6 +506,45 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	log_info("%s", line);
 }
 
+/* The count record of fs's device, or NULL; made (empty) with make. */
+static struct front_dev *
+front_dev_find(const struct front_sess *fs, int make)
+{
+	struct pend_ent		 probe, *e;
+	struct front_dev	*d;
+
+	if (pend_key(&probe, NULL, fs->id.fp, sizeof(fs->id.fp)) == -1)
+		return NULL;
+	if ((e = pend_find(fr.devs, &probe, NULL)) != NULL)
+		return (struct front_dev *)((char *)e -
+		    offsetof(struct front_dev, pe));
+	if (!make || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->pe = probe;
+	d->pe.linked = 0;
+	pend_insert(fr.devs, &d->pe);
+	return d;
+}
+
+/* Requests of fs's device (all its sessions) waiting for the upstream. */
+static unsigned
+front_dev_pending(const struct front_sess *fs)
+{
+	const struct front_dev *d = front_dev_find(fs, 0);
+
+	return d != NULL ? d->n : 0;
+}
+
+/* One request less for its device; the record goes with the last. */
+static void
+front_dev_put(struct front_dev *d)
+{
+	if (d == NULL || --d->n > 0)
+		return;
+	pend_remove(fr.devs, &d->pe);
+	free(d);
+}
+
 /*
  * Free a request record: answered, or ending unanswered. Followers of a
  * leader that ends unanswered (only at shutdown) are left on their own.
@@ -522,6 +569,7 @@ front_req_free(struct front_req *rq)
 	if (rq->sess->pending > 0)
 		rq->sess->pending--;
 	front_sess_put(rq->sess);
+	front_dev_put(rq->dev);
 	fr.npending--;
 	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	TAILQ_REMOVE(&fr.reqs, rq, entry);
@@ -1428,20 +1476,6 @@ front_blk_who(const struct front_sess *fs, coap_session_t *s,
 	who->src = addr;
 }
 
-/* Requests of fs's device (all its sessions) waiting for the upstream. */
-static unsigned
-front_dev_pending(const struct front_sess *fs)
-{
-	const struct front_req	*rq;
-	unsigned		 n = 0;
-
-	TAILQ_FOREACH(rq, &fr.reqs, entry)
-		if (rq->sess != NULL && memcmp(rq->sess->id.fp, fs->id.fp,
-		    sizeof(fs->id.fp)) == 0)
-			n++;
-	return n;
-}
-
 /*
  * limits.rate_per_source: one token per request from the source address.
  * 0 when allowed, else the Max-Age (seconds) to send with 5.03.
@@ -1813,6 +1847,9 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	fr.npending++;
 	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
 	fs->pending++;
+	/* out of memory it is not counted: the global bounds still hold */
+	if ((rq->dev = front_dev_find(fs, 1)) != NULL)
+		rq->dev->n++;
 
 	b64 = NULL;
 	if ((rq->leader = front_find_leader(rq)) != NULL) {
@@ -2831,7 +2868,8 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	fr.xch = front_xch_new(cf);
 	if ((fr.held = xch_table_new(FRONT_HELD_ENTRIES, FRONT_HELD_BYTES,
 	    EXCHANGE_LIFETIME_MS)) == NULL ||
-	    (fr.leaders = pend_table_new()) == NULL) {
+	    (fr.leaders = pend_table_new()) == NULL ||
+	    (fr.devs = pend_table_new()) == NULL) {
 		log_warnx("out of memory");
 		return -1;
 	}
@@ -2913,6 +2951,7 @@ front_shutdown(void)
 	xch_table_free(fr.xch);
 	xch_table_free(fr.held);
 	pend_table_free(fr.leaders);
+	pend_table_free(fr.devs);
 	rl_table_free(fr.rl);
 	coap_cleanup();
 	gen_unref(fr.cf);
