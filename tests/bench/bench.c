@@ -1589,10 +1589,17 @@ struct flooder {
 	int		 fd;
 	SSL		*ssl;
 	int64_t		 t_start;
+	int		 cookie_sent;	/* the HelloVerifyRequest was answered */
 	int		 saw_server_hello;
 };
 
-/* Note the ServerHello of a flood handshake: time to leave. */
+/* DTLS 1.2: record header, then the handshake message type (RFC 6347 4.1) */
+#define DTLS_RECORD_HEADER	13
+
+/*
+ * Note the HelloVerifyRequest (OpenSSL answers it with the ClientHello
+ * that carries the cookie) and a ServerHello: time to leave.
+ */
 static void
 flood_msg_cb(int write_p, int version, int content_type, const void *buf,
     size_t len, SSL *ssl, void *arg)
@@ -1602,9 +1609,39 @@ flood_msg_cb(int write_p, int version, int content_type, const void *buf,
 
 	(void)version;
 	(void)ssl;
-	if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-	    p[0] == SSL3_MT_SERVER_HELLO)
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len == 0)
+		return;
+	if (p[0] == DTLS1_MT_HELLO_VERIFY_REQUEST)
+		f->cookie_sent = 1;
+	if (p[0] == SSL3_MT_SERVER_HELLO)
 		f->saw_server_hello = 1;
+}
+
+/*
+ * A flood attempt's socket is readable. OpenSSL reads from a memory BIO
+ * that gets the datagrams only until the cookie went out; after that a
+ * datagram is looked at here and never given to OpenSSL, so the attempt
+ * leaves at the server's first flight whatever the rest of the flight
+ * does (with the socket as its BIO, OpenSSL answered a flight that had
+ * arrived whole with an empty certificate, and the server failed that
+ * handshake at once instead of holding it half-open).
+ */
+static void
+flood_read(struct flooder *f)
+{
+	uint8_t	buf[2048];
+	ssize_t	n;
+
+	while ((n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if (!f->cookie_sent) {
+			BIO_write(SSL_get_rbio(f->ssl), buf, (int)n);
+			SSL_connect(f->ssl);
+			continue;
+		}
+		if (n > DTLS_RECORD_HEADER && buf[0] == SSL3_RT_HANDSHAKE &&
+		    buf[DTLS_RECORD_HEADER] == SSL3_MT_SERVER_HELLO)
+			f->saw_server_hello = 1;
+	}
 }
 
 /* Run the flood: -r attempts per second for -t seconds or -N attempts. */
@@ -1619,7 +1656,7 @@ flood_run(struct bench *b)
 	int64_t		 now, next;
 	double		 interval;
 	int		 rc, fd;
-	BIO		*bio;
+	BIO		*bio, *rbio;
 
 	if (b->rate <= 0)
 		bench_errx("-m flood needs -r rate");
@@ -1664,10 +1701,14 @@ flood_run(struct bench *b)
 			fl[nfl].ssl = SSL_new(sctx);
 			fl[nfl].t_start = now;
 			fl[nfl].saw_server_hello = 0;
+			fl[nfl].cookie_sent = 0;
+			/* OpenSSL reads only what flood_read() hands it */
 			bio = BIO_new_dgram(fd, BIO_NOCLOSE);
 			BIO_ctrl(bio, BIO_CTRL_DGRAM_SET_CONNECTED, 0,
 			    res->ai_addr);
-			SSL_set_bio(fl[nfl].ssl, bio, bio);
+			rbio = BIO_new(BIO_s_mem());
+			BIO_set_mem_eof_return(rbio, -1);
+			SSL_set_bio(fl[nfl].ssl, rbio, bio);
 			SSL_set_msg_callback(fl[nfl].ssl, flood_msg_cb);
 			SSL_set_msg_callback_arg(fl[nfl].ssl, &fl[nfl]);
 			SSL_connect(fl[nfl].ssl);
@@ -1684,7 +1725,7 @@ flood_run(struct bench *b)
 		now = now_us();
 		for (i = j = 0; i < nfl; i++) {
 			if (pfd[i].revents & POLLIN)
-				SSL_connect(fl[i].ssl);
+				flood_read(&fl[i]);
 			if (fl[i].saw_server_hello ||
 			    now - fl[i].t_start > 2000000) {
 				if (fl[i].saw_server_hello)
