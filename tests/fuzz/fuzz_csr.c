@@ -7,10 +7,12 @@
  * few device certificates made here, and a fixed tls-unique.
  *
  * Input: 3 header bytes, then the CSR DER.
- *   0     the device certificate (FZ_DEV_*, mod FZ_NDEV)
+ *   0     the device certificate (fz_devs, mod FZ_NDEV; the last: none)
  *   1     the route policy (fz_policies, mod FZ_NPOL)
  *   2     bits 0-2 the operation (mod EST_OP_COUNT), 3 keycheck,
- *         4-5 the tls-unique: 0 none, 1 fz_tlsu, 2 another, 3 36 bytes
+ *         4-5 the tls-unique: 0 none, 1 fz_tlsu, 2 another, 3 36 bytes,
+ *         6 the rest is not DER but names the CSR is made of (fz_build),
+ *         so that mutations reach the name comparisons, not the DER parser
  *
  * Besides "no crash, no leak, errors drained", what passes is checked
  * with rules of our own: no device, no identity; a sen/skg/skc name is
@@ -57,7 +59,7 @@ static const struct {
 	{ "/O=estcoapd test/CN=ldev-0001", "DNS:ldev-0001.devices.example" },
 	/* a subject with a multi-valued RDN and odd spacing, an IP only */
 	{ "/O=Example  Manufacturer/CN=device-0002+serialNumber=SN-0002",
-	  "IP:10.0.0.2" },
+	  "IP:198.51.100.2" },
 };
 #define FZ_NDEV	(NELEM(fz_devs) + 1)	/* the last: no certificate */
 
@@ -106,6 +108,7 @@ static const uint8_t	fz_tlsu[12] = "estcoapd-fz!";
 static const uint8_t	fz_other[36] = "another session, another finished..";
 
 static X509		*fz_dev[NELEM(fz_devs)];
+static EVP_PKEY		*fz_key;	/* signs the CSRs fz_build makes */
 static struct authz	*fz_az[FZ_NPOL];
 
 /* A name from "/A=b/C=d" ("+" joins a multi-valued RDN). */
@@ -179,7 +182,7 @@ fz_init(void)
 		abort();
 	for (size_t i = 0; i < NELEM(fz_devs); i++)
 		fz_dev[i] = fz_device(key, fz_devs[i].subj, fz_devs[i].san);
-	EVP_PKEY_free(key);
+	fz_key = key;
 	for (size_t i = 0; i < FZ_NPOL; i++) {
 		struct errlist	 e = { 0 };
 		cJSON		*o = cJSON_Parse(fz_policies[i].json);
@@ -193,6 +196,140 @@ fz_init(void)
 		errlist_free(&e);
 	}
 	ERR_clear_error();
+}
+
+/* A GENERAL_NAME of type with the string v (any bytes) as its value. */
+static GENERAL_NAME *
+fz_gen(int type, const uint8_t *v, size_t len)
+{
+	GENERAL_NAME	*g = GENERAL_NAME_new();
+	ASN1_STRING	*str = ASN1_STRING_type_new(type == GEN_IPADD ?
+			    V_ASN1_OCTET_STRING : V_ASN1_IA5STRING);
+	ASN1_OBJECT	*oid = NULL;
+	ASN1_TYPE	*val = NULL;
+
+	if (g == NULL || str == NULL || !ASN1_STRING_set(str, v, (int)len))
+		goto fail;
+	if (type == GEN_OTHERNAME) {
+		/* a hardwareModuleName-like otherName with a UTF8String */
+		ASN1_STRING	*u = ASN1_UTF8STRING_new();
+
+		if (u == NULL || !ASN1_STRING_set(u, v, (int)len) ||
+		    (oid = OBJ_txt2obj("1.3.6.1.5.5.7.8.4", 1)) == NULL ||
+		    (val = ASN1_TYPE_new()) == NULL) {
+			ASN1_STRING_free(u);
+			goto fail;
+		}
+		ASN1_TYPE_set(val, V_ASN1_UTF8STRING, u);
+		if (!GENERAL_NAME_set0_othername(g, oid, val))
+			goto fail;
+		ASN1_STRING_free(str);
+		return g;
+	}
+	GENERAL_NAME_set0_value(g, type, str);
+	return g;
+fail:
+	ASN1_OBJECT_free(oid);
+	ASN1_TYPE_free(val);
+	ASN1_STRING_free(str);
+	GENERAL_NAME_free(g);
+	return NULL;
+}
+
+/* Add one SAN extension of names to exts; names is freed. */
+static void
+fz_add_sans(STACK_OF(X509_EXTENSION) *exts, GENERAL_NAMES *names)
+{
+	X509_EXTENSION *e;
+
+	if (names == NULL)
+		return;
+	if ((e = X509V3_EXT_i2d(NID_subject_alt_name, 0, names)) != NULL &&
+	    !sk_X509_EXTENSION_push(exts, e))
+		X509_EXTENSION_free(e);
+	GENERAL_NAMES_free(names);
+}
+
+/*
+ * Make a signed CSR from lines "<kind><value>": S attr=value (a new RDN),
+ * M attr=value (joins the last RDN), D dNSName, E rfc822Name, U URI, I
+ * iPAddress (raw bytes, any length), O otherName, X starts a second SAN
+ * extension, P challengePassword, C ChangeSubjectName. Values are bytes
+ * as they come (NULs, '*', any case). 0 and *der (OPENSSL_free), or -1.
+ */
+static int
+fz_build(const uint8_t *in, size_t len, uint8_t **der, int *dlen)
+{
+	static const char	 kinds[] = "DEUIO";
+	static const int	 types[] = { GEN_DNS, GEN_EMAIL, GEN_URI,
+				    GEN_IPADD, GEN_OTHERNAME };
+	X509_REQ		*r = X509_REQ_new();
+	X509_NAME		*n = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	GENERAL_NAMES		*names = NULL;
+	ASN1_OBJECT		*csn = OBJ_txt2obj("1.3.6.1.5.5.7.7.36", 1);
+	const uint8_t		*end = in + len, *nl, *v;
+	int			 rc = -1;
+
+	*der = NULL;
+	if (r == NULL || n == NULL || exts == NULL || csn == NULL)
+		goto out;
+	for (; in < end; in = nl < end ? nl + 1 : end) {
+		size_t	 vl;
+		char	 attr[32];
+
+		if ((nl = memchr(in, '\n', (size_t)(end - in))) == NULL)
+			nl = end;
+		if (nl == in)
+			continue;		/* an empty line */
+		v = in + 1;
+		vl = (size_t)(nl - v);
+		if (in[0] == 'S' || in[0] == 'M') {
+			const uint8_t *eq = memchr(v, '=', vl);
+
+			if (eq == NULL || (size_t)(eq - v) >= sizeof(attr))
+				continue;
+			memcpy(attr, v, (size_t)(eq - v));
+			attr[eq - v] = '\0';
+			/* an unknown name or bad UTF-8: not added */
+			X509_NAME_add_entry_by_txt(n, attr, MBSTRING_UTF8,
+			    eq + 1, (int)(vl - (size_t)(eq + 1 - v)), -1,
+			    in[0] == 'M' && X509_NAME_entry_count(n) > 0 ?
+			    -1 : 0);
+		} else if (in[0] == 'X') {
+			fz_add_sans(exts, names);
+			names = NULL;
+		} else if (in[0] == 'P' || in[0] == 'C')
+			X509_REQ_add1_attr_by_OBJ(r, in[0] == 'P' ?
+			    OBJ_nid2obj(NID_pkcs9_challengePassword) : csn,
+			    V_ASN1_UTF8STRING, v, (int)vl);
+		else if (in[0] != '\0' && strchr(kinds, in[0]) != NULL) {
+			GENERAL_NAME *g = fz_gen(types[strchr(kinds, in[0]) -
+			    kinds], v, vl);
+
+			if (g == NULL)
+				continue;
+			if ((names == NULL && (names =
+			    sk_GENERAL_NAME_new_null()) == NULL) ||
+			    !sk_GENERAL_NAME_push(names, g))
+				GENERAL_NAME_free(g);
+		}
+	}
+	fz_add_sans(exts, names);
+	if (!X509_REQ_set_subject_name(r, n) || !X509_REQ_set_pubkey(r,
+	    fz_key) || (sk_X509_EXTENSION_num(exts) > 0 &&
+	    !X509_REQ_add_extensions(r, exts)) ||
+	    X509_REQ_sign(r, fz_key, EVP_sha256()) <= 0 ||
+	    (*dlen = i2d_X509_REQ(r, der)) <= 0)
+		goto out;
+	rc = 0;
+out:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(n);
+	X509_REQ_free(r);
+	ASN1_OBJECT_free(csn);
+	ERR_clear_error();
+	return rc;
 }
 
 /* The SAN entries of a CSR; NULL for none (or an undecodable one). */
@@ -348,6 +485,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "wildcard", "template", "change-subject", "no-certificate",
 	    "bad-csr" };
 	const uint8_t		*tlsu = NULL, *der;
+	uint8_t			*built = NULL;
+	int			 blen = 0;
 	const unsigned char	*p;
 	const char		*idr = (const char *)1;
 	X509_REQ		*req;
@@ -381,6 +520,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	der = data + 3;
 	len = size - 3;
+	if (data[2] & 0x40) {
+		if (fz_build(der, len, &built, &blen) == -1)
+			return 0;
+		der = built;
+		len = (size_t)blen;
+	}
 
 	why[0] = '\0';
 	code = authz_check_csr_peer(fz_az[pol], dev, tlsu, tlsulen, keycheck,
@@ -402,8 +547,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (op != EST_OP_SEN && op != EST_OP_SKG && op != EST_OP_SKC))
 			abort();
 	}
-	if (code != 0)
+	if (code != 0) {
+		OPENSSL_free(built);
 		return 0;
+	}
 	/* it passed: was it allowed to? */
 	p = der;
 	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL)
@@ -418,6 +565,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    req, NID_pkcs9_challengePassword, -1) >= 0))
 		fz_check_pop(req, tlsu, tlsulen);
 	X509_REQ_free(req);
+	OPENSSL_free(built);
 	ERR_clear_error();
 	return 0;
 }

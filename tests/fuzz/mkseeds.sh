@@ -208,7 +208,7 @@ cseed skg-template 0 5 $SKG "$tmp/c"
 mkcsr "$tmp/c" '/serialNumber=SN-0001/CN=anything' "DNS:*.wild.example" "" ""
 cseed sen-attribute 0 3 $SEN "$tmp/c"
 mkcsr "$tmp/c" '/O=Example Manufacturer/CN=device-0002+serialNumber=SN-0002' \
-    'IP:10.0.0.2' "" ""
+    'IP:198.51.100.2' "" ""
 cseed sen-multirdn 3 0 $SEN "$tmp/c"
 mkcsr "$tmp/c" "$DEV" "" ZXN0Y29hcGQtZnoh ""
 cseed sen-pop 0 8 $((SEN | KC | TLSU)) "$tmp/c"
@@ -225,4 +225,23 @@ for k in csr-rsa1024 csr-p384 csr-p521 csr-ed25519 csr-rsa3072; do
 	cseed "key-${k#csr-}" 0 10 $((SEN | KC)) "$pki/$k.der"
 	cseed "key-${k#csr-}-default" 0 0 $((SEN | KC)) "$pki/$k.der"
 done
+# the same checks on CSRs made inside the target from names (bit 6)
+# nseed NAME DEV POL OPBYTE LINES: LINES as printf %b reads them
+nseed() {
+	{ printf "\\x$(printf %02x "$2")\\x$(printf %02x "$3")"
+	  printf "\\x$(printf %02x $(($4 | 64)))"; printf '%b' "$5"; } \
+	    >"$csr/$1"
+}
+NDEV='SO=Example Manufacturer\nSserialNumber=SN-0001\nSCN=device-0001\n'
+nseed names-all-sans 0 0 $((SEN | KC)) "${NDEV}Ddevice-0001.devices.example\nD*.wild.example\nI\\xc0\\x00\\x02\\x07\nUurn:dev:sn:SN-0001\nEDev@Devices.Example\nOhwsn-0001\n"
+nseed names-case 0 0 $SKG "${NDEV}D*.WILD.Example\nEDev@devices.EXAMPLE\n"
+nseed names-wild-other 0 0 $SKC "${NDEV}D*.devices.example\n"
+nseed names-nul 0 0 $SEN "${NDEV}Ddevice-0001.devices.example\\x00.evil\n"
+nseed names-two-sans 0 0 $SEN "${NDEV}Ddevice-0001.devices.example\nX\nD*.wild.example\n"
+nseed names-ip-5 0 0 $SEN "${NDEV}I\\xc0\\x00\\x02\\x07\\x00\n"
+nseed names-template 0 5 $SKG "SO=estcoapd test\nSCN=device-0001\nDDEVICE-0001.devices.example\nEdevice-0001@Devices.Example\nUurn:dev:sn:SN-0001\nI\\xc0\\x00\\x02\\x07\n"
+nseed names-attribute 0 3 $SEN "SCN=other\nSserialNumber=SN-0001\nSserialNumber=SN-0001\n"
+nseed names-multirdn 3 0 $SEN "SO=Example Manufacturer\nSCN=device-0002\nMserialNumber=SN-0002\nI\\xc6\\x33\\x64\\x02\n"
+nseed names-pop 0 8 $((SEN | KC | TLSU)) "${NDEV}PZXN0Y29hcGQtZnoh\n"
+nseed names-csn 2 9 $((SREN | TLSU)) "SO=estcoapd test\nSCN=ldev-0001\nDldev-0001.devices.example\nCother\nPZXN0Y29hcGQtZnoh\n"
 echo "seeds: $(ls "$ans" | wc -l) answer, $(ls "$csr" | wc -l) csr"
