@@ -32,7 +32,7 @@
 #include "dtls_resume.h"
 #include "estcoapd.h"
 #include "est_map.h"
-#include "est_req.h"
+#include "answer.h"
 #include "exchange.h"
 #include "gen.h"
 #include "iobatch.h"
@@ -302,7 +302,7 @@ front_deny(const struct front_sess *fs, const struct front_route *rt,
 {
 	char c[8];
 
-	req_answer_error(a, code, reason, why);
+	answer_error(a, code, reason, why);
 	metrics_inc(METRICS_C_AUTHZ_DENIED);
 	log_info("authz: denied peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
 	    "op=%s label=%s code=%s: %s", fs != NULL ? fs->peer : "-",
@@ -575,7 +575,7 @@ front_req_free(struct front_req *rq)
 	TAILQ_REMOVE(&fr.reqs, rq, entry);
 	EVP_PKEY_free(rq->csr_key);
 	free(rq->p7);
-	req_answer_clear(&rq->ans);
+	answer_clear(&rq->ans);
 	rq->magic = 0;
 	free(rq);
 }
@@ -647,7 +647,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	if (r->server != NULL)
 		snprintf(rq->up_server, sizeof(rq->up_server), "%s", r->server);
 	front_upstream_seen(r);
-	req_answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
+	answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
 	    &fr.pol, &der, &derlen);
 	if (r->error != NULL)
 		log_info("req=%llu upstream: %s", (unsigned long long)rq->id,
@@ -786,8 +786,8 @@ front_hold_large(struct front_req *rq)
 	metrics_limit("large_separate");
 	snprintf(d, sizeof(d), "answer of %zu bytes ready: repeat the "
 	    "request", len);
-	req_answer_clear(&rq->ans);
-	req_answer_error(&rq->ans, EST_CODE(5, 3), "held-large", d);
+	answer_clear(&rq->ans);
+	answer_error(&rq->ans, EST_CODE(5, 3), "held-large", d);
 	rq->ans.max_age = FRONT_HELD_MAX_AGE;
 }
 
@@ -841,7 +841,7 @@ front_followers_done(struct front_req *leader)
 		f->orig_req = leader->id;
 		f->orig_ms = at;
 		memcpy(f->orig_serial, serial, sizeof(f->orig_serial));
-		req_answer_clear(&f->ans);
+		answer_clear(&f->ans);
 		f->ans = leader->ans;
 		f->ans.payload = NULL;
 		if (leader->ans.payload != NULL &&
@@ -850,7 +850,7 @@ front_followers_done(struct front_req *leader)
 			memcpy(f->ans.payload, leader->ans.payload,
 			    leader->ans.len);
 		else if (leader->ans.payload != NULL)
-			req_answer_error(&f->ans, EST_CODE(5, 3), "nomem",
+			answer_error(&f->ans, EST_CODE(5, 3), "nomem",
 			    "out of memory");
 		front_finish(f);
 	}
@@ -921,7 +921,7 @@ front_dlv_expired(void *owner)
 		rq->job = NULL;
 		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
 	}
-	req_answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
+	answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
 	    "upstream EST server did not answer in time");
 	front_followers_done(rq);
 	front_finish(rq);
@@ -949,7 +949,7 @@ front_dlv_gone(void *owner)
 	}
 	log_info("req=%llu op=%s cancelled: DTLS session closed",
 	    (unsigned long long)rq->id, rq->op->name);
-	req_answer_clear(&rq->ans);
+	answer_clear(&rq->ans);
 	rq->ans.reason = "cancelled-dtls-closed";
 	front_line(rq);
 	front_req_free(rq);
@@ -1054,7 +1054,7 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 			return -1;
 		stale = 1;
 	}
-	req_answer_body(a, op, resp_cf, c->der, c->len);
+	answer_body(a, op, resp_cf, c->der, c->len);
 	if (a->code >= EST_CODE(3, 0))
 		return 0;		/* e.g. 4.06 for 287 on a bundle */
 	a->max_age = stale ? 0 : (int)((c->expires - now + 999) / 1000);
@@ -1081,7 +1081,7 @@ front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
 			uint64_t keep = a->etag;
 			int	 age = a->max_age;
 
-			req_answer_clear(a);
+			answer_clear(a);
 			a->code = EST_CODE(2, 3);
 			a->etag = keep;
 			a->max_age = age;
@@ -1149,8 +1149,8 @@ front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
 	if (front_plain_rate(s, resp))
 		return;
 	memset(&a, 0, sizeof(a));
-	req_answer_clear(&a);
-	req_answer_error(&a, EST_CODE(4, 1), mcast ? "plain-coap-multicast" :
+	answer_clear(&a);
+	answer_error(&a, EST_CODE(4, 1), mcast ? "plain-coap-multicast" :
 	    "plain-coap", "EST needs coaps: DTLS with a client certificate "
 	    "(RFC 9148 3)");
 	front_peer_str(s, peer, sizeof(peer));
@@ -1163,7 +1163,7 @@ front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
 	}
 	front_req_line(++fr.next_id, NULL, peer, opname, label,
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
-	req_answer_clear(&a);
+	answer_clear(&a);
 }
 
 /*
@@ -1398,7 +1398,7 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	}
 	len = b->len = front_disc_doc(s, &dq, base, plain, b, cap);
 	memset(&a, 0, sizeof(a));
-	req_answer_clear(&a);
+	answer_clear(&a);
 	a.code = EST_CODE(2, 5);
 	a.len = len;
 	a.reason = plain ? "discovery-plain" : "discovery";
@@ -1582,7 +1582,7 @@ front_deliver(struct front_req *rq, coap_resource_t *r, coap_session_t *s,
 	if (rq->d != NULL)
 		return 0;
 	front_req_free(rq);
-	req_answer_error(a, EST_CODE(5, 3), "busy", "cannot queue the request");
+	answer_error(a, EST_CODE(5, 3), "busy", "cannot queue the request");
 	a->max_age = (int)fr.cf->busy_max_age_s;
 	return -1;
 }
@@ -1625,18 +1625,18 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (dlv_repeat(s, req, resp))
 		return;
 	memset(&a, 0, sizeof(a));
-	req_answer_clear(&a);
+	answer_clear(&a);
 	fs = front_sess_get(s);
 	if (fr.draining) {
 		/* draining: leaving; the balancer moves the device on */
-		req_answer_error(&a, EST_CODE(5, 3), "draining",
+		answer_error(&a, EST_CODE(5, 3), "draining",
 		    "registrar is shutting down, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
 		metrics_limit("draining");
 		goto answer;
 	}
 	if ((v = (unsigned)front_rate_check(s)) != 0) {
-		req_answer_error(&a, EST_CODE(5, 3), "rate",
+		answer_error(&a, EST_CODE(5, 3), "rate",
 		    "too many requests from this address, retry later");
 		a.max_age = (int)v;
 		metrics_limit("rate_per_source");
@@ -1650,13 +1650,13 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	coap_get_data(req, &len, &data);
 
 	if ((code = estmap_check(op, &in, &resp_cf, &why)) != 0) {
-		req_answer_error(&a, code, "bad-request", why);
+		answer_error(&a, code, "bad-request", why);
 		goto answer;
 	}
 	/* RFC 7959 2.2: SZX 7 is reserved; libcoap ignores it silently */
 	if ((has_blk1 && (blk1 & 7) == 7) || (copt_uint(req,
 	    COAP_OPTION_BLOCK2, &v) && (v & 7) == 7)) {
-		req_answer_error(&a, EST_CODE(4, 0), "bad-block",
+		answer_error(&a, EST_CODE(4, 0), "bad-block",
 		    "block size exponent 7 is reserved");
 		goto answer;
 	}
@@ -1696,21 +1696,21 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			case BLK_COMPLETE:
 				break;
 			case BLK_GAP:
-				req_answer_error(&a, EST_CODE(4, 8),
+				answer_error(&a, EST_CODE(4, 8),
 				    "block1-gap", "block missing or out of "
 				    "order");
 				goto answer;
 			case BLK_TOO_LARGE:
-				req_answer_error(&a, EST_CODE(4, 13),
+				answer_error(&a, EST_CODE(4, 13),
 				    "too-large", "request body too large");
 				metrics_limit("max_request_body");
 				goto too_large;
 			case BLK_BAD:
-				req_answer_error(&a, EST_CODE(4, 0),
+				answer_error(&a, EST_CODE(4, 0),
 				    "bad-block", "bad block size");
 				goto answer;
 			case BLK_NOMEM:
-				req_answer_error(&a, EST_CODE(5, 3), "busy",
+				answer_error(&a, EST_CODE(5, 3), "busy",
 				    "too many uploads in progress");
 				a.max_age = (int)fr.cf->busy_max_age_s;
 				metrics_limit("block1_budget");
@@ -1719,7 +1719,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			data = body;
 			len = blen;
 		} else if (len > fr.cf->max_request_body) {
-			req_answer_error(&a, EST_CODE(4, 13), "too-large",
+			answer_error(&a, EST_CODE(4, 13), "too-large",
 			    "request body too large");
 			metrics_limit("max_request_body");
 			goto too_large;
@@ -1733,7 +1733,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			char d[sizeof(a.diag)];
 
 			snprintf(d, sizeof(d), "bad CSR: %s", why);
-			req_answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
+			answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
 			goto answer;
 		}
 		/* the route's key policy, CSR identity and PoP linking */
@@ -1758,7 +1758,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			front_answer_now(r, s, req, q, resp, fs, rt, req_cf,
 			    len, &a, has_blk1, blk1, t0);
 			front_audit_memory(fs, rt, fr.next_id, &a, &from);
-			req_answer_clear(&a);
+			answer_clear(&a);
 			EVP_PKEY_free(csr_key);
 			free(body);
 			return;
@@ -1779,7 +1779,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	/* service.audit_fail_closed: no certificate nobody audits */
 	if (op->method == EST_M_POST && fr.cf->audit_fail_closed &&
 	    !audit_writable()) {
-		req_answer_error(&a, EST_CODE(5, 3), "audit",
+		answer_error(&a, EST_CODE(5, 3), "audit",
 		    "audit log unavailable, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
 		metrics_limit("audit");
@@ -1789,7 +1789,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (fs == NULL || fr.npending >= fr.cf->max_pending ||
 	    fs->pending >= fr.cf->max_pending_per_session ||
 	    front_dev_pending(fs) >= fr.cf->max_pending_per_device) {
-		req_answer_error(&a, EST_CODE(5, 3), "busy",
+		answer_error(&a, EST_CODE(5, 3), "busy",
 		    "registrar busy, retry later");
 		a.max_age = (int)fr.cf->busy_max_age_s;
 		metrics_limit(fs == NULL || fr.npending >= fr.cf->max_pending ?
@@ -1806,7 +1806,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (fr.cf->backlog_shed && fr.pool.nrunning >= fr.pool.cap &&
 	    (wait = backlog_wait_ms(&fr.pool, fr.pool.nqueued, t0)) >
 	    front_budget_ms(rt->cfroute)) {
-		req_answer_error(&a, EST_CODE(5, 3), "backlog",
+		answer_error(&a, EST_CODE(5, 3), "backlog",
 		    "upstream busy, retry after Max-Age");
 		a.max_age = front_backlog_max_age(wait);
 		metrics_limit("upstream_backlog");
@@ -1815,7 +1815,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (estmap_upstream_path(estmap_upstream_op(op, fr.cf->routes[
 	    rt->cfroute].up.renew_as_enroll), rt->label, path, sizeof(path)) ==
 	    -1 || (rq = calloc(1, sizeof(*rq))) == NULL) {
-		req_answer_error(&a, EST_CODE(5, 0), "internal",
+		answer_error(&a, EST_CODE(5, 0), "internal",
 		    "internal error");
 		goto answer;
 	}
@@ -1842,7 +1842,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	if (op->method == EST_M_POST)
 		audit_csr_subject(data, len, rq->csr_subject,
 		    sizeof(rq->csr_subject));
-	req_answer_clear(&rq->ans);
+	answer_clear(&rq->ans);
 	TAILQ_INSERT_TAIL(&fr.reqs, rq, entry);
 	fr.npending++;
 	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
@@ -1867,7 +1867,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	}
 	if (op->method == EST_M_POST &&
 	    (b64 = tc_b64_encode(data, len, &b64len)) == NULL) {
-		req_answer_error(&a, EST_CODE(5, 3), "nomem",
+		answer_error(&a, EST_CODE(5, 3), "nomem",
 		    "out of memory");
 		front_req_free(rq);
 		goto answer;
@@ -1890,7 +1890,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			backlog_enter(&fr.pool, &rq->bl, rq, mono_ms());
 			front_pool_gauges();
 		} else {
-			req_answer_error(&a, EST_CODE(5, 2),
+			answer_error(&a, EST_CODE(5, 2),
 			    "upstream-submit", "cannot reach the upstream");
 			free(b64);
 			front_req_free(rq);
@@ -1916,7 +1916,7 @@ too_large:
 answer:
 	front_answer_now(r, s, req, q, resp, fs, rt, req_cf, len, &a,
 	    0, 0, t0);
-	req_answer_clear(&a);
+	answer_clear(&a);
 	EVP_PKEY_free(csr_key);
 	free(body);
 }
@@ -2352,7 +2352,7 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 		front_no_answer(resp);
 		return;
 	}
-	req_answer_error(&a, EST_CODE(4, 4), "unknown-path", "");
+	answer_error(&a, EST_CODE(4, 4), "unknown-path", "");
 	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(404));
 	coap_get_data(req, &len, &data);
 	/* the path is the device's text: printable, no spaces, bounded */
@@ -2478,7 +2478,7 @@ front_cache_done(void *arg, const struct upstream_result *r)
 	front_pool_gauges();
 	front_upstream_seen(r);
 	memset(&a, 0, sizeof(a));
-	req_answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
+	answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
 	    &der, &derlen);
 	if (der != NULL) {
 		front_cache_store(c, der, derlen);
@@ -2502,7 +2502,7 @@ front_cache_done(void *arg, const struct upstream_result *r)
 		    "", c->backoff_ms / 1000, c->fails.fails > 1 ? "" :
 		    "; retried after 1 to 60 s, logged again when it works");
 	}
-	req_answer_clear(&a);
+	answer_clear(&a);
 }
 
 /* Start a background refresh of one cached route. */
@@ -2545,7 +2545,7 @@ front_backlog_visit(struct backlog_ent *e, uint64_t wait, void *arg)
 	log_info("req=%llu peer=%s op=%s refused: %u queued for the upstream, "
 	    "about %llu ms to go", (unsigned long long)rq->id, rq->sess->peer,
 	    rq->op->name, fr.pool.nqueued, (unsigned long long)wait);
-	req_answer_error(&rq->ans, EST_CODE(5, 3), "backlog",
+	answer_error(&rq->ans, EST_CODE(5, 3), "backlog",
 	    "upstream busy, retry after Max-Age");
 	rq->ans.max_age = front_backlog_max_age(wait);
 	metrics_limit("upstream_backlog");
@@ -2762,7 +2762,7 @@ front_drain_cutoff(void)
 		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
 		log_warnx("req=%llu peer=%s op=%s cut off by the drain timeout",
 		    (unsigned long long)rq->id, rq->sess->peer, rq->op->name);
-		req_answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
+		answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
 		    "registrar is shutting down, retry later");
 		rq->ans.max_age = (int)fr.cf->busy_max_age_s;
 		front_followers_done(rq);
@@ -2927,7 +2927,7 @@ front_shutdown(void)
 	while ((rq = TAILQ_FIRST(&fr.reqs)) != NULL) {
 		log_info("req=%llu op=%s cancelled: shutting down",
 		    (unsigned long long)rq->id, rq->op->name);
-		req_answer_clear(&rq->ans);
+		answer_clear(&rq->ans);
 		rq->ans.reason = "cancelled-shutdown";
 		front_line(rq);
 		front_req_free(rq);

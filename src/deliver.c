@@ -17,7 +17,7 @@
 #include <openssl/crypto.h>
 
 #include "deliver.h"
-#include "est_req.h"
+#include "answer.h"
 #include "log.h"
 #include "pending.h"
 #include "reply.h"
@@ -117,7 +117,7 @@ dlv_free(struct dlv *d)
 	coap_delete_string(d->query);
 	if (d->ans.payload != NULL)
 		OPENSSL_cleanse(d->ans.payload, d->ans.len);
-	req_answer_clear(&d->ans);
+	answer_clear(&d->ans);
 	free(d);
 }
 
@@ -230,7 +230,7 @@ dlv_new(coap_session_t *s, coap_resource_t *r, const coap_pdu_t *req,
 
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return NULL;
-	req_answer_clear(&d->ans);
+	answer_clear(&d->ans);
 	if ((d->tmr = event_new(dl.base, -1, 0, dlv_timer_cb, d)) == NULL ||
 	    (d->kreq = coap_pdu_duplicate(req, s, tok.length, tok.s, NULL)) ==
 	    NULL ||

@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 
 #include "estcoapd.h"
-#include "est_req.h"
+#include "answer.h"
 #include "log.h"
 #include "reply.h"
 

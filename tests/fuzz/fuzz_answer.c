@@ -1,5 +1,5 @@
 /*
- * libFuzzer target: the upstream answer path, req_answer_upstream(), as
+ * libFuzzer target: the upstream answer path, answer_upstream(), as
  * the front calls it when the EST server has answered: status mapping,
  * Content-Type check, base64, DER checks, the single-certificate form
  * and, for skg/skc, multipart/mixed with the key made PKCS#8.
@@ -30,7 +30,7 @@
 
 #include "estcoapd.h"
 #include "est_map.h"
-#include "est_req.h"
+#include "answer.h"
 #include "log.h"
 #include "multipart.h"
 #include "transcode.h"
@@ -241,13 +241,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pol.max_body = flags & 0x40 ? 512 : 65536;
 
 	memset(&a, 0, sizeof(a));
-	req_answer_upstream(&a, op, resp_cf, flags & 8 ? fz_key : NULL, &r,
+	answer_upstream(&a, op, resp_cf, flags & 8 ? fz_key : NULL, &r,
 	    &pol, flags & 0x20 ? NULL : &der, &derlen);
 	fz_check(op, resp_cf, (flags & 8) != 0, &a, der, derlen);
 	if (ERR_peek_error() != 0)
 		abort();	/* every OpenSSL error is drained */
 	free(der);
-	req_answer_clear(&a);
+	answer_clear(&a);
 	free(body);
 	free(ctype);
 	return 0;

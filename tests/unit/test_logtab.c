@@ -1,7 +1,7 @@
 /*
  * The reason= words and audit events of src/logtab.c are the ones the
  * code uses. A request's reason is a string literal passed to a function
- * with a parameter "const char *reason" (req_answer_error, front_deny and
+ * with a parameter "const char *reason" (answer_error, front_deny and
  * any wrapper written like them; the functions in not_reasons[] take other
  * kinds of reason) or assigned to a .reason or ->reason; an audit event is
  * audit_start's first argument or an "event" written as JSON text. Every such word needs a row, and every row
@@ -370,13 +370,13 @@ test_logtab_scanner(void **state)
 {
 	static struct found	 f;
 	char			 text[] =
-	    "/* req_answer_error(a, c, \"no\", d) */\n"
+	    "/* answer_error(a, c, \"no\", d) */\n"
 	    "static void\nreq_answer_error(struct est_answer *a, unsigned "
 	    "code,\n    const char *reason, const char *diag)\n{\n}\n"
 	    "audit_denied(const char *peer, const char *reason)\n"
 	    "audit_denied_not(int x, const char *reason)\n"
 	    "front_x(const char *reasons)\n"
-	    "req_answer_error(a, f(x, y), \"one\", \"diag\");\n"
+	    "answer_error(a, f(x, y), \"one\", \"diag\");\n"
 	    "// a->reason = \"no\";\n"
 	    "a.reason = s ? \"two\" : \"three\"; seasons = \"no\";\n"
 	    "front_deny(fs, rt, code, c ? \"four\" : \"five\", why, a);\n";
@@ -387,11 +387,11 @@ test_logtab_scanner(void **state)
 	strip_comments(text);
 	scan_defs(text, &sk);
 	assert_int_equal(sk.n, 2);
-	assert_string_equal(sk.s[0].name, "req_answer_error");
+	assert_string_equal(sk.s[0].name, "answer_error");
 	assert_int_equal(sk.s[0].arg, 2);
 	assert_string_equal(sk.s[1].name, "audit_denied_not");
 	assert_int_equal(sk.s[1].arg, 1);
-	scan_calls(text, "req_answer_error", 2, &f, "t");
+	scan_calls(text, "answer_error", 2, &f, "t");
 	scan_calls(text, "front_deny", 3, &f, "t");
 	scan_assign(text, &f, "t");
 	assert_int_equal(f.n, 5);

@@ -12,7 +12,7 @@
 
 #include "estcoapd.h"
 #include "est_map.h"
-#include "est_req.h"
+#include "answer.h"
 #include "keyconv.h"
 #include "log.h"
 #include "multipart.h"
@@ -21,7 +21,7 @@
 
 /* Free the payload (wiped: it may hold a server-generated key). */
 void
-req_answer_clear(struct est_answer *a)
+answer_clear(struct est_answer *a)
 {
 	if (a->payload != NULL)
 		OPENSSL_clear_free(a->payload, a->len);
@@ -32,10 +32,10 @@ req_answer_clear(struct est_answer *a)
 
 /* An error answer with a diagnostic payload (RFC 7252 5.5.2). */
 void
-req_answer_error(struct est_answer *a, unsigned code, const char *reason,
+answer_error(struct est_answer *a, unsigned code, const char *reason,
     const char *diag)
 {
-	req_answer_clear(a);
+	answer_clear(a);
 	a->code = code;
 	a->reason = reason;
 	snprintf(a->diag, sizeof(a->diag), "%s", diag != NULL ? diag : "");
@@ -47,7 +47,7 @@ req_answer_error(struct est_answer *a, unsigned code, const char *reason,
  * CA to look at. why never holds body bytes (it may be a key).
  */
 static void
-req_answer_refused(struct est_answer *a, const struct est_op *op,
+answer_refused(struct est_answer *a, const struct est_op *op,
     const struct upstream_result *r, const char *reason, const char *what,
     const char *why)
 {
@@ -59,12 +59,12 @@ req_answer_refused(struct est_answer *a, const struct est_op *op,
 	    r->server != NULL ? r->server : "(unknown)", op->up_path, what,
 	    why);
 	snprintf(d, sizeof(d), "upstream %s: %s", what, why);
-	req_answer_error(a, EST_CODE(5, 2), reason, d);
+	answer_error(a, EST_CODE(5, 2), reason, d);
 }
 
 /* The answer to a GET or POST op from a validated DER body. */
 static void
-req_answer_der(struct est_answer *a, const struct est_op *op,
+answer_der(struct est_answer *a, const struct est_op *op,
     unsigned resp_cf, EVP_PKEY *match, const uint8_t *der, size_t len)
 {
 	unsigned	 ok = op->method == EST_M_GET ? EST_CODE(2, 5) :
@@ -73,7 +73,7 @@ req_answer_der(struct est_answer *a, const struct est_op *op,
 	uint8_t		*cert;
 	size_t		 certlen;
 
-	req_answer_clear(a);
+	answer_clear(a);
 	if (resp_cf == CF_PKIX_CERT) {
 		if (tc_pkcs7_pick_cert(der, len, match, &cert, &certlen,
 		    &why) == -1) {
@@ -84,11 +84,11 @@ req_answer_der(struct est_answer *a, const struct est_op *op,
 			 * 22 is the one that does).
 			 */
 			if (op->id == EST_OP_CRTS)
-				req_answer_error(a, EST_CODE(4, 6),
+				answer_error(a, EST_CODE(4, 6),
 				    "accept-287-several-certs", "CA bundle "
 				    "holds several certificates; use 281");
 			else
-				req_answer_error(a, EST_CODE(5, 2),
+				answer_error(a, EST_CODE(5, 2),
 				    "no-matching-cert", "upstream returned "
 				    "no certificate for the CSR key");
 			return;
@@ -97,7 +97,7 @@ req_answer_der(struct est_answer *a, const struct est_op *op,
 		a->len = certlen;
 	} else {
 		if ((a->payload = malloc(len > 0 ? len : 1)) == NULL) {
-			req_answer_error(a, EST_CODE(5, 3), "nomem",
+			answer_error(a, EST_CODE(5, 3), "nomem",
 			    "out of memory");
 			return;
 		}
@@ -109,12 +109,12 @@ req_answer_der(struct est_answer *a, const struct est_op *op,
 	a->reason = "ok";
 }
 
-/* See est_req.h. */
+/* See answer.h. */
 void
-req_answer_body(struct est_answer *a, const struct est_op *op,
+answer_body(struct est_answer *a, const struct est_op *op,
     unsigned resp_cf, const uint8_t *der, size_t len)
 {
-	req_answer_der(a, op, resp_cf, NULL, der, len);
+	answer_der(a, op, resp_cf, NULL, der, len);
 }
 
 /* Which of the two serverkeygen parts a Content-Type names. */
@@ -235,7 +235,7 @@ req_keygen_parts(const struct upstream_result *r, size_t max,
  * back in *derp for the audit log.
  */
 static void
-req_answer_keygen(struct est_answer *a, const struct est_op *op,
+answer_keygen(struct est_answer *a, const struct est_op *op,
     const struct upstream_result *r, const struct req_policy *pol,
     uint8_t **derp, size_t *derlenp)
 {
@@ -257,10 +257,10 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 	} else
 		items[1] = (struct mp_item){ CF_PKCS7_CERTS, kg.p7, kg.p7len };
 	if ((out = mp_cbor_encode(items, 2, &outlen)) == NULL) {
-		req_answer_error(a, EST_CODE(5, 3), "nomem", "out of memory");
+		answer_error(a, EST_CODE(5, 3), "nomem", "out of memory");
 		goto out;
 	}
-	req_answer_clear(a);
+	answer_clear(a);
 	a->code = EST_CODE(2, 4);
 	a->cf = CF_MULTIPART_CORE;
 	a->payload = out;
@@ -273,16 +273,16 @@ req_answer_keygen(struct est_answer *a, const struct est_op *op,
 	}
 	goto out;
 bad:
-	req_answer_refused(a, op, r, "upstream-bad-multipart",
+	answer_refused(a, op, r, "upstream-bad-multipart",
 	    "malformed multipart answer", why);
 out:
 	req_keygen_free(&kg);
 	free(cert);
 }
 
-/* See est_req.h. */
+/* See answer.h. */
 void
-req_answer_upstream(struct est_answer *a, const struct est_op *op,
+answer_upstream(struct est_answer *a, const struct est_op *op,
     unsigned resp_cf, EVP_PKEY *csr_key, const struct upstream_result *r,
     const struct req_policy *pol, uint8_t **derp, size_t *derlenp)
 {
@@ -296,7 +296,7 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 
 	if (derp != NULL)
 		*derp = NULL;
-	req_answer_clear(a);
+	answer_clear(a);
 	o = r->end == UPSTREAM_OK ? EST_UP_HTTP : r->end == UPSTREAM_TIMEOUT ?
 	    EST_UP_TIMEOUT : EST_UP_FAILED;
 	estmap_http_to_coap(op, o, r->status, r->retry_after,
@@ -304,10 +304,10 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 
 	if (!m.use_body) {
 		if (o == EST_UP_TIMEOUT)
-			req_answer_error(a, m.code, "upstream-timeout",
+			answer_error(a, m.code, "upstream-timeout",
 			    "upstream EST server did not answer in time");
 		else if (o == EST_UP_FAILED)
-			req_answer_error(a, m.code, "upstream-failed",
+			answer_error(a, m.code, "upstream-failed",
 			    "upstream EST server unreachable or failed");
 		else if (op->id == EST_OP_ATT && r->status == 204 &&
 		    m.code == EST_CODE(2, 5)) {
@@ -315,10 +315,10 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 			 * §4.5, or the empty SEQUENCE with est.att_on_204
 			 * "empty" (doc/conformance.md case 17) */
 			if (pol->att_204_empty)
-				req_answer_der(a, op, resp_cf, NULL, empty_seq,
+				answer_der(a, op, resp_cf, NULL, empty_seq,
 				    sizeof(empty_seq));
 			else
-				req_answer_error(a, EST_CODE(4, 4),
+				answer_error(a, EST_CODE(4, 4),
 				    "no-csrattrs", "no CSR attributes");
 			return;
 		} else {
@@ -333,28 +333,28 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 			if (d[0] == '\0')
 				snprintf(d, sizeof(d), "upstream answered "
 				    "HTTP %ld", r->status);
-			req_answer_error(a, m.code, "upstream-status", d);
+			answer_error(a, m.code, "upstream-status", d);
 		}
 		a->max_age = m.max_age;
 		return;
 	}
 
 	if (op->id == EST_OP_SKG || op->id == EST_OP_SKC) {
-		req_answer_keygen(a, op, r, pol, derp, derlenp);
+		answer_keygen(a, op, r, pol, derp, derlenp);
 		return;
 	}
 	/* a 2xx with a body: check type, decode, validate */
 	want = op->id == EST_OP_ATT ? "application/csrattrs" :
 	    "application/pkcs7-mime";
 	if (r->ctype == NULL || !tc_ctype_is(r->ctype, want)) {
-		req_answer_refused(a, op, r, "upstream-bad-type",
+		answer_refused(a, op, r, "upstream-bad-type",
 		    "wrong content type", r->ctype != NULL ? "not the EST one" :
 		    "none");
 		return;
 	}
 	if (tc_b64_decode((const char *)r->body, r->body_len, pol->max_body,
 	    &der, &derlen, &why) == -1) {
-		req_answer_refused(a, op, r, "upstream-bad-base64",
+		answer_refused(a, op, r, "upstream-bad-base64",
 		    "body is not valid base64", why);
 		return;
 	}
@@ -366,13 +366,13 @@ req_answer_upstream(struct est_answer *a, const struct est_op *op,
 		n = tc_pkcs7_certs_check(der, derlen, &ncerts, &why);
 	}
 	if (n == -1) {
-		req_answer_refused(a, op, r, "upstream-bad-der",
+		answer_refused(a, op, r, "upstream-bad-der",
 		    op->id == EST_OP_ATT ? "CSR attributes are malformed" :
 		    "PKCS#7 is malformed or holds no certificate", why);
 		free(der);
 		return;
 	}
-	req_answer_der(a, op, resp_cf, csr_key, der, derlen);
+	answer_der(a, op, resp_cf, csr_key, der, derlen);
 	if (derp != NULL) {
 		*derp = der;
 		*derlenp = derlen;

@@ -2,8 +2,8 @@
  * What the device is told: the answer of one EST request, built from an
  * upstream result or a cached body. No libcoap and no sockets here.
  */
-#ifndef ESTCOAPD_EST_REQ_H
-#define ESTCOAPD_EST_REQ_H
+#ifndef ESTCOAPD_ANSWER_H
+#define ESTCOAPD_ANSWER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 struct est_op;
 struct upstream_result;
 
-/* One CoAP answer; payload is owned and freed by req_answer_clear(). */
+/* One CoAP answer; payload is owned and freed by answer_clear(). */
 struct est_answer {
 	unsigned	 code;		/* CoAP code, EST_CODE(c, dd) */
 	int		 cf;		/* Content-Format, -1 for none */
@@ -32,8 +32,8 @@ struct req_policy {
 	size_t		 max_body;	/* bytes of a decoded upstream body */
 };
 
-void	req_answer_clear(struct est_answer *);
-void	req_answer_error(struct est_answer *, unsigned code, const char *reason,
+void	answer_clear(struct est_answer *);
+void	answer_error(struct est_answer *, unsigned code, const char *reason,
 	    const char *diag);
 
 /*
@@ -42,12 +42,12 @@ void	req_answer_error(struct est_answer *, unsigned code, const char *reason,
  * for CF 287. The decoded upstream DER is also handed back in *der (owned
  * by the caller, may be NULL) so that GET answers can be cached.
  */
-void	req_answer_upstream(struct est_answer *, const struct est_op *,
+void	answer_upstream(struct est_answer *, const struct est_op *,
 	    unsigned resp_cf, EVP_PKEY *csr_key, const struct upstream_result *,
 	    const struct req_policy *, uint8_t **der, size_t *derlen);
 
 /* The answer to a GET op from an already validated DER body (cache). */
-void	req_answer_body(struct est_answer *, const struct est_op *,
+void	answer_body(struct est_answer *, const struct est_op *,
 	    unsigned resp_cf, const uint8_t *der, size_t len);
 
 #endif
