@@ -43,6 +43,7 @@
 #include "ratelimit.h"
 #include "reply.h"
 #include "reqline.h"
+#include "route.h"
 #include "streak.h"
 #include "transcode.h"
 #include "upstream.h"
@@ -78,7 +79,7 @@
 #define FRONT_CACHE_TAGS	4
 
 /* crts and att answers, kept while fresh so they go out piggybacked. */
-struct front_cache {
+struct est_cache {
 	uint8_t			*der;		/* validated upstream DER */
 	size_t			 len;
 	uint64_t		 expires;	/* mono_ms */
@@ -95,21 +96,6 @@ struct front_cache {
 		uint64_t	 etag;
 	}			 tags[FRONT_CACHE_TAGS];
 	unsigned		 ntags;
-};
-
-/* Most CA labels one registrar serves (est.labels). */
-#define FRONT_MAX_LABELS	CONFIG_MAX_LABELS
-
-/*
- * One served path: an operation under the default root or under a CA
- * label (RFC 7030 3.2.2). The resource's user data points here.
- */
-struct front_route {
-	const struct est_op	*op;
-	size_t			 cfroute;	/* index of cf->routes (stable:
-						   labels are restart-only) */
-	char			 label[CONFIG_LABEL_MAX + 1];	/* "": default */
-	struct front_cache	*cache;		/* GET ops: this route's cache */
 };
 
 /* Per DTLS session: who the device is and what it has pending. */
@@ -153,7 +139,7 @@ struct front_req {
 	TAILQ_ENTRY(front_req)	 entry;
 	uint64_t		 id;
 	const struct est_op	*op;
-	const struct front_route *route;
+	const struct route *route;
 	struct dlv		*d;		/* NULL: session gone */
 	struct front_sess	*sess;		/* referenced (refs) */
 	struct upstream_job	*job;		/* NULL when not running */
@@ -205,8 +191,8 @@ static struct front {
 	struct pend_table	*leaders;	/* POSTs upstream, by xkey */
 	struct pend_table	*devs;		/* front_dev by fingerprint */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
-	struct front_route	 routes[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
-	struct front_cache	 caches[(1 + FRONT_MAX_LABELS) * EST_OP_COUNT];
+	struct route	 routes[(1 + ROUTE_MAX_LABELS) * EST_OP_COUNT];
+	struct est_cache	 caches[(1 + ROUTE_MAX_LABELS) * EST_OP_COUNT];
 	size_t			 nroutes;
 	TAILQ_HEAD(, front_req)	 reqs;
 	LIST_HEAD(, front_sess)	 sessions;
@@ -226,7 +212,7 @@ static struct front {
  */
 static SSL_CTX	*front_dtls_ctx;
 
-static void	front_cache_refresh(struct front_route *);
+static void	front_cache_refresh(struct route *);
 static void	front_upstream_seen(const struct upstream_result *);
 static void	front_finish(struct front_req *);
 static void	front_followers_done(struct front_req *);
@@ -287,7 +273,7 @@ front_ssl(coap_session_t *s)
 
 /* The device policy of a route. */
 static const struct authz *
-front_authz(const struct front_route *rt)
+front_authz(const struct route *rt)
 {
 	return fr.cf->routes[rt->cfroute].auth;
 }
@@ -297,7 +283,7 @@ front_authz(const struct front_route *rt)
  * line with the device identity, the audit record and the counter.
  */
 static void
-front_deny(const struct front_sess *fs, const struct front_route *rt,
+front_deny(const struct front_sess *fs, const struct route *rt,
     unsigned code, const char *reason, const char *why, struct est_answer *a)
 {
 	char c[8];
@@ -321,7 +307,7 @@ front_deny(const struct front_sess *fs, const struct front_route *rt,
  */
 static int
 front_authorize(struct front_sess *fs, coap_session_t *s,
-    const struct front_route *rt, struct est_answer *a)
+    const struct route *rt, struct est_answer *a)
 {
 	const struct authz	*az = front_authz(rt);
 	SSL			*ssl = front_ssl(s);
@@ -593,7 +579,7 @@ front_req_from(void *arg)
 
 /* The name of the cache c in log lines: "crts", "label/att". */
 static const char *
-front_cache_name(const struct front_cache *c, char *buf, size_t len)
+front_cache_name(const struct est_cache *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "?");
 	for (size_t i = 0; i < fr.nroutes; i++)
@@ -610,7 +596,7 @@ front_cache_name(const struct front_cache *c, char *buf, size_t len)
  * of failed refreshes is over (one line for the whole run).
  */
 static void
-front_cache_store(struct front_cache *c, uint8_t *der, size_t len)
+front_cache_store(struct est_cache *c, uint8_t *der, size_t len)
 {
 	unsigned	n;
 	uint64_t	ms;
@@ -636,7 +622,7 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	struct front_req	*rq = front_req_from(arg);
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
-	struct front_cache	*c = rq->route->cache;
+	struct est_cache	*c = rq->route->cache;
 
 	rq->job = NULL;			/* upstream frees it after we return */
 	/* only an HTTP answer tells how long the CA takes */
@@ -959,7 +945,7 @@ front_dlv_gone(void *owner)
 static void
 front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp, struct front_sess *fs,
-    const struct front_route *rt, int req_cf, size_t req_len,
+    const struct route *rt, int req_cf, size_t req_len,
     struct est_answer *a, int has_block1, uint32_t block1, uint64_t t0)
 {
 	struct reply_to	to = { .res = r, .req = req, .query = q,
@@ -1006,7 +992,7 @@ front_find_leader(const struct front_req *rq)
  * 0 if it cannot be computed.
  */
 static uint64_t
-front_cache_etag(struct front_cache *c, const struct est_answer *a)
+front_cache_etag(struct est_cache *c, const struct est_answer *a)
 {
 	uint64_t	etag;
 	unsigned	i;
@@ -1033,11 +1019,11 @@ front_cache_etag(struct front_cache *c, const struct est_answer *a)
  * it gets 2.03 Valid (RFC 7252 5.10.6). 0 answered, -1 go upstream.
  */
 static int
-front_cache_answer(const coap_pdu_t *req, const struct front_route *rt,
+front_cache_answer(const coap_pdu_t *req, const struct route *rt,
     unsigned resp_cf, struct est_answer *a)
 {
 	const struct est_op	*op = rt->op;
-	struct front_cache	*c = rt->cache;
+	struct est_cache	*c = rt->cache;
 	uint64_t		 now = mono_ms();
 	uint64_t		 stale_until;
 	coap_opt_iterator_t	 it;
@@ -1231,8 +1217,8 @@ front_coaps_base(coap_session_t *s, char *buf, size_t bufsz)
  * policy, so that each is verified once.
  */
 struct front_disc_seen {
-	const struct authz	*az[FRONT_MAX_LABELS + 1];
-	int			 ok[FRONT_MAX_LABELS + 1];
+	const struct authz	*az[ROUTE_MAX_LABELS + 1];
+	int			 ok[ROUTE_MAX_LABELS + 1];
 	size_t			 n;
 	int			 revoked;	/* -1: not known yet */
 };
@@ -1242,7 +1228,7 @@ struct front_disc_seen {
  * let an operation there through? Discovery lists only those links.
  */
 static int
-front_disc_may(coap_session_t *s, const struct front_route *rt,
+front_disc_may(coap_session_t *s, const struct route *rt,
     struct front_disc_seen *seen)
 {
 	const struct authz	*az = front_authz(rt);
@@ -1289,7 +1275,7 @@ front_disc_doc(coap_session_t *s, const struct disc_query *dq,
 	seen.revoked = -1;
 	b->data[0] = '\0';
 	for (size_t i = 0; i < fr.nroutes; i++) {
-		const struct front_route *rt = &fr.routes[i];
+		const struct route *rt = &fr.routes[i];
 
 		snprintf(href, sizeof(href), "/.well-known/est%s%s/%s",
 		    rt->label[0] != '\0' ? "/" : "", rt->label, rt->op->name);
@@ -1540,7 +1526,7 @@ front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a,
  * number id): which exchange it repeats, and its certificate.
  */
 static void
-front_audit_memory(const struct front_sess *fs, const struct front_route *rt,
+front_audit_memory(const struct front_sess *fs, const struct route *rt,
     uint64_t id, const struct est_answer *a, const struct xch_answer *from)
 {
 	struct audit_repeat ar = { id, a->reason, from->origin_req,
@@ -1595,7 +1581,7 @@ static void
 front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
-	const struct front_route *rt = coap_resource_get_userdata(r);
+	const struct route *rt = coap_resource_get_userdata(r);
 	const struct est_op	*op = rt->op;
 	struct front_sess	*fs;
 	struct front_req	*rq;
@@ -2387,7 +2373,7 @@ front_resources(void)
 	for (int i = 0; i < EST_OP_COUNT; i++) {
 		const struct est_op	*op = estmap_op_by_id(i);
 		const char		*label = fr.cf->routes[n].label;
-		struct front_route	*route;
+		struct route	*route;
 		coap_resource_t		*r;
 		coap_str_const_t	*p;
 		char			 rt[40];
@@ -2465,9 +2451,9 @@ front_resources(void)
 static void
 front_cache_done(void *arg, const struct upstream_result *r)
 {
-	struct front_route	*rt = arg;
+	struct route	*rt = arg;
 	const struct est_op	*op = rt->op;
-	struct front_cache	*c = rt->cache;
+	struct est_cache	*c = rt->cache;
 	struct est_answer	 a;
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
@@ -2507,9 +2493,9 @@ front_cache_done(void *arg, const struct upstream_result *r)
 
 /* Start a background refresh of one cached route. */
 static void
-front_cache_refresh(struct front_route *rt)
+front_cache_refresh(struct route *rt)
 {
-	struct front_cache	*c = rt->cache;
+	struct est_cache	*c = rt->cache;
 	char			 path[128];
 
 	if (c == NULL || c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
@@ -2573,7 +2559,7 @@ front_tick(void)
 	dlv_tick(now);
 	/* refresh crts/att in the last fifth of their life, or when empty */
 	for (size_t i = 0; i < fr.nroutes; i++) {
-		struct front_cache	*c = fr.routes[i].cache;
+		struct est_cache	*c = fr.routes[i].cache;
 		uint64_t		 ttl = fr.cf->cache_ttl_s * 1000ULL;
 
 		if (c == NULL || ttl == 0)
