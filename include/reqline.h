@@ -49,6 +49,12 @@ struct reqline {
  */
 size_t	reqline_format(char *buf, size_t len, const struct reqline *);
 
+/*
+ * The end of a request: count it in requests_total (op "unknown" for a
+ * path we do not serve, one starting with '/') and log its line.
+ */
+void	reqline_emit(const struct reqline *);
+
 /* Room for any line: a 256-byte Subject fully escaped, and the rest. */
 #define REQLINE_MAX	1024
 

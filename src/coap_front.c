@@ -480,16 +480,13 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
     size_t req_len,
     long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
 {
-	char		line[REQLINE_MAX];
 	struct reqline	l = { id, fs != NULL ? fs->peer : peer, fs != NULL ?
 			    fs->id.subject : NULL, opname, label, method,
 			    req_cf, req_len, up_status, up_status != 0 ||
 			    up_ms != 0, up_ms, a->code, a->len, mono_ms() - t0,
 			    a->reason };
 
-	metrics_request(opname[0] == '/' ? "unknown" : opname, label, a->code);
-	reqline_format(line, sizeof(line), &l);
-	log_info("%s", line);
+	reqline_emit(&l);
 }
 
 /* The count record of fs's device, or NULL; made (empty) with make. */

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "est_map.h"
+#include "log.h"
+#include "metrics.h"
 #include "reqline.h"
 
 #define NELEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -115,4 +117,15 @@ reqline_format(char *buf, size_t len, const struct reqline *l)
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+void
+reqline_emit(const struct reqline *l)
+{
+	char	line[REQLINE_MAX];
+
+	metrics_request(l->op[0] == '/' ? "unknown" : l->op, l->label,
+	    l->coap);
+	reqline_format(line, sizeof(line), l);
+	log_info("%s", line);
 }
