@@ -24,6 +24,7 @@
 #include "authz.h"
 #include "backlog.h"
 #include "block1.h"
+#include "cache.h"
 #include "coap_opt.h"
 #include "coap_front.h"
 #include "config.h"
@@ -55,14 +56,8 @@
 /* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
 #define EXCHANGE_LIFETIME_MS	247000
 
-/* Longest pause between failed background refreshes of crts / att. */
-#define CACHE_BACKOFF_MAX_MS	60000
-
 /* Extra time the request deadline gives curl to report its own timeout. */
 #define DEADLINE_SLACK_MS	3000
-
-/* Room for "label/op", the name of a cache in the log. */
-#define FRONT_CACHE_NAME	(CONFIG_LABEL_MAX + 8)
 
 /*
  * Answers held for a device that could not take them (it left, or a
@@ -74,29 +69,6 @@
 
 /* Max-Age of the 5.03 that tells a device to ask again for a held answer. */
 #define FRONT_HELD_MAX_AGE	1
-
-/* Formats one cached answer goes out in whose ETag is remembered. */
-#define FRONT_CACHE_TAGS	4
-
-/* crts and att answers, kept while fresh so they go out piggybacked. */
-struct est_cache {
-	uint8_t			*der;		/* validated upstream DER */
-	size_t			 len;
-	uint64_t		 expires;	/* mono_ms */
-	struct upstream_job	*refresh;	/* a refresh in flight */
-	struct backlog_ent	 bl;		/* its place in the pool */
-	uint64_t		 retry_at;	/* mono_ms: no refresh before */
-	uint32_t		 backoff_ms;	/* after failures, doubling */
-	struct streak		 fails;		/* failed refreshes in a row */
-	int			 stale_logged;	/* once per run of failures */
-	/* ETag per representation of der, computed once per fill (B1) */
-	struct {
-		unsigned	 cf;
-		size_t		 len;
-		uint64_t	 etag;
-	}			 tags[FRONT_CACHE_TAGS];
-	unsigned		 ntags;
-};
 
 /* Per DTLS session: who the device is and what it has pending. */
 struct front_sess {
@@ -192,7 +164,6 @@ static struct front {
 	struct pend_table	*devs;		/* front_dev by fingerprint */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct route	 routes[(1 + ROUTE_MAX_LABELS) * EST_OP_COUNT];
-	struct est_cache	 caches[(1 + ROUTE_MAX_LABELS) * EST_OP_COUNT];
 	size_t			 nroutes;
 	TAILQ_HEAD(, front_req)	 reqs;
 	LIST_HEAD(, front_sess)	 sessions;
@@ -212,7 +183,6 @@ static struct front {
  */
 static SSL_CTX	*front_dtls_ctx;
 
-static void	front_cache_refresh(struct route *);
 static void	front_upstream_seen(const struct upstream_result *);
 static void	front_finish(struct front_req *);
 static void	front_followers_done(struct front_req *);
@@ -574,44 +544,6 @@ front_req_from(void *arg)
 	return rq;
 }
 
-/* The name of the cache c in log lines: "crts", "label/att". */
-static const char *
-front_cache_name(const struct est_cache *c, char *buf, size_t len)
-{
-	snprintf(buf, len, "?");
-	for (size_t i = 0; i < fr.nroutes; i++)
-		if (fr.routes[i].cache == c)
-			snprintf(buf, len, "%s%s%s", fr.routes[i].label,
-			    fr.routes[i].label[0] ? "/" : "",
-			    fr.routes[i].op->name);
-	return buf;
-}
-
-/*
- * A validated crts/att answer from the CA (taken over): fresh for
- * est.cache_ttl_s, and the CA answers again, so no failure backoff; a run
- * of failed refreshes is over (one line for the whole run).
- */
-static void
-front_cache_store(struct est_cache *c, uint8_t *der, size_t len)
-{
-	unsigned	n;
-	uint64_t	ms;
-	char		name[FRONT_CACHE_NAME];
-
-	free(c->der);
-	c->der = der;
-	c->len = len;
-	c->ntags = 0;		/* new representations, new tags */
-	c->expires = mono_ms() + fr.cf->cache_ttl_s * 1000ULL;
-	c->backoff_ms = 0;
-	c->stale_logged = 0;
-	if (streak_ok(&c->fails, mono_ms(), &n, &ms))
-		log_info("cache: %s refresh works again after %u failed "
-		    "tr%s in %llu s", front_cache_name(c, name, sizeof(name)),
-		    n, n == 1 ? "y" : "ies", (unsigned long long)(ms / 1000));
-}
-
 /* The upstream finished: make the answer and send it. */
 static void
 front_upstream_done(void *arg, const struct upstream_result *r)
@@ -638,10 +570,8 @@ front_upstream_done(void *arg, const struct upstream_result *r)
 	if (der != NULL && rq->op->method == EST_M_POST) {
 		rq->p7 = der;		/* the issued PKCS#7, for the audit */
 		rq->p7len = derlen;
-	} else if (der != NULL && c != NULL && fr.cf->cache_ttl_s > 0)
-		front_cache_store(c, der, derlen);
-	else
-		free(der);
+	} else
+		cache_put(c, der, derlen);	/* frees it when not cached */
 	front_followers_done(rq);
 	front_finish(rq);
 }
@@ -982,97 +912,26 @@ front_find_leader(const struct front_req *rq)
 	return NULL;
 }
 
-/*
- * The ETag of a representation of c's answer: the first 8 bytes of the
- * SHA-256 of the payload as it goes out (the DER in the format asked
- * for), hashed once per cache fill and format instead of per request.
- * 0 if it cannot be computed.
- */
-static uint64_t
-front_cache_etag(struct est_cache *c, const struct est_answer *a)
+/* The request's ETag options (RFC 7252 5.10.6), for cache_answer. */
+static void
+front_etags(const coap_pdu_t *req, struct cache_etags *et)
 {
-	uint64_t	etag;
-	unsigned	i;
-
-	for (i = 0; i < c->ntags; i++)
-		if (c->tags[i].cf == (unsigned)a->cf &&
-		    c->tags[i].len == a->len)
-			return c->tags[i].etag;
-	if ((etag = reply_etag(a->payload, a->len)) == 0)
-		return 0;
-	if (c->ntags < FRONT_CACHE_TAGS) {
-		c->tags[c->ntags].cf = (unsigned)a->cf;
-		c->tags[c->ntags].len = a->len;
-		c->tags[c->ntags].etag = etag;
-		c->ntags++;
-	}
-	return etag;
-}
-
-/*
- * Answer a GET op from the cache: fresh, or stale while the upstream is
- * failing (up to est.cache_max_stale_s). Max-Age is what is left of the
- * TTL; the ETag is a digest of the representation, and a request naming
- * it gets 2.03 Valid (RFC 7252 5.10.6). 0 answered, -1 go upstream.
- */
-static int
-front_cache_answer(const coap_pdu_t *req, const struct route *rt,
-    unsigned resp_cf, struct est_answer *a)
-{
-	const struct est_op	*op = rt->op;
-	struct est_cache	*c = rt->cache;
-	uint64_t		 now = mono_ms();
-	uint64_t		 stale_until;
 	coap_opt_iterator_t	 it;
 	coap_opt_filter_t	 f;
 	coap_opt_t		*o;
-	int			 stale = 0;
 
-	if (c->der == NULL)
-		return -1;
-	stale_until = c->expires + fr.cf->cache_max_stale_s * 1000ULL;
-	if (now >= c->expires) {
-		/* serve stale only while refreshing keeps failing */
-		if (c->backoff_ms == 0 || now >= stale_until)
-			return -1;
-		stale = 1;
-	}
-	answer_body(a, op, resp_cf, c->der, c->len);
-	if (a->code >= EST_CODE(3, 0))
-		return 0;		/* e.g. 4.06 for 287 on a bundle */
-	a->max_age = stale ? 0 : (int)((c->expires - now + 999) / 1000);
-	a->reason = stale ? "stale" : "cached";
-	if (stale && !c->stale_logged) {
-		/* once per run of failures; each request line says stale */
-		c->stale_logged = 1;
-		log_warnx("cache: %s%s%s served stale (%llu s past its TTL; "
-		    "upstream failing)", rt->label, rt->label[0] ? "/" : "",
-		    op->name,
-		    (unsigned long long)((now - c->expires) / 1000));
-	}
-	if ((a->etag = front_cache_etag(c, a)) == 0)
-		return 0;
+	et->n = 0;
 	coap_option_filter_clear(&f);
 	coap_option_filter_set(&f, COAP_OPTION_ETAG);
 	coap_option_iterator_init(req, &it, &f);
-	while ((o = coap_option_next(&it)) != NULL) {
-		uint8_t eb[8];
-		size_t	n = coap_encode_var_safe8(eb, sizeof(eb), a->etag);
-
-		if (coap_opt_length(o) == n &&
-		    memcmp(coap_opt_value(o), eb, n) == 0) {
-			uint64_t keep = a->etag;
-			int	 age = a->max_age;
-
-			answer_clear(a);
-			a->code = EST_CODE(2, 3);
-			a->etag = keep;
-			a->max_age = age;
-			a->reason = "valid";
-			break;
-		}
+	while (et->n < CACHE_ETAGS_MAX && (o = coap_option_next(&it)) != NULL) {
+		/* longer than 8 bytes: names no tag of ours */
+		if (coap_opt_length(o) > sizeof(et->tag[0].v))
+			continue;
+		et->tag[et->n].len = coap_opt_length(o);
+		memcpy(et->tag[et->n].v, coap_opt_value(o), et->tag[et->n].len);
+		et->n++;
 	}
-	return 0;
 }
 
 static int	front_rate_check(coap_session_t *);
@@ -1747,7 +1606,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			return;
 		}
 	} else {
-		if (front_cache_answer(req, rt, resp_cf, &a) == 0) {
+		struct cache_etags et;
+
+		front_etags(req, &et);
+		if (cache_answer(rt->cache, op, resp_cf, &et, &a) == 0) {
 			metrics_inc(METRICS_C_CACHE_HITS);
 			goto answer;
 		}
@@ -2385,8 +2247,8 @@ front_resources(void)
 		route->cfroute = n;
 		/* a copy: the config generation may change on reload */
 		snprintf(route->label, sizeof(route->label), "%s", label);
-		route->cache = op->method == EST_M_GET ?
-		    &fr.caches[fr.nroutes] : NULL;
+		route->cache = op->method == EST_M_GET ? cache_add(route) :
+		    NULL;
 		fr.nroutes++;
 		if (*label != '\0')
 			snprintf(path, sizeof(path), ".well-known/est/%s/%s",
@@ -2444,69 +2306,6 @@ front_resources(void)
 	return 0;
 }
 
-/* A background refresh of a cached GET answer finished. */
-static void
-front_cache_done(void *arg, const struct upstream_result *r)
-{
-	struct route	*rt = arg;
-	const struct est_op	*op = rt->op;
-	struct est_cache	*c = rt->cache;
-	struct est_answer	 a;
-	uint8_t			*der = NULL;
-	size_t			 derlen = 0;
-	char			 code[8];
-
-	c->refresh = NULL;
-	backlog_leave(&fr.pool, &c->bl, r->end == UPSTREAM_OK, mono_ms());
-	front_pool_gauges();
-	front_upstream_seen(r);
-	memset(&a, 0, sizeof(a));
-	answer_upstream(&a, op, (unsigned)op->def_cf, NULL, r, &fr.pol,
-	    &der, &derlen);
-	if (der != NULL) {
-		front_cache_store(c, der, derlen);
-		log_info("cache: %s%s%s refreshed (%zu bytes, %u s)", rt->label,
-		    rt->label[0] ? "/" : "", op->name, derlen,
-		    fr.cf->cache_ttl_s);
-	} else {
-		/* retry after 1, 2, 4 ... 60 s: an outage is not a storm */
-		c->backoff_ms = c->backoff_ms == 0 ? 1000 :
-		    c->backoff_ms >= CACHE_BACKOFF_MAX_MS / 2 ?
-		    CACHE_BACKOFF_MAX_MS : c->backoff_ms * 2;
-		c->retry_at = mono_ms() + c->backoff_ms;
-		/* one line when a run of failures starts, one when it ends */
-		log_emit(streak_fail(&c->fails, mono_ms()) ? LOG_LVL_WARN :
-		    LOG_LVL_DEBUG, "cache: %s%s%s refresh failed%s: %s %s "
-		    "(upstream %ld%s%s), next try in %u s%s", rt->label,
-		    rt->label[0] ? "/" : "", op->name, c->fails.fails > 1 ?
-		    " again" : "", estmap_code_str(a.code, code),
-		    a.reason != NULL ? a.reason : "-", r->status,
-		    r->error != NULL ? ": " : "", r->error != NULL ? r->error :
-		    "", c->backoff_ms / 1000, c->fails.fails > 1 ? "" :
-		    "; retried after 1 to 60 s, logged again when it works");
-	}
-	answer_clear(&a);
-}
-
-/* Start a background refresh of one cached route. */
-static void
-front_cache_refresh(struct route *rt)
-{
-	struct est_cache	*c = rt->cache;
-	char			 path[128];
-
-	if (c == NULL || c->refresh != NULL || fr.cf->cache_ttl_s == 0 ||
-	    mono_ms() < c->retry_at ||
-	    estmap_upstream_path(rt->op, rt->label, path, sizeof(path)) == -1)
-		return;
-	c->refresh = upstream_submit(fr.up, rt->cfroute, path, NULL, 0, NULL,
-	    front_cache_done, rt);
-	if (c->refresh != NULL) {
-		backlog_enter(&fr.pool, &c->bl, NULL, mono_ms());
-		front_pool_gauges();
-	}
-}
-
 /*
  * A queued request that can no longer be answered before its deadline
  * gets 5.03 + Max-Age now (with its followers) instead of a 5.04 later.
@@ -2554,16 +2353,7 @@ front_tick(void)
 		xch_expire(fr.xch, now);
 	xch_expire(fr.held, now);
 	dlv_tick(now);
-	/* refresh crts/att in the last fifth of their life, or when empty */
-	for (size_t i = 0; i < fr.nroutes; i++) {
-		struct est_cache	*c = fr.routes[i].cache;
-		uint64_t		 ttl = fr.cf->cache_ttl_s * 1000ULL;
-
-		if (c == NULL || ttl == 0)
-			continue;
-		if (c->der == NULL || now + ttl / 5 >= c->expires)
-			front_cache_refresh(&fr.routes[i]);
-	}
+	cache_tick();
 	/* state changed outside libcoap does not poke its timerfd */
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 }
@@ -2682,27 +2472,7 @@ front_reconfigure(struct config *cf)
 		rl_table_free(fr.rl);
 		fr.rl = front_rl_new(cf);
 	}
-	for (size_t i = 0; i < fr.nroutes; i++) {
-		const struct config_upstream *o, *n;
-
-		o = &fr.cf->routes[fr.routes[i].cfroute].up;
-		n = &cf->routes[fr.routes[i].cfroute].up;
-		if (o->nservers != n->nservers ||
-		    memcmp(o->servers, n->servers, sizeof(o->servers)) != 0) {
-			/* another CA: what we cached is not its answer */
-			if (fr.caches[i].refresh != NULL) {
-				upstream_cancel(fr.caches[i].refresh);
-				fr.caches[i].refresh = NULL;
-				backlog_leave(&fr.pool, &fr.caches[i].bl, 0,
-				    mono_ms());
-			}
-			free(fr.caches[i].der);
-			fr.caches[i].der = NULL;
-			fr.caches[i].backoff_ms = 0;
-			fr.caches[i].retry_at = 0;
-			streak_ok(&fr.caches[i].fails, mono_ms(), NULL, NULL);
-		}
-	}
+	cache_configure(cf);
 	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());
 	front_trust_changed(fr.cf, cf);
 	gen_ref(cf);
@@ -2837,6 +2607,9 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	TAILQ_INIT(&fr.reqs);
 	LIST_INIT(&fr.sessions);
 	backlog_init(&fr.pool, cf->routes[0].up.max_connections);
+	cache_init(&(const struct cache_env){ .up = up, .pool = &fr.pool,
+	    .pol = &fr.pol, .pool_changed = front_pool_gauges,
+	    .seen = front_upstream_seen }, cf);
 
 	coap_startup();
 	coap_set_log_handler(front_coap_log);
@@ -2894,8 +2667,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	}
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 	/* warm the caches so crts and att go out piggybacked */
-	for (size_t i = 0; i < fr.nroutes; i++)
-		front_cache_refresh(&fr.routes[i]);
+	cache_tick();
 	return 0;
 }
 
@@ -2916,12 +2688,7 @@ front_shutdown(void)
 		front_req_free(rq);
 	}
 	dlv_shutdown();
-	for (size_t i = 0; i < fr.nroutes; i++) {
-		if (fr.caches[i].refresh != NULL)
-			upstream_cancel(fr.caches[i].refresh);
-		backlog_leave(&fr.pool, &fr.caches[i].bl, 0, mono_ms());
-		free(fr.caches[i].der);
-	}
+	cache_shutdown();
 	if (fr.ev != NULL)
 		event_free(fr.ev);
 	iob_free(fr.iob);
