@@ -371,7 +371,7 @@ test_logtab_scanner(void **state)
 	static struct found	 f;
 	char			 text[] =
 	    "/* answer_error(a, c, \"no\", d) */\n"
-	    "static void\nreq_answer_error(struct est_answer *a, unsigned "
+	    "static void\nanswer_error(struct est_answer *a, unsigned "
 	    "code,\n    const char *reason, const char *diag)\n{\n}\n"
 	    "audit_denied(const char *peer, const char *reason)\n"
 	    "audit_denied_not(int x, const char *reason)\n"
