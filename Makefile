@@ -109,6 +109,10 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+# the unit tests that make certificates with tests/unit/testcerts.c
+TESTCERTS_TESTS = pki answer
+$(TESTCERTS_TESTS:%=$(BUILD)/tests/test_%): $(BUILD)/obj/tests/unit/testcerts.o
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 

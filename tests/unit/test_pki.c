@@ -17,9 +17,9 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "testcerts.h"
 
 static EVP_PKEY	*key;
 
@@ -27,30 +27,7 @@ static EVP_PKEY	*key;
 static X509 *
 cert(const char *cn, X509 *issuer, int ca, long from, long to)
 {
-	X509		*x = X509_new();
-	X509_NAME	*n = X509_NAME_new();
-	X509V3_CTX	 v3;
-	X509_EXTENSION	*e;
-
-	assert_non_null(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), ca ? 1 : 2);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, issuer != NULL ?
-	    X509_get_subject_name(issuer) : n);
-	X509_gmtime_adj(X509_getm_notBefore(x), from * 86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), to * 86400);
-	X509_set_pubkey(x, key);
-	X509V3_set_ctx(&v3, issuer != NULL ? issuer : x, x, NULL, NULL, 0);
-	e = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-	    ca ? "critical,CA:true" : "CA:false");
-	X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	X509_NAME_free(n);
-	return x;
+	return testcert_make(key, cn, ca ? 1 : 2, issuer, key, ca, from, to);
 }
 
 /* Run the SSL's own verify callback on leaf; 1 when it verifies. */
