@@ -280,98 +280,138 @@ out:
 	free(cert);
 }
 
-/* See answer.h. */
-void
-answer_upstream(struct est_answer *a, const struct est_op *op,
-    unsigned resp_cf, EVP_PKEY *csr_key, const struct upstream_result *r,
-    const struct req_policy *pol, uint8_t **derp, size_t *derlenp)
+/* How the exchange ended, in est_map's terms. */
+static enum est_up_outcome
+answer_outcome(const struct upstream_result *r)
+{
+	if (r->end == UPSTREAM_OK)
+		return EST_UP_HTTP;
+	return r->end == UPSTREAM_TIMEOUT ? EST_UP_TIMEOUT : EST_UP_FAILED;
+}
+
+/*
+ * csrattrs 204 (RFC 8951 §4: no attributes): 4.04 by RFC 9148 §4.5, or
+ * the empty SEQUENCE with est.att_on_204 "empty" (doc/conformance.md
+ * case 17).
+ */
+static void
+answer_att_204(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, const struct req_policy *pol)
 {
 	static const uint8_t	 empty_seq[] = { 0x30, 0x00 };
-	struct est_code_map	 m;
-	enum est_up_outcome	 o;
-	const char		*why = NULL, *want;
-	uint8_t			*der = NULL;
-	size_t			 derlen = 0;
-	int			 n;
 
-	if (derp != NULL)
-		*derp = NULL;
-	answer_clear(a);
-	o = r->end == UPSTREAM_OK ? EST_UP_HTTP : r->end == UPSTREAM_TIMEOUT ?
-	    EST_UP_TIMEOUT : EST_UP_FAILED;
-	estmap_http_to_coap(op, o, r->status, r->retry_after,
-	    pol->retry_max_age, &m);
+	if (pol->att_204_empty)
+		answer_der(a, op, resp_cf, NULL, empty_seq, sizeof(empty_seq));
+	else
+		answer_error(a, EST_CODE(4, 4), "no-csrattrs",
+		    "no CSR attributes");
+}
 
-	if (!m.use_body) {
-		if (o == EST_UP_TIMEOUT)
-			answer_error(a, m.code, "upstream-timeout",
-			    "upstream EST server did not answer in time");
-		else if (o == EST_UP_FAILED)
-			answer_error(a, m.code, "upstream-failed",
-			    "upstream EST server unreachable or failed");
-		else if (op->id == EST_OP_ATT && r->status == 204 &&
-		    m.code == EST_CODE(2, 5)) {
-			/* RFC 8951 §4: no attributes; 4.04 by RFC 9148
-			 * §4.5, or the empty SEQUENCE with est.att_on_204
-			 * "empty" (doc/conformance.md case 17) */
-			if (pol->att_204_empty)
-				answer_der(a, op, resp_cf, NULL, empty_seq,
-				    sizeof(empty_seq));
-			else
-				answer_error(a, EST_CODE(4, 4),
-				    "no-csrattrs", "no CSR attributes");
-			return;
-		} else {
-			char d[sizeof(a->diag)];
+/* An error status: the sanitised text body, else the status, as diag. */
+static void
+answer_status(struct est_answer *a, const struct est_code_map *m,
+    const struct upstream_result *r)
+{
+	char	 d[sizeof(a->diag)];
 
-			d[0] = '\0';
-			if (m.diag_from_body && r->body_len > 0 &&
-			    (r->ctype == NULL ||
-			    tc_ctype_is(r->ctype, "text/plain")))
-				tc_diag_sanitise(r->body, r->body_len, d,
-				    sizeof(d));
-			if (d[0] == '\0')
-				snprintf(d, sizeof(d), "upstream answered "
-				    "HTTP %ld", r->status);
-			answer_error(a, m.code, "upstream-status", d);
-		}
-		a->max_age = m.max_age;
+	d[0] = '\0';
+	if (m->diag_from_body && r->body_len > 0 && (r->ctype == NULL ||
+	    tc_ctype_is(r->ctype, "text/plain")))
+		tc_diag_sanitise(r->body, r->body_len, d, sizeof(d));
+	if (d[0] == '\0')
+		snprintf(d, sizeof(d), "upstream answered HTTP %ld", r->status);
+	answer_error(a, m->code, "upstream-status", d);
+}
+
+/* The answer when est_map says the body is not used (m->use_body 0). */
+static void
+answer_no_body(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, enum est_up_outcome o, const struct est_code_map *m,
+    const struct upstream_result *r, const struct req_policy *pol)
+{
+	if (o == EST_UP_TIMEOUT)
+		answer_error(a, m->code, "upstream-timeout",
+		    "upstream EST server did not answer in time");
+	else if (o == EST_UP_FAILED)
+		answer_error(a, m->code, "upstream-failed",
+		    "upstream EST server unreachable or failed");
+	else if (op->id == EST_OP_ATT && r->status == 204 &&
+	    m->code == EST_CODE(2, 5)) {
+		answer_att_204(a, op, resp_cf, pol);
 		return;
-	}
+	} else
+		answer_status(a, m, r);
+	a->max_age = m->max_age;
+}
 
-	if (op->id == EST_OP_SKG || op->id == EST_OP_SKC) {
-		answer_keygen(a, op, r, pol, derp, derlenp);
-		return;
-	}
-	/* a 2xx with a body: check type, decode, validate */
+/*
+ * The DER of a 2xx body, after checking its type, its base64 and its
+ * structure (csrattrs or certs-only PKCS#7). -1 with the 5.02 answer set.
+ */
+static int
+answer_checked_der(struct est_answer *a, const struct est_op *op,
+    const struct upstream_result *r, const struct req_policy *pol,
+    uint8_t **der, size_t *derlen)
+{
+	const char	*why = NULL, *want;
+	int		 n, ncerts;
+
 	want = op->id == EST_OP_ATT ? "application/csrattrs" :
 	    "application/pkcs7-mime";
 	if (r->ctype == NULL || !tc_ctype_is(r->ctype, want)) {
 		answer_refused(a, op, r, "upstream-bad-type",
 		    "wrong content type", r->ctype != NULL ? "not the EST one" :
 		    "none");
-		return;
+		return -1;
 	}
 	if (tc_b64_decode((const char *)r->body, r->body_len, pol->max_body,
-	    &der, &derlen, &why) == -1) {
+	    der, derlen, &why) == -1) {
 		answer_refused(a, op, r, "upstream-bad-base64",
 		    "body is not valid base64", why);
-		return;
+		return -1;
 	}
 	if (op->id == EST_OP_ATT)
-		n = tc_csrattrs_check(der, derlen, &why);
-	else {
-		int ncerts;
-
-		n = tc_pkcs7_certs_check(der, derlen, &ncerts, &why);
-	}
+		n = tc_csrattrs_check(*der, *derlen, &why);
+	else
+		n = tc_pkcs7_certs_check(*der, *derlen, &ncerts, &why);
 	if (n == -1) {
 		answer_refused(a, op, r, "upstream-bad-der",
 		    op->id == EST_OP_ATT ? "CSR attributes are malformed" :
 		    "PKCS#7 is malformed or holds no certificate", why);
-		free(der);
+		free(*der);
+		*der = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* See answer.h. */
+void
+answer_upstream(struct est_answer *a, const struct est_op *op,
+    unsigned resp_cf, EVP_PKEY *csr_key, const struct upstream_result *r,
+    const struct req_policy *pol, uint8_t **derp, size_t *derlenp)
+{
+	struct est_code_map	 m;
+	enum est_up_outcome	 o = answer_outcome(r);
+	uint8_t			*der = NULL;
+	size_t			 derlen = 0;
+
+	if (derp != NULL)
+		*derp = NULL;
+	answer_clear(a);
+	estmap_http_to_coap(op, o, r->status, r->retry_after,
+	    pol->retry_max_age, &m);
+	if (!m.use_body) {
+		answer_no_body(a, op, resp_cf, o, &m, r, pol);
 		return;
 	}
+	if (op->id == EST_OP_SKG || op->id == EST_OP_SKC) {
+		answer_keygen(a, op, r, pol, derp, derlenp);
+		return;
+	}
+	/* a 2xx with a body: check type, decode, validate */
+	if (answer_checked_der(a, op, r, pol, &der, &derlen) == -1)
+		return;
 	answer_der(a, op, resp_cf, csr_key, der, derlen);
 	if (derp != NULL) {
 		*derp = der;
