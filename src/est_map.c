@@ -180,6 +180,53 @@ estmap_max_age(long retry_after, int default_max_age)
 	return retry_after > INT_MAX ? INT_MAX : (int)retry_after;
 }
 
+/* The HTTP statuses with a CoAP code of their own (RFC 8075 §7). */
+static const struct {
+	long		 status;
+	unsigned	 code;
+} estmap_status_codes[] = {
+	{ 400, EST_CODE(4, 0) },
+	{ 401, EST_CODE(4, 1) },
+	{ 403, EST_CODE(4, 3) },
+	{ 404, EST_CODE(4, 4) },
+	/* a registrar-CA mismatch, not the device's fault: 5.02 */
+	{ 405, EST_CODE(5, 2) },
+	{ 406, EST_CODE(5, 2) },
+	{ 415, EST_CODE(5, 2) },
+	{ 413, EST_CODE(4, 13) },
+	{ 500, EST_CODE(5, 0) },
+	{ 501, EST_CODE(5, 1) },
+	{ 502, EST_CODE(5, 2) },
+	{ 504, EST_CODE(5, 4) },
+};
+
+/*
+ * The statuses that say "come back later": 202 (RFC 9148 4.5, 4.7), 423,
+ * 429 and 503 become 5.03 with Max-Age from Retry-After.
+ */
+static int
+estmap_is_retry(long http_status)
+{
+	return http_status == 202 || http_status == 423 ||
+	    http_status == 429 || http_status == 503;
+}
+
+/* The CoAP code of an error or unlisted status; 5.02 when none fits. */
+static unsigned
+estmap_status_code(long http_status)
+{
+	for (size_t i = 0; i < sizeof(estmap_status_codes) /
+	    sizeof(estmap_status_codes[0]); i++)
+		if (estmap_status_codes[i].status == http_status)
+			return estmap_status_codes[i].code;
+	if (http_status >= 400 && http_status <= 499)
+		return EST_CODE(4, 0);
+	if (http_status >= 500 && http_status <= 599)
+		return EST_CODE(5, 0);
+	/* 1xx, other 2xx, 3xx (never followed) and nonsense stay 5.02. */
+	return EST_CODE(5, 2);
+}
+
 /*
  * Map how the upstream exchange ended to a CoAP code (RFC 9148 §4.5,
  * RFC 8075 §7; doc/conformance.md cases 54-69). Every 4xx and 5xx status
@@ -191,8 +238,6 @@ estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
     long http_status, long retry_after, int default_max_age,
     struct est_code_map *out)
 {
-	int	 is_get = op->method == EST_M_GET;
-
 	out->code = EST_CODE(5, 2);
 	out->use_body = 0;
 	out->max_age = -1;
@@ -205,74 +250,20 @@ estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
 	if (outcome != EST_UP_HTTP)
 		return;		/* EST_UP_FAILED and unknown: 5.02 */
 
-	if (http_status >= 400 && http_status <= 599)
-		out->diag_from_body = 1;
-
-	switch (http_status) {
-	case 200:
-		out->code = is_get ? EST_CODE(2, 5) : EST_CODE(2, 4);
+	out->diag_from_body = http_status >= 400 && http_status <= 599;
+	if (http_status == 200) {
+		out->code = op->method == EST_M_GET ? EST_CODE(2, 5) :
+		    EST_CODE(2, 4);
 		out->use_body = 1;
-		return;
-	case 202:
-		/* RFC 9148 4.5, 4.7: come back after Max-Age seconds. */
+	} else if (estmap_is_retry(http_status)) {
 		out->code = EST_CODE(5, 3);
 		out->max_age = estmap_max_age(retry_after, default_max_age);
-		return;
-	case 204:
+	} else if (http_status == 204) {
 		/* RFC 8951 4: for csrattrs, as good as an empty SEQUENCE. */
 		if (op->id == EST_OP_ATT)
 			out->code = EST_CODE(2, 5);
-		return;
-	case 400:
-		out->code = EST_CODE(4, 0);
-		return;
-	case 401:
-		out->code = EST_CODE(4, 1);
-		return;
-	case 403:
-		out->code = EST_CODE(4, 3);
-		return;
-	case 404:
-		out->code = EST_CODE(4, 4);
-		return;
-	case 405:
-	case 406:
-	case 415:
-		/* A registrar-CA mismatch, not the device's fault: 5.02 */
-		out->code = EST_CODE(5, 2);
-		return;
-	case 413:
-		out->code = EST_CODE(4, 13);
-		return;
-	case 423:
-	case 429:
-		out->code = EST_CODE(5, 3);
-		out->max_age = estmap_max_age(retry_after, default_max_age);
-		return;
-	case 500:
-		out->code = EST_CODE(5, 0);
-		return;
-	case 501:
-		out->code = EST_CODE(5, 1);
-		return;
-	case 502:
-		out->code = EST_CODE(5, 2);
-		return;
-	case 503:
-		out->code = EST_CODE(5, 3);
-		out->max_age = estmap_max_age(retry_after, default_max_age);
-		return;
-	case 504:
-		out->code = EST_CODE(5, 4);
-		return;
-	default:
-		break;
-	}
-	if (http_status >= 400 && http_status <= 499)
-		out->code = EST_CODE(4, 0);
-	else if (http_status >= 500 && http_status <= 599)
-		out->code = EST_CODE(5, 0);
-	/* 1xx, other 2xx, 3xx (never followed) and nonsense stay 5.02. */
+	} else
+		out->code = estmap_status_code(http_status);
 }
 
 /* Format a CoAP code as "c.dd" into buf and return buf. */
