@@ -755,6 +755,86 @@ config_mcast(struct config *cf, cJSON *arr, struct errlist *errs)
 	cf->ndisc_mcast = i;
 }
 
+/* Store the default of schema row k (or say a required key is missing). */
+static void
+config_default(struct config *cf, char *base, const char *path,
+    const struct config_key *k, struct errlist *errs)
+{
+	if (k->required) {
+		errlist_add(errs, "%s: %s: required key is missing", cf->file,
+		    path);
+		return;
+	}
+	switch (k->type) {
+	case CK_UINT:
+		*(uint32_t *)(base + k->off) = k->def_u;
+		break;
+	case CK_BOOL:
+		*(bool *)(base + k->off) = k->def_u != 0;
+		break;
+	case CK_STRING:
+	case CK_FILE:
+	case CK_ENUM:
+		if (k->def_s != NULL &&
+		    (*(char **)(base + k->off) = strdup(k->def_s)) == NULL)
+			errlist_add(errs, "%s: out of memory", cf->file);
+		break;
+	default:
+		break;
+	}
+}
+
+/* An integer value of row k within its range. */
+static void
+config_uint(struct config *cf, char *base, const char *path,
+    const struct config_key *k, cJSON *v, struct errlist *errs)
+{
+	/*
+	 * The range first: converting a double outside int64_t (or a NaN)
+	 * is undefined behaviour (found by fuzz_config).
+	 */
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= k->min &&
+	    v->valuedouble <= k->max) ||
+	    v->valuedouble != (double)(uint32_t)v->valuedouble) {
+		errlist_add(errs, "%s: %s: must be an integer %u..%u",
+		    cf->file, path, k->min, k->max);
+		return;
+	}
+	*(uint32_t *)(base + k->off) = (uint32_t)v->valuedouble;
+}
+
+/* 1 when s is one of the choices of enum row k. */
+static int
+config_is_choice(const struct config_key *k, const char *s)
+{
+	for (size_t i = 0; k->choices[i] != NULL; i++)
+		if (strcmp(k->choices[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+/* A string, file or enum value of row k: non-empty, one of the choices. */
+static void
+config_string(struct config *cf, char *base, const char *path,
+    const struct config_key *k, cJSON *v, struct errlist *errs)
+{
+	const char	*s;
+
+	if (!cJSON_IsString(v) || *v->valuestring == '\0') {
+		errlist_add(errs, "%s: %s: must be a non-empty string",
+		    cf->file, path);
+		return;
+	}
+	s = v->valuestring;
+	if (k->type == CK_ENUM && !config_is_choice(k, s)) {
+		errlist_add(errs, "%s: %s: \"%s\" is not one of the allowed "
+		    "values (see estcoapd.json(5))", cf->file, path, s);
+		return;
+	}
+	if ((*(char **)(base + k->off) = strdup(s)) == NULL)
+		errlist_add(errs, "%s: out of memory", cf->file);
+}
+
 /*
  * Store one scalar value (or its default) for schema row k into the
  * struct at base (struct config or struct config_route); path is the key
@@ -764,49 +844,15 @@ static void
 config_value(struct config *cf, void *basep, const char *path,
     const struct config_key *k, cJSON *v, struct errlist *errs)
 {
-	char		*base = basep;
-	const char	*s;
+	char	*base = basep;
 
 	if (v == NULL) {
-		if (k->required) {
-			errlist_add(errs, "%s: %s: required key is missing",
-			    cf->file, path);
-			return;
-		}
-		switch (k->type) {
-		case CK_UINT:
-			*(uint32_t *)(base + k->off) = k->def_u;
-			break;
-		case CK_BOOL:
-			*(bool *)(base + k->off) = k->def_u != 0;
-			break;
-		case CK_STRING:
-		case CK_FILE:
-		case CK_ENUM:
-			if (k->def_s != NULL &&
-			    (*(char **)(base + k->off) = strdup(k->def_s)) ==
-			    NULL)
-				errlist_add(errs, "%s: out of memory", cf->file);
-			break;
-		default:
-			break;
-		}
+		config_default(cf, base, path, k, errs);
 		return;
 	}
 	switch (k->type) {
 	case CK_UINT:
-		/*
-		 * The range first: converting a double outside int64_t (or
-		 * a NaN) is undefined behaviour (found by fuzz_config).
-		 */
-		if (!cJSON_IsNumber(v) || !(v->valuedouble >= k->min &&
-		    v->valuedouble <= k->max) ||
-		    v->valuedouble != (double)(uint32_t)v->valuedouble) {
-			errlist_add(errs, "%s: %s: must be an integer %u..%u",
-			    cf->file, path, k->min, k->max);
-			return;
-		}
-		*(uint32_t *)(base + k->off) = (uint32_t)v->valuedouble;
+		config_uint(cf, base, path, k, v, errs);
 		return;
 	case CK_BOOL:
 		if (!cJSON_IsBool(v)) {
@@ -819,27 +865,7 @@ config_value(struct config *cf, void *basep, const char *path,
 	case CK_STRING:
 	case CK_FILE:
 	case CK_ENUM:
-		if (!cJSON_IsString(v) || *v->valuestring == '\0') {
-			errlist_add(errs, "%s: %s: must be a non-empty string",
-			    cf->file, path);
-			return;
-		}
-		s = v->valuestring;
-		if (k->type == CK_ENUM) {
-			size_t i;
-
-			for (i = 0; k->choices[i] != NULL; i++)
-				if (strcmp(k->choices[i], s) == 0)
-					break;
-			if (k->choices[i] == NULL) {
-				errlist_add(errs, "%s: %s: \"%s\" is not one of "
-				    "the allowed values (see estcoapd.json(5))",
-				    cf->file, path, s);
-				return;
-			}
-		}
-		if ((*(char **)(base + k->off) = strdup(s)) == NULL)
-			errlist_add(errs, "%s: out of memory", cf->file);
+		config_string(cf, base, path, k, v, errs);
 		return;
 	default:
 		return;
