@@ -211,22 +211,13 @@ pki_trust_id(struct pki_set *ps)
 	ERR_clear_error();
 }
 
-/* Load and cross-check every file of cf into cf->pki. */
-int
-pki_load(struct config *cf, struct errlist *errs)
+/* The daemon's own DTLS identity: cert, key (a matching pair), chain. */
+static void
+pki_load_dtls(struct pki_set *ps, struct config *cf, struct errlist *errs)
 {
-	struct pki_set	*ps;
-	STACK_OF(X509)	*sk;
+	const char	*f = cf->file;
 	size_t		 len;
 	char		*pem;
-	int		 before = errs->count;
-	const char	*f = cf->file;
-
-	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
-		errlist_add(errs, "%s: out of memory", f);
-		return -1;
-	}
-	ps->verify_depth = (int)cf->dtls_verify_depth;
 
 	ps->dtls_cert_pem = pki_slurp(cf->dtls_cert, &ps->dtls_cert_len,
 	    "dtls.cert", f, errs);
@@ -245,12 +236,49 @@ pki_load(struct config *cf, struct errlist *errs)
 		    cf->dtls_chain, f, errs);
 		free(pem);
 	}
+}
 
-	/*
-	 * The handshake trusts the union of every route's anchors and CRLs;
-	 * each request is checked again against its own route (authz.c).
-	 */
-	sk = NULL;
+/*
+ * Load every route's own auth into the handshake store (labels without
+ * their own auth share the default route's); the store's flags follow
+ * from what was loaded.
+ */
+static void
+pki_load_routes_auth(struct pki_set *ps, struct config *cf,
+    STACK_OF(X509) *sk, struct errlist *errs)
+{
+	unsigned long	 fl = X509_V_FLAG_PARTIAL_CHAIN;
+
+	for (size_t i = 0; i < cf->nroutes; i++) {
+		struct authz *az = cf->routes[i].auth;
+
+		if (!cf->routes[i].auth_owned || authz_load(az, sk,
+		    ps->client_trust, cf->file, errs) == -1)
+			continue;
+		if (authz_has_crl(az)) {
+			fl |= X509_V_FLAG_CRL_CHECK |
+			    X509_V_FLAG_CRL_CHECK_ALL;
+			ps->has_crl = 1;
+		}
+		if (authz_allows_expired(az))
+			ps->allow_expired = 1;
+	}
+	X509_STORE_set_flags(ps->client_trust, fl);
+	pki_trust_id(ps);
+}
+
+/*
+ * The handshake trusts the union of every route's anchors and CRLs; each
+ * request is checked again against its own route (authz.c).
+ */
+static void
+pki_load_trust(struct pki_set *ps, struct config *cf, struct errlist *errs)
+{
+	const char	*f = cf->file;
+	STACK_OF(X509)	*sk = NULL;
+	size_t		 len;
+	char		*pem;
+
 	if (cf->dtls_client_ca != NULL && (pem = pki_slurp(cf->dtls_client_ca,
 	    &len, "dtls.client_ca", f, errs)) != NULL) {
 		sk = pki_certs(pem, len, "dtls.client_ca", cf->dtls_client_ca,
@@ -259,57 +287,63 @@ pki_load(struct config *cf, struct errlist *errs)
 	}
 	if ((ps->client_trust = X509_STORE_new()) == NULL)
 		errlist_add(errs, "%s: out of memory", f);
-	else if (cf->dtls_client_ca == NULL || sk != NULL) {
-		unsigned long fl = X509_V_FLAG_PARTIAL_CHAIN;
-
-		/* labels without their own auth share the default route's */
-		for (size_t i = 0; i < cf->nroutes; i++) {
-			struct authz *az = cf->routes[i].auth;
-
-			if (!cf->routes[i].auth_owned || authz_load(az, sk,
-			    ps->client_trust, f, errs) == -1)
-				continue;
-			if (authz_has_crl(az)) {
-				fl |= X509_V_FLAG_CRL_CHECK |
-				    X509_V_FLAG_CRL_CHECK_ALL;
-				ps->has_crl = 1;
-			}
-			if (authz_allows_expired(az))
-				ps->allow_expired = 1;
-		}
-		X509_STORE_set_flags(ps->client_trust, fl);
-		pki_trust_id(ps);
-	}
+	else if (cf->dtls_client_ca == NULL || sk != NULL)
+		pki_load_routes_auth(ps, cf, sk, errs);
 	sk_X509_pop_free(sk, X509_free);
+}
 
-	for (size_t i = 0; i < cf->nroutes; i++) {
-		const struct config_upstream	*u = &cf->routes[i].up;
-		struct pki_up			*pu = &ps->up[i];
-		char				 kc[96], kk[96], ka[96];
+/* "[labels.<label>.]upstream.<what>": the key route i took a file from. */
+static void
+pki_route_key(char *buf, size_t bufsz, const struct config *cf, size_t i,
+    const char *what)
+{
+	snprintf(buf, bufsz, "%s%s%supstream.%s", i > 0 ? "labels." : "",
+	    cf->routes[i].label, i > 0 ? "." : "", what);
+}
 
-		/* an error names the key the route took the file from */
-		snprintf(kc, sizeof(kc), "%s%s%supstream.client_cert",
-		    i > 0 ? "labels." : "", cf->routes[i].label,
-		    i > 0 ? "." : "");
-		snprintf(kk, sizeof(kk), "%s%s%supstream.client_key",
-		    i > 0 ? "labels." : "", cf->routes[i].label,
-		    i > 0 ? "." : "");
-		snprintf(ka, sizeof(ka), "%s%s%supstream.ca",
-		    i > 0 ? "labels." : "", cf->routes[i].label,
-		    i > 0 ? "." : "");
-		pu->cert_pem = pki_slurp(u->client_cert, &pu->cert_len, kc, f,
-		    errs);
-		pu->key_pem = pki_slurp(u->client_key, &pu->key_len, kk, f,
-		    errs);
-		if (pu->cert_pem != NULL && pu->key_pem != NULL)
-			pki_check_pair(pu->cert_pem, pu->cert_len, pu->key_pem,
-			    pu->key_len, kc, u->client_cert, kk, u->client_key,
-			    f, errs, NULL, NULL);
-		pu->ca_pem = pki_slurp(u->ca, &pu->ca_len, ka, f, errs);
-		if (pu->ca_pem != NULL && (sk = pki_certs(pu->ca_pem,
-		    pu->ca_len, ka, u->ca, f, errs)) != NULL)
-			sk_X509_pop_free(sk, X509_free);
+/* Route i's upstream client cert and key (a matching pair) and CA. */
+static void
+pki_load_upstream(struct pki_set *ps, struct config *cf, size_t i,
+    struct errlist *errs)
+{
+	const struct config_upstream	*u = &cf->routes[i].up;
+	struct pki_up			*pu = &ps->up[i];
+	const char			*f = cf->file;
+	char				 kc[96], kk[96], ka[96];
+	STACK_OF(X509)			*sk;
+
+	/* an error names the key the route took the file from */
+	pki_route_key(kc, sizeof(kc), cf, i, "client_cert");
+	pki_route_key(kk, sizeof(kk), cf, i, "client_key");
+	pki_route_key(ka, sizeof(ka), cf, i, "ca");
+	pu->cert_pem = pki_slurp(u->client_cert, &pu->cert_len, kc, f, errs);
+	pu->key_pem = pki_slurp(u->client_key, &pu->key_len, kk, f, errs);
+	if (pu->cert_pem != NULL && pu->key_pem != NULL)
+		pki_check_pair(pu->cert_pem, pu->cert_len, pu->key_pem,
+		    pu->key_len, kc, u->client_cert, kk, u->client_key, f,
+		    errs, NULL, NULL);
+	pu->ca_pem = pki_slurp(u->ca, &pu->ca_len, ka, f, errs);
+	if (pu->ca_pem != NULL && (sk = pki_certs(pu->ca_pem, pu->ca_len, ka,
+	    u->ca, f, errs)) != NULL)
+		sk_X509_pop_free(sk, X509_free);
+}
+
+/* Load and cross-check every file of cf into cf->pki. */
+int
+pki_load(struct config *cf, struct errlist *errs)
+{
+	struct pki_set	*ps;
+	int		 before = errs->count;
+
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
+		errlist_add(errs, "%s: out of memory", cf->file);
+		return -1;
 	}
+	ps->verify_depth = (int)cf->dtls_verify_depth;
+	pki_load_dtls(ps, cf, errs);
+	pki_load_trust(ps, cf, errs);
+	for (size_t i = 0; i < cf->nroutes; i++)
+		pki_load_upstream(ps, cf, i, errs);
 
 	ERR_clear_error();
 	if (errs->count != before) {
