@@ -97,39 +97,45 @@ daemonize(void)
 	return p[1];
 }
 
-int
-main(int argc, char *argv[])
-{
-	const char	*file = ESTCOAPD_CONF_DEFAULT;
-	struct errlist	 errs = { 0 };
-	struct config	*cf;
-	enum log_level	 lvl;
-	int		 ch, check = 0, fg = 0, debug = 0, help = 0, rc;
-	int		 nft = 0;
-	int		 ready_fd = -1;
+/* The command line. */
+struct main_opts {
+	const char	*file;		/* -c */
+	int		 check;		/* -t */
+	int		 fg;		/* -f */
+	int		 debug;		/* -d */
+	int		 nft;		/* -W */
+};
 
+/* Parse the options; -V, -h, -hh and errors end the process here. */
+static void
+main_opts(int argc, char *argv[], struct main_opts *o)
+{
+	int	 ch, help = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->file = ESTCOAPD_CONF_DEFAULT;
 	while ((ch = getopt(argc, argv, "c:dfhtVW")) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'd':
-			debug = 1;
+			o->debug = 1;
 			break;
 		case 'f':
-			fg = 1;
+			o->fg = 1;
 			break;
 		case 'h':
 			help++;
 			break;
 		case 't':
-			check = 1;
+			o->check = 1;
 			break;
 		case 'V':
 			print_versions();
-			return EXIT_OK;
+			exit(EXIT_OK);
 		case 'W':
-			nft = 1;
+			o->nft = 1;
 			break;
 		default:
 			usage(EXIT_CONFIG);
@@ -137,44 +143,37 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage(EXIT_CONFIG);
-	if (help) {
-		if (help > 1) {
-			config_dump_keys();
-			return EXIT_OK;
-		}
-		usage(EXIT_OK);
+	if (help > 1) {
+		config_dump_keys();
+		exit(EXIT_OK);
 	}
+	if (help)
+		usage(EXIT_OK);
+}
 
-	/* whatever we write (audit log) is ours alone */
-	umask(077);
-	log_init(1, LOG_LVL_INFO);
+/* The configuration's first generation; NULL after printing the errors. */
+static struct config *
+main_load(const char *file)
+{
+	struct errlist	 errs = { 0 };
+	struct config	*cf;
+
 	if ((cf = gen_load(file, GEN_START, &errs)) == NULL) {
 		fprintf(stderr, "%s", errs.text != NULL ? errs.text :
 		    "configuration error\n");
 		fprintf(stderr, "estcoapd: %d error(s) in %s\n", errs.count,
 		    file);
 		errlist_free(&errs);
-		return EXIT_CONFIG;
 	}
-	if (check) {
-		printf("%s: configuration OK\n", file);
-		gen_unref(cf);
-		return EXIT_OK;
-	}
-	if (nft) {
-		workers_nft(cf, stdout);
-		gen_unref(cf);
-		return EXIT_OK;
-	}
-	if (log_level_parse(cf->log_level, &lvl) == -1)
-		lvl = LOG_LVL_INFO;
-	if (debug)
-		lvl = LOG_LVL_DEBUG;
-	if (!fg && (ready_fd = daemonize()) == -1) {
-		gen_unref(cf);
-		return EXIT_RUNTIME;
-	}
-	log_init(fg, lvl);
+	return cf;
+}
+
+/* Run as one process, or as a master of cf->workers; takes over cf. */
+static int
+main_serve(struct config *cf, const char *file, int ready_fd)
+{
+	int	 rc;
+
 	if (cf->workers > 1) {
 		/* fork before any loop, context or curl state exists */
 		log_info("estcoapd %s starting %u workers (%s, %s, libcurl "
@@ -198,4 +197,38 @@ main(int argc, char *argv[])
 	rc = proc_run(cf, ready_fd);	/* takes over cf */
 	curl_global_cleanup();
 	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct main_opts o;
+	struct config	*cf;
+	enum log_level	 lvl;
+	int		 ready_fd = -1;
+
+	main_opts(argc, argv, &o);
+	/* whatever we write (audit log) is ours alone */
+	umask(077);
+	log_init(1, LOG_LVL_INFO);
+	if ((cf = main_load(o.file)) == NULL)
+		return EXIT_CONFIG;
+	if (o.check || o.nft) {
+		if (o.check)
+			printf("%s: configuration OK\n", o.file);
+		else
+			workers_nft(cf, stdout);
+		gen_unref(cf);
+		return EXIT_OK;
+	}
+	if (log_level_parse(cf->log_level, &lvl) == -1)
+		lvl = LOG_LVL_INFO;
+	if (o.debug)
+		lvl = LOG_LVL_DEBUG;
+	if (!o.fg && (ready_fd = daemonize()) == -1) {
+		gen_unref(cf);
+		return EXIT_RUNTIME;
+	}
+	log_init(o.fg, lvl);
+	return main_serve(cf, o.file, ready_fd);
 }
