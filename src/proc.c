@@ -37,6 +37,8 @@ static struct proc {
 	struct upstream		*up;
 	struct event		*ev_drain;	/* 100 ms while draining */
 	struct event		*ev_wd;		/* systemd watchdog */
+	struct event		*ev_sig[3];	/* proc_sigs */
+	struct event		*ev_tick;	/* once a second */
 	int			 draining;
 	int			 cut;		/* drain timeout passed */
 	uint64_t		 drain_until;	/* mono_ms */
@@ -357,56 +359,68 @@ proc_watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	notify_send("WATCHDOG=1");
 }
 
-/* See proc.h. */
-int
-proc_run(struct config *cf, int ready_fd)
-{
-	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP };
-	struct event		*ev_sig[3] = { NULL, NULL, NULL };
-	struct event		*ev_tick = NULL;
-	struct timeval		 one = { 1, 0 }, wd;
-	uint64_t		 wd_usec;
-	sigset_t		 ss;
-	int			 rc = EXIT_RUNTIME;
+/* The signals the loop handles (proc_signal_cb). */
+static const int proc_sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 
-	memset(&pr, 0, sizeof(pr));
-	pr.cf = cf;
-	signal(SIGPIPE, SIG_IGN);
-	notify_init();
+/*
+ * The loop and everything that binds or opens: audit log, upstream
+ * client, CoAP front, metrics listener; then root is dropped.
+ */
+static int
+proc_open(struct config *cf)
+{
 	if ((pr.base = event_base_new()) == NULL) {
 		log_warnx("cannot create the event loop");
-		goto out;
+		return -1;
 	}
 	metrics_gauge_set(METRICS_G_CONFIG_GENERATION, cf->gen);
 	if (audit_open(cf->audit_file) == -1)
-		goto out;
+		return -1;
 	if ((pr.up = upstream_new(pr.base, cf)) == NULL) {
 		log_warnx("cannot set up the upstream client");
-		goto out;
+		return -1;
 	}
 	if (front_init(pr.base, cf, pr.up) == -1)
-		goto out;
+		return -1;
 	if (cf->metrics_port != 0 && metrics_listen(pr.base, cf->metrics_addr,
 	    (uint16_t)cf->metrics_port, proc_ready_cb, NULL) == -1)
-		goto out;
+		return -1;
 	/* every socket is bound: no more need for root (service.user) */
-	if (priv_drop(cf) == -1)
-		goto out;
+	return priv_drop(cf);
+}
+
+/* Signal events, then the signals unblocked. */
+static int
+proc_arm_signals(void)
+{
+	sigset_t	 ss;
+
 	for (size_t i = 0; i < 3; i++)
-		if ((ev_sig[i] = evsignal_new(pr.base, sigs[i], proc_signal_cb,
-		    NULL)) == NULL || evsignal_add(ev_sig[i], NULL) == -1) {
-			log_warnx("cannot set up signal %d", sigs[i]);
-			goto out;
+		if ((pr.ev_sig[i] = evsignal_new(pr.base, proc_sigs[i],
+		    proc_signal_cb, NULL)) == NULL ||
+		    evsignal_add(pr.ev_sig[i], NULL) == -1) {
+			log_warnx("cannot set up signal %d", proc_sigs[i]);
+			return -1;
 		}
 	/* a worker is forked with these blocked (workers.c): now they may come */
 	sigemptyset(&ss);
 	for (size_t i = 0; i < 3; i++)
-		sigaddset(&ss, sigs[i]);
+		sigaddset(&ss, proc_sigs[i]);
 	sigprocmask(SIG_UNBLOCK, &ss, NULL);
-	if ((ev_tick = event_new(pr.base, -1, EV_PERSIST, proc_tick_cb,
-	    NULL)) == NULL || event_add(ev_tick, &one) == -1) {
+	return 0;
+}
+
+/* The second tick and, under systemd's WatchdogSec=, the watchdog. */
+static int
+proc_arm_timers(void)
+{
+	struct timeval	 one = { 1, 0 }, wd;
+	uint64_t	 wd_usec;
+
+	if ((pr.ev_tick = event_new(pr.base, -1, EV_PERSIST, proc_tick_cb,
+	    NULL)) == NULL || event_add(pr.ev_tick, &one) == -1) {
 		log_warnx("cannot set up the tick");
-		goto out;
+		return -1;
 	}
 	if ((wd_usec = notify_watchdog_usec()) > 0) {
 		wd.tv_sec = (time_t)(wd_usec / 2 / 1000000);
@@ -416,6 +430,13 @@ proc_run(struct config *cf, int ready_fd)
 		    event_add(pr.ev_wd, &wd) == -1)
 			log_warnx("cannot arm the watchdog timer");
 	}
+	return 0;
+}
+
+/* Say we are ready: the log, systemd, the daemon's parent, the master. */
+static void
+proc_announce(struct config *cf, int ready_fd)
+{
 	proc_log_summary(cf);
 	log_info("estcoapd %s ready: upstream %s, %zu label(s), %zu listen "
 	    "address(es)", ESTCOAPD_VERSION, cf->routes[0].up.servers[0],
@@ -430,21 +451,23 @@ proc_run(struct config *cf, int ready_fd)
 		close(ready_fd);
 	}
 	proc_report("ready", cf->gen);
-	event_base_dispatch(pr.base);
-	log_info("stopped");
-	rc = EXIT_OK;
-out:
+}
+
+/* Undo proc_open and the arming, whatever part of them was done. */
+static void
+proc_close(void)
+{
 	for (size_t i = 0; i < 3; i++)
-		if (ev_sig[i] != NULL)
-			event_free(ev_sig[i]);
+		if (pr.ev_sig[i] != NULL)
+			event_free(pr.ev_sig[i]);
 	/* we are leaving anyway: one more TERM must not kill the clean-up */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	front_shutdown();
 	upstream_free(pr.up);
 	metrics_shutdown();
-	if (ev_tick != NULL)
-		event_free(ev_tick);
+	if (pr.ev_tick != NULL)
+		event_free(pr.ev_tick);
 	if (pr.ev_wd != NULL)
 		event_free(pr.ev_wd);
 	if (pr.ev_drain != NULL)
@@ -455,5 +478,26 @@ out:
 	notify_shutdown();
 	gen_unref(pr.cf);
 	memset(&pr, 0, sizeof(pr));
+}
+
+/* See proc.h. */
+int
+proc_run(struct config *cf, int ready_fd)
+{
+	int	 rc = EXIT_RUNTIME;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.cf = cf;
+	signal(SIGPIPE, SIG_IGN);
+	notify_init();
+	if (proc_open(cf) == -1 || proc_arm_signals() == -1 ||
+	    proc_arm_timers() == -1)
+		goto out;
+	proc_announce(cf, ready_fd);
+	event_base_dispatch(pr.base);
+	log_info("stopped");
+	rc = EXIT_OK;
+out:
+	proc_close();
 	return rc;
 }
