@@ -571,16 +571,11 @@ master_worker_main(unsigned index, int wfd)
 	return rc;
 }
 
-/* See workers.h. */
-int
-workers_run(struct config *cf, int ready_fd)
+/* The master's record, its signals as a signalfd, the watchdog. */
+static int
+master_init(struct config *cf, int ready_fd)
 {
-	struct pollfd	 pfd[1 + CONFIG_MAX_WORKERS];
-	struct worker	*map[1 + CONFIG_MAX_WORKERS];
 	sigset_t	 set;
-	uint64_t	 now;
-	unsigned	 np;
-	int		 timeout, wfd, rc;
 
 	memset(&ms, 0, sizeof(ms));
 	ms.cf = cf;
@@ -600,57 +595,77 @@ workers_run(struct config *cf, int ready_fd)
 	if (sigprocmask(SIG_BLOCK, &set, &ms.oldmask) == -1 ||
 	    (ms.sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		log_warn("master: signals");
-		gen_unref(cf);
-		return EXIT_RUNTIME;
+		return -1;
 	}
 	notify_init();
 	ms.wd_ms = notify_watchdog_usec() / 1000;
 	ms.stall_ms = ms.wd_ms > STALL_MIN_MS ? ms.wd_ms : STALL_MS;
 	ms.wd_next = mono_ms();
-	log_info("master pid %ld: starting %u workers (ports +0..+%u)",
-	    (long)ms.pid, ms.n, ms.n - 1);
-	for (;;) {
-		now = mono_ms();
-		for (unsigned i = 0; i < ms.n; i++) {
-			struct worker *w = &ms.w[i];
+	return 0;
+}
 
-			if (w->state != WK_DOWN || ms.stopping ||
-			    ms.start_rc != 0 || now < w->restart_at)
-				continue;
-			if (w->started != 0)
-				w->restarts++;
-			if (master_spawn(w, &wfd) == 1)
-				return master_worker_main(w->index, wfd);
-		}
-		if (ms.start_rc != 0 && !ms.stopping)
-			master_stop(SIGTERM, now);
-		if (ms.stopping && master_running() == 0)
-			break;
-		timeout = master_timers(now);
-		np = 0;
-		pfd[np].fd = ms.sfd;
-		pfd[np].events = POLLIN;
-		map[np++] = NULL;
-		for (unsigned i = 0; i < ms.n; i++)
-			if (ms.w[i].fd != -1) {
-				pfd[np].fd = ms.w[i].fd;
-				pfd[np].events = POLLIN;
-				map[np++] = &ms.w[i];
-			}
-		if (poll(pfd, np, timeout) == -1 && errno != EINTR) {
-			log_warn("master: poll");
-			master_stop(SIGTERM, mono_ms());
+/*
+ * (Re)start every worker that is down and due. 1 in a new worker's
+ * process (*index, *wfd: its index and its end of the pipe), else 0.
+ */
+static int
+master_spawn_due(uint64_t now, unsigned *index, int *wfd)
+{
+	for (unsigned i = 0; i < ms.n; i++) {
+		struct worker *w = &ms.w[i];
+
+		if (w->state != WK_DOWN || ms.stopping || ms.start_rc != 0 ||
+		    now < w->restart_at)
 			continue;
+		if (w->started != 0)
+			w->restarts++;
+		if (master_spawn(w, wfd) == 1) {
+			*index = w->index;
+			return 1;
 		}
-		now = mono_ms();
-		for (unsigned i = 1; i < np; i++)
-			if (pfd[i].revents != 0 && map[i]->fd != -1)
-				master_read(map[i], now);
-		if (pfd[0].revents != 0)
-			master_signal(now);
-		/* a worker might have ended between two signalfd reads */
-		master_reap(now);
 	}
+	return 0;
+}
+
+/* Wait for the signalfd, a worker's pipe or the next timer; handle them. */
+static void
+master_poll(int timeout)
+{
+	struct pollfd	 pfd[1 + CONFIG_MAX_WORKERS];
+	struct worker	*map[1 + CONFIG_MAX_WORKERS];
+	unsigned	 np = 0;
+	uint64_t	 now;
+
+	pfd[np].fd = ms.sfd;
+	pfd[np].events = POLLIN;
+	map[np++] = NULL;
+	for (unsigned i = 0; i < ms.n; i++)
+		if (ms.w[i].fd != -1) {
+			pfd[np].fd = ms.w[i].fd;
+			pfd[np].events = POLLIN;
+			map[np++] = &ms.w[i];
+		}
+	if (poll(pfd, np, timeout) == -1 && errno != EINTR) {
+		log_warn("master: poll");
+		master_stop(SIGTERM, mono_ms());
+		return;
+	}
+	now = mono_ms();
+	for (unsigned i = 1; i < np; i++)
+		if (pfd[i].revents != 0 && map[i]->fd != -1)
+			master_read(map[i], now);
+	if (pfd[0].revents != 0)
+		master_signal(now);
+	/* a worker might have ended between two signalfd reads */
+	master_reap(now);
+}
+
+/* Every worker has left: the master's exit status, its record freed. */
+static int
+master_finish(void)
+{
+	int	 rc;
+
 	rc = ms.start_rc != 0 ? ms.start_rc : ms.failed ? EXIT_RUNTIME :
 	    EXIT_OK;
 	log_info("stopped: every worker has left (exit status %d)", rc);
@@ -661,6 +676,33 @@ workers_run(struct config *cf, int ready_fd)
 	gen_unref(ms.cf);
 	memset(&ms, 0, sizeof(ms));
 	return rc;
+}
+
+/* See workers.h. */
+int
+workers_run(struct config *cf, int ready_fd)
+{
+	uint64_t	 now;
+	unsigned	 index;
+	int		 wfd;
+
+	if (master_init(cf, ready_fd) == -1) {
+		gen_unref(cf);
+		return EXIT_RUNTIME;
+	}
+	log_info("master pid %ld: starting %u workers (ports +0..+%u)",
+	    (long)ms.pid, ms.n, ms.n - 1);
+	for (;;) {
+		now = mono_ms();
+		if (master_spawn_due(now, &index, &wfd) == 1)
+			return master_worker_main(index, wfd);
+		if (ms.start_rc != 0 && !ms.stopping)
+			master_stop(SIGTERM, now);
+		if (ms.stopping && master_running() == 0)
+			break;
+		master_poll(master_timers(now));
+	}
+	return master_finish();
 }
 
 /* One rule per address family for one listen entry. */
