@@ -386,67 +386,62 @@ blk_add(struct blk_table *t, const void *owner, uintptr_t key, uint32_t num,
 }
 
 /*
- * Add one Block1 block; see block1.h. Order of checks: block shape
- * (BLK_BAD), then where the block sits against what we hold (restart,
- * BLK_GAP, BLK_DUPLICATE), then limits (BLK_TOO_LARGE, BLK_NOMEM).
- * The budget and the quotas count bytes the table keeps between calls,
- * so they are not charged for a final block, whose body leaves the table
- * at once.
+ * Block 0: the same bytes while we hold only block 0 are a
+ * retransmission. Otherwise block 0 is a new sequence, which replaces the
+ * old one (RFC 7959 2.5) even when its first block looks like the old
+ * one's: a second CSR from the same device often starts with the same
+ * bytes. pp: the transfer held, or NULL.
  */
-enum blk_result
-blk_add_from(struct blk_table *t, const void *owner, uintptr_t key,
-    const struct blk_who *who, uint32_t num, int m, unsigned szx,
+static enum blk_result
+blk_add_first(struct blk_table *t, struct blk_xfer **pp, const void *owner,
+    uintptr_t key, const struct blk_who *who, int m, const uint8_t *data,
+    size_t len, uint64_t now_ms, uint8_t **body, size_t *bodylen)
+{
+	if (pp != NULL && m && (*pp)->len == len &&
+	    memcmp((*pp)->data, data, len) == 0) {
+		(*pp)->seen_ms = now_ms;
+		return BLK_DUPLICATE;
+	}
+	if (pp != NULL)
+		blk_unlink(t, pp);
+	if (len > t->max_body)
+		return BLK_TOO_LARGE;
+	if (m)
+		return blk_start(t, owner, key, who, data, len, now_ms);
+	if ((*body = blk_copy(data, len)) == NULL)
+		return BLK_NOMEM;
+	*bodylen = len;
+	return BLK_COMPLETE;
+}
+
+/* The last block appended: hand the body over, forget the transfer. */
+static enum blk_result
+blk_add_last(struct blk_table *t, struct blk_xfer **pp, const uint8_t *data,
+    size_t len, uint8_t **body, size_t *bodylen)
+{
+	struct blk_xfer	*x = *pp;
+
+	if (blk_append(t, x, data, len) == -1) {
+		blk_unlink(t, pp);
+		return BLK_NOMEM;
+	}
+	*body = x->data;
+	*bodylen = x->len;
+	x->data = NULL;
+	blk_unlink(t, pp);
+	if (*body == NULL && (*body = malloc(1)) == NULL)
+		return BLK_NOMEM;
+	return BLK_COMPLETE;
+}
+
+/* A block after block 0 of the transfer at pp, at byte offset off. */
+static enum blk_result
+blk_add_next(struct blk_table *t, struct blk_xfer **pp, uint64_t off, int m,
     const uint8_t *data, size_t len, uint64_t now_ms, uint8_t **body,
     size_t *bodylen)
 {
-	struct blk_xfer	**pp, *x;
-	uint64_t	 off;
-	size_t		 size;
+	struct blk_xfer	*x = *pp;
 
-	*body = NULL;
-	*bodylen = 0;
-	if (szx > BLK_SZX_MAX)
-		return BLK_BAD;
-	size = (size_t)1 << (szx + 4);
-	/* RFC 7959 2.2: only the last block may be shorter. */
-	if (len > size || (m && len != size))
-		return BLK_BAD;
-	off = (uint64_t)num * size;
-
-	pp = blk_find(t, owner, key);
-	if (pp != NULL && blk_idle(t, *pp, now_ms)) {
-		blk_unlink(t, pp);
-		pp = NULL;
-	}
-
-	if (num == 0) {
-		/*
-		 * Block 0 again while we hold only block 0, same bytes: a
-		 * retransmission. Otherwise block 0 is a new sequence,
-		 * which replaces the old one (RFC 7959 2.5) even when its
-		 * first block looks like the old one's: a second CSR from
-		 * the same device often starts with the same bytes.
-		 */
-		if (pp != NULL && m && (*pp)->len == len &&
-		    memcmp((*pp)->data, data, len) == 0) {
-			(*pp)->seen_ms = now_ms;
-			return BLK_DUPLICATE;
-		}
-		if (pp != NULL)
-			blk_unlink(t, pp);
-		if (len > t->max_body)
-			return BLK_TOO_LARGE;
-		if (m)
-			return blk_start(t, owner, key, who, data, len, now_ms);
-		if ((*body = blk_copy(data, len)) == NULL)
-			return BLK_NOMEM;
-		*bodylen = len;
-		return BLK_COMPLETE;
-	}
-
-	if (pp == NULL)
-		return BLK_GAP;
-	x = *pp;
 	if (off < x->len) {
 		/* A block we already hold: fine if it is the same one. */
 		if (m && off + len <= x->len &&
@@ -466,28 +461,56 @@ blk_add_from(struct blk_table *t, const void *owner, uintptr_t key,
 		blk_unlink(t, pp);
 		return BLK_TOO_LARGE;
 	}
-	if (m) {
-		/* making room may drop others: pp is found again */
-		if (blk_make_room(t, x, len) == -1 ||
-		    blk_append(t, x, data, len) == -1) {
-			blk_unlink(t, blk_link(t, x));
-			return BLK_NOMEM;
-		}
-		x->seen_ms = now_ms;
-		return BLK_CONTINUE;
+	if (!m)
+		return blk_add_last(t, pp, data, len, body, bodylen);
+	/* making room may drop others: pp is found again */
+	if (blk_make_room(t, x, len) == -1 ||
+	    blk_append(t, x, data, len) == -1) {
+		blk_unlink(t, blk_link(t, x));
+		return BLK_NOMEM;
 	}
-	if (blk_append(t, x, data, len) == -1) {
+	x->seen_ms = now_ms;
+	return BLK_CONTINUE;
+}
+
+/*
+ * Add one Block1 block; see block1.h. Order of checks: block shape
+ * (BLK_BAD), then where the block sits against what we hold (restart,
+ * BLK_GAP, BLK_DUPLICATE), then limits (BLK_TOO_LARGE, BLK_NOMEM).
+ * The budget and the quotas count bytes the table keeps between calls,
+ * so they are not charged for a final block, whose body leaves the table
+ * at once.
+ */
+enum blk_result
+blk_add_from(struct blk_table *t, const void *owner, uintptr_t key,
+    const struct blk_who *who, uint32_t num, int m, unsigned szx,
+    const uint8_t *data, size_t len, uint64_t now_ms, uint8_t **body,
+    size_t *bodylen)
+{
+	struct blk_xfer	**pp;
+	size_t		 size;
+
+	*body = NULL;
+	*bodylen = 0;
+	if (szx > BLK_SZX_MAX)
+		return BLK_BAD;
+	size = (size_t)1 << (szx + 4);
+	/* RFC 7959 2.2: only the last block may be shorter. */
+	if (len > size || (m && len != size))
+		return BLK_BAD;
+
+	pp = blk_find(t, owner, key);
+	if (pp != NULL && blk_idle(t, *pp, now_ms)) {
 		blk_unlink(t, pp);
-		return BLK_NOMEM;
+		pp = NULL;
 	}
-	/* Hand the body over; the transfer is forgotten. */
-	*body = x->data;
-	*bodylen = x->len;
-	x->data = NULL;
-	blk_unlink(t, pp);
-	if (*body == NULL && (*body = malloc(1)) == NULL)
-		return BLK_NOMEM;
-	return BLK_COMPLETE;
+	if (num == 0)
+		return blk_add_first(t, pp, owner, key, who, m, data, len,
+		    now_ms, body, bodylen);
+	if (pp == NULL)
+		return BLK_GAP;
+	return blk_add_next(t, pp, (uint64_t)num * size, m, data, len, now_ms,
+	    body, bodylen);
 }
 
 /* Drop every transfer of one owner, e.g. when its DTLS session closes. */
