@@ -255,13 +255,109 @@ az_uint(const cJSON *obj, const char *key, const char *path,
 	return (uint32_t)v->valuedouble;
 }
 
+/* Every key of obj is an auth.* row of the schema (config.c), once. */
+static void
+az_check_keys(const cJSON *obj, const char *path, const char *file,
+    struct errlist *errs)
+{
+	const cJSON	*m;
+
+	cJSON_ArrayForEach(m, obj) {
+		if (!config_auth_key(m->string, NULL))
+			errlist_add(errs, "%s: %s.%s: unknown key", file, path,
+			    m->string);
+		for (const cJSON *p = obj->child; p != m; p = p->next)
+			if (strcmp(p->string, m->string) == 0) {
+				errlist_add(errs, "%s: %s.%s: duplicate key",
+				    file, path, m->string);
+				break;
+			}
+	}
+}
+
+/* auth.pop: "off", "if-present" or "required". */
+static void
+az_parse_pop(struct authz *az, const cJSON *v, const char *path, const char *file,
+    struct errlist *errs)
+{
+	if (cJSON_IsString(v) && strcmp(v->valuestring, "off") == 0)
+		az->pop = AUTHZ_POP_OFF;
+	else if (cJSON_IsString(v) &&
+	    strcmp(v->valuestring, "if-present") == 0)
+		az->pop = AUTHZ_POP_IF_PRESENT;
+	else if (cJSON_IsString(v) && strcmp(v->valuestring, "required") == 0)
+		az->pop = AUTHZ_POP_REQUIRED;
+	else
+		errlist_add(errs, "%s: %s.pop: must be \"off\", "
+		    "\"if-present\" or \"required\"", file, path);
+}
+
+/* auth.csr_key_types: a non-empty array of az_key_names. */
+static void
+az_parse_key_types(struct authz *az, const cJSON *v, const char *path,
+    const char *file, struct errlist *errs)
+{
+	const size_t	 nk = sizeof(az_key_names) / sizeof(az_key_names[0]);
+	const cJSON	*it;
+	size_t		 k;
+
+	az->key_types = 0;
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+		errlist_add(errs, "%s: %s.csr_key_types: must be a "
+		    "non-empty array", file, path);
+	cJSON_ArrayForEach(it, v) {
+		for (k = 0; k < nk; k++)
+			if (cJSON_IsString(it) && strcmp(it->valuestring,
+			    az_key_names[k].name) == 0)
+				break;
+		if (k == nk)
+			errlist_add(errs, "%s: %s.csr_key_types: \"%s\" "
+			    "is not one of P-256, P-384, P-521, RSA, "
+			    "Ed25519, Ed448", file, path,
+			    cJSON_IsString(it) ? it->valuestring : "?");
+		else
+			az->key_types |= az_key_names[k].bit;
+	}
+}
+
+/* The keys of an auth object, after az_check_keys. */
+static void
+az_parse_keys(struct authz *az, const cJSON *obj, const char *path,
+    const char *file, struct errlist *errs)
+{
+	const cJSON	*v;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "trust")) != NULL)
+		az->trust = az_strings(v, path, "trust", 1, file, &az->ntrust,
+		    errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "crl")) != NULL)
+		az->crl = az_strings(v, path, "crl", 0, file, &az->ncrl,
+		    errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "rules")) != NULL)
+		az_rules(az, v, file, errs);
+	az->allow_expired = az_bool(obj, "allow_expired", path, file, errs);
+	az->forward_cert = az_bool(obj, "forward_client_cert", path, file,
+	    errs);
+	az->allow_csn = az_bool(obj, "sren_allow_change_subject", path, file,
+	    errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "pop")) != NULL)
+		az_parse_pop(az, v, path, file, errs);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "csr_key_types")) !=
+	    NULL)
+		az_parse_key_types(az, v, path, file, errs);
+	az->rsa_min_bits = az_uint(obj, "csr_rsa_min_bits", path, file, errs);
+	az->rsa_max_bits = az_uint(obj, "csr_rsa_max_bits", path, file, errs);
+	if (az->rsa_min_bits > az->rsa_max_bits)
+		errlist_add(errs, "%s: %s.csr_rsa_min_bits: must not exceed "
+		    "csr_rsa_max_bits", file, path);
+}
+
 /* See authz.h. */
 struct authz *
 authz_parse(const cJSON *obj, const char *path, const char *file,
     struct errlist *errs)
 {
 	struct authz	*az;
-	const cJSON	*m, *v;
 
 	if ((az = calloc(1, sizeof(*az))) == NULL ||
 	    (az->path = strdup(path)) == NULL) {
@@ -281,74 +377,8 @@ authz_parse(const cJSON *obj, const char *path, const char *file,
 		errlist_add(errs, "%s: %s: must be an object", file, path);
 		return az;
 	}
-	/* the keys are the auth.* rows of the schema (config.c) */
-	cJSON_ArrayForEach(m, obj) {
-		if (!config_auth_key(m->string, NULL))
-			errlist_add(errs, "%s: %s.%s: unknown key", file, path,
-			    m->string);
-		for (const cJSON *p = obj->child; p != m; p = p->next)
-			if (strcmp(p->string, m->string) == 0) {
-				errlist_add(errs, "%s: %s.%s: duplicate key",
-				    file, path, m->string);
-				break;
-			}
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "trust")) != NULL)
-		az->trust = az_strings(v, path, "trust", 1, file, &az->ntrust,
-		    errs);
-	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "crl")) != NULL)
-		az->crl = az_strings(v, path, "crl", 0, file, &az->ncrl,
-		    errs);
-	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "rules")) != NULL)
-		az_rules(az, v, file, errs);
-	az->allow_expired = az_bool(obj, "allow_expired", path, file, errs);
-	az->forward_cert = az_bool(obj, "forward_client_cert", path, file,
-	    errs);
-	az->allow_csn = az_bool(obj, "sren_allow_change_subject", path, file,
-	    errs);
-	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "pop")) != NULL) {
-		if (cJSON_IsString(v) && strcmp(v->valuestring, "off") == 0)
-			az->pop = AUTHZ_POP_OFF;
-		else if (cJSON_IsString(v) &&
-		    strcmp(v->valuestring, "if-present") == 0)
-			az->pop = AUTHZ_POP_IF_PRESENT;
-		else if (cJSON_IsString(v) &&
-		    strcmp(v->valuestring, "required") == 0)
-			az->pop = AUTHZ_POP_REQUIRED;
-		else
-			errlist_add(errs, "%s: %s.pop: must be \"off\", "
-			    "\"if-present\" or \"required\"", file, path);
-	}
-	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "csr_key_types")) !=
-	    NULL) {
-		const cJSON *it;
-
-		az->key_types = 0;
-		if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
-			errlist_add(errs, "%s: %s.csr_key_types: must be a "
-			    "non-empty array", file, path);
-		cJSON_ArrayForEach(it, v) {
-			size_t k, nk = sizeof(az_key_names) /
-			    sizeof(az_key_names[0]);
-
-			for (k = 0; k < nk; k++)
-				if (cJSON_IsString(it) && strcmp(it->valuestring,
-				    az_key_names[k].name) == 0)
-					break;
-			if (k == nk)
-				errlist_add(errs, "%s: %s.csr_key_types: \"%s\" "
-				    "is not one of P-256, P-384, P-521, RSA, "
-				    "Ed25519, Ed448", file, path,
-				    cJSON_IsString(it) ? it->valuestring : "?");
-			else
-				az->key_types |= az_key_names[k].bit;
-		}
-	}
-	az->rsa_min_bits = az_uint(obj, "csr_rsa_min_bits", path, file, errs);
-	az->rsa_max_bits = az_uint(obj, "csr_rsa_max_bits", path, file, errs);
-	if (az->rsa_min_bits > az->rsa_max_bits)
-		errlist_add(errs, "%s: %s.csr_rsa_min_bits: must not exceed "
-		    "csr_rsa_max_bits", file, path);
+	az_check_keys(obj, path, file, errs);
+	az_parse_keys(az, obj, path, file, errs);
 	return az;
 }
 
