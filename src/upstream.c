@@ -29,16 +29,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
-#include "streak.h"
 #include "transcode.h"
 #include "up_tls.h"
+#include "upfail.h"
 #include "upstream.h"
 #include "util.h"
 
 #define UPJOB_MAGIC	0x55504a42u	/* "UPJB" */
-
-/* A failover attempt needs at least this much of the budget left (ms). */
-#define UPSTREAM_MIN_ATTEMPT_MS	200
 
 /* How often down servers are looked at for a health check (ms). */
 #define UPSTREAM_TICK_MS	1000
@@ -47,11 +44,8 @@
 struct upstream_server {
 	char			 label[CONFIG_LABEL_MAX + 1];	/* its route */
 	char			 url[CONFIG_URL_MAX];	/* "": slot unused */
-	int			 down;		/* failed, not good since */
-	uint64_t		 down_until;	/* mono_ms: skipped until then */
-	uint64_t		 check_at;	/* mono_ms: next health check */
+	struct upfail_server	 st;		/* down or not, since when */
 	struct upstream_job	*health;	/* health check in flight */
-	struct streak		 fails;		/* failed tries while down */
 };
 
 struct upstream {
@@ -256,7 +250,7 @@ upstream_gauges(struct upstream *up)
 					if (strcmp(up->srv[r2][j].url, url) !=
 					    0)
 						continue;
-					if (up->srv[r2][j].down)
+					if (up->srv[r2][j].st.down)
 						ok = 0;
 					/* counted at its first slot */
 					if (r2 < r || (r2 == r && j < i))
@@ -569,37 +563,32 @@ upstream_easy_setup(struct upstream *up, struct upstream_job *job,
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-/* A server is usable unless marked down and still within its down time. */
-static int
-upstream_usable(struct upstream *up, const struct upstream_job *job,
-    size_t i, uint64_t now)
+/*
+ * The failover state of each server of job's route, in the route's order;
+ * NULL for one the generation in use no longer has. Returns how many.
+ */
+static size_t
+upstream_job_states(struct upstream *up, const struct upstream_job *job,
+    const struct upfail_server *st[CONFIG_MAX_SERVERS])
 {
 	const struct config_route	*rt = &job->cf->routes[job->route];
 	const struct upstream_server	*us;
 
-	us = upstream_server_find(up, rt->label, rt->up.servers[i]);
-	return us == NULL || !us->down || now >= us->down_until;
+	for (size_t i = 0; i < rt->up.nservers; i++) {
+		us = upstream_server_find(up, rt->label, rt->up.servers[i]);
+		st[i] = us != NULL ? &us->st : NULL;
+	}
+	return rt->up.nservers;
 }
 
-/*
- * The next server for job: the first untried usable one in order; when
- * only down ones are left, the first untried of those (better a try than
- * a certain failure). -1 when every server was tried.
- */
+/* The next server for job (upfail_pick); -1 when every one was tried. */
 static int
 upstream_pick(struct upstream *up, const struct upstream_job *job)
 {
-	size_t		n = job->cf->routes[job->route].up.nservers;
-	uint64_t	now = mono_ms();
+	const struct upfail_server	*st[CONFIG_MAX_SERVERS];
+	size_t				 n = upstream_job_states(up, job, st);
 
-	for (size_t i = 0; i < n; i++)
-		if (!(job->tried & (1u << i)) && upstream_usable(up, job, i,
-		    now))
-			return (int)i;
-	for (size_t i = 0; i < n; i++)
-		if (!(job->tried & (1u << i)))
-			return (int)i;
-	return -1;
+	return upfail_pick(st, n, job->tried, mono_ms());
 }
 
 /*
@@ -612,8 +601,9 @@ static int
 upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
 {
 	const struct config_upstream	*cu = &job->cf->routes[job->route].up;
+	const struct upfail_server	*st[CONFIG_MAX_SERVERS];
+	size_t				 nst = upstream_job_states(up, job, st);
 	uint64_t			 now = mono_ms(), left;
-	size_t				 k = 0;
 	char				 url[1024];
 	const char			*base = cu->servers[i];
 	size_t				 bl = strlen(base);
@@ -625,15 +615,8 @@ upstream_attempt(struct upstream *up, struct upstream_job *job, size_t i)
 	n = snprintf(url, sizeof(url), "%.*s%s", (int)bl, base, job->path);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		return -1;
-	left = job->deadline > now ? job->deadline - now : 1;
-	if (job->body == NULL && !job->health) {
-		for (size_t j = 0; j < cu->nservers; j++)
-			if (!(job->tried & (1u << j)) &&
-			    upstream_usable(up, job, j, now))
-				k++;
-		if (k > 1)
-			left /= k;
-	}
+	left = upfail_share(st, nst, job->tried, now, job->deadline > now ?
+	    job->deadline - now : 1, job->body == NULL && !job->health);
 	job->server = i;
 	job->tried |= 1u << i;
 	job->sent = 0;
@@ -755,14 +738,9 @@ upstream_mark_down(struct upstream *up, const struct upstream_job *job,
 	struct upstream_server		*us = upstream_job_server(up, job);
 	uint64_t			 now = mono_ms();
 
-	if (us == NULL)
+	if (us == NULL || !upfail_mark_down(&us->st, now, cu->down_time_s,
+	    cu->health_interval_s))
 		return;
-	us->down_until = now + cu->down_time_s * 1000ULL;
-	(void)streak_fail(&us->fails, now);
-	if (us->down)
-		return;
-	us->down = 1;
-	us->check_at = now + cu->health_interval_s * 1000ULL;
 	log_warnx("upstream: server %s%s%s marked down for %u s: %s",
 	    us->url, us->label[0] != '\0' ? " of label " : "", us->label,
 	    cu->down_time_s, why);
@@ -778,11 +756,8 @@ upstream_mark_up(struct upstream *up, const struct upstream_job *job,
 	unsigned		 n;
 	uint64_t		 ms;
 
-	if (us == NULL || !us->down)
+	if (us == NULL || !upfail_mark_up(&us->st, mono_ms(), &n, &ms))
 		return;
-	us->down = 0;
-	us->down_until = 0;
-	(void)streak_ok(&us->fails, mono_ms(), &n, &ms);
 	log_info("upstream: server %s%s%s back up (%s) after %u failed "
 	    "tr%s in %llu s", us->url, us->label[0] != '\0' ? " of label " :
 	    "", us->label, how, n, n == 1 ? "y" : "ies",
@@ -801,16 +776,13 @@ upstream_health_start(struct upstream *up)
 	for (size_t r = 0; r < up->cf->nroutes; r++) {
 		const struct config_route *rt = &up->cf->routes[r];
 
-		if (rt->up.health_interval_s == 0)
-			continue;
 		for (size_t i = 0; i < rt->up.nservers; i++) {
 			struct upstream_server	*us = &up->srv[r][i];
 			struct upstream_job	*job;
 
-			if (!us->down || us->health != NULL ||
-			    now < us->check_at)
+			if (us->health != NULL || !upfail_check_due(&us->st,
+			    now, rt->up.health_interval_s))
 				continue;
-			us->check_at = now + rt->up.health_interval_s * 1000ULL;
 			if (estmap_upstream_path(crts, rt->label, path,
 			    sizeof(path)) == -1 || (job = upstream_job_new(up,
 			    r, path, NULL, 0, NULL, NULL)) == NULL)
@@ -857,7 +829,7 @@ upstream_route_up(const struct upstream *up, size_t route, unsigned *total)
 		return 0;
 	for (size_t i = 0; i < up->cf->routes[route].up.nservers; i++) {
 		(*total)++;
-		n += !up->srv[route][i].down;
+		n += !up->srv[route][i].st.down;
 	}
 	return n;
 }
@@ -870,12 +842,9 @@ upstream_route_up(const struct upstream *up, size_t route, unsigned *total)
 static int
 upstream_may_move_on(struct upstream *up, struct upstream_job *job, int *next)
 {
-	uint64_t now = mono_ms();
-
 	*next = job->health ? -1 : upstream_pick(up, job);
-	if (*next == -1 || job->oversize || (job->body != NULL && job->sent))
-		return 0;
-	return now + UPSTREAM_MIN_ATTEMPT_MS <= job->deadline;
+	return upfail_may_move_on(*next, job->oversize, job->body != NULL,
+	    job->sent, mono_ms(), job->deadline);
 }
 
 /* A health check ended: an HTTP answer below 500 means the server is back. */
@@ -887,108 +856,152 @@ upstream_health_done(struct upstream *up, struct upstream_job *job,
 
 	if (us != NULL && us->health == job)
 		us->health = NULL;
-	if (rc == CURLE_OK && status >= 200 && status < 500)
+	if (upfail_health_good(rc == CURLE_OK, status))
 		upstream_mark_up(up, job, "health check");
 	else if (us != NULL) {
 		/* still down: keep real requests away from it */
-		us->down_until = mono_ms() +
-		    job->cf->routes[job->route].up.down_time_s * 1000ULL;
-		(void)streak_fail(&us->fails, mono_ms());
+		upfail_still_down(&us->st, mono_ms(),
+		    job->cf->routes[job->route].up.down_time_s);
 		log_debug("upstream: health check of %s failed (%u in a row): "
-		    "%s", us->url, us->fails.fails, rc != CURLE_OK ?
+		    "%s", us->url, us->st.fails.fails, rc != CURLE_OK ?
 		    job->errbuf : "HTTP 5xx");
 	}
+}
+
+/* What one finished attempt left, read before its handle goes. */
+struct upstream_fin {
+	CURLcode	 rc;
+	long		 status;	/* HTTP status, 0 if none */
+	long		 retry_after;	/* seconds; -1 if absent */
+	int		 has_ctype;
+	char		 ctype[256];
+	const char	*server;	/* base URL of this attempt */
+};
+
+/*
+ * Read what the finished attempt of job left into f, then free its curl
+ * handle (a next attempt gets a fresh one) and count it.
+ */
+static void
+upstream_attempt_end(struct upstream *up, struct upstream_job *job,
+    CURLcode rc, struct upstream_fin *f)
+{
+	char	*ct = NULL;
+
+	memset(f, 0, sizeof(*f));
+	f->rc = rc;
+	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &f->status);
+	curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &ct);
+	f->retry_after = upstream_retry_after(job, job->easy);
+	f->server = job->cf->routes[job->route].up.servers[job->server];
+	if ((f->has_ctype = ct != NULL))
+		snprintf(f->ctype, sizeof(f->ctype), "%s", ct);
+	curl_multi_remove_handle(up->multi, job->easy);
+	curl_easy_cleanup(job->easy);
+	job->easy = NULL;
+	metrics_upstream(f->server, rc == CURLE_OK ? f->status : 0,
+	    mono_ms() - job->t_attempt);
+	if (job->errbuf[0] == '\0')
+		snprintf(job->errbuf, sizeof(job->errbuf), "%s",
+		    curl_easy_strerror(rc));
+}
+
+/*
+ * A transport failure of one attempt (not an oversize answer): mark its
+ * server down and move the job on if it may. 1 when the next attempt
+ * runs, 0 when the job ends with this failure.
+ */
+static int
+upstream_attempt_failed(struct upstream *up, struct upstream_job *job,
+    const struct upstream_fin *f)
+{
+	char	 why[CURL_ERROR_SIZE + 32];
+	int	 next;
+
+	snprintf(why, sizeof(why), "%s%s", job->errbuf,
+	    job->sent ? "" : " (request not sent)");
+	upstream_mark_down(up, job, why);
+	if (upstream_may_move_on(up, job, &next)) {
+		log_info("upstream: %s %s%s on %s failed (%s), trying %s",
+		    job->body != NULL ? "POST" : "GET", "", job->path,
+		    f->server, why,
+		    job->cf->routes[job->route].up.servers[next]);
+		return upstream_attempt(up, job, (size_t)next) == 0;
+	}
+	if (next != -1 && job->body != NULL && job->sent)
+		log_warnx("upstream: POST %s on %s failed after it was sent "
+		    "(%s): not retried on another server, it may have been "
+		    "acted on", job->path, f->server, job->errbuf);
+	return 0;
+}
+
+/* The result handed to the job's owner. */
+static void
+upstream_result_fill(struct upstream_job *job, const struct upstream_fin *f,
+    struct upstream_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->ctype = f->has_ctype ? f->ctype : NULL;
+	r->retry_after = f->retry_after;
+	r->ms = mono_ms() - job->t0;
+	r->server = f->server;
+	if (f->rc == CURLE_OK) {
+		r->end = UPSTREAM_OK;
+		r->status = f->status;
+		r->body = job->resp.data;
+		r->body_len = job->resp.len;
+	} else if (job->oversize) {
+		metrics_limit("max_response_body");
+		r->end = UPSTREAM_FAILED;
+		r->error = "response body over limits.max_response_body";
+	} else if (f->rc == CURLE_OPERATION_TIMEDOUT) {
+		r->end = UPSTREAM_TIMEOUT;
+		r->error = job->errbuf;
+	} else {
+		r->end = UPSTREAM_FAILED;
+		r->error = job->errbuf;
+	}
+}
+
+/* One finished attempt: a health check's end, a failover, or the answer. */
+static void
+upstream_finished(struct upstream *up, struct upstream_job *job, CURLcode rc)
+{
+	struct upstream_fin	 f;
+	struct upstream_result	 r;
+
+	upstream_attempt_end(up, job, rc, &f);
+	if (job->health) {
+		upstream_health_done(up, job, rc, f.status);
+		upstream_job_free(job);
+		return;
+	}
+	if (rc == CURLE_OK)
+		upstream_mark_up(up, job, "answered a request");
+	else if (!job->oversize && upstream_attempt_failed(up, job, &f))
+		return;
+	upstream_result_fill(job, &f, &r);
+	/* the callback may cancel other jobs, never this one */
+	job->done(job->arg, &r);
+	upstream_job_free(job);
 }
 
 /* Hand every finished exchange to its owner, or move it on to a server. */
 static void
 upstream_drain(struct upstream *up)
 {
+	struct upstream_job	*job;
 	CURLMsg			*msg;
 	int			 left;
 
 	while ((msg = curl_multi_info_read(up->multi, &left)) != NULL) {
-		struct upstream_job	*job = NULL;
-		struct upstream_result	 r;
-		CURLcode		 rc;
-		char			*ct = NULL, ctbuf[256];
-		char			 why[CURL_ERROR_SIZE + 32];
-		long			 status = 0, retry_after;
-		const char		*server;
-		int			 next;
-
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		rc = msg->data.result;
+		job = NULL;
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 		    (char **)&job);
 		if (job == NULL || job->magic != UPJOB_MAGIC)
 			fatalx("upstream: finished transfer without a job");
-		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &status);
-		curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &ct);
-		retry_after = upstream_retry_after(job, job->easy);
-		server = job->cf->routes[job->route].up.servers[job->server];
-		memset(&r, 0, sizeof(r));
-		ctbuf[0] = '\0';
-		if (ct != NULL)
-			snprintf(ctbuf, sizeof(ctbuf), "%s", ct);
-		/* the handle goes now; a next attempt gets a fresh one */
-		curl_multi_remove_handle(up->multi, job->easy);
-		curl_easy_cleanup(job->easy);
-		job->easy = NULL;
-		metrics_upstream(server, rc == CURLE_OK ? status : 0,
-		    mono_ms() - job->t_attempt);
-		if (job->errbuf[0] == '\0')
-			snprintf(job->errbuf, sizeof(job->errbuf), "%s",
-			    curl_easy_strerror(rc));
-		if (job->health) {
-			upstream_health_done(up, job, rc, status);
-			upstream_job_free(job);
-			continue;
-		}
-		if (rc == CURLE_OK)
-			upstream_mark_up(up, job, "answered a request");
-		else if (!job->oversize) {
-			snprintf(why, sizeof(why), "%s%s", job->errbuf,
-			    job->sent ? "" : " (request not sent)");
-			upstream_mark_down(up, job, why);
-			if (upstream_may_move_on(up, job, &next)) {
-				log_info("upstream: %s %s%s on %s failed (%s), "
-				    "trying %s", job->body != NULL ? "POST" :
-				    "GET", "", job->path, server, why,
-				    job->cf->routes[job->route].up.servers[next]);
-				if (upstream_attempt(up, job, (size_t)next) ==
-				    0)
-					continue;
-			} else if (next != -1 && job->body != NULL &&
-			    job->sent)
-				log_warnx("upstream: POST %s on %s failed after "
-				    "it was sent (%s): not retried on another "
-				    "server, it may have been acted on",
-				    job->path, server, job->errbuf);
-		}
-		r.ctype = ct != NULL ? ctbuf : NULL;
-		r.retry_after = retry_after;
-		r.ms = mono_ms() - job->t0;
-		r.server = server;
-		if (rc == CURLE_OK) {
-			r.end = UPSTREAM_OK;
-			r.status = status;
-			r.body = job->resp.data;
-			r.body_len = job->resp.len;
-		} else if (job->oversize) {
-			metrics_limit("max_response_body");
-			r.end = UPSTREAM_FAILED;
-			r.error = "response body over limits.max_response_body";
-		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
-			r.end = UPSTREAM_TIMEOUT;
-			r.error = job->errbuf;
-		} else {
-			r.end = UPSTREAM_FAILED;
-			r.error = job->errbuf;
-		}
-		/* the callback may cancel other jobs, never this one */
-		job->done(job->arg, &r);
-		upstream_job_free(job);
+		upstream_finished(up, job, msg->data.result);
 	}
 }
