@@ -64,9 +64,6 @@ struct upstream_job	*upstream_submit_hdrs(struct upstream *, size_t route,
 			    upstream_done_fn done, void *arg);
 void			 upstream_cancel(struct upstream_job *);
 
-/* Hand a running job's completion to another owner (arg). */
-void			 upstream_set_arg(struct upstream_job *, void *arg);
-
 /* Servers of route (index of cf->routes) not marked down; *total: all. */
 unsigned		 upstream_route_up(const struct upstream *, size_t route,
 			    unsigned *total);

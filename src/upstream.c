@@ -810,15 +810,6 @@ upstream_cancel(struct upstream_job *job)
 }
 
 /* See upstream.h. */
-void
-upstream_set_arg(struct upstream_job *job, void *arg)
-{
-	if (job->magic != UPJOB_MAGIC)
-		fatalx("%s: not a job (%p)", __func__, (void *)job);
-	job->arg = arg;
-}
-
-/* See upstream.h. */
 unsigned
 upstream_route_up(const struct upstream *up, size_t route, unsigned *total)
 {
