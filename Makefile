@@ -46,7 +46,7 @@ UNIT_BINS   = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOLS	    = $(BUILD)/est-testserver $(BUILD)/estcoap-probe $(BUILD)/notify-listen \
 	      $(BUILD)/cbor-split $(BUILD)/estcoap-bench $(BUILD)/estcoap-hsbench \
 	      $(BUILD)/estcoap-hostile $(BUILD)/estcoap-mkcsr \
-	      $(BUILD)/estcoapd-docgen
+	      $(BUILD)/estcoap-csrcost $(BUILD)/estcoapd-docgen
 
 all: $(BUILD)/estcoapd $(TOOLS)
 
@@ -89,6 +89,12 @@ $(BUILD)/estcoap-bench: $(BUILD)/obj/tests/bench/bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/estcoap-hsbench: $(BUILD)/obj/tests/bench/hsbench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# the CSR and audit work of one enrollment, for callgrind
+# (scripts/bench/csrcost.sh)
+$(BUILD)/estcoap-csrcost: $(BUILD)/obj/tests/bench/csrcost.o \
+	    $(BUILD)/libestcoapd.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/estcoap-hostile: $(BUILD)/obj/tests/integration/hostile.o

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+struct est_csr;
 struct pki_peer;
 
 /*
@@ -94,8 +95,7 @@ void	audit_denied(const char *peer, const struct pki_peer *dev,
 	    const char *op, const char *label, const char *code,
 	    const char *reason);
 
-/* The subject of a DER PKCS#10, one line ("/CN=..."), or "-". */
-void	audit_csr_subject(const uint8_t *der, size_t len, char *buf,
-	    size_t bufsz);
+/* The subject of a CSR (csr.h), one line ("/CN=..."), or "-" (NULL). */
+void	audit_csr_subject(const struct est_csr *csr, char *buf, size_t bufsz);
 
 #endif

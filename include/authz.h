@@ -20,6 +20,7 @@
 struct cJSON;
 struct errlist;
 struct authz;
+struct est_csr;
 
 /* Proof-of-possession linking (RFC 7030 §3.5, RFC 5929 tls-unique). */
 enum authz_pop {
@@ -67,7 +68,7 @@ int		 authz_rules_allow(const struct authz *, SSL *ssl,
 		    const char *opname, char *why, size_t whysz);
 
 /*
- * The CSR of a POST (already parsed completely by tc_csr_check) for
+ * The CSR of a POST (decoded by csr_parse, checked by tc_csr_check) for
  * operation opid (enum est_op_id): key type and size when keycheck (the
  * CSR's key is the one certified, not skg/skc: 4.00); for sren the
  * Subject/SAN of the client certificate and ChangeSubjectName (4.03); for
@@ -76,7 +77,7 @@ int		 authz_rules_allow(const struct authz *, SSL *ssl,
  * challengePassword (4.01). Returns 0 or the CoAP code, with why set.
  */
 unsigned	 authz_check_csr(const struct authz *, SSL *ssl, int keycheck,
-		    int opid, const uint8_t *der, size_t len,
+		    int opid, const struct est_csr *csr,
 		    const char **idreason, char *why, size_t whysz);
 
 /*
@@ -86,7 +87,7 @@ unsigned	 authz_check_csr(const struct authz *, SSL *ssl, int keycheck,
  */
 unsigned	 authz_check_csr_peer(const struct authz *, X509 *x,
 		    const uint8_t *tlsu, size_t tlsulen, int keycheck, int opid,
-		    const uint8_t *der, size_t len, const char **idreason,
+		    const struct est_csr *csr, const char **idreason,
 		    char *why, size_t whysz);
 
 /*

@@ -15,6 +15,7 @@
 struct cJSON;
 struct errlist;
 struct csrid;
+struct est_csr;
 
 /*
  * Read the csr_identity* members of one "auth" object (obj NULL: the
@@ -29,13 +30,13 @@ void		 csrid_free(struct csrid *);
 const char	*csrid_mode_name(const struct csrid *);
 
 /*
- * May the device whose certificate is dev ask for the names of req? 0 if
- * so; else -1 with *reason a short token for the metric label ("subject",
- * "attribute", "san", "wildcard", "template", "change-subject",
- * "no-certificate", "bad-csr") and why a sentence for the log, the audit
- * record and the device.
+ * May the device whose certificate is dev ask for the names of csr
+ * (csr.h)? 0 if so; else -1 with *reason a short token for the metric
+ * label ("subject", "attribute", "san", "wildcard", "template",
+ * "change-subject", "no-certificate", "bad-csr") and why a sentence for
+ * the log, the audit record and the device.
  */
-int		 csrid_check(const struct csrid *, X509_REQ *req, X509 *dev,
-		    const char **reason, char *why, size_t whysz);
+int		 csrid_check(const struct csrid *, const struct est_csr *csr,
+		    X509 *dev, const char **reason, char *why, size_t whysz);
 
 #endif

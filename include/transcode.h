@@ -10,6 +10,9 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct est_csr;
 
 /*
  * Decode base64 after dropping CR, LF, SP and TAB (RFC 8951 3.1) and any
@@ -32,11 +35,12 @@ char	*tc_b64_wrap(const char *b64, size_t len, unsigned line,
 	    size_t *outlen);
 
 /*
- * A PKCS#10 request: parses completely (no trailing bytes) and, when
- * verify_sig, its self-signature verifies. If pubkey is not NULL it gets a
- * reference to the CSR key (EVP_PKEY_free it). 0 or -1 (*why set).
+ * A PKCS#10 request, decoded by csr_parse (csr.h), which checks that it
+ * fills its DER exactly: when verify_sig, its self-signature verifies. If
+ * pubkey is not NULL it gets a reference to the CSR key (EVP_PKEY_free
+ * it). 0 or -1 (*why set).
  */
-int	 tc_csr_check(const uint8_t *der, size_t len, int verify_sig,
+int	 tc_csr_check(const struct est_csr *csr, int verify_sig,
 	    EVP_PKEY **pubkey, const char **why);
 
 /* A PKCS#7 SignedData (certs-only) with >= 1 certificate; *ncerts set. */
@@ -51,6 +55,13 @@ int	 tc_pkcs7_certs_check(const uint8_t *der, size_t len, int *ncerts,
 int	 tc_pkcs7_pick_cert(const uint8_t *der, size_t len,
 	    const EVP_PKEY *match, uint8_t **cert, size_t *certlen,
 	    const char **why);
+
+/*
+ * The same pick as tc_pkcs7_pick_cert, as a certificate object (a
+ * reference: X509_free it); NULL with *why set.
+ */
+X509	*tc_pkcs7_pick_x509(const uint8_t *der, size_t len,
+	    const EVP_PKEY *match, const char **why);
 
 /* CsrAttrs ::= SEQUENCE SIZE (0..MAX) OF AttrOrOID, complete DER. */
 int	 tc_csrattrs_check(const uint8_t *der, size_t len, const char **why);

@@ -13,9 +13,35 @@
 
 #include "audit.h"
 #include "audit_file.h"
+#include "csr.h"
 #include "log.h"
 #include "peer.h"
 #include "transcode.h"
+
+/*
+ * The last certificate picked: the followers, the exchange memory and the
+ * audit record of one answer all ask for the same one, and decoding a
+ * PKCS#7 costs about a million instructions a certificate (OpenSSL 3
+ * decodes each key through its provider decoders). Keyed by the DER and
+ * the key object, of which it holds a reference so that the pointer is
+ * not reused while it is kept.
+ */
+static struct {
+	uint8_t		*p7;		/* a copy of the DER */
+	size_t		 len;
+	EVP_PKEY	*key;		/* a reference; NULL: none given */
+	X509		*x;		/* NULL: nothing could be picked */
+} audit_last;
+
+/* Forget the last pick. */
+static void
+audit_last_clear(void)
+{
+	free(audit_last.p7);
+	EVP_PKEY_free(audit_last.key);
+	X509_free(audit_last.x);
+	memset(&audit_last, 0, sizeof(audit_last));
+}
 
 /* See audit.h. */
 int
@@ -42,6 +68,7 @@ void
 audit_close(void)
 {
 	auditf_close();
+	audit_last_clear();
 }
 
 /* See audit.h. */
@@ -161,23 +188,43 @@ audit_cert(cJSON *o, X509 *x)
 	}
 }
 
-/* The certificate csr_key picks out of the DER PKCS#7 p7, or NULL. */
+/* Keep x (may be NULL) as what csr_key picks out of p7. */
+static void
+audit_last_keep(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key, X509 *x)
+{
+	audit_last_clear();
+	if ((audit_last.p7 = malloc(p7len > 0 ? p7len : 1)) == NULL)
+		return;
+	memcpy(audit_last.p7, p7, p7len);
+	audit_last.len = p7len;
+	if (csr_key != NULL && EVP_PKEY_up_ref(csr_key) == 1)
+		audit_last.key = csr_key;
+	if (x != NULL && X509_up_ref(x) == 1)
+		audit_last.x = x;
+	if (audit_last.key != csr_key || audit_last.x != x)
+		audit_last_clear();
+}
+
+/*
+ * The certificate csr_key picks out of the DER PKCS#7 p7, or NULL. A
+ * reference: X509_free it.
+ */
 static X509 *
 audit_pick(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key)
 {
-	uint8_t		*der = NULL;
-	size_t		 derlen;
-	const uint8_t	*p;
 	const char	*err;
-	X509		*x = NULL;
+	X509		*x;
 
-	if (p7 != NULL && tc_pkcs7_pick_cert(p7, p7len, csr_key, &der, &derlen,
-	    &err) == 0) {
-		p = der;
-		x = d2i_X509(NULL, &p, (long)derlen);
+	if (p7 == NULL)
+		return NULL;
+	if (audit_last.p7 != NULL && audit_last.len == p7len &&
+	    audit_last.key == csr_key && memcmp(audit_last.p7, p7, p7len) ==
+	    0) {
+		x = audit_last.x;
+		return x != NULL && X509_up_ref(x) == 1 ? x : NULL;
 	}
-	free(der);
-	ERR_clear_error();
+	x = tc_pkcs7_pick_x509(p7, p7len, csr_key, &err);
+	audit_last_keep(p7, p7len, csr_key, x);
 	return x;
 }
 
@@ -301,16 +348,10 @@ audit_denied(const char *peer, const struct pki_peer *dev, const char *op,
 
 /* See audit.h. */
 void
-audit_csr_subject(const uint8_t *der, size_t len, char *buf, size_t bufsz)
+audit_csr_subject(const struct est_csr *csr, char *buf, size_t bufsz)
 {
-	const uint8_t	*p = der;
-	X509_REQ	*req;
-
 	snprintf(buf, bufsz, "-");
-	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
-		ERR_clear_error();
-		return;
-	}
-	X509_NAME_oneline(X509_REQ_get_subject_name(req), buf, (int)bufsz);
-	X509_REQ_free(req);
+	if (csr != NULL)
+		X509_NAME_oneline(X509_REQ_get_subject_name(csr_req(csr)), buf,
+		    (int)bufsz);
 }

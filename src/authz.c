@@ -27,6 +27,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "csr.h"
 #include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"
@@ -893,25 +894,20 @@ az_gens_equal(GENERAL_NAMES *a, GENERAL_NAMES *b)
  * SubjectAltName of the certificate being renewed. 0, or -1 with why.
  */
 static int
-az_same_names(X509_REQ *req, X509 *x, char *why, size_t whysz)
+az_same_names(const struct est_csr *csr, X509 *x, char *why, size_t whysz)
 {
-	STACK_OF(X509_EXTENSION)	*exts;
-	GENERAL_NAMES			*rg = NULL, *xg;
-	int				 crit = -1, eq;
+	GENERAL_NAMES	*rg, *xg;
+	int		 eq;
 
-	if (X509_NAME_cmp(X509_REQ_get_subject_name(req),
+	if (X509_NAME_cmp(X509_REQ_get_subject_name(csr_req(csr)),
 	    X509_get_subject_name(x)) != 0) {
 		snprintf(why, whysz, "CSR Subject differs from the client "
 		    "certificate (RFC 7030 4.2.2)");
 		return -1;
 	}
-	if ((exts = X509_REQ_get_extensions(req)) != NULL)
-		rg = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	xg = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
-	/* crit -2: more than one SAN extension, never equal */
-	eq = crit != -2 && az_gens_equal(rg, xg);
-	GENERAL_NAMES_free(rg);
+	/* more than one SAN extension: never equal */
+	eq = csr_sans(csr, &rg) < 2 && az_gens_equal(rg, xg);
 	GENERAL_NAMES_free(xg);
 	ERR_clear_error();
 	if (!eq) {
@@ -982,20 +978,21 @@ az_pop(const struct authz *az, X509_REQ *req, const uint8_t *fin,
  * certificate, and ChangeSubjectName only where allowed. 0 or 4.03.
  */
 static unsigned
-az_sren(const struct authz *az, X509_REQ *req, X509 *x, char *why,
-    size_t whysz)
+az_sren(const struct authz *az, const struct est_csr *csr, X509 *x,
+    char *why, size_t whysz)
 {
 	ASN1_OBJECT	*csn = OBJ_txt2obj(AZ_OID_CSN, 1);
 	unsigned	 code = 0;
 
-	if (csn != NULL && X509_REQ_get_attr_by_OBJ(req, csn, -1) >= 0 &&
+	if (csn != NULL &&
+	    X509_REQ_get_attr_by_OBJ(csr_req(csr), csn, -1) >= 0 &&
 	    !az->allow_csn) {
 		snprintf(why, whysz, "ChangeSubjectName not allowed here");
 		code = EST_CODE(4, 3);
 	} else if (x == NULL) {
 		snprintf(why, whysz, "no client certificate");
 		code = EST_CODE(4, 3);
-	} else if (az_same_names(req, x, why, whysz) == -1)
+	} else if (az_same_names(csr, x, why, whysz) == -1)
 		code = EST_CODE(4, 3);
 	ASN1_OBJECT_free(csn);
 	return code;
@@ -1004,7 +1001,7 @@ az_sren(const struct authz *az, X509_REQ *req, X509 *x, char *why,
 /* See authz.h. */
 unsigned
 authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
-    const uint8_t *der, size_t len, const char **idreason, char *why,
+    const struct est_csr *csr, const char **idreason, char *why,
     size_t whysz)
 {
 	uint8_t	 fin[AZ_MAX_FINISHED];
@@ -1015,37 +1012,32 @@ authz_check_csr(const struct authz *az, SSL *ssl, int keycheck, int opid,
 		flen = 0;
 	return authz_check_csr_peer(az, ssl != NULL ?
 	    SSL_get0_peer_certificate(ssl) : NULL, fin, flen, keycheck, opid,
-	    der, len, idreason, why, whysz);
+	    csr, idreason, why, whysz);
 }
 
 /* See authz.h. */
 unsigned
 authz_check_csr_peer(const struct authz *az, X509 *x, const uint8_t *tlsu,
-    size_t tlsulen, int keycheck, int opid, const uint8_t *der, size_t len,
+    size_t tlsulen, int keycheck, int opid, const struct est_csr *csr,
     const char **idreason, char *why, size_t whysz)
 {
-	const unsigned char	*p = der;
-	X509_REQ		*req;
-	unsigned		 code = 0;
+	unsigned	 code = 0;
 
 	*idreason = NULL;
-	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
-		ERR_clear_error();
+	if (csr == NULL) {
 		snprintf(why, whysz, "bad CSR");
 		return EST_CODE(4, 0);
 	}
-	if (keycheck && az_key_ok(az, X509_REQ_get0_pubkey(req), why,
-	    whysz) == -1)
+	if (keycheck && az_key_ok(az, csr_key(csr), why, whysz) == -1)
 		code = EST_CODE(4, 0);
 	else if (opid == EST_OP_SREN)
-		code = az_sren(az, req, x, why, whysz);
+		code = az_sren(az, csr, x, why, whysz);
 	else if ((opid == EST_OP_SEN || opid == EST_OP_SKG ||
-	    opid == EST_OP_SKC) && csrid_check(az->id, req, x, idreason, why,
+	    opid == EST_OP_SKC) && csrid_check(az->id, csr, x, idreason, why,
 	    whysz) == -1)
 		code = EST_CODE(4, 3);
 	if (code == 0)
-		code = az_pop(az, req, tlsu, tlsulen, why, whysz);
-	X509_REQ_free(req);
+		code = az_pop(az, csr_req(csr), tlsu, tlsulen, why, whysz);
 	ERR_clear_error();
 	return code;
 }

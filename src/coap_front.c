@@ -28,6 +28,7 @@
 #include "coap_opt.h"
 #include "coap_front.h"
 #include "config.h"
+#include "csr.h"
 #include "deliver.h"
 #include "discovery.h"
 #include "dtls_resume.h"
@@ -1451,6 +1452,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	uint8_t			*body = NULL;
 	uint64_t		 t0 = mono_ms(), wait;
 	EVP_PKEY		*csr_key = NULL;
+	struct est_csr		*csr = NULL;
 	char			*b64;
 	size_t			 b64len;
 	char			 path[256], azwhy[200];
@@ -1570,7 +1572,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		 * RFC 7030 4.4.1, RFC 9148 4.8: for server keygen the CSR's
 		 * key and signature are ignored, so only its form is checked
 		 */
-		if (tc_csr_check(data, len, !front_keygen(op), &csr_key,
+		if ((csr = csr_parse(data, len, &why)) == NULL ||
+		    tc_csr_check(csr, !front_keygen(op), &csr_key,
 		    &why) == -1) {
 			char d[sizeof(a.diag)];
 
@@ -1580,7 +1583,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		}
 		/* the route's key policy, CSR identity and PoP linking */
 		if ((code = authz_check_csr(front_authz(rt), front_ssl(s),
-		    !front_keygen(op), (int)op->id, data, len, &idr, azwhy,
+		    !front_keygen(op), (int)op->id, csr, &idr, azwhy,
 		    sizeof(azwhy))) != 0) {
 			if (idr != NULL)
 				metrics_csr_identity_denied(idr);
@@ -1602,6 +1605,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 			front_audit_memory(fs, rt, fr.next_id, &a, &from);
 			answer_clear(&a);
 			EVP_PKEY_free(csr_key);
+			csr_free(csr);
 			free(body);
 			return;
 		}
@@ -1685,8 +1689,10 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	memcpy(rq->xkey, xkey, sizeof(rq->xkey));
 	memcpy(rq->ikey, ikey, sizeof(rq->ikey));
 	if (op->method == EST_M_POST)
-		audit_csr_subject(data, len, rq->csr_subject,
+		audit_csr_subject(csr, rq->csr_subject,
 		    sizeof(rq->csr_subject));
+	csr_free(csr);
+	csr = NULL;
 	answer_clear(&rq->ans);
 	TAILQ_INSERT_TAIL(&fr.reqs, rq, entry);
 	fr.npending++;
@@ -1763,6 +1769,7 @@ answer:
 	    0, 0, t0);
 	answer_clear(&a);
 	EVP_PKEY_free(csr_key);
+	csr_free(csr);
 	free(body);
 }
 

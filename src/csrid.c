@@ -20,6 +20,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "csr.h"
 #include "csrid.h"
 #include "util.h"
 
@@ -446,28 +447,6 @@ csrid_is_wildcard(const GENERAL_NAME *g)
 	    NULL;
 }
 
-/*
- * The CSR's subjectAltName entries (NULL: none) into *out. -1 when the
- * CSR has more than one such extension or one that does not decode.
- */
-static int
-csrid_req_sans(X509_REQ *req, GENERAL_NAMES **out)
-{
-	STACK_OF(X509_EXTENSION)	*exts = X509_REQ_get_extensions(req);
-	int				 i, rc = 0;
-
-	*out = NULL;
-	i = X509v3_get_ext_by_NID(exts, NID_subject_alt_name, -1);
-	if (i >= 0) {
-		if (X509v3_get_ext_by_NID(exts, NID_subject_alt_name, i) >= 0 ||
-		    (*out = X509V3_EXT_d2i(X509v3_get_ext(exts, i))) == NULL)
-			rc = -1;
-	}
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	ERR_clear_error();
-	return rc;
-}
-
 /* Every CSR name is one of the device certificate's (csr_identity_san). */
 static int
 csrid_san_subset(const struct csrid *id, GENERAL_NAMES *rg, X509 *dev,
@@ -725,12 +704,13 @@ csrid_template(const struct csrid *id, X509_REQ *req, GENERAL_NAMES *rg,
 
 /* See csrid.h. */
 int
-csrid_check(const struct csrid *id, X509_REQ *req, X509 *dev,
+csrid_check(const struct csrid *id, const struct est_csr *csr, X509 *dev,
     const char **reason, char *why, size_t whysz)
 {
-	GENERAL_NAMES	*rg = NULL;
+	X509_REQ	*req = csr_req(csr);
+	GENERAL_NAMES	*rg;
 	ASN1_OBJECT	*csn;
-	int		 rc = 0, has_csn;
+	int		 rc = 0, has_csn, nsans;
 
 	*reason = NULL;
 	if (id->mode == CSRID_ANY)
@@ -744,7 +724,9 @@ csrid_check(const struct csrid *id, X509_REQ *req, X509 *dev,
 	if (has_csn)
 		return csrid_refuse(reason, "change-subject", why, whysz,
 		    "a ChangeSubjectName attribute asks for another identity");
-	if (csrid_req_sans(req, &rg) == -1)
+	/* more than one subjectAltName extension, or one undecodable */
+	nsans = csr_sans(csr, &rg);
+	if (nsans > 1 || (nsans == 1 && rg == NULL))
 		return csrid_refuse(reason, "bad-csr", why, whysz, "more than "
 		    "one or an undecodable subjectAltName extension");
 	switch (id->mode) {
@@ -763,7 +745,6 @@ csrid_check(const struct csrid *id, X509_REQ *req, X509 *dev,
 	}
 	if (rc == 0 && id->mode != CSRID_TEMPLATE)
 		rc = csrid_san_subset(id, rg, dev, reason, why, whysz);
-	GENERAL_NAMES_free(rg);
 	ERR_clear_error();
 	return rc;
 }

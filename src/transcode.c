@@ -16,6 +16,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "csr.h"
 #include "p7walk.h"
 #include "transcode.h"
 
@@ -219,41 +220,22 @@ tc_b64_wrap(const char *b64, size_t len, unsigned line, size_t *outlen)
 }
 
 /*
- * Parse a PKCS#10 request that fills der exactly, optionally verify its
- * self-signature, and optionally hand back a reference to its key.
+ * The checks of a decoded PKCS#10 request: optionally its self-signature
+ * verifies, and optionally a reference to its key is handed back.
  */
 int
-tc_csr_check(const uint8_t *der, size_t len, int verify_sig,
-    EVP_PKEY **pubkey, const char **why)
+tc_csr_check(const struct est_csr *csr, int verify_sig, EVP_PKEY **pubkey,
+    const char **why)
 {
-	const unsigned char	*p = der;
-	X509_REQ		*req = NULL;
-	EVP_PKEY		*pk;
+	EVP_PKEY	*pk = csr_key(csr);
 
 	if (pubkey != NULL)
 		*pubkey = NULL;
-	if (len == 0) {
-		*why = "empty csr";
-		goto fail;
-	}
-	if (len > LONG_MAX) {
-		*why = "csr too large";
-		goto fail;
-	}
-	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
-		*why = "csr is not a der pkcs#10 request";
-		goto fail;
-	}
-	if (p != der + len) {
-		*why = "trailing bytes after csr";
-		goto fail;
-	}
-	pk = X509_REQ_get0_pubkey(req);
 	if ((verify_sig || pubkey != NULL) && pk == NULL) {
 		*why = "csr public key unusable";
 		goto fail;
 	}
-	if (verify_sig && X509_REQ_verify(req, pk) != 1) {
+	if (verify_sig && X509_REQ_verify(csr_req(csr), pk) != 1) {
 		*why = "csr signature does not verify";
 		goto fail;
 	}
@@ -264,11 +246,9 @@ tc_csr_check(const uint8_t *der, size_t len, int verify_sig,
 		}
 		*pubkey = pk;
 	}
-	X509_REQ_free(req);
 	return 0;
 
 fail:
-	X509_REQ_free(req);
 	ERR_clear_error();
 	return -1;
 }
@@ -340,6 +320,43 @@ tc_pkcs7_certs_check(const uint8_t *der, size_t len, int *ncerts,
 	return 0;
 }
 
+/* See transcode.h. */
+X509 *
+tc_pkcs7_pick_x509(const uint8_t *der, size_t len, const EVP_PKEY *match,
+    const char **why)
+{
+	STACK_OF(X509)	*certs;
+	PKCS7		*p7;
+	X509		*x = NULL, *c;
+	EVP_PKEY	*pk;
+	int		 i;
+
+	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
+		return NULL;
+	if (match != NULL) {
+		for (i = 0; i < sk_X509_num(certs); i++) {
+			c = sk_X509_value(certs, i);
+			if ((pk = X509_get0_pubkey(c)) != NULL &&
+			    EVP_PKEY_eq(pk, match) == 1) {
+				x = c;
+				break;
+			}
+		}
+		if (x == NULL)
+			*why = "no certificate matches the csr key";
+	} else if (sk_X509_num(certs) != 1)
+		*why = "pkcs#7 holds more than one certificate";
+	else
+		x = sk_X509_value(certs, 0);
+	if (x != NULL && X509_up_ref(x) != 1) {
+		*why = "out of memory";
+		x = NULL;
+	}
+	PKCS7_free(p7);
+	ERR_clear_error();
+	return x;
+}
+
 /*
  * Copy one certificate out of a certs-only PKCS#7 as DER: the first whose
  * key equals match, or without match the only one (RFC 9148 §4.3, §4.4;
@@ -350,37 +367,14 @@ int
 tc_pkcs7_pick_cert(const uint8_t *der, size_t len, const EVP_PKEY *match,
     uint8_t **cert, size_t *certlen, const char **why)
 {
-	STACK_OF(X509)	*certs;
-	PKCS7		*p7;
-	X509		*x = NULL, *c;
-	EVP_PKEY	*pk;
+	X509		*x;
 	unsigned char	*buf = NULL, *q;
-	int		 i, n;
+	int		 n;
 
 	*cert = NULL;
 	*certlen = 0;
-	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
+	if ((x = tc_pkcs7_pick_x509(der, len, match, why)) == NULL)
 		return -1;
-	if (match != NULL) {
-		for (i = 0; i < sk_X509_num(certs); i++) {
-			c = sk_X509_value(certs, i);
-			if ((pk = X509_get0_pubkey(c)) != NULL &&
-			    EVP_PKEY_eq(pk, match) == 1) {
-				x = c;
-				break;
-			}
-		}
-		if (x == NULL) {
-			*why = "no certificate matches the csr key";
-			goto fail;
-		}
-	} else {
-		if (sk_X509_num(certs) != 1) {
-			*why = "pkcs#7 holds more than one certificate";
-			goto fail;
-		}
-		x = sk_X509_value(certs, 0);
-	}
 	if ((n = i2d_X509(x, NULL)) <= 0) {
 		*why = "certificate does not encode";
 		goto fail;
@@ -394,14 +388,14 @@ tc_pkcs7_pick_cert(const uint8_t *der, size_t len, const EVP_PKEY *match,
 		*why = "certificate does not encode";
 		goto fail;
 	}
-	PKCS7_free(p7);
+	X509_free(x);
 	*cert = buf;
 	*certlen = (size_t)n;
 	return 0;
 
 fail:
 	free(buf);
-	PKCS7_free(p7);
+	X509_free(x);
 	ERR_clear_error();
 	return -1;
 }

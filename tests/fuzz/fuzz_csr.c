@@ -33,6 +33,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "csr.h"
 #include "util.h"
 #include "estcoapd.h"
 #include "est_map.h"
@@ -478,6 +479,28 @@ fz_check_pop(X509_REQ *req, const uint8_t *tlsu, size_t tlsulen)
 		abort();
 }
 
+/*
+ * The checks as the request path runs them: the CSR decoded once
+ * (csr_parse, which says why when it refuses), the object checked; a
+ * request that does not decode is 4.00 "bad CSR".
+ */
+static unsigned
+fz_check(const struct authz *az, X509 *dev, const uint8_t *tlsu,
+    size_t tlsulen, int keycheck, int op, const uint8_t *der, size_t len,
+    const char **idr, char *why, size_t whysz)
+{
+	const char	*err = NULL;
+	struct est_csr	*csr = csr_parse(der, len, &err);
+	unsigned	 code;
+
+	if (csr == NULL && err == NULL)
+		abort();
+	code = authz_check_csr_peer(az, dev, tlsu, tlsulen, keycheck, op, csr,
+	    idr, why, whysz);
+	csr_free(csr);
+	return code;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -528,8 +551,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	why[0] = '\0';
-	code = authz_check_csr_peer(fz_az[pol], dev, tlsu, tlsulen, keycheck,
-	    op, der, len, &idr, why, sizeof(why));
+	code = fz_check(fz_az[pol], dev, tlsu, tlsulen, keycheck, op, der,
+	    len, &idr, why, sizeof(why));
 	if (ERR_peek_error() != 0)
 		abort();			/* errors are drained */
 	if (code != 0 && code != EST_CODE(4, 0) && code != EST_CODE(4, 1) &&

@@ -1,33 +1,60 @@
 /*
  * libFuzzer target: the DER validators a device or the upstream can
- * reach: the CSR check (with and without signature verification), the
- * PKCS#7 certs-only check and certificate pick, and CsrAttrs.
+ * reach: the CSR decode and checks (with and without signature
+ * verification), the PKCS#7 certs-only check and certificate pick (the
+ * audit's too), and CsrAttrs.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
+#include "audit.h"
+#include "csr.h"
 #include "transcode.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/*
+ * The checks of a decoded CSR, with and without the signature, and the
+ * audit's subject line; *key gets its key when the signature verifies.
+ * The object is freed.
+ */
+static void
+fz_csr(struct est_csr *csr, EVP_PKEY **key)
+{
+	const char	*why = NULL;
+	char		 subj[256];
+
+	if (tc_csr_check(csr, 1, key, &why) == -1 && why == NULL)
+		abort();
+	why = NULL;
+	if (tc_csr_check(csr, 0, NULL, &why) == -1 && why == NULL)
+		abort();
+	audit_csr_subject(csr, subj, sizeof(subj));
+	if (memchr(subj, '\0', sizeof(subj)) == NULL)
+		abort();
+	csr_free(csr);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	EVP_PKEY	*key = NULL;
+	struct est_csr	*csr;
 	const char	*why;
 	uint8_t		*cert = NULL;
 	size_t		 certlen = 0;
 	int		 n = 0;
+	char		 serial[80], again[80];
 
 	why = NULL;
-	if (tc_csr_check(data, size, 1, &key, &why) == -1 && why == NULL)
+	if ((csr = csr_parse(data, size, &why)) == NULL && why == NULL)
 		abort();
-	why = NULL;
-	if (tc_csr_check(data, size, 0, NULL, &why) == -1 && why == NULL)
-		abort();
+	if (csr != NULL)
+		fz_csr(csr, &key);
 	why = NULL;
 	if (tc_pkcs7_certs_check(data, size, &n, &why) == 0) {
 		if (n < 1)
@@ -39,6 +66,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tc_pkcs7_pick_cert(data, size, NULL, &cert, &certlen,
 		    &why) == 0)
 			free(cert);
+		/* the audit's pick, decoded once and then remembered */
+		audit_cert_serial(data, size, NULL, serial, sizeof(serial));
+		audit_cert_serial(data, size, NULL, again, sizeof(again));
+		if (strcmp(serial, again) != 0)
+			abort();
 	} else if (why == NULL)
 		abort();
 	why = NULL;

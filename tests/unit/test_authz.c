@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "authz.h"
+#include "csr.h"
 #include "config.h"
 #include "util.h"
 #include "estcoapd.h"
@@ -121,6 +122,34 @@ test_parse_errors(void **state)
 	}
 }
 
+/*
+ * The CSR checks on a DER request as the request path runs them: decoded
+ * once (csr_parse; a request that does not decode is 4.00 "bad CSR"),
+ * without a DTLS session, or with its parts given directly.
+ */
+static unsigned
+check_der_peer(const struct authz *az, X509 *x, const uint8_t *tlsu,
+    size_t tlsulen, int keycheck, int opid, const uint8_t *der, size_t len,
+    const char **idr, char *why, size_t whysz)
+{
+	const char	*err;
+	struct est_csr	*c = csr_parse(der, len, &err);
+	unsigned	 code;
+
+	code = authz_check_csr_peer(az, x, tlsu, tlsulen, keycheck, opid, c,
+	    idr, why, whysz);
+	csr_free(c);
+	return code;
+}
+
+static unsigned
+check_der(const struct authz *az, int keycheck, int opid, const uint8_t *der,
+    size_t len, const char **idr, char *why, size_t whysz)
+{
+	return check_der_peer(az, NULL, NULL, 0, keycheck, opid, der, len, idr,
+	    why, whysz);
+}
+
 /* Defaults: no trust of its own, no CRL, nothing forwarded, PoP off. */
 static void
 test_defaults(void **state)
@@ -140,7 +169,7 @@ test_defaults(void **state)
 	assert_false(authz_forwards_cert(az));
 	/* PoP off: a challengePassword is not looked at */
 	csr = make_csr("P-256", 1, &len);
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, &idr, why,
+	assert_int_equal(check_der(az, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), 0);
 	free(csr);
 	authz_free(az);
@@ -175,14 +204,14 @@ test_key_policy(void **state)
 		size_t	 len;
 		uint8_t	*csr = make_csr(cases[i].kind, 0, &len);
 
-		if (authz_check_csr(def, NULL, 1, 0, csr, len, &idr, why,
+		if (check_der(def, 1, 0, csr, len, &idr, why,
 		    sizeof(why)) != cases[i].def)
 			fail_msg("%s under the defaults", cases[i].kind);
-		if (authz_check_csr(lst, NULL, 1, 0, csr, len, &idr, why,
+		if (check_der(lst, 1, 0, csr, len, &idr, why,
 		    sizeof(why)) != cases[i].listed)
 			fail_msg("%s under the list", cases[i].kind);
 		/* skg/skc: the CSR key is not the certified one */
-		assert_int_equal(authz_check_csr(def, NULL, 0, 0, csr, len, &idr, why,
+		assert_int_equal(check_der(def, 0, 0, csr, len, &idr, why,
 		    sizeof(why)), 0);
 		free(csr);
 	}
@@ -207,18 +236,18 @@ test_no_session(void **state)
 	assert_int_equal(e.count, 0);
 	csr = make_csr("P-256", 0, &len);
 	pw = make_csr("P-256", 1, &pwlen);
-	assert_int_equal(authz_check_csr(az, NULL, 1, 1, csr, len, &idr, why,
+	assert_int_equal(check_der(az, 1, 1, csr, len, &idr, why,
 	    sizeof(why)), EST_CODE(4, 3));
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, csr, len, &idr, why,
+	assert_int_equal(check_der(az, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
 	assert_non_null(strstr(why, "required"));
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, pw, pwlen, &idr, why,
+	assert_int_equal(check_der(az, 1, 0, pw, pwlen, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
-	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, csr, len, &idr, why,
+	assert_int_equal(check_der(ip, 1, 0, csr, len, &idr, why,
 	    sizeof(why)), 0);
-	assert_int_equal(authz_check_csr(ip, NULL, 1, 0, pw, pwlen, &idr, why,
+	assert_int_equal(check_der(ip, 1, 0, pw, pwlen, &idr, why,
 	    sizeof(why)), EST_CODE(4, 1));
-	assert_int_equal(authz_check_csr(az, NULL, 1, 0, (const uint8_t *)
+	assert_int_equal(check_der(az, 1, 0, (const uint8_t *)
 	    "\x30\x00", 2, &idr, why, sizeof(why)), EST_CODE(4, 0));
 	assert_int_equal(authz_rules_allow(az, NULL, "crts", why,
 	    sizeof(why)), -1);
@@ -249,15 +278,15 @@ test_pop_peer(void **state)
 	assert_int_equal(e.count, 0);
 	pw = make_csr("P-256", 1, &pwlen);
 	csr = make_csr("P-256", 0, &len);
-	assert_int_equal(authz_check_csr_peer(az, NULL, zero, sizeof(zero), 1,
+	assert_int_equal(check_der_peer(az, NULL, zero, sizeof(zero), 1,
 	    0, pw, pwlen, &idr, why, sizeof(why)), 0);
-	assert_int_equal(authz_check_csr_peer(az, NULL, one, sizeof(one), 1,
+	assert_int_equal(check_der_peer(az, NULL, one, sizeof(one), 1,
 	    0, pw, pwlen, &idr, why, sizeof(why)), EST_CODE(4, 1));
 	assert_non_null(strstr(why, "does not match"));
-	assert_int_equal(authz_check_csr_peer(az, NULL, zero, 0, 1, 0, pw,
+	assert_int_equal(check_der_peer(az, NULL, zero, 0, 1, 0, pw,
 	    pwlen, &idr, why, sizeof(why)), EST_CODE(4, 1));
 	assert_non_null(strstr(why, "no tls-unique"));
-	assert_int_equal(authz_check_csr_peer(az, NULL, zero, sizeof(zero), 1,
+	assert_int_equal(check_der_peer(az, NULL, zero, sizeof(zero), 1,
 	    0, csr, len, &idr, why, sizeof(why)), EST_CODE(4, 1));
 	free(pw);
 	free(csr);
@@ -291,7 +320,7 @@ test_bad_key(void **state)
 	assert_non_null(at = memmem(csr, len, pub, plen));
 	at[0] = 0x05;		/* no point form (02, 03, 04, 06, 07) */
 	why[0] = '\0';
-	assert_int_equal(authz_check_csr_peer(az, NULL, NULL, 0, 1, 0, csr, len,
+	assert_int_equal(check_der_peer(az, NULL, NULL, 0, 1, 0, csr, len,
 	    &idr, why, sizeof(why)), EST_CODE(4, 0));
 	assert_non_null(strstr(why, "public key"));
 	OPENSSL_free(pub);

@@ -21,6 +21,7 @@
 #include "authz.h"
 #include "config.h"
 #include "util.h"
+#include "csr.h"
 #include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"
@@ -148,6 +149,27 @@ policy(const char *json)
 	return id;
 }
 
+/*
+ * csrid_check on a request as the request path sees it: encoded, then
+ * decoded once (csr_parse).
+ */
+static int
+check_req(const struct csrid *id, X509_REQ *r, X509 *dev,
+    const char **reason, char *why, size_t whysz)
+{
+	unsigned char	*der = NULL;
+	int		 n = i2d_X509_REQ(r, &der), rc;
+	const char	*err;
+	struct est_csr	*c;
+
+	assert_true(n > 0);
+	assert_non_null(c = csr_parse(der, (size_t)n, &err));
+	OPENSSL_free(der);
+	rc = csrid_check(id, c, dev, reason, why, whysz);
+	csr_free(c);
+	return rc;
+}
+
 struct tcase {
 	const char	*subj;
 	const char	*san;		/* NULL: no SAN extension */
@@ -165,7 +187,7 @@ run(const char *json, const struct tcase *c, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		X509_REQ	*r = csr(c[i].subj, c[i].san, 0);
 		const char	*reason = NULL;
-		int		 rc = csrid_check(id, r, dev, &reason, why,
+		int		 rc = check_req(id, r, dev, &reason, why,
 				    sizeof(why));
 
 		if (c[i].want == NULL && rc != 0)
@@ -339,20 +361,20 @@ test_any_and_edges(void **state)
 	(void)state;
 	run("{\"csr_identity\": \"any\"}", any, NELEM(any));
 	/* ChangeSubjectName would ask the CA for another Subject */
-	assert_int_equal(csrid_check(id, r, dev, &reason, why, sizeof(why)),
+	assert_int_equal(check_req(id, r, dev, &reason, why, sizeof(why)),
 	    -1);
 	assert_string_equal(reason, "change-subject");
 	X509_REQ_free(r);
 	r = csr(DEV_SUBJ, NULL, 0);
-	assert_int_equal(csrid_check(id, r, NULL, &reason, why, sizeof(why)),
+	assert_int_equal(check_req(id, r, NULL, &reason, why, sizeof(why)),
 	    -1);
 	assert_string_equal(reason, "no-certificate");
 	/* a device without SANs: any SAN in the CSR is refused */
-	assert_int_equal(csrid_check(id, r, dev, &reason, why, sizeof(why)),
+	assert_int_equal(check_req(id, r, dev, &reason, why, sizeof(why)),
 	    0);
 	X509_REQ_free(r);
 	r = csr(DEV_SUBJ, "DNS:device-0001.devices.example", 0);
-	assert_int_equal(csrid_check(id, r, dev, &reason, why, sizeof(why)),
+	assert_int_equal(check_req(id, r, dev, &reason, why, sizeof(why)),
 	    -1);
 	assert_string_equal(reason, "san");
 	assert_non_null(strstr(why, "DNS:device-0001.devices.example"));
@@ -429,13 +451,15 @@ test_authz_ops(void **state)
 	const char	*idr;
 	char		 why[200];
 	int		 n = i2d_X509_REQ(r, &der);
+	struct est_csr	*c;
 
 	(void)state;
 	assert_true(n > 0);
+	assert_non_null(c = csr_parse(der, (size_t)n, &idr));
 	assert_int_equal(e.count, 0);
 	for (int op = 0; op < EST_OP_COUNT; op++) {
-		unsigned code = authz_check_csr(az, NULL, 0, op, der,
-		    (size_t)n, &idr, why, sizeof(why));
+		unsigned code = authz_check_csr(az, NULL, 0, op, c, &idr, why,
+		    sizeof(why));
 
 		if (op == EST_OP_SEN || op == EST_OP_SKG || op == EST_OP_SKC) {
 			assert_int_equal(code, EST_CODE(4, 3));
@@ -446,6 +470,7 @@ test_authz_ops(void **state)
 		} else
 			assert_int_equal(code, 0);
 	}
+	csr_free(c);
 	OPENSSL_free(der);
 	X509_REQ_free(r);
 	authz_free(az);

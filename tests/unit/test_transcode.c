@@ -18,6 +18,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "csr.h"
 #include "transcode.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -222,6 +223,25 @@ fx_teardown(void **state)
 	free(fx.p7zero.p);
 	free(fx.p7data.p);
 	return 0;
+}
+
+/*
+ * A DER request checked as the request path does it: decoded once
+ * (csr_parse), then tc_csr_check on the object.
+ */
+static int
+csr_check_der(const uint8_t *der, size_t len, int verify_sig,
+    EVP_PKEY **pubkey, const char **why)
+{
+	struct est_csr	*csr = csr_parse(der, len, why);
+	int		 rc = -1;
+
+	if (csr != NULL)
+		rc = tc_csr_check(csr, verify_sig, pubkey, why);
+	else if (pubkey != NULL)
+		*pubkey = NULL;
+	csr_free(csr);
+	return rc;
 }
 
 /* Deterministic junk: the same bytes on every run. */
@@ -475,32 +495,32 @@ test_csr_check(void **state)
 
 	(void)state;
 	/* good, with and without the signature check and key */
-	assert_int_equal(tc_csr_check(fx.csr1.p, n, 1, &pk, &why), 0);
+	assert_int_equal(csr_check_der(fx.csr1.p, n, 1, &pk, &why), 0);
 	assert_non_null(pk);
 	assert_int_equal(EVP_PKEY_eq(pk, fx.k1), 1);
 	assert_int_not_equal(EVP_PKEY_eq(pk, fx.k2), 1);
 	EVP_PKEY_free(pk);
-	assert_int_equal(tc_csr_check(fx.csr1.p, n, 1, NULL, &why), 0);
-	assert_int_equal(tc_csr_check(fx.csr1.p, n, 0, NULL, &why), 0);
-	assert_int_equal(tc_csr_check(fx.csr2.p, fx.csr2.len, 1, NULL, &why),
+	assert_int_equal(csr_check_der(fx.csr1.p, n, 1, NULL, &why), 0);
+	assert_int_equal(csr_check_der(fx.csr1.p, n, 0, NULL, &why), 0);
+	assert_int_equal(csr_check_der(fx.csr2.p, fx.csr2.len, 1, NULL, &why),
 	    0);
 
 	/* empty and truncated */
 	pk = fx.k1;
-	assert_int_equal(tc_csr_check(fx.csr1.p, 0, 0, &pk, &why), -1);
+	assert_int_equal(csr_check_der(fx.csr1.p, 0, 0, &pk, &why), -1);
 	assert_null(pk);
-	assert_int_equal(tc_csr_check(fx.csr1.p, n - 1, 0, NULL, &why), -1);
+	assert_int_equal(csr_check_der(fx.csr1.p, n - 1, 0, NULL, &why), -1);
 	assert_queue_empty();
-	assert_int_equal(tc_csr_check(fx.csr1.p, n / 2, 0, NULL, &why), -1);
-	assert_int_equal(tc_csr_check(fx.csr1.p, 1, 0, NULL, &why), -1);
-	assert_int_equal(tc_csr_check(fx.csr1.p, 4, 0, NULL, &why), -1);
+	assert_int_equal(csr_check_der(fx.csr1.p, n / 2, 0, NULL, &why), -1);
+	assert_int_equal(csr_check_der(fx.csr1.p, 1, 0, NULL, &why), -1);
+	assert_int_equal(csr_check_der(fx.csr1.p, 4, 0, NULL, &why), -1);
 	assert_queue_empty();
 
 	/* one trailing byte */
 	assert_non_null(buf = malloc(n + 1));
 	memcpy(buf, fx.csr1.p, n);
 	buf[n] = 0;
-	assert_int_equal(tc_csr_check(buf, n + 1, 0, NULL, &why), -1);
+	assert_int_equal(csr_check_der(buf, n + 1, 0, NULL, &why), -1);
 	assert_string_equal(why, "trailing bytes after csr");
 	assert_queue_empty();
 	/* two CSRs back to back */
@@ -508,30 +528,30 @@ test_csr_check(void **state)
 	assert_non_null(buf = malloc(n * 2));
 	memcpy(buf, fx.csr1.p, n);
 	memcpy(buf + n, fx.csr1.p, n);
-	assert_int_equal(tc_csr_check(buf, n * 2, 1, NULL, &why), -1);
+	assert_int_equal(csr_check_der(buf, n * 2, 1, NULL, &why), -1);
 	free(buf);
 
 	/* PEM text, junk, an absurd length */
-	assert_int_equal(tc_csr_check(fx.csr_pem.p, fx.csr_pem.len, 0, NULL,
+	assert_int_equal(csr_check_der(fx.csr_pem.p, fx.csr_pem.len, 0, NULL,
 	    &why), -1);
 	assert_queue_empty();
 	fill_junk(junk, sizeof(junk), 1);
-	assert_int_equal(tc_csr_check(junk, sizeof(junk), 0, NULL, &why),
+	assert_int_equal(csr_check_der(junk, sizeof(junk), 0, NULL, &why),
 	    -1);
 	junk[0] = 0x30;
 	junk[1] = 0x82;
 	junk[2] = 0x01;
 	junk[3] = 0xfc;
-	assert_int_equal(tc_csr_check(junk, sizeof(junk), 0, NULL, &why),
+	assert_int_equal(csr_check_der(junk, sizeof(junk), 0, NULL, &why),
 	    -1);
-	assert_int_equal(tc_csr_check(absurd, sizeof(absurd), 0, NULL, &why),
+	assert_int_equal(csr_check_der(absurd, sizeof(absurd), 0, NULL, &why),
 	    -1);
 	assert_queue_empty();
 
 	/* other DER objects are not CSRs */
-	assert_int_equal(tc_csr_check(fx.cert1.p, fx.cert1.len, 0, NULL,
+	assert_int_equal(csr_check_der(fx.cert1.p, fx.cert1.len, 0, NULL,
 	    &why), -1);
-	assert_int_equal(tc_csr_check(fx.p7one.p, fx.p7one.len, 0, NULL,
+	assert_int_equal(csr_check_der(fx.p7one.p, fx.p7one.len, 0, NULL,
 	    &why), -1);
 	assert_queue_empty();
 
@@ -540,19 +560,19 @@ test_csr_check(void **state)
 	memcpy(buf, fx.csr1.p, n);
 	buf[n - 1] ^= 0x01;
 	pk = fx.k1;
-	assert_int_equal(tc_csr_check(buf, n, 1, &pk, &why), -1);
+	assert_int_equal(csr_check_der(buf, n, 1, &pk, &why), -1);
 	assert_null(pk);
 	assert_string_equal(why, "csr signature does not verify");
 	assert_queue_empty();
-	assert_int_equal(tc_csr_check(buf, n, 0, NULL, &why), 0);
+	assert_int_equal(csr_check_der(buf, n, 0, NULL, &why), 0);
 
 	/* corrupted signed content */
 	memcpy(buf, fx.csr1.p, n);
 	assert_non_null(pos = memmem(buf, n, "device", 6));
 	pos[0] = 'D';
-	assert_int_equal(tc_csr_check(buf, n, 1, NULL, &why), -1);
+	assert_int_equal(csr_check_der(buf, n, 1, NULL, &why), -1);
 	assert_queue_empty();
-	assert_int_equal(tc_csr_check(buf, n, 0, NULL, &why), 0);
+	assert_int_equal(csr_check_der(buf, n, 0, NULL, &why), 0);
 	free(buf);
 }
 
@@ -664,7 +684,7 @@ test_pkcs7_pick_cert(void **state)
 	}
 
 	/* The sen + Accept 287 flow: the CSR's key picks the cert. */
-	assert_int_equal(tc_csr_check(fx.csr2.p, fx.csr2.len, 1, &pk, &why),
+	assert_int_equal(csr_check_der(fx.csr2.p, fx.csr2.len, 1, &pk, &why),
 	    0);
 	assert_int_equal(tc_pkcs7_pick_cert(fx.p7two.p, fx.p7two.len, pk,
 	    &cert, &certlen, &why), 0);

@@ -1,0 +1,311 @@
+/*
+ * Unit tests for csr.c (the CSR decoded once per request) and for the
+ * audit's pick of the issued certificate, decoded once per answer: every
+ * check gives the answer it gave on the DER, from the object alone.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "audit.h"
+#include "authz.h"
+#include "csr.h"
+#include "est_map.h"
+#include "estcoapd.h"
+#include "transcode.h"
+
+#define SUBJ	"/O=Example/CN=device-1"
+
+static EVP_PKEY	*k1, *k2;
+
+/* A name from "/A=b/C=d". */
+static X509_NAME *
+name(const char *s)
+{
+	X509_NAME	*n = X509_NAME_new();
+	char		 buf[128], *f, *eq, *save = NULL;
+
+	assert_non_null(n);
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (f = strtok_r(buf, "/", &save); f != NULL;
+	    f = strtok_r(NULL, "/", &save)) {
+		assert_non_null(eq = strchr(f, '='));
+		*eq = '\0';
+		assert_int_equal(X509_NAME_add_entry_by_txt(n, f, MBSTRING_ASC,
+		    (const unsigned char *)eq + 1, -1, -1, 0), 1);
+	}
+	return n;
+}
+
+/* A SAN extension from "DNS:a,DNS:b". */
+static X509_EXTENSION *
+san_ext(const char *san)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_subject_alt_name, san);
+
+	assert_non_null(e);
+	return e;
+}
+
+/* The DER of a CSR for k1 with subject SUBJ and nsan SAN extensions. */
+static uint8_t *
+make_csr(int nsan, size_t *len)
+{
+	X509_REQ			*r = X509_REQ_new();
+	X509_NAME			*n = name(SUBJ);
+	STACK_OF(X509_EXTENSION)	*sk = sk_X509_EXTENSION_new_null();
+	unsigned char			*der = NULL;
+	int				 i, dlen;
+
+	assert_non_null(r);
+	X509_REQ_set_subject_name(r, n);
+	X509_NAME_free(n);
+	X509_REQ_set_pubkey(r, k1);
+	for (i = 0; i < nsan; i++)
+		sk_X509_EXTENSION_push(sk, san_ext(i == 0 ? "DNS:a.example" :
+		    "DNS:b.example"));
+	if (nsan > 0)
+		X509_REQ_add_extensions(r, sk);
+	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
+	assert_true(X509_REQ_sign(r, k1, EVP_sha256()) > 0);
+	assert_true((dlen = i2d_X509_REQ(r, &der)) > 0);
+	X509_REQ_free(r);
+	*len = (size_t)dlen;
+	return der;
+}
+
+/* A certificate for k with subject subj and serial number serial. */
+static X509 *
+make_cert(EVP_PKEY *k, const char *subj, long serial)
+{
+	X509		*x = X509_new();
+	X509_NAME	*n = name(subj);
+
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_NAME_free(n);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, k);
+	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	return x;
+}
+
+/* A certs-only PKCS#7 of a and b (b may be NULL) as DER. */
+static uint8_t *
+make_p7(X509 *a, X509 *b, size_t *len)
+{
+	PKCS7		*p7 = PKCS7_new();
+	unsigned char	*der = NULL;
+	int		 n;
+
+	assert_non_null(p7);
+	assert_int_equal(PKCS7_set_type(p7, NID_pkcs7_signed), 1);
+	assert_int_equal(PKCS7_content_new(p7, NID_pkcs7_data), 1);
+	(void)PKCS7_set_detached(p7, 1);
+	assert_int_equal(PKCS7_add_certificate(p7, a), 1);
+	if (b != NULL)
+		assert_int_equal(PKCS7_add_certificate(p7, b), 1);
+	assert_true((n = i2d_PKCS7(p7, &der)) > 0);
+	PKCS7_free(p7);
+	*len = (size_t)n;
+	return der;
+}
+
+/*
+ * The DER is overwritten and freed right after csr_parse: every check
+ * still answers as it did on the DER (ASan would see a read of it).
+ */
+static void
+test_parse_once(void **state)
+{
+	struct authz	*az = authz_parse(NULL, "auth", "t.json", NULL);
+	X509		*dev = make_cert(k1, SUBJ, 1);
+	X509		*other = make_cert(k2, "/O=Example/CN=device-2", 2);
+	size_t		 len;
+	uint8_t		*der = make_csr(0, &len), *copy = malloc(len);
+	struct est_csr	*c;
+	EVP_PKEY	*pk = NULL;
+	GENERAL_NAMES	*g;
+	const char	*why = NULL, *idr;
+	char		 buf[200];
+
+	(void)state;
+	assert_non_null(copy);
+	memcpy(copy, der, len);
+	assert_non_null(c = csr_parse(copy, len, &why));
+	memset(copy, 0xa5, len);
+	free(copy);
+	assert_int_equal(tc_csr_check(c, 1, &pk, &why), 0);
+	assert_int_equal(EVP_PKEY_eq(pk, k1), 1);
+	assert_ptr_equal(csr_key(c), pk);
+	assert_int_equal(csr_sans(c, &g), 0);
+	assert_null(g);
+	audit_csr_subject(c, buf, sizeof(buf));
+	assert_string_equal(buf, SUBJ);
+	/* key policy, CSR identity (its Subject is the device's), PoP off */
+	assert_int_equal(authz_check_csr_peer(az, dev, NULL, 0, 1, EST_OP_SEN,
+	    c, &idr, buf, sizeof(buf)), 0);
+	assert_int_equal(authz_check_csr_peer(az, other, NULL, 0, 1,
+	    EST_OP_SEN, c, &idr, buf, sizeof(buf)), EST_CODE(4, 3));
+	assert_string_equal(idr, "subject");
+	/* re-enrollment: the same names as the certificate renewed */
+	assert_int_equal(authz_check_csr_peer(az, dev, NULL, 0, 1,
+	    EST_OP_SREN, c, &idr, buf, sizeof(buf)), 0);
+	assert_int_equal(authz_check_csr_peer(az, other, NULL, 0, 1,
+	    EST_OP_SREN, c, &idr, buf, sizeof(buf)), EST_CODE(4, 3));
+	/* no object (the DER did not decode): 4.00 as before */
+	assert_int_equal(authz_check_csr_peer(az, dev, NULL, 0, 1, EST_OP_SEN,
+	    NULL, &idr, buf, sizeof(buf)), EST_CODE(4, 0));
+	assert_string_equal(buf, "bad CSR");
+	audit_csr_subject(NULL, buf, sizeof(buf));
+	assert_string_equal(buf, "-");
+	csr_free(c);
+	EVP_PKEY_free(pk);
+	OPENSSL_free(der);
+	X509_free(dev);
+	X509_free(other);
+	authz_free(az);
+}
+
+/* The subjectAltName extensions: none, one, more than one. */
+static void
+test_sans(void **state)
+{
+	struct authz	*az = authz_parse(NULL, "auth", "t.json", NULL);
+	X509		*dev = make_cert(k1, SUBJ, 1);
+	GENERAL_NAMES	*g;
+	const char	*why, *idr;
+	char		 buf[200];
+
+	(void)state;
+	for (int n = 0; n <= 2; n++) {
+		size_t		 len;
+		uint8_t		*der = make_csr(n, &len);
+		struct est_csr	*c = csr_parse(der, len, &why);
+
+		assert_non_null(c);
+		assert_int_equal(csr_sans(c, &g), n);
+		if (n == 1)
+			assert_int_equal(sk_GENERAL_NAME_num(g), 1);
+		else
+			assert_null(g);
+		/* the device has no SAN: none may be asked for; two: bad */
+		authz_check_csr_peer(az, dev, NULL, 0, 1, EST_OP_SEN, c, &idr,
+		    buf, sizeof(buf));
+		assert_string_equal(idr != NULL ? idr : "", n == 0 ? "" :
+		    n == 1 ? "san" : "bad-csr");
+		csr_free(c);
+		OPENSSL_free(der);
+	}
+	X509_free(dev);
+	authz_free(az);
+}
+
+/* The reasons a DER body is not a CSR, as tc_csr_check gave them. */
+static void
+test_parse_errors(void **state)
+{
+	size_t		 len;
+	uint8_t		*der = make_csr(0, &len), *two = malloc(2 * len);
+	const char	*why = NULL;
+
+	(void)state;
+	assert_null(csr_parse(der, 0, &why));
+	assert_string_equal(why, "empty csr");
+	assert_null(csr_parse(der, len - 1, &why));
+	assert_string_equal(why, "csr is not a der pkcs#10 request");
+	assert_non_null(two);
+	memcpy(two, der, len);
+	memcpy(two + len, der, len);
+	assert_null(csr_parse(two, 2 * len, &why));
+	assert_string_equal(why, "trailing bytes after csr");
+	free(two);
+	OPENSSL_free(der);
+}
+
+/*
+ * The audit's pick: by the CSR key, or without one the only certificate;
+ * asked again for the same answer, or for another one in the same
+ * buffer, it gives what a fresh decode gives.
+ */
+static void
+test_audit_pick(void **state)
+{
+	X509	*a = make_cert(k1, SUBJ, 0x11), *b = make_cert(k2, SUBJ, 0x22);
+	size_t	 l2, la, lb;
+	uint8_t	*p2 = make_p7(b, a, &l2), *pa = make_p7(a, NULL, &la);
+	uint8_t	*pb = make_p7(b, NULL, &lb), *buf = malloc(la + lb);
+	char	 s[80];
+
+	(void)state;
+	assert_non_null(buf);
+	audit_cert_serial(p2, l2, k1, s, sizeof(s));
+	assert_string_equal(s, "11");
+	audit_cert_serial(p2, l2, k1, s, sizeof(s));
+	assert_string_equal(s, "11");
+	audit_cert_serial(p2, l2, k2, s, sizeof(s));
+	assert_string_equal(s, "22");
+	audit_cert_serial(p2, l2, NULL, s, sizeof(s));
+	assert_string_equal(s, "");		/* several: none */
+	memcpy(buf, pa, la);
+	audit_cert_serial(buf, la, NULL, s, sizeof(s));
+	assert_string_equal(s, "11");
+	memcpy(buf, pb, lb);
+	audit_cert_serial(buf, lb, NULL, s, sizeof(s));
+	assert_string_equal(s, "22");
+	audit_cert_serial(NULL, 0, k1, s, sizeof(s));
+	assert_string_equal(s, "");
+	audit_close();				/* forgets the pick */
+	free(buf);
+	OPENSSL_free(p2);
+	OPENSSL_free(pa);
+	OPENSSL_free(pb);
+	X509_free(a);
+	X509_free(b);
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	k1 = EVP_EC_gen("P-256");
+	k2 = EVP_EC_gen("P-256");
+	return k1 != NULL && k2 != NULL ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_once),
+		cmocka_unit_test(test_sans),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_audit_pick),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
