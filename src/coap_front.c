@@ -2227,6 +2227,22 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
  * per CA label. A disabled operation has no resource: the unknown-path
  * handler answers it 4.04 and discovery does not list it.
  */
+/* The link attributes of an EST resource (RFC 9148 3, RFC 6690 3). */
+static void
+front_res_attrs(coap_resource_t *r, const struct est_op *op)
+{
+	char	rt[40], ct[40];
+
+	snprintf(rt, sizeof(rt), "\"%s\"", op->rt);
+	coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
+	/* several values: a quoted, space-separated list */
+	if (strchr(op->ct_attr, ' ') != NULL)
+		snprintf(ct, sizeof(ct), "\"%s\"", op->ct_attr);
+	else
+		snprintf(ct, sizeof(ct), "%s", op->ct_attr);
+	coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
+}
+
 static int
 front_resources(void)
 {
@@ -2242,7 +2258,6 @@ front_resources(void)
 		struct route	*route;
 		coap_resource_t		*r;
 		coap_str_const_t	*p;
-		char			 rt[40];
 
 		/* optional in RFC 9148: served (and listed) when enabled */
 		if (front_keygen(op) && !fr.cf->server_keygen)
@@ -2273,18 +2288,7 @@ front_resources(void)
 			coap_register_request_handler(r, methods[m],
 			    front_handler);
 		coap_resource_set_userdata(r, route);
-		snprintf(rt, sizeof(rt), "\"%s\"", op->rt);
-		coap_add_attr(r, coap_make_str_const("rt"),
-		    coap_make_str_const(rt), 0);
-		if (strchr(op->ct_attr, ' ') != NULL) {
-			char ct[40];
-
-			snprintf(ct, sizeof(ct), "\"%s\"", op->ct_attr);
-			coap_add_attr(r, coap_make_str_const("ct"),
-			    coap_make_str_const(ct), 0);
-		} else
-			coap_add_attr(r, coap_make_str_const("ct"),
-			    coap_make_str_const(op->ct_attr), 0);
+		front_res_attrs(r, op);
 		coap_add_resource(fr.ctx, r);
 	}
 	{
