@@ -95,6 +95,14 @@ void	audit_denied(const char *peer, const struct pki_peer *dev,
 	    const char *op, const char *label, const char *code,
 	    const char *reason);
 
+/*
+ * A route's device policy refused a request (code 4.0x): the counter
+ * authz_denied_total, one log line naming the device, and the audit
+ * record. dev may be NULL (no identity).
+ */
+void	audit_deny(const char *peer, const struct pki_peer *dev,
+	    const char *op, const char *label, unsigned code, const char *why);
+
 /* The subject of a CSR (csr.h), one line ("/CN=..."), or "-" (NULL). */
 void	audit_csr_subject(const struct est_csr *csr, char *buf, size_t bufsz);
 

@@ -55,6 +55,9 @@ size_t	reqline_format(char *buf, size_t len, const struct reqline *);
  */
 void	reqline_emit(const struct reqline *);
 
+/* The next request number (the line's req=), one sequence per process. */
+uint64_t reqline_next_id(void);
+
 /* Room for any line: a 256-byte Subject fully escaped, and the rest. */
 #define REQLINE_MAX	1024
 

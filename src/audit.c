@@ -14,7 +14,10 @@
 #include "audit.h"
 #include "audit_file.h"
 #include "csr.h"
+#include "est_map.h"
+#include "estcoapd.h"
 #include "log.h"
+#include "metrics.h"
 #include "peer.h"
 #include "transcode.h"
 
@@ -344,6 +347,23 @@ audit_denied(const char *peer, const struct pki_peer *dev, const char *op,
 	cJSON_AddStringToObject(o, "code", code != NULL ? code : "-");
 	cJSON_AddStringToObject(o, "reason", reason != NULL ? reason : "-");
 	audit_emit(o);
+}
+
+/* See audit.h. */
+void
+audit_deny(const char *peer, const struct pki_peer *dev, const char *op,
+    const char *label, unsigned code, const char *why)
+{
+	char c[8];
+
+	metrics_inc(METRICS_C_AUTHZ_DENIED);
+	estmap_code_str(code, c);
+	log_info("authz: denied peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
+	    "op=%s label=%s code=%s: %s", peer != NULL ? peer : "-",
+	    dev != NULL ? dev->subject : "-", dev != NULL ? dev->issuer : "-",
+	    dev != NULL ? dev->serial : "-", op,
+	    label != NULL && label[0] != '\0' ? label : "-", c, why);
+	audit_denied(peer != NULL ? peer : "-", dev, op, label, c, why);
 }
 
 /* See audit.h. */

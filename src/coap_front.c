@@ -34,6 +34,7 @@
 #include "dtls_resume.h"
 #include "estcoapd.h"
 #include "est_map.h"
+#include "est_req.h"
 #include "answer.h"
 #include "exchange.h"
 #include "gen.h"
@@ -95,59 +96,6 @@ struct front_sess {
 	int			 deleted;	/* libcoap freed the session */
 };
 
-/* Pending requests of one device (certificate), over all its sessions. */
-struct front_dev {
-	struct pend_ent		 pe;		/* in fr.devs, by fingerprint */
-	unsigned		 n;
-};
-
-/*
- * One upstream-bound request, from its arrival to its answer. Its CoAP
- * side (ACK, answer message, retransmissions) is d; d is NULL once the
- * device's session went (an orphan: a POST the CA works on runs to
- * completion, and its answer is held for the device's next try).
- */
-struct front_req {
-	uint32_t		 magic;
-	TAILQ_ENTRY(front_req)	 entry;
-	uint64_t		 id;
-	const struct est_op	*op;
-	const struct route *route;
-	struct dlv		*d;		/* NULL: session gone */
-	struct front_sess	*sess;		/* referenced (refs) */
-	struct upstream_job	*job;		/* NULL when not running */
-	unsigned		 resp_cf;
-	unsigned		 req_cf;	/* -1u when none */
-	int			 has_block1;
-	uint32_t		 block1;	/* raw Block1 value to echo */
-	int			 b2_szx;	/* early Block2 SZX, -1: none */
-	EVP_PKEY		*csr_key;	/* picks the cert for CF 287 */
-	char			 csr_subject[160];	/* for the audit log */
-	uint8_t			*p7;		/* issued PKCS#7, for the audit */
-	size_t			 p7len;
-	uint8_t			 xkey[XCH_KEY_LEN];	/* exchange key (POST) */
-	uint8_t			 ikey[XCH_KEY_LEN];	/* held-answer key */
-	uint64_t		 audit_ms;	/* time of its audit record */
-	/* a follower: the leader's exchange, whose answer it gets */
-	uint64_t		 orig_req;
-	uint64_t		 orig_ms;	/* wall clock, audit_now_ms */
-	char			 orig_serial[XCH_SERIAL_LEN];
-	struct pend_ent		 lpe;		/* in fr.leaders while leading */
-	struct front_req	*leader;	/* set: waits for its answer */
-	LIST_HEAD(, front_req)	 followers;	/* wait for ours */
-	LIST_ENTRY(front_req)	 fentry;	/* in leader->followers */
-	struct front_dev	*dev;		/* its device's count */
-	size_t			 req_len;
-	int			 done;		/* ans is final */
-	struct est_answer	 ans;
-	long			 up_status;	/* 0: none */
-	uint64_t		 up_ms;
-	char			 up_server[CONFIG_URL_MAX]; /* last one used */
-	uint64_t		 t0;		/* mono_ms on arrival */
-	struct backlog_ent	 bl;		/* job's place in the pool */
-};
-
-
 static struct front {
 	struct event_base	*base;
 	struct config		*cf;
@@ -155,27 +103,18 @@ static struct front {
 	coap_context_t		*ctx;
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct iob		*iob;		/* datagrams per pass, or NULL */
-	struct blk_table	*blk;
 	struct rl_table		*rl;		/* per-source rate, NULL: off */
 	uint64_t		 refused_log_ms;/* last "refused" warning */
 	unsigned		 refused;	/* handshakes refused since */
-	struct xch_table	*xch;		/* finished enrollments */
-	struct xch_table	*held;		/* undelivered answers */
-	struct pend_table	*leaders;	/* POSTs upstream, by xkey */
-	struct pend_table	*devs;		/* front_dev by fingerprint */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
-	struct route	 routes[(1 + ROUTE_MAX_LABELS) * EST_OP_COUNT];
+	struct route		 routes[ROUTE_MAX];
 	size_t			 nroutes;
-	TAILQ_HEAD(, front_req)	 reqs;
 	LIST_HEAD(, front_sess)	 sessions;
-	unsigned		 npending;
 	unsigned		 nsessions;	/* with a record */
 	unsigned		 nhandshakes;	/* records not yet connected */
-	uint64_t		 next_id;
-	struct req_policy	 pol;
+	struct req_policy	 pol;		/* the caches' answers */
 	int			 draining;	/* SIGTERM: finish, take no more */
 	int			 upstream_seen;	/* any exchange finished yet */
-	struct backlog		 pool;		/* curl's connections, mirrored */
 } fr;
 
 /*
@@ -184,11 +123,6 @@ static struct front {
  */
 static SSL_CTX	*front_dtls_ctx;
 
-static void	front_upstream_seen(const struct upstream_result *);
-static void	front_finish(struct front_req *);
-static void	front_followers_done(struct front_req *);
-static void	front_audit(struct front_req *);
-static void	front_remember(struct front_req *);
 
 /* Route libcoap's own log lines into ours. */
 static void
@@ -315,44 +249,6 @@ front_sess_gauges(void)
 	metrics_gauge_set(METRICS_G_HANDSHAKES, fr.nhandshakes);
 }
 
-/* Publish what the pool mirror knows (backlog.h). */
-static void
-front_pool_gauges(void)
-{
-	metrics_gauge_set(METRICS_G_UPSTREAM_RUNNING, fr.pool.nrunning);
-	metrics_gauge_set(METRICS_G_UPSTREAM_QUEUED, fr.pool.nqueued);
-	metrics_gauge_set(METRICS_G_UPSTREAM_SERVICE_MS,
-	    (int64_t)backlog_service_ms(&fr.pool, mono_ms()));
-}
-
-/*
- * How long an upstream-bound request of a route may take, queue included:
- * nine tenths of upstream.timeout_ms, so that the answer comes before
- * curl's own deadline (which counts the time in curl's queue too).
- */
-static uint64_t
-front_budget_ms(size_t cfroute)
-{
-	return (uint64_t)fr.cf->routes[cfroute].up.timeout_ms * 9 / 10;
-}
-
-/*
- * Max-Age for a request the pool cannot serve in time: the expected wait,
- * plus up to a quarter more at random so that the refused devices do not
- * all come back in the same second, within busy_max_age_s .. 3600 s.
- */
-static int
-front_backlog_max_age(uint64_t wait_ms)
-{
-	uint64_t s = (wait_ms + 999) / 1000;
-
-	if (s / 4 > 0)
-		s += arc4random_uniform((uint32_t)(s / 4) + 1);
-	if (s < fr.cf->busy_max_age_s)
-		s = fr.cf->busy_max_age_s;
-	return s > 3600 ? 3600 : (int)s;
-}
-
 /* Read the device identity once the handshake is done. */
 static void
 front_sess_identify(struct front_sess *fs)
@@ -460,457 +356,11 @@ front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
 	reqline_emit(&l);
 }
 
-/* The count record of fs's device, or NULL; made (empty) with make. */
-static struct front_dev *
-front_dev_find(const struct front_sess *fs, int make)
-{
-	struct pend_ent		 probe, *e;
-	struct front_dev	*d;
-
-	if (pend_key(&probe, NULL, fs->id.fp, sizeof(fs->id.fp)) == -1)
-		return NULL;
-	if ((e = pend_find(fr.devs, &probe, NULL)) != NULL)
-		return (struct front_dev *)((char *)e -
-		    offsetof(struct front_dev, pe));
-	if (!make || (d = calloc(1, sizeof(*d))) == NULL)
-		return NULL;
-	d->pe = probe;
-	d->pe.linked = 0;
-	pend_insert(fr.devs, &d->pe);
-	return d;
-}
-
-/* Requests of fs's device (all its sessions) waiting for the upstream. */
-static unsigned
-front_dev_pending(const struct front_sess *fs)
-{
-	const struct front_dev *d = front_dev_find(fs, 0);
-
-	return d != NULL ? d->n : 0;
-}
-
-/* One request less for its device; the record goes with the last. */
-static void
-front_dev_put(struct front_dev *d)
-{
-	if (d == NULL || --d->n > 0)
-		return;
-	pend_remove(fr.devs, &d->pe);
-	free(d);
-}
-
-/*
- * Free a request record: answered, or ending unanswered. Followers of a
- * leader that ends unanswered (only at shutdown) are left on their own.
- */
-static void
-front_req_free(struct front_req *rq)
-{
-	struct front_req *f;
-
-	while ((f = LIST_FIRST(&rq->followers)) != NULL) {
-		LIST_REMOVE(f, fentry);
-		f->leader = NULL;
-	}
-	if (rq->leader != NULL)
-		LIST_REMOVE(rq, fentry);
-	pend_remove(fr.leaders, &rq->lpe);
-	if (rq->job != NULL)
-		upstream_cancel(rq->job);
-	backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
-	front_pool_gauges();
-	dlv_drop(rq->d);
-	if (rq->sess->pending > 0)
-		rq->sess->pending--;
-	front_sess_put(rq->sess);
-	front_dev_put(rq->dev);
-	fr.npending--;
-	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
-	TAILQ_REMOVE(&fr.reqs, rq, entry);
-	EVP_PKEY_free(rq->csr_key);
-	free(rq->p7);
-	answer_clear(&rq->ans);
-	rq->magic = 0;
-	free(rq);
-}
-
-/* Check a void * that should be a request. */
-static struct front_req *
-front_req_from(void *arg)
-{
-	struct front_req *rq = arg;
-
-	if (rq == NULL || rq->magic != REQ_MAGIC)
-		fatalx("%s: not a request (%p)", __func__, arg);
-	return rq;
-}
-
-/* The upstream finished: make the answer and send it. */
-static void
-front_upstream_done(void *arg, const struct upstream_result *r)
-{
-	struct front_req	*rq = front_req_from(arg);
-	uint8_t			*der = NULL;
-	size_t			 derlen = 0;
-	struct est_cache	*c = rq->route->cache;
-
-	rq->job = NULL;			/* upstream frees it after we return */
-	/* only an HTTP answer tells how long the CA takes */
-	backlog_leave(&fr.pool, &rq->bl, r->end == UPSTREAM_OK, mono_ms());
-	front_pool_gauges();
-	rq->up_status = r->end == UPSTREAM_OK ? r->status : 0;
-	rq->up_ms = r->ms;
-	if (r->server != NULL)
-		snprintf(rq->up_server, sizeof(rq->up_server), "%s", r->server);
-	front_upstream_seen(r);
-	answer_upstream(&rq->ans, rq->op, rq->resp_cf, rq->csr_key, r,
-	    &fr.pol, &der, &derlen);
-	if (r->error != NULL)
-		log_info("req=%llu upstream: %s", (unsigned long long)rq->id,
-		    r->error);
-	if (der != NULL && rq->op->method == EST_M_POST) {
-		rq->p7 = der;		/* the issued PKCS#7, for the audit */
-		rq->p7len = derlen;
-	} else
-		cache_put(c, der, derlen);	/* frees it when not cached */
-	front_followers_done(rq);
-	front_finish(rq);
-}
-
-/* The request line of a request record. */
-static void
-front_line(const struct front_req *rq)
-{
-	front_req_line(rq->id, rq->sess, "-", rq->op->name, rq->route->label,
-	    rq->op->method, (int)rq->req_cf, rq->req_len, rq->up_status,
-	    rq->up_ms, &rq->ans, rq->t0);
-}
-
 /* Server-side key generation: answers carry a private key. */
 static int
 front_keygen(const struct est_op *op)
 {
 	return op->id == EST_OP_SKG || op->id == EST_OP_SKC;
-}
-
-/* The time of rq's audit record (wall clock, ms), fixed at first use. */
-static uint64_t
-front_audit_ms(struct front_req *rq)
-{
-	if (rq->audit_ms == 0)
-		rq->audit_ms = audit_now_ms();
-	return rq->audit_ms;
-}
-
-/*
- * rq's answer as the exchange memory keeps it, with the exchange it came
- * from: rq's own, or for a follower its leader's.
- */
-static void
-front_xch_answer(struct front_req *rq, struct xch_answer *x)
-{
-	memset(x, 0, sizeof(*x));
-	x->code = rq->ans.code;
-	x->cf = rq->ans.cf;
-	x->max_age = rq->ans.max_age;
-	x->payload = rq->ans.payload;
-	x->len = rq->ans.len;
-	if (rq->orig_req != 0) {
-		x->origin_req = rq->orig_req;
-		x->origin_ms = rq->orig_ms;
-		memcpy(x->origin_serial, rq->orig_serial,
-		    sizeof(x->origin_serial));
-		return;
-	}
-	x->origin_req = rq->id;
-	x->origin_ms = front_audit_ms(rq);
-	/* skg/skc: the CSR key is not the certified one */
-	audit_cert_serial(rq->p7, rq->p7len, front_keygen(rq->op) ? NULL :
-	    rq->csr_key, x->origin_serial, sizeof(x->origin_serial));
-}
-
-/*
- * Keep rq's answer for the device's next try (keyed by its identity,
- * route, operation, format and CSR key, so that a PoP CSR made on a new
- * session matches) and audit the certificate as issued but undelivered.
- */
-static void
-front_hold_answer(struct front_req *rq, const char *why)
-{
-	const struct front_sess	*fs = rq->sess;
-	struct xch_answer	 x;
-
-	front_xch_answer(rq, &x);
-	if (xch_put(fr.held, rq->ikey, &x, front_keygen(rq->op), mono_ms()) ==
-	    -1)
-		log_warnx("req=%llu the %zu-byte answer could not be held",
-		    (unsigned long long)rq->id, rq->ans.len);
-	if (rq->p7 != NULL)
-		audit_undelivered(rq->id, front_audit_ms(rq), fs->peer, &fs->id,
-		    rq->op->name, rq->route->label, rq->csr_subject, rq->p7,
-		    rq->p7len, front_keygen(rq->op) ? NULL : rq->csr_key,
-		    rq->up_server, why);
-}
-
-/* A 2.xx answer with a body: what a device must not lose. */
-static int
-front_precious(const struct front_req *rq)
-{
-	return EST_CODE_CLASS(rq->ans.code) == 2 && rq->ans.payload != NULL;
-}
-
-/*
- * The device left before the answer (RFC 7252 gives it no other way to
- * get it): a certificate the CA issued is held for its next try.
- */
-static void
-front_undelivered(struct front_req *rq)
-{
-	if (front_precious(rq)) {
-		front_hold_answer(rq, "device left before the answer");
-		front_remember(rq);
-		log_info("req=%llu op=%s the device left: answer held for "
-		    "its next try", (unsigned long long)rq->id, rq->op->name);
-		rq->ans.reason = "undelivered";
-	} else
-		log_info("req=%llu op=%s the device left: answer not sent",
-		    (unsigned long long)rq->id, rq->op->name);
-	front_line(rq);
-	front_req_free(rq);
-}
-
-/*
- * coap.large_separate "retry": the separate answer would go in blocks to
- * a client that cannot ask for block 1 (libcoap 4.3.4 and older, for a
- * request without Block1). It is held, and the device told to repeat the
- * request: the repeat gets it piggybacked, which every client follows.
- */
-static void
-front_hold_large(struct front_req *rq)
-{
-	char	d[sizeof(rq->ans.diag)];
-	size_t	len = rq->ans.len;
-
-	front_hold_answer(rq, "separate answer larger than one block; held "
-	    "for the device's repeat");
-	front_remember(rq);
-	log_info("req=%llu op=%s %zu-byte answer held: a separate answer in "
-	    "blocks is not fetched by every client; 5.03, repeat",
-	    (unsigned long long)rq->id, rq->op->name, len);
-	metrics_limit("large_separate");
-	snprintf(d, sizeof(d), "answer of %zu bytes ready: repeat the "
-	    "request", len);
-	answer_clear(&rq->ans);
-	answer_error(&rq->ans, EST_CODE(5, 3), "held-large", d);
-	rq->ans.max_age = FRONT_HELD_MAX_AGE;
-}
-
-/*
- * The answer of rq is final: send it (deliver.c: piggybacked when the
- * hold has not ended, else separate), hold it for the device when it
- * cannot take it now, and free the record.
- */
-static void
-front_finish(struct front_req *rq)
-{
-	rq->done = 1;
-	if (rq->d != NULL && !dlv_alive(rq->d)) {
-		dlv_drop(rq->d);
-		rq->d = NULL;
-	}
-	if (rq->d == NULL) {
-		front_undelivered(rq);
-		return;
-	}
-	if (strcmp(fr.cf->large_separate, "retry") == 0 &&
-	    front_precious(rq) && dlv_blocked(rq->d, rq->ans.len))
-		front_hold_large(rq);
-	else {
-		front_audit(rq);
-		front_remember(rq);
-	}
-	(void)dlv_answer(rq->d, &rq->ans);
-	rq->d = NULL;			/* deliver.c's now */
-	front_line(rq);
-	front_req_free(rq);
-}
-
-/* Give the followers of leader (identical requests) its answer. */
-static void
-front_followers_done(struct front_req *leader)
-{
-	struct front_req	*f;
-	char			 serial[XCH_SERIAL_LEN];
-	uint64_t		 at = front_audit_ms(leader);
-
-	/* skg/skc: the CSR key is not the certified one */
-	audit_cert_serial(leader->p7, leader->p7len, front_keygen(leader->op) ?
-	    NULL : leader->csr_key, serial, sizeof(serial));
-	while ((f = LIST_FIRST(&leader->followers)) != NULL) {
-		LIST_REMOVE(f, fentry);
-		f->leader = NULL;
-		f->up_status = leader->up_status;
-		f->up_ms = leader->up_ms;
-		memcpy(f->up_server, leader->up_server, sizeof(f->up_server));
-		f->orig_req = leader->id;
-		f->orig_ms = at;
-		memcpy(f->orig_serial, serial, sizeof(f->orig_serial));
-		answer_clear(&f->ans);
-		f->ans = leader->ans;
-		f->ans.payload = NULL;
-		if (leader->ans.payload != NULL &&
-		    (f->ans.payload = malloc(leader->ans.len > 0 ?
-		    leader->ans.len : 1)) != NULL)
-			memcpy(f->ans.payload, leader->ans.payload,
-			    leader->ans.len);
-		else if (leader->ans.payload != NULL)
-			answer_error(&f->ans, EST_CODE(5, 3), "nomem",
-			    "out of memory");
-		front_finish(f);
-	}
-}
-
-/*
- * An upstream exchange finished: /readyz stops saying "starting". Which
- * servers are up is the upstream module's (failover) business.
- */
-static void
-front_upstream_seen(const struct upstream_result *r)
-{
-	(void)r;
-	fr.upstream_seen = 1;
-}
-
-/* Audit what a finished enrollment handed out or was refused. */
-static void
-front_audit(struct front_req *rq)
-{
-	const struct front_sess	*fs = rq->sess;
-	char			 code[8];
-
-	if (rq->ans.code == EST_CODE(2, 4) && rq->p7 != NULL) {
-		metrics_inc(METRICS_C_CERTS_ISSUED);
-		/* skg/skc: the CSR key is not the certified one */
-		audit_issued(rq->id, front_audit_ms(rq), fs->peer, &fs->id,
-		    rq->op->name, rq->route->label, rq->csr_subject, rq->p7, rq->p7len,
-		    front_keygen(rq->op) ? NULL : rq->csr_key, rq->up_server);
-	} else if (EST_CODE_CLASS(rq->ans.code) == 2 && rq->orig_req != 0) {
-		struct audit_repeat ar = { rq->id, "identical", rq->orig_req,
-		    rq->orig_ms, rq->orig_serial, front_keygen(rq->op) };
-
-		/* a follower: the leader's certificate, handed out again */
-		audit_repeated(fs->peer, &fs->id, rq->op->name,
-		    rq->route->label, &ar);
-	} else if (rq->ans.code == EST_CODE(4, 1) ||
-	    rq->ans.code == EST_CODE(4, 3))
-		audit_denied(fs->peer, &fs->id, rq->op->name, rq->route->label,
-		    estmap_code_str(rq->ans.code, code), rq->ans.diag);
-}
-
-/*
- * Remember a finished enrollment's certificate answer: a retransmission
- * after it, or the same CSR again, then costs no second issuance. Only
- * 2.xx: after a 5.03 the device must be able to try again for real.
- */
-static void
-front_remember(struct front_req *rq)
-{
-	struct xch_answer x;
-
-	if (fr.xch == NULL || rq->op->method != EST_M_POST ||
-	    EST_CODE_CLASS(rq->ans.code) != 2)
-		return;
-	front_xch_answer(rq, &x);
-	xch_put(fr.xch, rq->xkey, &x, front_keygen(rq->op), mono_ms());
-}
-
-/* deliver.c: the request's deadline passed before the upstream answered. */
-static void
-front_dlv_expired(void *owner)
-{
-	struct front_req *rq = front_req_from(owner);
-
-	if (rq->job != NULL) {
-		upstream_cancel(rq->job);
-		rq->job = NULL;
-		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
-	}
-	answer_error(&rq->ans, EST_CODE(5, 4), "deadline",
-	    "upstream EST server did not answer in time");
-	front_followers_done(rq);
-	front_finish(rq);
-}
-
-/*
- * deliver.c: the device's DTLS session went before the answer. A POST
- * the CA works on (or that waits for one that does) runs to completion:
- * the CA may issue, and the certificate is then held for the device. The
- * rest is cancelled.
- */
-static void
-front_dlv_gone(void *owner)
-{
-	struct front_req *rq = front_req_from(owner);
-
-	dlv_drop(rq->d);		/* detached: nothing to send */
-	rq->d = NULL;
-	if (rq->op->method == EST_M_POST && !rq->done &&
-	    (rq->job != NULL || rq->leader != NULL)) {
-		log_info("req=%llu op=%s device left (DTLS session closed); "
-		    "the upstream exchange runs to completion",
-		    (unsigned long long)rq->id, rq->op->name);
-		return;
-	}
-	log_info("req=%llu op=%s cancelled: DTLS session closed",
-	    (unsigned long long)rq->id, rq->op->name);
-	answer_clear(&rq->ans);
-	rq->ans.reason = "cancelled-dtls-closed";
-	front_line(rq);
-	front_req_free(rq);
-}
-
-/* Answer a request at once (piggybacked) and log it. */
-static void
-front_answer_now(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-    const coap_string_t *q, coap_pdu_t *resp, struct front_sess *fs,
-    const struct route *rt, int req_cf, size_t req_len,
-    struct est_answer *a, int has_block1, uint32_t block1, uint64_t t0)
-{
-	struct reply_to	to = { .res = r, .req = req, .query = q,
-			    .has_block1 = has_block1, .block1 = block1,
-			    .b2_szx = -1 };
-	char		peer[64];
-
-	if (fs == NULL)
-		front_peer_str(s, peer, sizeof(peer));
-	reply_fill(s, &to, resp, a);
-	front_req_line(++fr.next_id, fs, peer, rt->op->name, rt->label,
-	    (int)coap_pdu_get_code(req), req_cf, req_len, 0, 0, a, t0);
-}
-
-/*
- * A pending request identical to rq (same device certificate, operation,
- * response format and CSR) whose upstream exchange is running, or NULL.
- * rq then waits for that answer instead of asking the CA again.
- */
-static struct front_req *
-front_find_leader(const struct front_req *rq)
-{
-	static const uint8_t	 zero[XCH_KEY_LEN];
-	struct pend_ent		 probe, *e = NULL;
-	struct front_req	*l;
-
-	if (rq->op->method != EST_M_POST ||
-	    memcmp(rq->xkey, zero, sizeof(zero)) == 0 ||
-	    pend_key(&probe, rq->route, rq->xkey, sizeof(rq->xkey)) == -1)
-		return NULL;
-	while ((e = pend_find(fr.leaders, &probe, e)) != NULL) {
-		l = (struct front_req *)((char *)e -
-		    offsetof(struct front_req, lpe));
-		if (l != rq && l->job != NULL && !l->done)
-			return l;
-	}
-	return NULL;
 }
 
 /* The request's ETag options (RFC 7252 5.10.6), for cache_answer. */
@@ -933,6 +383,23 @@ front_etags(const coap_pdu_t *req, struct cache_etags *et)
 		memcpy(et->tag[et->n].v, coap_opt_value(o), et->tag[et->n].len);
 		et->n++;
 	}
+}
+
+/* est_req.c's hooks into the route's cache. */
+static int
+front_cache_hook(const struct route *rt, const coap_pdu_t *req,
+    unsigned resp_cf, struct est_answer *a)
+{
+	struct cache_etags et;
+
+	front_etags(req, &et);
+	return cache_answer(rt->cache, rt->op, resp_cf, &et, a);
+}
+
+static void
+front_cache_store_hook(const struct route *rt, uint8_t *der, size_t len)
+{
+	cache_put(rt->cache, der, len);
 }
 
 static int	front_rate_check(coap_session_t *);
@@ -1004,7 +471,7 @@ front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
 		coap_pdu_set_code(resp, (coap_pdu_code_t)a.code);
 		coap_add_data(resp, strlen(a.diag), (const uint8_t *)a.diag);
 	}
-	front_req_line(++fr.next_id, NULL, peer, opname, label,
+	front_req_line(reqline_next_id(), NULL, peer, opname, label,
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
 	answer_clear(&a);
 }
@@ -1275,48 +742,8 @@ front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	}
 	if (b != NULL)
 		OPENSSL_clear_free(b, sizeof(*b) + cap);
-	front_req_line(++fr.next_id, front_sess_get(s), peer, "core", "",
+	front_req_line(reqline_next_id(), front_sess_get(s), peer, "core", "",
 	    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, t0);
-}
-
-/* The Block1 table's limits and per-device, per-source quotas from cf. */
-static void
-front_blk_limits(const struct config *cf)
-{
-	const struct blk_quota dq = { cf->block1_device_bytes,
-	    cf->block1_device_uploads }, sq = { cf->block1_source_bytes,
-	    cf->block1_source_uploads };
-
-	blk_table_set_limits(fr.blk, cf->max_request_body, cf->block1_budget,
-	    cf->max_pending * 4);
-	blk_table_set_quotas(fr.blk, &dq, &sq);
-	blk_table_set_expiry(fr.blk, cf->block1_lifetime_s * 1000ULL);
-}
-
-/*
- * Who sends a Block1 upload, for its quotas: the device certificate's
- * fingerprint and the source address (without the port). addr holds 16
- * bytes.
- */
-static void
-front_blk_who(const struct front_sess *fs, coap_session_t *s,
-    struct blk_who *who, uint8_t *addr)
-{
-	const coap_address_t *a = coap_session_get_addr_remote(s);
-
-	memset(who, 0, sizeof(*who));
-	if (fs != NULL) {
-		who->dev = fs->id.fp;
-		who->devlen = sizeof(fs->id.fp);
-	}
-	if (a != NULL && a->addr.sa.sa_family == AF_INET6) {
-		memcpy(addr, &a->addr.sin6.sin6_addr, 16);
-		who->srclen = 16;
-	} else if (a != NULL && a->addr.sa.sa_family == AF_INET) {
-		memcpy(addr, &a->addr.sin.sin_addr, 4);
-		who->srclen = 4;
-	}
-	who->src = addr;
 }
 
 /*
@@ -1342,435 +769,91 @@ front_rate_check(coap_session_t *s)
 	return (int)((wait + 999) / 1000);
 }
 
-/*
- * An answer from memory: the same request answered before (RFC 7252 4.5:
- * acted on once, answered as often), else one held for this device
- * (xkey NULL: only that). 0 with a set and the exchange it came from in
- * *from (no payload), or -1.
- */
-static int
-front_memory(const uint8_t *xkey, const uint8_t *ikey, struct est_answer *a,
-    struct xch_answer *from)
-{
-	const struct xch_answer	*x = NULL;
-	uint64_t		 now = mono_ms();
-	int			 held = 0;
-
-	if (xkey != NULL && fr.xch != NULL)
-		x = xch_get(fr.xch, xkey, now);
-	if (x == NULL && (x = xch_get(fr.held, ikey, now)) != NULL)
-		held = 1;
-	if (x == NULL || (a->payload = malloc(x->len > 0 ? x->len : 1)) ==
-	    NULL)
-		return -1;
-	if (held)
-		a->reason = "held";
-	else
-		a->reason = "repeat";
-	memcpy(a->payload, x->payload, x->len);
-	a->len = x->len;
-	a->code = x->code;
-	a->cf = x->cf;
-	a->max_age = x->max_age;
-	*from = *x;
-	from->payload = NULL;
-	metrics_inc(METRICS_C_DEDUP_HITS);
-	return 0;
-}
-
-/*
- * Audit an enrollment answer just handed out again from memory (request
- * number id): which exchange it repeats, and its certificate.
- */
+/* est_req.c's hooks: the session record it keeps while it runs. */
 static void
-front_audit_memory(const struct front_sess *fs, const struct route *rt,
-    uint64_t id, const struct est_answer *a, const struct xch_answer *from)
+front_sess_ref(void *sess)
 {
-	struct audit_repeat ar = { id, a->reason, from->origin_req,
-	    from->origin_ms, from->origin_serial, front_keygen(rt->op) };
-
-	if (fs != NULL && EST_CODE_CLASS(a->code) == 2)
-		audit_repeated(fs->peer, &fs->id, rt->op->name, rt->label,
-		    &ar);
+	((struct front_sess *)sess)->refs++;
 }
 
-/*
- * How long a new upstream-bound request waits for its answer before the
- * empty ACK: none while draining or when many are pending already (an
- * early ACK then stops the devices' retransmissions).
- */
-static uint32_t
-front_hold_ms(void)
+static void
+front_sess_unref(void *sess)
 {
-	if (fr.draining || fr.npending > fr.cf->ack_hold_max_pending)
-		return 0;
-	return fr.cf->ack_hold_ms;
+	front_sess_put(sess);
 }
 
-/*
- * The CoAP side of rq (deliver.c), which goes upstream or waits for its
- * leader. 0, or -1 with rq freed and a set.
- */
+static SSL *
+front_sess_ssl(void *sess)
+{
+	struct front_sess *fs = sess;
+
+	return fs != NULL && fs->session != NULL ? front_ssl(fs->session) :
+	    NULL;
+}
+
 static int
-front_deliver(struct front_req *rq, coap_resource_t *r, coap_session_t *s,
-    const coap_pdu_t *req, const coap_string_t *q, coap_pdu_t *resp,
+front_sess_authorize(void *sess, const struct route *rt,
     struct est_answer *a)
 {
-	/* the upstream's own deadline (failover included) comes first */
-	uint64_t deadline = fr.cf->routes[rq->route->cfroute].up.timeout_ms +
-	    DEADLINE_SLACK_MS;
+	struct front_sess *fs = sess;
 
-	rq->d = dlv_begin(s, &rq->sess->ds, r, req, q, rq->has_block1,
-	    rq->block1, rq->b2_szx, front_hold_ms(), deadline, resp, rq);
-	if (rq->d != NULL)
-		return 0;
-	front_req_free(rq);
-	answer_error(a, EST_CODE(5, 3), "busy", "cannot queue the request");
-	a->max_age = (int)fr.cf->busy_max_age_s;
-	return -1;
+	return front_authorize(fs, fs != NULL ? fs->session : NULL, rt, a);
+}
+
+static void
+front_seen(void)
+{
+	fr.upstream_seen = 1;
+}
+
+static void
+front_cache_seen(const struct upstream_result *r)
+{
+	(void)r;
+	front_seen();
 }
 
 /*
- * The request handler of every EST resource and method. See the file
- * comment for the order of the steps.
+ * The request handler of every EST resource and method: plain CoAP is
+ * refused, a retransmission of a request on its way is answered from
+ * deliver.c (never a second upstream call), the source's rate checked;
+ * the rest is est_req.c's.
  */
 static void
 front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
-	const struct route *rt = coap_resource_get_userdata(r);
-	const struct est_op	*op = rt->op;
+	const struct route	*rt = coap_resource_get_userdata(r);
 	struct front_sess	*fs;
-	struct front_req	*rq;
-	struct est_check_in	 in;
 	struct est_answer	 a;
-	const char		*why = NULL, *idr = NULL;
-	unsigned		 code, resp_cf = 0, v, blk1 = 0;
-	int			 has_blk1, req_cf = -1;
-	size_t			 len = 0, blen = 0;
-	const uint8_t		*data = NULL;
-	uint8_t			*body = NULL;
-	uint64_t		 t0 = mono_ms(), wait;
-	EVP_PKEY		*csr_key = NULL;
-	struct est_csr		*csr = NULL;
-	char			*b64;
-	size_t			 b64len;
-	char			 path[256], azwhy[200];
-	uint8_t			 optbuf[4];
-	uint8_t			 xkey[XCH_KEY_LEN], ikey[XCH_KEY_LEN];
-	struct xch_answer	 from;
+	struct req_in		 in = { r, s, req, q, resp, rt, { 0 } };
+	int			 wait;
 
-	memset(xkey, 0, sizeof(xkey));
 	if (coap_session_get_proto(s) != COAP_PROTO_DTLS) {
-		front_plain_refuse(s, req, resp, op->name, rt->label, t0);
+		front_plain_refuse(s, req, resp, rt->op->name, rt->label,
+		    mono_ms());
 		return;
 	}
-	/* a retransmission of a request on its way: never a second call */
 	if (dlv_repeat(s, req, resp))
 		return;
-	memset(&a, 0, sizeof(a));
-	answer_clear(&a);
 	fs = front_sess_get(s);
-	if (fr.draining) {
-		/* draining: leaving; the balancer moves the device on */
-		answer_error(&a, EST_CODE(5, 3), "draining",
-		    "registrar is shutting down, retry later");
-		a.max_age = (int)fr.cf->busy_max_age_s;
-		metrics_limit("draining");
-		goto answer;
-	}
-	if ((v = (unsigned)front_rate_check(s)) != 0) {
+	if (fs != NULL)
+		in.dev = (struct req_dev){ fs, &fs->id, fs->peer, &fs->ds,
+		    &fs->pending, fs->early_b2 };
+	if (!fr.draining && (wait = front_rate_check(s)) != 0) {
+		answer_clear(&a);
 		answer_error(&a, EST_CODE(5, 3), "rate",
 		    "too many requests from this address, retry later");
-		a.max_age = (int)v;
+		a.max_age = wait;
 		metrics_limit("rate_per_source");
-		goto answer;
-	}
-
-	copt_check_in(req, &in);
-	if (in.has_cf)
-		req_cf = (int)in.cf;
-	has_blk1 = copt_uint(req, COAP_OPTION_BLOCK1, &blk1);
-	coap_get_data(req, &len, &data);
-
-	if ((code = estmap_check(op, &in, &resp_cf, &why)) != 0) {
-		answer_error(&a, code, "bad-request", why);
-		goto answer;
-	}
-	/* RFC 7959 2.2: SZX 7 is reserved; libcoap ignores it silently */
-	if ((has_blk1 && (blk1 & 7) == 7) || (copt_uint(req,
-	    COAP_OPTION_BLOCK2, &v) && (v & 7) == 7)) {
-		answer_error(&a, EST_CODE(4, 0), "bad-block",
-		    "block size exponent 7 is reserved");
-		goto answer;
-	}
-	if (front_authorize(fs, s, rt, &a) == -1)
-		goto answer;
-
-	if (op->method == EST_M_POST) {
-		if (has_blk1) {
-			enum blk_result	br;
-			struct blk_who	who;
-			uint8_t		addr[16];
-
-			size_t		ev = blk_evicted(fr.blk);
-
-			front_blk_who(fs, s, &who, addr);
-			br = blk_add_from(fr.blk, s, (uintptr_t)op, &who,
-			    blk1 >> 4, (blk1 >> 3) & 1, blk1 & 7, data, len,
-			    mono_ms(), &body, &blen);
-			/* uploads dropped to make room (quotas, budget) */
-			for (ev = blk_evicted(fr.blk) - ev; ev > 0; ev--)
-				metrics_limit("block1_evicted");
-			/* RFC 7959 2.4: a Block2 in the first block applies
-			 * to the answer of the whole upload */
-			if (fs != NULL && (blk1 >> 4) == 0)
-				fs->early_b2[op->id] = copt_uint(req,
-				    COAP_OPTION_BLOCK2, &v) ? (int)(v & 7) : -1;
-			switch (br) {
-			case BLK_CONTINUE:
-			case BLK_DUPLICATE:
-				/* libcoap turns a 2.xx into 2.31 + echo */
-				coap_pdu_set_code(resp,
-				    COAP_RESPONSE_CODE(231));
-				coap_add_option(resp, COAP_OPTION_BLOCK1,
-				    coap_encode_var_safe(optbuf,
-				    sizeof(optbuf), blk1), optbuf);
-				return;
-			case BLK_COMPLETE:
-				break;
-			case BLK_GAP:
-				answer_error(&a, EST_CODE(4, 8),
-				    "block1-gap", "block missing or out of "
-				    "order");
-				goto answer;
-			case BLK_TOO_LARGE:
-				answer_error(&a, EST_CODE(4, 13),
-				    "too-large", "request body too large");
-				metrics_limit("max_request_body");
-				goto too_large;
-			case BLK_BAD:
-				answer_error(&a, EST_CODE(4, 0),
-				    "bad-block", "bad block size");
-				goto answer;
-			case BLK_NOMEM:
-				answer_error(&a, EST_CODE(5, 3), "busy",
-				    "too many uploads in progress");
-				a.max_age = (int)fr.cf->busy_max_age_s;
-				metrics_limit("block1_budget");
-				goto answer;
-			}
-			data = body;
-			len = blen;
-		} else if (len > fr.cf->max_request_body) {
-			answer_error(&a, EST_CODE(4, 13), "too-large",
-			    "request body too large");
-			metrics_limit("max_request_body");
-			goto too_large;
-		}
-		/*
-		 * RFC 7030 4.4.1, RFC 9148 4.8: for server keygen the CSR's
-		 * key and signature are ignored, so only its form is checked
-		 */
-		if ((csr = csr_parse(data, len, &why)) == NULL ||
-		    tc_csr_check(csr, !front_keygen(op), &csr_key,
-		    &why) == -1) {
-			char d[sizeof(a.diag)];
-
-			snprintf(d, sizeof(d), "bad CSR: %s", why);
-			answer_error(&a, EST_CODE(4, 0), "bad-csr", d);
-			goto answer;
-		}
-		/* the route's key policy, CSR identity and PoP linking */
-		if ((code = authz_check_csr(front_authz(rt), front_ssl(s),
-		    !front_keygen(op), (int)op->id, csr, &idr, azwhy,
-		    sizeof(azwhy))) != 0) {
-			if (idr != NULL)
-				metrics_csr_identity_denied(idr);
-			front_deny(fs, rt, code, idr != NULL ? "csr-identity" :
-			    code == EST_CODE(4, 0) ? "csr-policy" :
-			    code == EST_CODE(4, 1) ? "pop-failed" : "forbidden",
-			    azwhy, &a);
-			goto answer;
-		}
-		xch_key(xkey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
-		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, data,
-		    len);
-		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
-		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf,
-		    csr_key);
-		if (front_memory(xkey, ikey, &a, &from) == 0) {
-			front_answer_now(r, s, req, q, resp, fs, rt, req_cf,
-			    len, &a, has_blk1, blk1, t0);
-			front_audit_memory(fs, rt, fr.next_id, &a, &from);
-			answer_clear(&a);
-			EVP_PKEY_free(csr_key);
-			csr_free(csr);
-			free(body);
-			return;
-		}
-	} else {
-		struct cache_etags et;
-
-		front_etags(req, &et);
-		if (cache_answer(rt->cache, op, resp_cf, &et, &a) == 0) {
-			metrics_inc(METRICS_C_CACHE_HITS);
-			goto answer;
-		}
-		xch_key_pub(ikey, fs != NULL ? fs->id.fp : NULL, fs != NULL ?
-		    sizeof(fs->id.fp) : 0, op->name, rt->label, resp_cf, NULL);
-		/* a CA bundle held for the device: public, not audited */
-		if (front_memory(NULL, ikey, &a, &from) == 0)
-			goto answer;
-		metrics_inc(METRICS_C_CACHE_MISSES);
-	}
-
-	/* service.audit_fail_closed: no certificate nobody audits */
-	if (op->method == EST_M_POST && fr.cf->audit_fail_closed &&
-	    !audit_writable()) {
-		answer_error(&a, EST_CODE(5, 3), "audit",
-		    "audit log unavailable, retry later");
-		a.max_age = (int)fr.cf->busy_max_age_s;
-		metrics_limit("audit");
-		goto answer;
-	}
-	/* admission: every upstream-bound request holds memory until done */
-	if (fs == NULL || fr.npending >= fr.cf->max_pending ||
-	    fs->pending >= fr.cf->max_pending_per_session ||
-	    front_dev_pending(fs) >= fr.cf->max_pending_per_device) {
-		answer_error(&a, EST_CODE(5, 3), "busy",
-		    "registrar busy, retry later");
-		a.max_age = (int)fr.cf->busy_max_age_s;
-		metrics_limit(fs == NULL || fr.npending >= fr.cf->max_pending ?
-		    "max_pending" : fs->pending >=
-		    fr.cf->max_pending_per_session ?
-		    "max_pending_per_session" : "max_pending_per_device");
-		goto answer;
-	}
-	/*
-	 * B4: a request that would have to queue for a connection longer
-	 * than the upstream budget allows is refused now (with a connection
-	 * free it starts at once: a slow CA alone is not a queue)
-	 */
-	if (fr.cf->backlog_shed && fr.pool.nrunning >= fr.pool.cap &&
-	    (wait = backlog_wait_ms(&fr.pool, fr.pool.nqueued, t0)) >
-	    front_budget_ms(rt->cfroute)) {
-		answer_error(&a, EST_CODE(5, 3), "backlog",
-		    "upstream busy, retry after Max-Age");
-		a.max_age = front_backlog_max_age(wait);
-		metrics_limit("upstream_backlog");
-		goto answer;
-	}
-	if (estmap_upstream_path(estmap_upstream_op(op, fr.cf->routes[
-	    rt->cfroute].up.renew_as_enroll), rt->label, path, sizeof(path)) ==
-	    -1 || (rq = calloc(1, sizeof(*rq))) == NULL) {
-		answer_error(&a, EST_CODE(5, 0), "internal",
-		    "internal error");
-		goto answer;
-	}
-	rq->magic = REQ_MAGIC;
-	rq->id = ++fr.next_id;
-	rq->op = op;
-	rq->route = rt;
-	rq->sess = fs;
-	fs->refs++;
-	LIST_INIT(&rq->followers);
-	rq->resp_cf = resp_cf;
-	rq->req_cf = (unsigned)req_cf;
-	rq->has_block1 = has_blk1;
-	rq->block1 = blk1;
-	rq->b2_szx = has_blk1 ? fs->early_b2[op->id] : -1;
-	if (has_blk1)
-		fs->early_b2[op->id] = -1;
-	rq->csr_key = csr_key;
-	csr_key = NULL;
-	rq->req_len = len;
-	rq->t0 = t0;
-	memcpy(rq->xkey, xkey, sizeof(rq->xkey));
-	memcpy(rq->ikey, ikey, sizeof(rq->ikey));
-	if (op->method == EST_M_POST)
-		audit_csr_subject(csr, rq->csr_subject,
-		    sizeof(rq->csr_subject));
-	csr_free(csr);
-	csr = NULL;
-	answer_clear(&rq->ans);
-	TAILQ_INSERT_TAIL(&fr.reqs, rq, entry);
-	fr.npending++;
-	metrics_gauge_set(METRICS_G_PENDING, fr.npending);
-	fs->pending++;
-	/* out of memory it is not counted: the global bounds still hold */
-	if ((rq->dev = front_dev_find(fs, 1)) != NULL)
-		rq->dev->n++;
-
-	b64 = NULL;
-	if ((rq->leader = front_find_leader(rq)) != NULL) {
-		/* the same device sent the same CSR while it is pending */
-		metrics_inc(METRICS_C_DEDUP_HITS);
-		log_info("req=%llu peer=%s op=%s waits for the identical "
-		    "req=%llu", (unsigned long long)rq->id, fs->peer, op->name,
-		    (unsigned long long)rq->leader->id);
-		LIST_INSERT_HEAD(&rq->leader->followers, rq, fentry);
-		if (front_deliver(rq, r, s, req, q, resp, &a) == 0) {
-			free(body);
-			return;
-		}
-		goto answer;
-	}
-	if (op->method == EST_M_POST &&
-	    (b64 = tc_b64_encode(data, len, &b64len)) == NULL) {
-		answer_error(&a, EST_CODE(5, 3), "nomem",
-		    "out of memory");
-		front_req_free(rq);
-		goto answer;
-	} else {
-		/* RFC 9440, opt-in: the device certificate for the CA */
-		char *hdrs[3] = { NULL, NULL, NULL };
-
-		if (op->method == EST_M_POST &&
-		    authz_forwards_cert(front_authz(rt)) &&
-		    authz_client_cert_headers(front_authz(rt), front_ssl(s),
-		    &hdrs[0], &hdrs[1]) == -1)
-			log_warnx("req=%llu no device certificate to forward",
-			    (unsigned long long)rq->id);
-		rq->job = upstream_submit_hdrs(fr.up, rt->cfroute, path, b64,
-		    b64 != NULL ? b64len : 0, "application/pkcs10",
-		    (const char *const *)hdrs, front_upstream_done, rq);
-		free(hdrs[0]);
-		free(hdrs[1]);
-		if (rq->job != NULL) {
-			backlog_enter(&fr.pool, &rq->bl, rq, mono_ms());
-			front_pool_gauges();
-		} else {
-			answer_error(&a, EST_CODE(5, 2),
-			    "upstream-submit", "cannot reach the upstream");
-			free(b64);
-			front_req_free(rq);
-			goto answer;
-		}
-	}
-	free(b64);
-	if (op->method == EST_M_POST &&
-	    pend_key(&rq->lpe, rt, rq->xkey, sizeof(rq->xkey)) == 0)
-		pend_insert(fr.leaders, &rq->lpe);
-	log_debug("req=%llu peer=%s op=%s queued upstream %s",
-	    (unsigned long long)rq->id, fs->peer, op->name, path);
-	if (front_deliver(rq, r, s, req, q, resp, &a) == 0) {
-		free(body);
+		reply_fill(s, &(struct reply_to){ .res = r, .req = req,
+		    .query = q, .b2_szx = -1 }, resp, &a);
+		front_req_line(reqline_next_id(), fs, "-", rt->op->name, rt->label,
+		    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, mono_ms());
+		answer_clear(&a);
 		return;
 	}
-	goto answer;
-
-too_large:
-	/* RFC 7959 2.9.3: Size1 tells the client our limit */
-	coap_add_option(resp, COAP_OPTION_SIZE1, coap_encode_var_safe(optbuf,
-	    sizeof(optbuf), fr.cf->max_request_body), optbuf);
-answer:
-	front_answer_now(r, s, req, q, resp, fs, rt, req_cf, len, &a,
-	    0, 0, t0);
-	answer_clear(&a);
-	EVP_PKEY_free(csr_key);
-	csr_free(csr);
-	free(body);
+	req_begin(&in);
 }
 
 /* Cancel the pending requests of a session whose DTLS link went away. */
@@ -1842,10 +925,10 @@ front_event_cb(coap_session_t *s, coap_event_t ev)
 			    front_sess_gone_cb, fs, &zero_tv) == -1)
 				fs->refs--;
 		}
-		blk_drop_owner(fr.blk, s);
+		req_session_gone(s);
 		break;
 	case COAP_EVENT_SERVER_SESSION_DEL:
-		blk_drop_owner(fr.blk, s);
+		req_session_gone(s);
 		front_sess_free(coap_session_get_app_data(s));
 		break;
 	default:
@@ -2217,7 +1300,7 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	for (char *c = name; *c != '\0'; c++)
 		if (*c == ' ' || *c == '"' || *c == '=')
 			*c = '_';
-	front_req_line(++fr.next_id, front_sess_get(s), "-", name, "",
+	front_req_line(reqline_next_id(), front_sess_get(s), "-", name, "",
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
 }
 
@@ -2317,53 +1400,14 @@ front_resources(void)
 	return 0;
 }
 
-/*
- * A queued request that can no longer be answered before its deadline
- * gets 5.03 + Max-Age now (with its followers) instead of a 5.04 later.
- */
-static int
-front_backlog_visit(struct backlog_ent *e, uint64_t wait, void *arg)
-{
-	struct front_req	*rq = e->owner;
-	uint64_t		 now = *(const uint64_t *)arg, end;
-
-	if (rq == NULL || rq->done)
-		return 0;	/* a cache refresh, or already answered */
-	end = rq->t0 + front_budget_ms(rq->route->cfroute);
-	if (now + wait <= end)
-		return 0;
-	upstream_cancel(rq->job);
-	rq->job = NULL;
-	backlog_leave(&fr.pool, e, 0, now);
-	log_info("req=%llu peer=%s op=%s refused: %u queued for the upstream, "
-	    "about %llu ms to go", (unsigned long long)rq->id, rq->sess->peer,
-	    rq->op->name, fr.pool.nqueued, (unsigned long long)wait);
-	answer_error(&rq->ans, EST_CODE(5, 3), "backlog",
-	    "upstream busy, retry after Max-Age");
-	rq->ans.max_age = front_backlog_max_age(wait);
-	metrics_limit("upstream_backlog");
-	front_followers_done(rq);
-	front_finish(rq);
-	return 1;
-}
-
 /* See coap_front.h. */
 void
 front_tick(void)
 {
 	uint64_t now = mono_ms();
 
-	if (fr.cf->backlog_shed)
-		backlog_scan(&fr.pool, now, front_backlog_visit, &now);
-	front_pool_gauges();
-
-	blk_expire(fr.blk, now);
-	metrics_gauge_set(METRICS_G_BLOCK1_BYTES, (int64_t)blk_bytes(fr.blk));
+	req_tick(now);
 	front_handshake_timeouts(now);
-	if (fr.xch != NULL)
-		xch_expire(fr.xch, now);
-	xch_expire(fr.held, now);
-	dlv_tick(now);
 	cache_tick();
 	/* state changed outside libcoap does not poke its timerfd */
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
@@ -2372,7 +1416,7 @@ front_tick(void)
 unsigned
 front_pending(void)
 {
-	return fr.npending;
+	return req_pending();
 }
 
 const char *
@@ -2417,19 +1461,7 @@ front_apply(struct config *cf)
 	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
 	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
 	fr.pol.max_body = cf->max_response_body;
-	/* a retransmission comes within EXCHANGE_LIFETIME (RFC 7252 4.8.2) */
-	dlv_configure(cf->max_pending, EXCHANGE_LIFETIME_MS);
 	return 0;
-}
-
-/* The finished-exchange table for cf's bounds, NULL when turned off. */
-static struct xch_table *
-front_xch_new(const struct config *cf)
-{
-	if (cf->exchange_entries == 0 || cf->exchange_bytes == 0)
-		return NULL;
-	return xch_table_new(cf->exchange_entries, cf->exchange_bytes,
-	    EXCHANGE_LIFETIME_MS);
 }
 
 /* The per-source rate table for cf, NULL when the limit is off. */
@@ -2469,13 +1501,7 @@ front_reconfigure(struct config *cf)
 			log_warnx("reload: could not restore the DTLS identity");
 		return -1;
 	}
-	front_blk_limits(cf);
-	if (cf->exchange_entries != fr.cf->exchange_entries ||
-	    cf->exchange_bytes != fr.cf->exchange_bytes) {
-		/* new bounds: start over; only repeats lose their shortcut */
-		xch_table_free(fr.xch);
-		fr.xch = front_xch_new(cf);
-	}
+	req_configure(cf);
 	if (fr.rl != NULL && cf->rate_per_source != 0 &&
 	    cf->rate_sources == fr.cf->rate_sources)
 		rl_table_set_limits(fr.rl, cf->rate_per_source, cf->rate_burst);
@@ -2484,7 +1510,6 @@ front_reconfigure(struct config *cf)
 		fr.rl = front_rl_new(cf);
 	}
 	cache_configure(cf);
-	backlog_set_cap(&fr.pool, cf->routes[0].up.max_connections, mono_ms());
 	front_trust_changed(fr.cf, cf);
 	gen_ref(cf);
 	gen_unref(fr.cf);
@@ -2497,49 +1522,22 @@ void
 front_drain(void)
 {
 	fr.draining = 1;
+	req_drain();
 	metrics_gauge_set(METRICS_G_DRAINING, 1);
 }
 
-/*
- * See coap_front.h. Each request still waiting gets 5.03 + Max-Age now,
- * its followers with it; what can no longer be sent (the device left) is
- * ended as front_finish() does for every answer.
- */
+/* See coap_front.h. */
 void
 front_drain_cutoff(void)
 {
-	struct front_req	*rq, **cut;
-	size_t			 n = 0, i;
-
-	/* followers end with their leaders: collect the others first */
-	if ((cut = calloc(fr.npending + 1, sizeof(*cut))) == NULL)
-		fatalx("%s: out of memory", __func__);
-	TAILQ_FOREACH(rq, &fr.reqs, entry)
-		if (!rq->done && rq->leader == NULL && n < fr.npending)
-			cut[n++] = rq;
-	for (i = 0; i < n; i++) {
-		rq = cut[i];
-		if (rq->job != NULL) {
-			upstream_cancel(rq->job);
-			rq->job = NULL;
-		}
-		backlog_leave(&fr.pool, &rq->bl, 0, mono_ms());
-		log_warnx("req=%llu peer=%s op=%s cut off by the drain timeout",
-		    (unsigned long long)rq->id, rq->sess->peer, rq->op->name);
-		answer_error(&rq->ans, EST_CODE(5, 3), "drain-timeout",
-		    "registrar is shutting down, retry later");
-		rq->ans.max_age = (int)fr.cf->busy_max_age_s;
-		front_followers_done(rq);
-		front_finish(rq);
-	}
-	free(cut);
+	req_drain_cutoff();
 }
 
 /* See coap_front.h. */
 int
 front_idle(void)
 {
-	return fr.npending == 0 && coap_can_exit(fr.ctx);
+	return req_pending() == 0 && coap_can_exit(fr.ctx);
 }
 
 /*
@@ -2602,26 +1600,13 @@ front_status(char *buf, size_t bufsz)
 		snprintf(up, sizeof(up), "%u/%u servers up", n, total);
 	snprintf(buf, bufsz, "%s; %u sessions (%u in handshake), %u pending, "
 	    "upstream %s", fr.draining ? "draining" : "serving",
-	    fr.nsessions, fr.nhandshakes, fr.npending, up);
+	    fr.nsessions, fr.nhandshakes, req_pending(), up);
 }
 
-/* See coap_front.h. */
-int
-front_init(struct event_base *base, struct config *cf, struct upstream *up)
+/* libcoap's start: logging into ours, DTLS support. 0 or -1. */
+static int
+front_coap_start(void)
 {
-	int		fd;
-
-	memset(&fr, 0, sizeof(fr));
-	fr.base = base;
-	fr.cf = gen_ref(cf);
-	fr.up = up;
-	TAILQ_INIT(&fr.reqs);
-	LIST_INIT(&fr.sessions);
-	backlog_init(&fr.pool, cf->routes[0].up.max_connections);
-	cache_init(&(const struct cache_env){ .up = up, .pool = &fr.pool,
-	    .pol = &fr.pol, .pool_changed = front_pool_gauges,
-	    .seen = front_upstream_seen }, cf);
-
 	coap_startup();
 	coap_set_log_handler(front_coap_log);
 	coap_set_log_level(log_get_level() >= LOG_LVL_DEBUG ? LOG_INFO :
@@ -2632,39 +1617,23 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("libcoap lacks DTLS support");
 		return -1;
 	}
-	fr.xch = front_xch_new(cf);
-	if ((fr.held = xch_table_new(FRONT_HELD_ENTRIES, FRONT_HELD_BYTES,
-	    EXCHANGE_LIFETIME_MS)) == NULL ||
-	    (fr.leaders = pend_table_new()) == NULL ||
-	    (fr.devs = pend_table_new()) == NULL) {
-		log_warnx("out of memory");
-		return -1;
-	}
-	fr.rl = front_rl_new(cf);
-	if ((fr.blk = blk_table_new(cf->max_request_body, cf->block1_budget,
-	    cf->max_pending * 4, cf->block1_lifetime_s * 1000ULL)) == NULL ||
-	    (fr.ctx = coap_new_context(NULL)) == NULL) {
+	if ((fr.ctx = coap_new_context(NULL)) == NULL) {
 		log_warnx("cannot create the CoAP context");
 		return -1;
 	}
-	front_blk_limits(cf);
 	/* before any endpoint; no SINGLE_BODY with 4.3.1 */
 	coap_context_set_block_mode(fr.ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_event_handler(fr.ctx, front_event_cb);
 	coap_register_nack_handler(fr.ctx, front_nack_cb);
-	dlv_init(base, fr.ctx, &(const struct dlv_hooks){
-	    .expired = front_dlv_expired, .gone = front_dlv_gone });
-	if (front_apply(cf) == -1)
-		return -1;
-	for (size_t i = 0; i < cf->nlisten; i++)
-		if (front_listen(&cf->listen[i], COAP_PROTO_DTLS) == -1)
-			return -1;
-	if (front_discovery_listen(cf) == -1)
-		return -1;
-	if (front_resources() == -1) {
-		log_warnx("cannot create the EST resources");
-		return -1;
-	}
+	return 0;
+}
+
+/* Drive libcoap from our loop: its epoll fd, read in batches. */
+static int
+front_watch(struct event_base *base)
+{
+	int fd;
+
 	/* no epoll fd means a libcoap we cannot drive */
 	if ((fd = coap_context_get_coap_fd(fr.ctx)) == -1) {
 		log_warnx("libcoap was built without epoll support");
@@ -2676,6 +1645,46 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 		log_warnx("cannot watch libcoap's fd");
 		return -1;
 	}
+	return 0;
+}
+
+/* See coap_front.h. */
+int
+front_init(struct event_base *base, struct config *cf, struct upstream *up)
+{
+	static const struct req_hooks hooks = {
+		.sess_ref = front_sess_ref, .sess_unref = front_sess_unref,
+		.ssl = front_sess_ssl, .authorize = front_sess_authorize,
+		.cache_answer = front_cache_hook,
+		.cache_store = front_cache_store_hook,
+		.upstream_seen = front_seen,
+	};
+
+	memset(&fr, 0, sizeof(fr));
+	fr.base = base;
+	fr.cf = gen_ref(cf);
+	fr.up = up;
+	LIST_INIT(&fr.sessions);
+	fr.rl = front_rl_new(cf);
+	if (front_coap_start() == -1 ||
+	    req_init(base, fr.ctx, up, cf, &hooks) == -1)
+		return -1;
+	cache_init(&(const struct cache_env){ .up = up, .pool = req_pool(),
+	    .pol = &fr.pol, .pool_changed = req_pool_gauges,
+	    .seen = front_cache_seen }, cf);
+	if (front_apply(cf) == -1)
+		return -1;
+	for (size_t i = 0; i < cf->nlisten; i++)
+		if (front_listen(&cf->listen[i], COAP_PROTO_DTLS) == -1)
+			return -1;
+	if (front_discovery_listen(cf) == -1)
+		return -1;
+	if (front_resources() == -1) {
+		log_warnx("cannot create the EST resources");
+		return -1;
+	}
+	if (front_watch(base) == -1)
+		return -1;
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 	/* warm the caches so crts and att go out piggybacked */
 	cache_tick();
@@ -2686,20 +1695,11 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 void
 front_shutdown(void)
 {
-	struct front_req	*rq;
 	struct front_sess	*fs;
 
 	/* our session references before the context, or endpoints assert */
-	while ((rq = TAILQ_FIRST(&fr.reqs)) != NULL) {
-		log_info("req=%llu op=%s cancelled: shutting down",
-		    (unsigned long long)rq->id, rq->op->name);
-		answer_clear(&rq->ans);
-		rq->ans.reason = "cancelled-shutdown";
-		front_line(rq);
-		front_req_free(rq);
-	}
-	dlv_shutdown();
 	cache_shutdown();
+	req_shutdown();
 	if (fr.ev != NULL)
 		event_free(fr.ev);
 	iob_free(fr.iob);
@@ -2708,11 +1708,6 @@ front_shutdown(void)
 		front_sess_free(fs);
 	if (fr.ctx != NULL)
 		coap_free_context(fr.ctx);
-	blk_table_free(fr.blk);
-	xch_table_free(fr.xch);
-	xch_table_free(fr.held);
-	pend_table_free(fr.leaders);
-	pend_table_free(fr.devs);
 	rl_table_free(fr.rl);
 	coap_cleanup();
 	gen_unref(fr.cf);

@@ -129,3 +129,11 @@ reqline_emit(const struct reqline *l)
 	reqline_format(line, sizeof(line), l);
 	log_info("%s", line);
 }
+
+uint64_t
+reqline_next_id(void)
+{
+	static uint64_t id;
+
+	return ++id;
+}
