@@ -158,9 +158,11 @@ static const struct config_key config_keys[] = {
 	{ .path = "coap.ack_hold_max_pending", .type = CK_UINT,
 	  .off = OFF(ack_hold_max_pending), .def_u = 64, .min = 0,
 	  .max = 1000000,
-	  .help = "upstream-bound requests pending at once past which a new "
-	  "one gets its empty ACK at once (under load the upstream is slow "
-	  "anyway, and an early ACK stops the retransmissions)" },
+	  .help = "upstream-bound requests pending at once from which on a "
+	  "new one gets its empty ACK at once, before its CSR is checked; a "
+	  "refusal then comes in the separate response (under load the "
+	  "upstream is slow anyway, and an early ACK stops the "
+	  "retransmissions; 0: always)" },
 	{ .path = "coap.large_separate", .type = CK_ENUM,
 	  .off = OFF(large_separate), .def_s = "retry", .choices = large_sep,
 	  .help = "a separate answer larger than one block to a CON request "

@@ -998,7 +998,7 @@ req_admit(const struct req_in *in, uint64_t t0, struct est_answer *a)
 static uint32_t
 req_hold_ms(void)
 {
-	if (rs.draining || rs.npending > rs.cf->ack_hold_max_pending)
+	if (rs.draining || rs.npending >= rs.cf->ack_hold_max_pending)
 		return 0;
 	return rs.cf->ack_hold_ms;
 }
