@@ -841,6 +841,7 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		in.dev = (struct req_dev){ fs, &fs->id, fs->peer, &fs->ds,
 		    &fs->pending, fs->early_b2 };
 	if (!fr.draining && (wait = front_rate_check(s)) != 0) {
+		memset(&a, 0, sizeof(a));
 		answer_clear(&a);
 		answer_error(&a, EST_CODE(5, 3), "rate",
 		    "too many requests from this address, retry later");

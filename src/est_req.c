@@ -125,6 +125,7 @@ struct est_req {
 	const char		*held_why;	/* audited as undelivered */
 	const char		*repeat_why;	/* from memory: "repeat", ... */
 	int			 delivered;	/* ans went to the device */
+	int			 audited;	/* its refusal is audited */
 	long			 up_status;
 	uint64_t		 up_ms;
 	char			 up_server[CONFIG_URL_MAX];
@@ -349,7 +350,7 @@ req_audit(struct est_req *rq)
 		    rq->op->name, rq->rt->label, rq->csr_subject, rq->p7,
 		    rq->p7len, req_keygen(rq->op) ? NULL : rq->csr_key,
 		    rq->up_server, rq->held_why);
-	else if (rq->delivered)
+	else if (rq->delivered && !rq->audited)
 		req_audit_delivered(rq);
 }
 
@@ -1067,9 +1068,6 @@ req_reply_now(struct est_req *rq, const struct req_in *in)
 	struct reply_to	to = { .res = in->res, .req = in->pdu,
 			    .query = in->query, .b2_szx = -1 };
 
-	if (rq->state == REQ_UPSTREAM || rq->state == REQ_FOLLOWING ||
-	    rq->state == REQ_CHECKING)
-		req_unlink(rq);
 	reply_fill(in->session, &to, in->resp, &rq->ans);
 	req_close(rq);
 }
@@ -1315,6 +1313,7 @@ req_check(struct est_req *rq)
 	if (req_csr(rq->rt, &rq->dev, rs.hk.ssl(rq->dev.sess), rq->body,
 	    rq->len, &rq->csr_key, rq->csr_subject, sizeof(rq->csr_subject),
 	    &rq->ans) == -1) {
+		rq->audited = 1;	/* req_csr did, as when piggybacked */
 		req_finish(rq);
 		return;
 	}
