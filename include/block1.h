@@ -88,6 +88,14 @@ enum blk_result	 blk_add(struct blk_table *, const void *owner, uintptr_t key,
 void		 blk_table_set_expiry(struct blk_table *, uint64_t expiry_ms);
 
 void		 blk_drop_owner(struct blk_table *, const void *owner);
+
+/*
+ * The key of an upload within its owner (the session): the route it
+ * goes to (label and operation) and its Request-Tag option value (RFC
+ * 9175 3.3; tag NULL: none), so that concurrent uploads to two routes,
+ * or with two tags, are never spliced into one body.
+ */
+uintptr_t	 blk_key(const void *route, const uint8_t *tag, size_t taglen);
 void		 blk_expire(struct blk_table *, uint64_t now_ms);
 size_t		 blk_bytes(const struct blk_table *);	/* held now */
 size_t		 blk_count(const struct blk_table *);	/* transfers now */

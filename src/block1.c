@@ -14,6 +14,7 @@
 
 #include "block1.h"
 #include "holders.h"
+#include "util.h"
 
 /* SZX 7 is reserved over UDP (BERT is TCP only, RFC 8323). */
 #define BLK_SZX_MAX	6
@@ -567,4 +568,19 @@ size_t
 blk_evicted(const struct blk_table *t)
 {
 	return t->evicted;
+}
+
+/* See block1.h. */
+uintptr_t
+blk_key(const void *route, const uint8_t *tag, size_t taglen)
+{
+	uint64_t h = mix64((uint64_t)(uintptr_t)route);
+
+	if (tag == NULL)
+		return (uintptr_t)h;
+	/* "no tag" and an empty tag are two uploads (RFC 9175 3.2) */
+	h = mix64(h ^ 0x5254u ^ ((uint64_t)taglen << 32));
+	for (size_t i = 0; i < taglen; i++)
+		h = mix64(h ^ tag[i]);
+	return (uintptr_t)h;
 }

@@ -796,27 +796,16 @@ req_blk_who(const struct req_in *in, struct blk_who *who, uint8_t *addr)
 	who->src = addr;
 }
 
-/*
- * The upload a Block1 block belongs to, within its session: the route
- * (label and operation) and the Request-Tag (RFC 9175 3.3), so that
- * concurrent uploads to two routes are never spliced into one body.
- */
+/* The upload a Block1 block belongs to in its session (blk_key). */
 static uintptr_t
 req_blk_key(const struct req_in *in)
 {
 	coap_opt_iterator_t	 it;
 	coap_opt_t		*o;
-	uint64_t		 h = (uint64_t)(uintptr_t)in->rt;
 
-	if ((o = coap_check_option(in->pdu, OPT_REQUEST_TAG, &it)) != NULL) {
-		const uint8_t *v = coap_opt_value(o);
-
-		h = mix64(h ^ 0x5254u);
-		for (unsigned i = 0; i < coap_opt_length(o); i++)
-			h = mix64(h ^ v[i] ^ ((uint64_t)i << 8));
-		h = mix64(h ^ coap_opt_length(o));
-	}
-	return (uintptr_t)h;
+	if ((o = coap_check_option(in->pdu, OPT_REQUEST_TAG, &it)) == NULL)
+		return blk_key(in->rt, NULL, 0);
+	return blk_key(in->rt, coap_opt_value(o), coap_opt_length(o));
 }
 
 /* Answer a Block1 block that is not the last: 2.31 Continue + echo. */

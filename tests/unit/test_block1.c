@@ -142,6 +142,51 @@ test_blk_interleaved(void **state)
 	RUN(s, MAX_BODY, BUDGET, ENTRIES);
 }
 
+/*
+ * Two uploads of one session to two routes (one operation under two CA
+ * labels), or with two Request-Tags, get two keys and stay apart when
+ * their blocks interleave.
+ */
+static void
+test_blk_key_routes(void **state)
+{
+	static const int	 rt[2] = { 0, 0 };
+	static const uint8_t	 tx[] = "x", ty[] = "y";
+	uintptr_t		 k[5];
+	struct blk_table	*t;
+	uint8_t			*body;
+	size_t			 len, i, j;
+
+	(void)state;
+	k[0] = blk_key(&rt[0], NULL, 0);
+	k[1] = blk_key(&rt[1], NULL, 0);
+	k[2] = blk_key(&rt[0], tx, 1);
+	k[3] = blk_key(&rt[0], ty, 1);
+	k[4] = blk_key(&rt[0], tx, 0);
+	for (i = 0; i < 5; i++)
+		for (j = i + 1; j < 5; j++)
+			if (k[i] == k[j])
+				fail_msg("keys %zu and %zu collide", i, j);
+	assert_int_equal(k[2], blk_key(&rt[0], tx, 1));
+	assert_non_null(t = blk_table_new(MAX_BODY, BUDGET, ENTRIES, EXPIRY));
+	/* route a's body is src[0..100), route b's src[0..70) */
+	assert_int_equal(blk_add(t, &owners[0], k[0], 0, 1, 2, src, 64, 0,
+	    &body, &len), BLK_CONTINUE);
+	assert_int_equal(blk_add(t, &owners[0], k[1], 0, 1, 2, src, 64, 0,
+	    &body, &len), BLK_CONTINUE);
+	assert_int_equal(blk_add(t, &owners[0], k[1], 1, 0, 2, src + 64, 6,
+	    0, &body, &len), BLK_COMPLETE);
+	assert_int_equal(len, 70);
+	assert_memory_equal(body, src, 70);
+	free(body);
+	assert_int_equal(blk_add(t, &owners[0], k[0], 1, 0, 2, src + 64, 36,
+	    0, &body, &len), BLK_COMPLETE);
+	assert_int_equal(len, 100);
+	assert_memory_equal(body, src, 100);
+	free(body);
+	blk_table_free(t);
+}
+
 /* Retransmitted blocks are recognised and not appended twice. */
 static void
 test_blk_duplicate(void **state)
@@ -654,6 +699,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_blk_in_order),
 		cmocka_unit_test(test_blk_interleaved),
+		cmocka_unit_test(test_blk_key_routes),
 		cmocka_unit_test(test_blk_duplicate),
 		cmocka_unit_test(test_blk_gap),
 		cmocka_unit_test(test_blk_restart),
