@@ -1305,99 +1305,96 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
 }
 
-/*
- * Register one resource per (label, operation) the route enables, for
- * every method: the default root first, then /.well-known/est/<label>/<op>
- * per CA label. A disabled operation has no resource: the unknown-path
- * handler answers it 4.04 and discovery does not list it.
- */
-/* The link attributes of an EST resource (RFC 9148 3, RFC 6690 3). */
+/* Every method goes to the handler, which answers 4.05 where due. */
+static const coap_request_t front_methods[] = { COAP_REQUEST_GET,
+    COAP_REQUEST_POST, COAP_REQUEST_PUT, COAP_REQUEST_DELETE,
+    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH };
+
+/* The link attributes of an EST resource (RFC 9148 3: rt, ct). */
 static void
-front_res_attrs(coap_resource_t *r, const struct est_op *op)
+front_resource_attrs(coap_resource_t *r, const struct est_op *op)
 {
-	char	rt[40], ct[40];
+	char rt[40], ct[40];
 
 	snprintf(rt, sizeof(rt), "\"%s\"", op->rt);
-	coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt), 0);
-	/* several values: a quoted, space-separated list */
+	coap_add_attr(r, coap_make_str_const("rt"), coap_make_str_const(rt),
+	    0);
+	/* several values are quoted (RFC 6690 3) */
 	if (strchr(op->ct_attr, ' ') != NULL)
 		snprintf(ct, sizeof(ct), "\"%s\"", op->ct_attr);
 	else
 		snprintf(ct, sizeof(ct), "%s", op->ct_attr);
-	coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct), 0);
+	coap_add_attr(r, coap_make_str_const("ct"), coap_make_str_const(ct),
+	    0);
 }
 
+/* The route of config route n and op, and its resource. 0 or -1. */
+static int
+front_route_add(size_t n, const struct est_op *op)
+{
+	const char	*label = fr.cf->routes[n].label;
+	struct route	*route = &fr.routes[fr.nroutes];
+	coap_resource_t	*r;
+	coap_str_const_t *p;
+	char		 path[96];
+
+	route->op = op;
+	route->cfroute = n;
+	/* a copy: the config generation may change on reload */
+	snprintf(route->label, sizeof(route->label), "%s", label);
+	route->cache = op->method == EST_M_GET ? cache_add(route) :
+	    NULL;
+	fr.nroutes++;
+	if (*label != '\0')
+		snprintf(path, sizeof(path), ".well-known/est/%s/%s", label,
+		    op->name);
+	else
+		snprintf(path, sizeof(path), ".well-known/est/%s", op->name);
+	if ((p = coap_new_str_const((const uint8_t *)path, strlen(path))) ==
+	    NULL || (r = coap_resource_init(p,
+	    COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL)
+		return -1;
+	for (size_t m = 0; m < sizeof(front_methods) / sizeof(front_methods[0]); m++)
+		coap_register_request_handler(r, front_methods[m],
+		    front_handler);
+	coap_resource_set_userdata(r, route);
+	front_resource_attrs(r, op);
+	coap_add_resource(fr.ctx, r);
+	return 0;
+}
+
+/*
+ * The resources: one per served (label, operation), our
+ * /.well-known/core, and the handler of unknown paths.
+ */
 static int
 front_resources(void)
 {
-	static const coap_request_t methods[] = { COAP_REQUEST_GET,
-	    COAP_REQUEST_POST, COAP_REQUEST_PUT, COAP_REQUEST_DELETE,
-	    COAP_REQUEST_FETCH, COAP_REQUEST_PATCH, COAP_REQUEST_IPATCH };
-	char path[96];
+	coap_resource_t *w, *u;
 
 	for (size_t n = 0; n < fr.cf->nroutes; n++)
-	for (int i = 0; i < EST_OP_COUNT; i++) {
-		const struct est_op	*op = estmap_op_by_id(i);
-		const char		*label = fr.cf->routes[n].label;
-		struct route	*route;
-		coap_resource_t		*r;
-		coap_str_const_t	*p;
+		for (int i = 0; i < EST_OP_COUNT; i++) {
+			const struct est_op *op = estmap_op_by_id(i);
 
-		/* optional in RFC 9148: served (and listed) when enabled */
-		if (front_keygen(op) && !fr.cf->server_keygen)
-			continue;
-		if ((fr.cf->routes[n].ops & (1u << op->id)) == 0)
-			continue;
-		route = &fr.routes[fr.nroutes];
-		route->op = op;
-		route->cfroute = n;
-		/* a copy: the config generation may change on reload */
-		snprintf(route->label, sizeof(route->label), "%s", label);
-		route->cache = op->method == EST_M_GET ? cache_add(route) :
-		    NULL;
-		fr.nroutes++;
-		if (*label != '\0')
-			snprintf(path, sizeof(path), ".well-known/est/%s/%s",
-			    label, op->name);
-		else
-			snprintf(path, sizeof(path), ".well-known/est/%s",
-			    op->name);
-		if ((p = coap_new_str_const((const uint8_t *)path,
-		    strlen(path))) == NULL ||
-		    (r = coap_resource_init(p, COAP_RESOURCE_FLAGS_RELEASE_URI))
-		    == NULL)
-			return -1;
-		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]);
-		    m++)
-			coap_register_request_handler(r, methods[m],
-			    front_handler);
-		coap_resource_set_userdata(r, route);
-		front_res_attrs(r, op);
-		coap_add_resource(fr.ctx, r);
-	}
-	{
-		coap_resource_t *w;
-
-		/* replaces libcoap's own: plain CoAP needs absolute links */
-		if ((w = coap_resource_init(coap_make_str_const(
-		    ".well-known/core"), 0)) == NULL)
-			return -1;
-		coap_register_request_handler(w, COAP_REQUEST_GET,
-		    front_wellknown);
-		coap_add_resource(fr.ctx, w);
-	}
-	{
-		coap_resource_t *u;
-
-		if ((u = coap_resource_unknown_init(front_unknown_handler)) ==
-		    NULL)
-			return -1;
-		for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]);
-		    m++)
-			coap_register_request_handler(u, methods[m],
-			    front_unknown_handler);
-		coap_add_resource(fr.ctx, u);
-	}
+			/* optional in RFC 9148: served when enabled */
+			if ((front_keygen(op) && !fr.cf->server_keygen) ||
+			    (fr.cf->routes[n].ops & (1u << op->id)) == 0)
+				continue;
+			if (front_route_add(n, op) == -1)
+				return -1;
+		}
+	/* replaces libcoap's own: plain CoAP needs absolute links */
+	if ((w = coap_resource_init(coap_make_str_const(".well-known/core"),
+	    0)) == NULL)
+		return -1;
+	coap_register_request_handler(w, COAP_REQUEST_GET, front_wellknown);
+	coap_add_resource(fr.ctx, w);
+	if ((u = coap_resource_unknown_init(front_unknown_handler)) == NULL)
+		return -1;
+	for (size_t m = 0; m < sizeof(front_methods) / sizeof(front_methods[0]); m++)
+		coap_register_request_handler(u, front_methods[m],
+		    front_unknown_handler);
+	coap_add_resource(fr.ctx, u);
 	return 0;
 }
 
