@@ -18,7 +18,9 @@
 
 #include <cmocka.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "estcoapd.h"
@@ -381,6 +383,58 @@ test_keygen(void **state)
 	free(sec1);
 }
 
+/* A key part sent as PEM text, and one CMS-protected (280, unopened). */
+static void
+test_keygen_key_forms(void **state)
+{
+	static const char	 cms[] = "MAMCAQA=";	/* base64 of 30 03 02 01 00 */
+	static const uint8_t	 cms_der[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	char			*b = NULL, *pem = NULL, *k;
+	BIO			*bio = BIO_new(BIO_s_mem());
+	struct upstream_result	 r;
+	struct est_answer	 a;
+	struct mp_item		 it[2];
+	size_t			 n;
+	const char		*why;
+	long			 len;
+
+	(void)state;
+	assert_non_null(bio);
+	assert_int_equal(PEM_write_bio_PrivateKey(bio, fx.kdev, NULL, NULL, 0,
+	    NULL, NULL), 1);
+	len = BIO_get_mem_data(bio, &k);
+	assert_true(asprintf(&pem, "%.*s", (int)len, k) > 0);
+	BIO_free(bio);
+	assert_true(asprintf(&b, "--xYz\r\nContent-Type: application/pkcs8"
+	    "\r\n\r\n%s\r\n--xYz\r\nContent-Type: " CT_CERTS "\r\n\r\n%s"
+	    "\r\n--xYz--\r\n", pem, fx.b64dev) > 0);
+	r = http(200, CT_SKG, b, -1);
+	run(&a, EST_OP_SKG, CF_MULTIPART_CORE, NULL, &r, &pol_def);
+	assert_int_equal(a.code, EST_CODE(2, 4));
+	assert_int_equal(mp_cbor_decode(a.payload, a.len, it, 2, &n, &why), 0);
+	assert_int_equal(it[0].cf, CF_PKCS8);
+	assert_int_equal(it[0].len, fx.pk8_len);
+	assert_memory_equal(it[0].data, fx.pk8, fx.pk8_len);
+	answer_clear(&a);
+	free(b);
+
+	assert_true(asprintf(&b, "--xYz\r\nContent-Type: " CT_CERTS "\r\n\r\n"
+	    "%s\r\n--xYz\r\nContent-Type: application/pkcs7-mime; "
+	    "smime-type=server-generated-key\r\n\r\n%s\r\n--xYz--\r\n",
+	    fx.b64dev, cms) > 0);
+	r = http(200, CT_SKG, b, -1);
+	run(&a, EST_OP_SKG, CF_MULTIPART_CORE, NULL, &r, &pol_def);
+	assert_int_equal(a.code, EST_CODE(2, 4));
+	assert_int_equal(mp_cbor_decode(a.payload, a.len, it, 2, &n, &why), 0);
+	assert_int_equal(it[0].cf, CF_PKCS7_SGK);
+	assert_int_equal(it[0].len, sizeof(cms_der));
+	assert_memory_equal(it[0].data, cms_der, sizeof(cms_der));
+	assert_int_equal(it[1].cf, CF_PKCS7_CERTS);
+	answer_clear(&a);
+	free(b);
+	free(pem);
+}
+
 /* 202 and 503 (and 423, 429): 5.03 with Max-Age, for every operation. */
 static void
 test_retry(void **state)
@@ -580,6 +634,7 @@ main(void)
 		cmocka_unit_test(test_enroll_ok),
 		cmocka_unit_test(test_att),
 		cmocka_unit_test(test_keygen),
+		cmocka_unit_test(test_keygen_key_forms),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_error_status),
 		cmocka_unit_test(test_transport),
