@@ -1000,6 +1000,83 @@ config_inherit(struct config *cf, struct config_route *rt,
 	}
 }
 
+/* Store one route key k of route rt, read as v (NULL: absent) at path. */
+static void
+config_route_key(struct config *cf, struct config_route *rt,
+    const struct config_key *k, cJSON *v, const char *path, bool top,
+    struct errlist *errs)
+{
+	struct config_key	 d;
+
+	switch (k->type) {
+	case CK_OBJECT:
+		if (top && v == NULL && k->required)
+			errlist_add(errs, "%s: %s: required section is "
+			    "missing", cf->file, path);
+		break;
+	case CK_SERVERS:
+		config_servers(cf, rt, path, v, errs);
+		break;
+	case CK_OPS:
+		config_ops(cf, rt, path, v, errs);
+		break;
+	case CK_AUTH:
+		/*
+		 * gen.c makes the policy of it (authz_parse); a label
+		 * without its own auth uses the default route's
+		 */
+		if (top || v != NULL) {
+			rt->auth_owned = true;
+			if (v != NULL && (rt->auth_json =
+			    cJSON_Duplicate(v, 1)) == NULL)
+				errlist_add(errs, "%s: out of memory",
+				    cf->file);
+		}
+		break;
+	case CK_AUTHKEY:
+		break;
+	default:
+		if (top || v != NULL)
+			config_value(cf, rt, path, k, v, errs);
+		else if (k->noinherit) {
+			d = *k;
+			d.required = false;
+			config_value(cf, rt, path, &d, NULL, errs);
+		} else
+			config_inherit(cf, rt, k, errs);
+		break;
+	}
+}
+
+/*
+ * A route's server list: url or servers, not both; a label naming none
+ * uses the default route's; a url is the list of one.
+ */
+static void
+config_route_servers(struct config *cf, struct config_route *rt, bool top,
+    struct errlist *errs)
+{
+	struct config_upstream	*d = &cf->routes[0].up;
+
+	if (rt->up.url != NULL && rt->up.nservers > 0) {
+		errlist_add(errs, "%s: %s%s%supstream: give url or servers, "
+		    "not both", cf->file, top ? "" : "labels.", rt->label,
+		    top ? "" : ".");
+		rt->up.nservers = 0;
+	}
+	if (!top && rt->up.url == NULL && rt->up.nservers == 0) {
+		/* no server named here: the default route's */
+		if (d->url != NULL && (rt->up.url = strdup(d->url)) == NULL)
+			errlist_add(errs, "%s: out of memory", cf->file);
+		memcpy(rt->up.servers, d->servers, sizeof(d->servers));
+		rt->up.nservers = d->nservers;
+	} else if (rt->up.url != NULL && rt->up.nservers == 0) {
+		snprintf(rt->up.servers[0], sizeof(rt->up.servers[0]), "%s",
+		    rt->up.url);
+		rt->up.nservers = 1;
+	}
+}
+
 /*
  * Read every route key of one route: the default route from the top
  * level (lobj NULL, label ""), a CA label from its labels.<label> object
@@ -1026,65 +1103,9 @@ config_route_values(struct config *cf, struct config_route *rt,
 			snprintf(path, sizeof(path), "labels.%s.%s", rt->label,
 			    k->path);
 		}
-		switch (k->type) {
-		case CK_OBJECT:
-			if (top && v == NULL && k->required)
-				errlist_add(errs, "%s: %s: required section is "
-				    "missing", cf->file, path);
-			break;
-		case CK_SERVERS:
-			config_servers(cf, rt, path, v, errs);
-			break;
-		case CK_OPS:
-			config_ops(cf, rt, path, v, errs);
-			break;
-		case CK_AUTH:
-			/*
-			 * gen.c makes the policy of it (authz_parse); a label
-			 * without its own auth uses the default route's
-			 */
-			if (top || v != NULL) {
-				rt->auth_owned = true;
-				if (v != NULL && (rt->auth_json =
-				    cJSON_Duplicate(v, 1)) == NULL)
-					errlist_add(errs, "%s: out of memory",
-					    cf->file);
-			}
-			break;
-		case CK_AUTHKEY:
-			break;
-		default:
-			if (top || v != NULL)
-				config_value(cf, rt, path, k, v, errs);
-			else if (k->noinherit) {
-				struct config_key d = *k;
-
-				d.required = false;
-				config_value(cf, rt, path, &d, NULL, errs);
-			} else
-				config_inherit(cf, rt, k, errs);
-			break;
-		}
+		config_route_key(cf, rt, k, v, path, top, errs);
 	}
-	if (rt->up.url != NULL && rt->up.nservers > 0) {
-		errlist_add(errs, "%s: %s%s%supstream: give url or servers, "
-		    "not both", cf->file, top ? "" : "labels.", rt->label,
-		    top ? "" : ".");
-		rt->up.nservers = 0;
-	}
-	if (!top && rt->up.url == NULL && rt->up.nservers == 0) {
-		/* no server named here: the default route's */
-		struct config_upstream *d = &cf->routes[0].up;
-
-		if (d->url != NULL && (rt->up.url = strdup(d->url)) == NULL)
-			errlist_add(errs, "%s: out of memory", cf->file);
-		memcpy(rt->up.servers, d->servers, sizeof(d->servers));
-		rt->up.nservers = d->nservers;
-	} else if (rt->up.url != NULL && rt->up.nservers == 0) {
-		snprintf(rt->up.servers[0], sizeof(rt->up.servers[0]), "%s",
-		    rt->up.url);
-		rt->up.nservers = 1;
-	}
+	config_route_servers(cf, rt, top, errs);
 }
 
 /*
@@ -1315,49 +1336,43 @@ config_position(const char *text, const char *at, int *line, int *col)
 	}
 }
 
-/* See config.h. */
-struct config *
-config_read(const char *path, struct errlist *errs)
+/* The JSON of the file at path, an object; NULL with the error said. */
+static cJSON *
+config_parse_file(const char *path, struct errlist *errs)
 {
-	struct config	*cf;
 	char		*text;
 	size_t		 len;
 	cJSON		*root;
 	const char	*end = NULL;
-	int		 before = errs->count;
+	int		 line, col;
 
-	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
-	    (cf->file = strdup(path)) == NULL) {
-		free(cf);
-		errlist_add(errs, "%s: out of memory", path);
-		return NULL;
-	}
 	if ((text = file_read(path, CONFIG_MAX_FILE, &len)) == NULL) {
 		errlist_add(errs, "%s: %s", path, strerror(errno));
-		config_free(cf);
 		return NULL;
 	}
 	json_blank_comments(text, len);
 	root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
 	if (root == NULL) {
-		int line, col;
-
 		config_position(text, end != NULL ? end : text + len, &line,
 		    &col);
 		errlist_add(errs, "%s:%d:%d: JSON syntax error", path, line,
 		    col);
 		free(text);
-		config_free(cf);
 		return NULL;
 	}
 	free(text);
 	if (!cJSON_IsObject(root)) {
 		errlist_add(errs, "%s: the top level must be an object", path);
 		cJSON_Delete(root);
-		config_free(cf);
 		return NULL;
 	}
-	config_check_unknown(root, "", "", false, path, errs);
+	return root;
+}
+
+/* The keys of the schema table outside the routes. */
+static void
+config_top_values(struct config *cf, cJSON *root, struct errlist *errs)
+{
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key	*k = &config_keys[i];
 		cJSON			*v = config_json_get(root, k->path);
@@ -1375,12 +1390,34 @@ config_read(const char *path, struct errlist *errs)
 		else if (k->type == CK_OBJECT) {
 			if (v == NULL && k->required)
 				errlist_add(errs, "%s: %s: required section is "
-				    "missing", path, k->path);
+				    "missing", cf->file, k->path);
 		} else {
 			/* a key of a section that is not an object is absent */
 			config_value(cf, cf, k->path, k, v, errs);
 		}
 	}
+}
+
+/* See config.h. */
+struct config *
+config_read(const char *path, struct errlist *errs)
+{
+	struct config	*cf;
+	cJSON		*root;
+	int		 before = errs->count;
+
+	if ((cf = calloc(1, sizeof(*cf))) == NULL ||
+	    (cf->file = strdup(path)) == NULL) {
+		free(cf);
+		errlist_add(errs, "%s: out of memory", path);
+		return NULL;
+	}
+	if ((root = config_parse_file(path, errs)) == NULL) {
+		config_free(cf);
+		return NULL;
+	}
+	config_check_unknown(root, "", "", false, path, errs);
+	config_top_values(cf, root, errs);
 	/* the default route, then the labels that inherit from it */
 	cf->nroutes = 1;
 	config_route_values(cf, &cf->routes[0], root, NULL, errs);
