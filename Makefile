@@ -119,6 +119,16 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 TESTCERTS_TESTS = pki answer
 $(TESTCERTS_TESTS:%=$(BUILD)/tests/test_%): $(BUILD)/obj/tests/unit/testcerts.o
 
+# est_req.c against a fake upstream: the test's __wrap_ functions stand
+# in for the upstream calls (GNU ld --wrap); fuzz_coap does the same
+UPSTREAM_WRAP = -Wl,--wrap=upstream_submit_hdrs -Wl,--wrap=upstream_cancel
+
+$(BUILD)/tests/test_est_req: $(BUILD)/obj/tests/unit/test_est_req.o \
+	    $(BUILD)/libestcoapd.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) $(LDFLAGS) $(UPSTREAM_WRAP) -o $@ $^ $(PKG_LIBS) \
+	    $(CMOCKA_LIBS)
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
