@@ -1275,8 +1275,9 @@ req_post_later(struct req_ctx *c, uint64_t t0)
 	if (c->body != NULL) {
 		rq->body = c->body;
 		c->body = NULL;
-	} else if ((rq->body = malloc(c->len > 0 ? c->len : 1)) != NULL)
-		memcpy(rq->body, c->data, c->len);
+	} else if ((rq->body = malloc(c->len > 0 ? c->len : 1)) != NULL &&
+	    c->len > 0)
+		memcpy(rq->body, c->data, c->len);	/* data NULL when empty */
 	if (rq->body == NULL) {
 		req_busy(&rq->ans, "nomem", "out of memory", NULL);
 		req_reply_now(rq, c->in);
