@@ -279,6 +279,8 @@ static struct fx {
 	int			 cache_hit;	/* cache_answer answers */
 	struct fx_msg		 msgs[16];
 	size_t			 nmsgs;
+	uint8_t			 last[4096];	/* the last request sent */
+	size_t			 lastlen;
 } fx;
 
 /* A cache for the GET routes: est_req.c only hands it to the hooks. */
@@ -545,7 +547,17 @@ dev_send(uint8_t tok, enum est_op_id opid, int cf, const uint8_t *body,
 		n += len;
 	}
 	assert_int_equal(send(fx.sock, d, n, 0), (ssize_t)n);
+	memcpy(fx.last, d, n);
+	fx.lastlen = n;
 	return mid;
+}
+
+/* The last request again, as a retransmission (same ID and token). */
+static void
+dev_resend(void)
+{
+	assert_int_equal(send(fx.sock, fx.last, fx.lastlen, 0),
+	    (ssize_t)fx.lastlen);
 }
 
 /* A POST sen of the test CSR. */
@@ -684,6 +696,56 @@ test_get_piggybacked(void **state)
 	assert_int_equal(fx.nstored, 1);
 	assert_int_equal(req_pending(), 0);
 	assert_int_equal(up.ncancel, 0);
+	fx_stop();
+}
+
+/*
+ * A retransmission (RFC 7252 4.5) while the request is held is not a
+ * second request: nothing more goes upstream; after the piggybacked
+ * answer, a retransmission gets that answer again.
+ */
+static void
+test_get_retransmitted(void **state)
+{
+	uint16_t mid;
+
+	(void)state;
+	fx_start(10000, 64);
+	mid = dev_send(0xa4, EST_OP_ATT, -1, NULL, 0);
+	pump(0, 1);
+	dev_resend();
+	pump(0, 1);
+	assert_int_equal(req_pending(), 1);
+	up_http(0, 200, "application/csrattrs", csrattrs_b64, -1);
+	pump(1, 1);
+	is_answer(0, 0xa4, T_ACK, C_2_05);
+	dev_resend();
+	pump(2, 1);
+	is_answer(1, 0xa4, T_ACK, C_2_05);
+	assert_int_equal(fx.msgs[1].mid, mid);
+	assert_memory_equal(fx.msgs[1].data, csrattrs, sizeof(csrattrs));
+	assert_int_equal(fx.nref, 1);
+	fx_stop();
+}
+
+/*
+ * The hold ends before the CA answers: the empty ACK then (RFC 7252
+ * 5.2.2), the answer separate. Waits for the hold timer (20 ms).
+ */
+static void
+test_get_hold_over(void **state)
+{
+	uint16_t mid;
+
+	(void)state;
+	fx_start(20, 64);
+	mid = dev_send(0xa5, EST_OP_ATT, -1, NULL, 0);
+	pump(1, 1);
+	is_empty_ack(0, mid);
+	up_http(0, 200, "application/csrattrs", csrattrs_b64, -1);
+	pump(2, 1);
+	is_answer(1, 0xa5, T_CON, C_2_05);
+	assert_int_equal(req_pending(), 0);
 	fx_stop();
 }
 
@@ -922,6 +984,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get_piggybacked),
+		cmocka_unit_test(test_get_retransmitted),
+		cmocka_unit_test(test_get_hold_over),
 		cmocka_unit_test(test_get_cache_hit),
 		cmocka_unit_test(test_get_separate),
 		cmocka_unit_test(test_post_coalesced),
