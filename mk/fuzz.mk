@@ -13,6 +13,14 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/libestcoapd.a
 	@mkdir -p $(@D)
 	$(CC) $(LDSAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# fuzz_coap runs req_begin() with a fake upstream: the Makefile's
+# UPSTREAM_WRAP, as for test_est_req
+$(BUILD)/fuzz/fuzz_coap: $(BUILD)/obj/tests/fuzz/fuzz_coap.o \
+	    $(BUILD)/libestcoapd.a
+	@mkdir -p $(@D)
+	$(CC) $(LDSAN) -fsanitize=fuzzer $(LDFLAGS) $(UPSTREAM_WRAP) -o $@ $^ \
+	    $(PKG_LIBS)
+
 fuzzers: $(FUZZ_BINS)
 
 fuzz: deps
