@@ -49,7 +49,7 @@ struct cache_env {
 	struct upstream		*up;		/* where refreshes go */
 	struct backlog		*pool;		/* curl's connections, mirrored */
 	const struct req_policy	*pol;		/* the answer mapping's knobs */
-	cache_submit_fn		 submit;	/* upstream_submit */
+	cache_submit_fn		 submit;	/* a GET by upstream_submit_hdrs */
 	void			(*cancel)(struct upstream_job *);
 						/* upstream_cancel */
 	uint64_t		(*now)(void);	/* mono_ms */

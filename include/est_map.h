@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "upstream.h"	/* enum upstream_end: how an exchange ended */
+
 enum est_op_id {
 	EST_OP_CRTS,
 	EST_OP_SEN,
@@ -71,13 +73,6 @@ const struct est_op	*estmap_upstream_op(const struct est_op *,
 int		 estmap_upstream_path(const struct est_op *, const char *label,
 		    char *buf, size_t bufsz);
 
-/* How the upstream exchange ended, for the HTTP -> CoAP mapping. */
-enum est_up_outcome {
-	EST_UP_HTTP,		/* an HTTP status arrived: see http_status */
-	EST_UP_TIMEOUT,		/* connect timeout or overall deadline */
-	EST_UP_FAILED,		/* refused, TLS, protocol error, oversize */
-};
-
 /* The CoAP answer for an upstream status before the body is looked at. */
 struct est_code_map {
 	unsigned	 code;		/* CoAP code */
@@ -95,7 +90,7 @@ struct est_code_map {
  * doc/conformance.md case 17). Every 4xx/5xx status sets
  * diag_from_body; max_age is -1 unless the code is 5.03.
  */
-void		 estmap_http_to_coap(const struct est_op *, enum est_up_outcome,
+void		 estmap_http_to_coap(const struct est_op *, enum upstream_end,
 		    long http_status, long retry_after, int default_max_age,
 		    struct est_code_map *out);
 

@@ -51,13 +51,10 @@ void			 upstream_set_config(struct upstream *, struct config *cf);
  * Start one exchange on route (an index of cf->routes of the generation
  * in use): GET when body is NULL, else POST of body, base64 text, copied
  * in lines of the route's upstream.base64_line_length, with content type
- * ctype. path starts with "/". done is called exactly once, from the
- * event loop, unless the job is cancelled first.
+ * ctype, and the extra header lines hdrs ("Name: value", NULL-terminated;
+ * hdrs NULL: none). path starts with "/". done is called exactly once,
+ * from the event loop, unless the job is cancelled first.
  */
-struct upstream_job	*upstream_submit(struct upstream *, size_t route,
-			    const char *path, const char *body, size_t len,
-			    const char *ctype, upstream_done_fn done, void *arg);
-/* The same with extra header lines ("Name: value"), NULL-terminated. */
 struct upstream_job	*upstream_submit_hdrs(struct upstream *, size_t route,
 			    const char *path, const char *body, size_t len,
 			    const char *ctype, const char *const *hdrs,

@@ -280,15 +280,6 @@ out:
 	free(cert);
 }
 
-/* How the exchange ended, in est_map's terms. */
-static enum est_up_outcome
-answer_outcome(const struct upstream_result *r)
-{
-	if (r->end == UPSTREAM_OK)
-		return EST_UP_HTTP;
-	return r->end == UPSTREAM_TIMEOUT ? EST_UP_TIMEOUT : EST_UP_FAILED;
-}
-
 /*
  * csrattrs 204 (RFC 8951 §4: no attributes): 4.04 by RFC 9148 §4.5, or
  * the empty SEQUENCE with est.att_on_204 "empty" (doc/conformance.md
@@ -326,13 +317,13 @@ answer_status(struct est_answer *a, const struct est_code_map *m,
 /* The answer when est_map says the body is not used (m->use_body 0). */
 static void
 answer_no_body(struct est_answer *a, const struct est_op *op,
-    unsigned resp_cf, enum est_up_outcome o, const struct est_code_map *m,
+    unsigned resp_cf, enum upstream_end o, const struct est_code_map *m,
     const struct upstream_result *r, const struct req_policy *pol)
 {
-	if (o == EST_UP_TIMEOUT)
+	if (o == UPSTREAM_TIMEOUT)
 		answer_error(a, m->code, "upstream-timeout",
 		    "upstream EST server did not answer in time");
-	else if (o == EST_UP_FAILED)
+	else if (o == UPSTREAM_FAILED)
 		answer_error(a, m->code, "upstream-failed",
 		    "upstream EST server unreachable or failed");
 	else if (op->id == EST_OP_ATT && r->status == 204 &&
@@ -392,7 +383,7 @@ answer_upstream(struct est_answer *a, const struct est_op *op,
     const struct req_policy *pol, uint8_t **derp, size_t *derlenp)
 {
 	struct est_code_map	 m;
-	enum est_up_outcome	 o = answer_outcome(r);
+	enum upstream_end	 o = r->end;
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
 

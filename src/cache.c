@@ -58,12 +58,13 @@ static struct cache_mod {
 	size_t			 n;
 } cm;
 
-/* A GET of path: what upstream_submit does without a body. */
+/* A GET of path: upstream_submit_hdrs without a body. */
 static struct upstream_job *
 cache_submit_get(struct upstream *up, size_t cfroute, const char *path,
     upstream_done_fn done, void *arg)
 {
-	return upstream_submit(up, cfroute, path, NULL, 0, NULL, done, arg);
+	return upstream_submit_hdrs(up, cfroute, path, NULL, 0, NULL, NULL,
+	    done, arg);
 }
 
 /* See cache.h. */

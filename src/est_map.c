@@ -234,7 +234,7 @@ estmap_status_code(long http_status)
  * §5.5.2); 1xx, 2xx, 3xx and transport failures do not.
  */
 void
-estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
+estmap_http_to_coap(const struct est_op *op, enum upstream_end outcome,
     long http_status, long retry_after, int default_max_age,
     struct est_code_map *out)
 {
@@ -243,12 +243,12 @@ estmap_http_to_coap(const struct est_op *op, enum est_up_outcome outcome,
 	out->max_age = -1;
 	out->diag_from_body = 0;
 
-	if (outcome == EST_UP_TIMEOUT) {
+	if (outcome == UPSTREAM_TIMEOUT) {
 		out->code = EST_CODE(5, 4);
 		return;
 	}
-	if (outcome != EST_UP_HTTP)
-		return;		/* EST_UP_FAILED and unknown: 5.02 */
+	if (outcome != UPSTREAM_OK)
+		return;		/* UPSTREAM_FAILED and unknown: 5.02 */
 
 	out->diag_from_body = http_status >= 400 && http_status <= 599;
 	if (http_status == 200) {

@@ -696,16 +696,6 @@ fail:
 	return NULL;
 }
 
-/* Start one exchange; see upstream.h. */
-struct upstream_job *
-upstream_submit(struct upstream *up, size_t route, const char *path,
-    const char *body, size_t len, const char *ctype, upstream_done_fn done,
-    void *arg)
-{
-	return upstream_submit_hdrs(up, route, path, body, len, ctype, NULL,
-	    done, arg);
-}
-
 /* See upstream.h. */
 struct upstream_job *
 upstream_submit_hdrs(struct upstream *up, size_t route, const char *path,

@@ -123,23 +123,23 @@ test_event_new_fails(void **state)
 	assert_non_null(base = event_base_new());
 	assert_non_null(up = upstream_new(base, cf));
 	fail_sockets = 1;
-	assert_non_null(upstream_submit(up, 0, "/.well-known/est/cacerts",
-	    NULL, 0, NULL, done_cb, &ndone));
+	assert_non_null(upstream_submit_hdrs(up, 0, "/.well-known/est/cacerts",
+	    NULL, 0, NULL, NULL, done_cb, &ndone));
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	assert_true(failed > 0);
 	assert_int_equal(ndone, 1);
 	/* the next exchange is watched again: it ends too (no TLS here) */
 	fail_sockets = 0;
-	assert_non_null(upstream_submit(up, 0, "/.well-known/est/cacerts",
-	    NULL, 0, NULL, done_cb, &ndone));
+	assert_non_null(upstream_submit_hdrs(up, 0, "/.well-known/est/cacerts",
+	    NULL, 0, NULL, NULL, done_cb, &ndone));
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	assert_int_equal(ndone, 2);
 	/* and one still failing when the upstream goes away */
 	fail_sockets = 1;
-	assert_non_null(upstream_submit(up, 0, "/.well-known/est/cacerts",
-	    NULL, 0, NULL, done_cb, &ndone));
+	assert_non_null(upstream_submit_hdrs(up, 0, "/.well-known/est/cacerts",
+	    NULL, 0, NULL, NULL, done_cb, &ndone));
 	tv.tv_sec = 0;
 	tv.tv_usec = 100000;
 	event_base_loopexit(base, &tv);
