@@ -3,13 +3,22 @@
  * filters, one link per served (label, operation), and which Block2 block
  * of the document an unauthenticated plain-CoAP request gets, so that an
  * answer is never more than DISC_PLAIN_FACTOR times the request (RFC 7252
- * 11.3: no amplifier for spoofed sources). The front decides which links
- * a device may see and sends the result.
+ * 11.3: no amplifier for spoofed sources); then the plain-CoAP listener
+ * (discovery.*) and the GET /.well-known/core handler on libcoap, which
+ * shows a DTLS device only the links its authorization lets it use
+ * (dtls.h), and refuses EST over plain CoAP.
  */
 #ifndef ESTCOAPD_DISCOVERY_H
 #define ESTCOAPD_DISCOVERY_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <coap3/coap.h>
+
+struct config;
+struct config_listen;
+struct route;
 
 /* Most filters of one query (RFC 6690 4.1). */
 #define DISC_MAX_FILTERS	4
@@ -73,5 +82,59 @@ struct disc_block {
  */
 int	disc_plain_block(size_t doclen, size_t reqlen, size_t tkl, long b2,
 	    struct disc_block *);
+
+/*
+ * The port of the "coaps://" links of plain answers: the first DTLS
+ * listen entry (of n) of the address family (v6), "::" serving both;
+ * else the first entry's.
+ */
+unsigned	disc_coaps_port(const struct config_listen *, size_t n, int v6);
+
+/* What the listener needs of the front. */
+struct disc_hooks {
+	/* limits.rate_per_source for s: 0, or the seconds to wait */
+	int		(*rate)(coap_session_t *s);
+	/* bind one listen entry for proto; 0, or -1 logged */
+	int		(*listen)(const struct config_listen *, coap_proto_t);
+};
+
+/* Once, before the other calls below; cf is the configuration in use. */
+void	disc_init(coap_context_t *, const struct config *cf,
+	    const struct disc_hooks *);
+
+/* Reload: cf is in use from now on. */
+void	disc_configure(const struct config *cf);
+
+/*
+ * Bind the plain-CoAP discovery endpoints and join their multicast
+ * groups (the first worker only). 0, or -1 logged.
+ */
+int	disc_listen(void);
+
+/*
+ * Register GET /.well-known/core (replacing libcoap's own) for the n
+ * served routes, which must outlive the context. 0, or -1.
+ */
+int	disc_resource(const struct route *routes, size_t n);
+
+/* The request came to a multicast group. */
+int	disc_is_mcast(coap_session_t *);
+
+/* Send nothing (a NON request then gets no answer at all). */
+void	disc_no_answer(coap_pdu_t *resp);
+
+/*
+ * Plain CoAP past limits.rate_per_source: no answer at all (resp made
+ * empty), counted and logged. 1 when dropped, else 0.
+ */
+int	disc_plain_rate(coap_session_t *, coap_pdu_t *resp);
+
+/*
+ * An EST operation over plain CoAP: 4.01, or nothing for multicast,
+ * with its request line (t0: its arrival, mono_ms).
+ */
+void	disc_plain_refuse(coap_session_t *, const coap_pdu_t *req,
+	    coap_pdu_t *resp, const char *opname, const char *label,
+	    uint64_t t0);
 
 #endif

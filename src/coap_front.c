@@ -10,7 +10,6 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,7 @@
 #include "csr.h"
 #include "deliver.h"
 #include "discovery.h"
-#include "dtls_resume.h"
+#include "dtls.h"
 #include "estcoapd.h"
 #include "est_map.h"
 #include "est_req.h"
@@ -42,7 +41,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "pending.h"
-#include "pki.h"
 #include "ratelimit.h"
 #include "reply.h"
 #include "reqline.h"
@@ -53,7 +51,6 @@
 #include "util.h"
 
 #define REQ_MAGIC	0x45535452u	/* "ESTR" */
-#define SESS_MAGIC	0x45535353u	/* "ESSS" */
 
 /* RFC 7252 4.8.2: how long a peer may retransmit or resume a transfer. */
 #define EXCHANGE_LIFETIME_MS	247000
@@ -72,30 +69,6 @@
 /* Max-Age of the 5.03 that tells a device to ask again for a held answer. */
 #define FRONT_HELD_MAX_AGE	1
 
-/* Per DTLS session: who the device is and what it has pending. */
-struct front_sess {
-	uint32_t		 magic;
-	LIST_ENTRY(front_sess)	 entry;
-	coap_session_t		*session;
-	struct pki_peer		 id;
-	char			 peer[64];	/* [addr]:port */
-	unsigned		 pending;
-	int			 connected;	/* handshake done */
-	uint64_t		 t0;		/* mono_ms: ClientHello passed */
-	int			 timed_out;	/* handshake_timeout_s hit */
-	const char		*refusal;	/* why the handshake failed */
-	/* Block2 SZX asked for in a Block1 upload's first request, per op */
-	int			 early_b2[EST_OP_COUNT];	/* -1: none */
-	/* the last route policy the device chain was checked against */
-	const struct authz	*az;
-	unsigned		 az_gen;	/* config generation of az */
-	int			 az_ok;		/* 1: chain verified there */
-	char			 az_why[128];
-	struct dlv_sess		 ds;		/* its requests' CoAP side */
-	unsigned		 refs;		/* deferred calls holding it */
-	int			 deleted;	/* libcoap freed the session */
-};
-
 static struct front {
 	struct event_base	*base;
 	struct config		*cf;
@@ -104,24 +77,14 @@ static struct front {
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct iob		*iob;		/* datagrams per pass, or NULL */
 	struct rl_table		*rl;		/* per-source rate, NULL: off */
-	uint64_t		 refused_log_ms;/* last "refused" warning */
-	unsigned		 refused;	/* handshakes refused since */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct route		 routes[ROUTE_MAX];
 	size_t			 nroutes;
-	LIST_HEAD(, front_sess)	 sessions;
-	unsigned		 nsessions;	/* with a record */
-	unsigned		 nhandshakes;	/* records not yet connected */
 	struct req_policy	 pol;		/* the caches' answers */
 	int			 draining;	/* SIGTERM: finish, take no more */
 	int			 upstream_seen;	/* any exchange finished yet */
 } fr;
 
-/*
- * The DTLS SSL_CTX libcoap made, learnt from the first handshake; from
- * then on front_client_hello_cb replaces libcoap's ClientHello callback.
- */
-static SSL_CTX	*front_dtls_ctx;
 
 
 /* Route libcoap's own log lines into ours. */
@@ -146,203 +109,9 @@ front_coap_log(coap_log_t level, const char *msg)
 		log_debug("libcoap: %s", line);
 }
 
-/* "[addr]:port" of a session's peer. */
-static void
-front_peer_str(coap_session_t *s, char *buf, size_t bufsz)
-{
-	const coap_address_t	*a = coap_session_get_addr_remote(s);
-	char			 tmp[INET6_ADDRSTRLEN];
-
-	snprintf(buf, bufsz, "-");
-	if (a == NULL)
-		return;
-	if (a->addr.sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->addr.sin6.sin6_addr, tmp, sizeof(tmp));
-		snprintf(buf, bufsz, "[%s]:%u", tmp,
-		    ntohs(a->addr.sin6.sin6_port));
-	} else if (a->addr.sa.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &a->addr.sin.sin_addr, tmp, sizeof(tmp));
-		snprintf(buf, bufsz, "%s:%u", tmp, ntohs(a->addr.sin.sin_port));
-	}
-}
-
-/* The OpenSSL object of a DTLS session, or NULL. */
-static SSL *
-front_ssl(coap_session_t *s)
-{
-	coap_tls_library_t	 lib;
-	void			*tls = coap_session_get_tls(s, &lib);
-
-	return lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL;
-}
-
-/* The device policy of a route. */
-static const struct authz *
-front_authz(const struct route *rt)
-{
-	return fr.cf->routes[rt->cfroute].auth;
-}
-
-/*
- * A request refused by the route's policy: the answer, a log
- * line with the device identity, the audit record and the counter.
- */
-static void
-front_deny(const struct front_sess *fs, const struct route *rt,
-    unsigned code, const char *reason, const char *why, struct est_answer *a)
-{
-	char c[8];
-
-	answer_error(a, code, reason, why);
-	metrics_inc(METRICS_C_AUTHZ_DENIED);
-	log_info("authz: denied peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
-	    "op=%s label=%s code=%s: %s", fs != NULL ? fs->peer : "-",
-	    fs != NULL ? fs->id.subject : "-", fs != NULL ? fs->id.issuer :
-	    "-", fs != NULL ? fs->id.serial : "-", rt->op->name,
-	    rt->label[0] != '\0' ? rt->label : "-", estmap_code_str(code, c),
-	    why);
-	audit_denied(fs != NULL ? fs->peer : "-", fs != NULL ? &fs->id : NULL,
-	    rt->op->name, rt->label, c, why);
-}
-
-/*
- * The handshake trusted the union of all routes' anchors; this device
- * must also verify against the route's own anchors, CRLs and expiry rule,
- * and be on its allow-list for the operation. 0, or -1 with a set.
- */
-static int
-front_authorize(struct front_sess *fs, coap_session_t *s,
-    const struct route *rt, struct est_answer *a)
-{
-	const struct authz	*az = front_authz(rt);
-	SSL			*ssl = front_ssl(s);
-	char			 why[160];
-
-	if (fs == NULL) {
-		front_deny(fs, rt, EST_CODE(4, 3), "forbidden",
-		    "no device identity", a);
-		return -1;
-	}
-	/* the chain is checked once per session, route and generation */
-	if (fs->az != az || fs->az_gen != fr.cf->gen) {
-		fs->az = az;
-		fs->az_gen = fr.cf->gen;
-		/* listed by any route's CRL: refused on every route */
-		fs->az_ok = authz_verify_device(az, ssl, fs->az_why,
-		    sizeof(fs->az_why)) == 0 && pki_revoked(fr.cf->pki, ssl,
-		    fs->az_why, sizeof(fs->az_why)) == 0;
-	}
-	if (!fs->az_ok)
-		snprintf(why, sizeof(why), "%s", fs->az_why);
-	else if (authz_rules_allow(az, ssl, rt->op->name, why, sizeof(why)) ==
-	    0)
-		return 0;
-	front_deny(fs, rt, EST_CODE(4, 3), "forbidden", why, a);
-	return -1;
-}
-
-/* Publish the session gauges. */
-static void
-front_sess_gauges(void)
-{
-	metrics_gauge_set(METRICS_G_SESSIONS, fr.nsessions);
-	metrics_gauge_set(METRICS_G_HANDSHAKES, fr.nhandshakes);
-}
-
-/* Read the device identity once the handshake is done. */
-static void
-front_sess_identify(struct front_sess *fs)
-{
-	void			*tls;
-	coap_tls_library_t	 lib;
-
-	if (fs->connected)
-		return;
-	tls = coap_session_get_tls(fs->session, &lib);
-	if (pki_peer_identity(lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL,
-	    &fs->id) == -1)
-		return;
-	fs->connected = 1;
-	fr.nhandshakes--;
-	front_sess_gauges();
-}
-
-/* The record of a session, created when libcoap announces it. */
-static struct front_sess *
-front_sess_get(coap_session_t *s)
-{
-	struct front_sess	*fs = coap_session_get_app_data(s);
-
-	/* plain CoAP (the discovery listener) has no device behind it */
-	if (coap_session_get_proto(s) != COAP_PROTO_DTLS)
-		return NULL;
-	if (fs != NULL) {
-		if (fs->magic != SESS_MAGIC)
-			fatalx("%s: bad session record", __func__);
-		front_sess_identify(fs);
-		return fs;
-	}
-	if ((fs = calloc(1, sizeof(*fs))) == NULL)
-		return NULL;
-	fs->magic = SESS_MAGIC;
-	fs->session = s;
-	fs->t0 = mono_ms();
-	front_peer_str(s, fs->peer, sizeof(fs->peer));
-	snprintf(fs->id.subject, sizeof(fs->id.subject), "-");
-	snprintf(fs->id.issuer, sizeof(fs->id.issuer), "-");
-	snprintf(fs->id.serial, sizeof(fs->id.serial), "-");
-	for (size_t i = 0; i < EST_OP_COUNT; i++)
-		fs->early_b2[i] = -1;
-	LIST_INIT(&fs->ds.all);
-	LIST_INSERT_HEAD(&fr.sessions, fs, entry);
-	coap_session_set_app_data(s, fs);
-	fr.nsessions++;
-	fr.nhandshakes++;
-	front_sess_gauges();
-	return fs;
-}
-
-/* Drop one reference to a session record; the last one frees it. */
-static void
-front_sess_put(struct front_sess *fs)
-{
-	if (fs == NULL || --fs->refs > 0 || !fs->deleted)
-		return;
-	fs->magic = 0;
-	free(fs);
-}
-
-/*
- * Forget a session record (the session is going away). Requests of it
- * that still run (orphans) keep the record, without its session, until
- * they end.
- */
-static void
-front_sess_free(struct front_sess *fs)
-{
-	if (fs == NULL)
-		return;
-	if (!fs->connected) {
-		/* it never got past the handshake */
-		fr.nhandshakes--;
-		metrics_handshake(0, fs->refusal != NULL ? fs->refusal :
-		    "handshake");
-	}
-	fr.nsessions--;
-	front_sess_gauges();
-	/* answered requests lingering for retransmissions go with it */
-	dlv_sess_gone(&fs->ds);
-	LIST_REMOVE(fs, entry);
-	coap_session_set_app_data(fs->session, NULL);
-	fs->session = NULL;
-	fs->deleted = 1;
-	fs->refs++;
-	front_sess_put(fs);
-}
-
 /* The one line a request ends with, success or failure. */
 static void
-front_req_line(uint64_t id, const struct front_sess *fs, const char *peer,
+front_req_line(uint64_t id, const struct dtls_sess *fs, const char *peer,
     const char *opname, const char *label, int method, int req_cf,
     size_t req_len,
     long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
@@ -404,348 +173,6 @@ front_cache_store_hook(const struct route *rt, uint8_t *der, size_t len)
 
 static int	front_rate_check(coap_session_t *);
 
-/* The request came to a multicast group (plain CoAP discovery). */
-static int
-front_is_mcast(coap_session_t *s)
-{
-	return coap_is_mcast(coap_session_get_addr_local(s));
-}
-
-/*
- * Send nothing: a NON request (every multicast request is one, RFC 7252
- * 8.1) then gets no answer at all.
- */
-static void
-front_no_answer(coap_pdu_t *resp)
-{
-	coap_pdu_set_code(resp, COAP_EMPTY_CODE);
-}
-
-/*
- * Plain CoAP past limits.rate_per_source: no answer at all. A source
- * address there may be forged, and every answer is larger than the request
- * (RFC 7252 11.3: no amplifier for spoofed floods). 1 when dropped.
- */
-static int
-front_plain_rate(coap_session_t *s, coap_pdu_t *resp)
-{
-	char peer[64];
-
-	if (front_rate_check(s) == 0)
-		return 0;
-	front_no_answer(resp);
-	metrics_limit("rate_per_source");
-	front_peer_str(s, peer, sizeof(peer));
-	log_debug("plain coap: peer=%s over limits.rate_per_source, no answer",
-	    peer);
-	return 1;
-}
-
-/*
- * An EST operation over plain CoAP: RFC 9148 3 makes DTLS with a client
- * certificate mandatory, so the device is not authenticated: 4.01 (RFC
- * 7252 5.9.2.2), no upstream call. Multicast requests get no answer.
- */
-static void
-front_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
-    coap_pdu_t *resp, const char *opname, const char *label, uint64_t t0)
-{
-	struct est_answer	 a;
-	char			 peer[64];
-	size_t			 len = 0;
-	const uint8_t		*data;
-	int			 mcast = front_is_mcast(s);
-
-	if (front_plain_rate(s, resp))
-		return;
-	memset(&a, 0, sizeof(a));
-	answer_clear(&a);
-	answer_error(&a, EST_CODE(4, 1), mcast ? "plain-coap-multicast" :
-	    "plain-coap", "EST needs coaps: DTLS with a client certificate "
-	    "(RFC 9148 3)");
-	front_peer_str(s, peer, sizeof(peer));
-	coap_get_data(req, &len, &data);
-	if (mcast)
-		front_no_answer(resp);
-	else {
-		coap_pdu_set_code(resp, (coap_pdu_code_t)a.code);
-		coap_add_data(resp, strlen(a.diag), (const uint8_t *)a.diag);
-	}
-	front_req_line(reqline_next_id(), NULL, peer, opname, label,
-	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
-	answer_clear(&a);
-}
-
-/*
- * "coaps://host:port" for the links the plain listener returns: a
- * relative link would name the plain endpoint itself. The host is
- * discovery.advertise, else our address on the route back to the device
- * (so it also works for multicast requests); the port is the first DTLS
- * listen port of that address family.
- */
-static void
-front_coaps_base(coap_session_t *s, char *buf, size_t bufsz)
-{
-	const coap_address_t	*pa = coap_session_get_addr_remote(s);
-	struct sockaddr_storage	 ss;
-	socklen_t		 sl = sizeof(ss);
-	char			 host[INET6_ADDRSTRLEN];
-	int			 fd, fam, v6 = 0;
-	unsigned		 port = fr.cf->listen[0].port;
-
-	if (fr.cf->disc_advertise != NULL) {
-		snprintf(buf, bufsz, "coaps://%s", fr.cf->disc_advertise);
-		return;
-	}
-	snprintf(host, sizeof(host), "localhost");
-	fam = pa->addr.sa.sa_family;
-	if ((fd = socket(fam, SOCK_DGRAM, 0)) != -1) {
-		if (connect(fd, &pa->addr.sa, pa->size) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-			if (ss.ss_family == AF_INET6) {
-				struct sockaddr_in6 *a6 =
-				    (struct sockaddr_in6 *)&ss;
-
-				if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-					inet_ntop(AF_INET,
-					    &a6->sin6_addr.s6_addr[12], host,
-					    sizeof(host));
-				else {
-					inet_ntop(AF_INET6, &a6->sin6_addr,
-					    host, sizeof(host));
-					v6 = 1;
-				}
-			} else
-				inet_ntop(AF_INET, &((struct sockaddr_in *)
-				    &ss)->sin_addr, host, sizeof(host));
-		}
-		close(fd);
-	}
-	for (size_t i = 0; i < fr.cf->nlisten; i++) {
-		const char *la = fr.cf->listen[i].addr;
-
-		/* "::" is dual stack: it serves both families */
-		if (strcmp(la, "::") == 0 ||
-		    (strchr(la, ':') != NULL) == v6) {
-			port = fr.cf->listen[i].port;
-			break;
-		}
-	}
-	snprintf(buf, bufsz, "coaps://%s%s%s:%u", v6 ? "[" : "", host,
-	    v6 ? "]" : "", port);
-}
-
-/*
- * The discovery cache of one request: whether the device may use the
- * routes of a policy (its chain verifies there, no CRL lists it), per
- * policy, so that each is verified once.
- */
-struct front_disc_seen {
-	const struct authz	*az[ROUTE_MAX_LABELS + 1];
-	int			 ok[ROUTE_MAX_LABELS + 1];
-	size_t			 n;
-	int			 revoked;	/* -1: not known yet */
-};
-
-/*
- * May the device of DTLS session s use route rt: would front_authorize
- * let an operation there through? Discovery lists only those links.
- */
-static int
-front_disc_may(coap_session_t *s, const struct route *rt,
-    struct front_disc_seen *seen)
-{
-	const struct authz	*az = front_authz(rt);
-	SSL			*ssl = front_ssl(s);
-	char			 why[160];
-	size_t			 i;
-
-	if (ssl == NULL)
-		return 0;
-	if (seen->revoked < 0)
-		seen->revoked = pki_revoked(fr.cf->pki, ssl, why,
-		    sizeof(why)) == -1;
-	if (seen->revoked)
-		return 0;
-	for (i = 0; i < seen->n && seen->az[i] != az; i++)
-		;
-	if (i == seen->n) {
-		if (i == sizeof(seen->az) / sizeof(seen->az[0]))
-			return 0;
-		seen->az[i] = az;
-		seen->ok[i] = authz_verify_device(az, ssl, why, sizeof(why)) ==
-		    0;
-		seen->n++;
-	}
-	return seen->ok[i] && authz_rules_allow(az, ssl, rt->op->name, why,
-	    sizeof(why)) == 0;
-}
-
-/*
- * The link-format document for s into b->data (cap bytes): one link per
- * served (label, operation) that passes the query, and over DTLS only
- * those the device may use. Returns its length.
- */
-static size_t
-front_disc_doc(coap_session_t *s, const struct disc_query *dq,
-    const char *base, int plain, struct reply_blob *b, size_t cap)
-{
-	struct front_disc_seen	 seen;
-	struct disc_link	 l;
-	char			 href[96];
-	size_t			 len = 0;
-
-	memset(&seen, 0, sizeof(seen));
-	seen.revoked = -1;
-	b->data[0] = '\0';
-	for (size_t i = 0; i < fr.nroutes; i++) {
-		const struct route *rt = &fr.routes[i];
-
-		snprintf(href, sizeof(href), "/.well-known/est%s%s/%s",
-		    rt->label[0] != '\0' ? "/" : "", rt->label, rt->op->name);
-		l.href = href;
-		l.rt = rt->op->rt;
-		l.ct = rt->op->ct_attr;
-		if (!disc_match(&l, dq) || (!plain && !front_disc_may(s, rt,
-		    &seen)))
-			continue;
-		if (disc_append((char *)b->data, cap, &len, base, &l) == -1)
-			break;	/* cannot happen: cap is per route */
-	}
-	return len;
-}
-
-/*
- * The wire size of a request, near enough (RFC 7252 3): header, token,
- * each option with a one-byte delta/length header (more only makes the
- * estimate smaller than the truth), payload marker and payload.
- */
-static size_t
-front_req_size(const coap_pdu_t *req)
-{
-	coap_opt_iterator_t	 oi;
-	coap_opt_t		*o;
-	coap_bin_const_t	 tok = coap_pdu_get_token(req);
-	size_t			 n = 4 + tok.length, len = 0;
-	const uint8_t		*data;
-
-	coap_option_iterator_init(req, &oi, COAP_OPT_ALL);
-	while ((o = coap_option_next(&oi)) != NULL)
-		n += 1 + coap_opt_length(o);
-	if (coap_get_data(req, &len, &data) && len > 0)
-		n += 1 + len;
-	return n;
-}
-
-/*
- * A plain (unauthenticated, maybe spoofed) discovery answer: at most
- * DISC_PLAIN_FACTOR times the request, in Block2 blocks when the document
- * is larger; the device fetches the rest block by block (RFC 7959 2.4).
- * 0, or -1 for a block past the end (4.02).
- */
-static int
-front_disc_plain(const coap_pdu_t *req, coap_pdu_t *resp, const uint8_t *doc,
-    size_t len)
-{
-	struct disc_block	 blk;
-	unsigned		 v;
-	uint8_t			 buf[4];
-	long			 b2 = copt_uint(req, COAP_OPTION_BLOCK2, &v) ?
-				    (long)v : -1;
-
-	if (disc_plain_block(len, front_req_size(req),
-	    coap_pdu_get_token(req).length, b2, &blk) == -1)
-		return -1;
-	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
-	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-	    coap_encode_var_safe(buf, sizeof(buf),
-	    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
-	if (!blk.whole)
-		coap_add_option(resp, COAP_OPTION_BLOCK2, coap_encode_var_safe(
-		    buf, sizeof(buf), (blk.num << 4) | ((unsigned)blk.more << 3) |
-		    blk.szx), buf);
-	if (!blk.whole && blk.num == 0)
-		coap_add_option(resp, COAP_OPTION_SIZE2, coap_encode_var_safe(
-		    buf, sizeof(buf), (unsigned)len), buf);
-	if (blk.len > 0)
-		coap_add_data(resp, blk.len, doc + blk.off);
-	return 0;
-}
-
-/*
- * GET /.well-known/core (RFC 6690; RFC 9148 4.1): one link per served
- * (label, operation) with its rt and ct, filtered by the query. Over DTLS
- * the links are relative and only those the device may use under its
- * authorization; on the plain listener they are absolute coaps links,
- * since EST is not served there, and the answer is at most three times
- * the request. A multicast request whose filter matches nothing gets no
- * answer (RFC 6690 4.1, RFC 7252 8.2).
- */
-static void
-front_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
-    const coap_string_t *q, coap_pdu_t *resp)
-{
-	struct disc_query	 dq;
-	struct reply_blob	*b;
-	struct est_answer	 a;
-	size_t			 len, cap;
-	char			 base[160] = "", peer[64];
-	uint8_t			 buf[4];
-	uint64_t		 t0 = mono_ms();
-	int			 plain = coap_session_get_proto(s) !=
-				    COAP_PROTO_DTLS;
-
-	if (plain && front_plain_rate(s, resp))
-		return;
-	if (plain)
-		front_coaps_base(s, base, sizeof(base));
-	disc_query_parse(q != NULL ? (const char *)q->s : NULL, q != NULL ?
-	    q->length : 0, &dq);
-	cap = fr.nroutes * DISC_LINK_MAX + 1;
-	if ((b = malloc(sizeof(*b) + cap)) == NULL) {
-		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(503));
-		return;
-	}
-	len = b->len = front_disc_doc(s, &dq, base, plain, b, cap);
-	memset(&a, 0, sizeof(a));
-	answer_clear(&a);
-	a.code = EST_CODE(2, 5);
-	a.len = len;
-	a.reason = plain ? "discovery-plain" : "discovery";
-	front_peer_str(s, peer, sizeof(peer));
-	if (len == 0 && front_is_mcast(s)) {
-		front_no_answer(resp);
-		a.reason = "discovery-multicast-empty";
-	} else if (plain) {
-		if (front_disc_plain(req, resp, b->data, len) == -1) {
-			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(402));
-			a.code = EST_CODE(4, 2);
-			a.reason = "block2-out-of-range";
-		}
-	} else if (len == 0) {
-		/* RFC 6690 4.1: no match, an empty document */
-		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
-		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-		    coap_encode_var_safe(buf, sizeof(buf),
-		    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), buf);
-	} else {
-		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(205));
-		if (!coap_add_data_large_response(r, s, req, resp, q,
-		    COAP_MEDIATYPE_APPLICATION_LINK_FORMAT, -1, 0, len, b->data,
-		    reply_release_cb, b)) {
-			log_warnx("libcoap refused a %zu-byte discovery answer",
-			    len);
-			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(500));
-			a.code = EST_CODE(5, 0);
-		}
-		b = NULL;	/* libcoap's now (released by reply_release_cb) */
-	}
-	if (b != NULL)
-		OPENSSL_clear_free(b, sizeof(*b) + cap);
-	front_req_line(reqline_next_id(), front_sess_get(s), peer, "core", "",
-	    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, t0);
-}
-
 /*
  * limits.rate_per_source: one token per request from the source address.
  * 0 when allowed, else the Max-Age (seconds) to send with 5.03.
@@ -773,21 +200,21 @@ front_rate_check(coap_session_t *s)
 static void
 front_sess_ref(void *sess)
 {
-	((struct front_sess *)sess)->refs++;
+	((struct dtls_sess *)sess)->refs++;
 }
 
 static void
 front_sess_unref(void *sess)
 {
-	front_sess_put(sess);
+	dtls_sess_put(sess);
 }
 
 static SSL *
 front_sess_ssl(void *sess)
 {
-	struct front_sess *fs = sess;
+	struct dtls_sess *fs = sess;
 
-	return fs != NULL && fs->session != NULL ? front_ssl(fs->session) :
+	return fs != NULL && fs->session != NULL ? dtls_ssl(fs->session) :
 	    NULL;
 }
 
@@ -795,9 +222,9 @@ static int
 front_sess_authorize(void *sess, const struct route *rt,
     struct est_answer *a)
 {
-	struct front_sess *fs = sess;
+	struct dtls_sess *fs = sess;
 
-	return front_authorize(fs, fs != NULL ? fs->session : NULL, rt, a);
+	return dtls_authorize(fs, fs != NULL ? fs->session : NULL, rt, a);
 }
 
 static void
@@ -824,19 +251,19 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
     const coap_string_t *q, coap_pdu_t *resp)
 {
 	const struct route	*rt = coap_resource_get_userdata(r);
-	struct front_sess	*fs;
+	struct dtls_sess	*fs;
 	struct est_answer	 a;
 	struct req_in		 in = { r, s, req, q, resp, rt, { 0 } };
 	int			 wait;
 
 	if (coap_session_get_proto(s) != COAP_PROTO_DTLS) {
-		front_plain_refuse(s, req, resp, rt->op->name, rt->label,
+		disc_plain_refuse(s, req, resp, rt->op->name, rt->label,
 		    mono_ms());
 		return;
 	}
 	if (dlv_repeat(s, req, resp))
 		return;
-	fs = front_sess_get(s);
+	fs = dtls_sess_get(s);
 	if (fs != NULL)
 		in.dev = (struct req_dev){ fs, &fs->id, fs->peer, &fs->ds,
 		    &fs->pending, fs->early_b2 };
@@ -857,84 +284,16 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	req_begin(&in);
 }
 
-/* Cancel the pending requests of a session whose DTLS link went away. */
-static void
-front_sess_gone_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct front_sess *fs = arg;
-
-	(void)fd;
-	(void)what;
-	/* a session libcoap freed meanwhile went through front_sess_free */
-	if (!fs->deleted && coap_session_get_state(fs->session) !=
-	    COAP_SESSION_STATE_ESTABLISHED)
-		dlv_sess_gone(&fs->ds);
-	front_sess_put(fs);
-}
-
-/* RFC 7252 4.8: ACK_TIMEOUT of our CON separate answers on session s. */
-static void
-front_ack_timeout(coap_session_t *s)
-{
-	coap_session_set_ack_timeout(s, (coap_fixed_point_t){
-	    (uint16_t)(fr.cf->dtls_ack_timeout_ms / 1000),
-	    (uint16_t)(fr.cf->dtls_ack_timeout_ms % 1000) });
-}
-
-/* libcoap session events: identity on connect, cleanup on close. */
+/* libcoap session events: the session side is dtls.c's. */
 static int
 front_event_cb(coap_session_t *s, coap_event_t ev)
 {
-	struct front_sess	*fs;
-	static const struct timeval zero_tv;
-
-	switch (ev) {
-	case COAP_EVENT_SERVER_SESSION_NEW:
-		/*
-		 * A HELLO session: a ClientHello whose source address has not
-		 * answered a cookie yet. libcoap bounds them (max_handshakes);
-		 * our record waits until the cookie came back (setup hook).
-		 */
-		coap_session_set_mtu(s, fr.cf->dtls_mtu);
-		front_ack_timeout(s);
-		break;
-	case COAP_EVENT_DTLS_CONNECTED:
-		front_ack_timeout(s);
-		if ((fs = front_sess_get(s)) != NULL) {
-			metrics_handshake(1, "ok");
-			SSL *ssl = front_ssl(s);
-
-			log_info("dtls: session up peer=%s dev=\"%s\" "
-			    "issuer=\"%s\" serial=%s resumed=%d", fs->peer,
-			    fs->id.subject, fs->id.issuer, fs->id.serial,
-			    ssl != NULL && SSL_session_reused(ssl));
-		}
-		break;
-	case COAP_EVENT_DTLS_CLOSED:
-	case COAP_EVENT_DTLS_ERROR:
-		fs = coap_session_get_app_data(s);
-		/* the SSL goes next: keep this handshake's own reason */
-		if (fs != NULL && !fs->connected && fs->refusal == NULL)
-			fs->refusal = pki_refusal(front_ssl(s));
-		log_info("dtls: session %s peer=%s",
-		    ev == COAP_EVENT_DTLS_ERROR ? "failed" : "closed",
-		    fs != NULL ? fs->peer : "-");
-		/* never from inside libcoap: next loop turn */
-		if (fs != NULL && !LIST_EMPTY(&fs->ds.all)) {
-			fs->refs++;
-			if (event_base_once(fr.base, -1, EV_TIMEOUT,
-			    front_sess_gone_cb, fs, &zero_tv) == -1)
-				fs->refs--;
-		}
+	/* a closing session's requests and uploads go with it */
+	if (ev == COAP_EVENT_SERVER_SESSION_DEL)
 		req_session_gone(s);
-		break;
-	case COAP_EVENT_SERVER_SESSION_DEL:
+	dtls_event(s, ev);
+	if (ev == COAP_EVENT_DTLS_CLOSED || ev == COAP_EVENT_DTLS_ERROR)
 		req_session_gone(s);
-		front_sess_free(coap_session_get_app_data(s));
-		break;
-	default:
-		break;
-	}
 	return 0;
 }
 
@@ -966,7 +325,7 @@ front_nack_cb(coap_session_t *s, const coap_pdu_t *sent,
 		why = "DTLS failed";
 		break;
 	}
-	front_peer_str(s, peer, sizeof(peer));
+	dtls_peer_str(s, peer, sizeof(peer));
 	log_info("coap: message mid=%d to peer=%s %s, given up", (int)mid,
 	    peer, why);
 }
@@ -990,139 +349,9 @@ front_io_cb(evutil_socket_t fd, short what, void *arg)
 		coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
 }
 
-/* Warn about refused handshakes at most once per 10 s, with a count. */
-static void
-front_refused(const char *limit, const char *peer)
-{
-	uint64_t now = mono_ms();
-
-	metrics_limit(limit);
-	fr.refused++;
-	log_debug("dtls: handshake refused peer=%s limit=%s", peer, limit);
-	if (fr.refused_log_ms != 0 && now - fr.refused_log_ms < 10000)
-		return;
-	log_warnx("dtls: %u handshake(s) refused, last peer=%s: %s reached",
-	    fr.refused, peer, limit);
-	fr.refused_log_ms = now;
-	fr.refused = 0;
-}
-
 /* TLS extension of RFC 7250 4.1; our OpenSSL headers may not name it. */
 #define FRONT_EXT_CLIENT_CERT_TYPE	19
 #define FRONT_CERT_TYPE_X509		0
-
-/*
- * What every handshake gets, once the peer answered the cookie: admission
- * under dtls.max_sessions, then our identity, trust store, verify mode and
- * chain. 0 aborts the handshake.
- */
-static int
-front_tls_prepare(SSL *ssl)
-{
-	coap_session_t	*s = SSL_get_app_data(ssl);
-
-	if (fr.draining)
-		return 0;	/* no new devices while we drain */
-	if (s != NULL && coap_session_get_app_data(s) == NULL) {
-		if (fr.nsessions >= fr.cf->dtls_max_sessions) {
-			char peer[64];
-
-			front_peer_str(s, peer, sizeof(peer));
-			front_refused("max_sessions", peer);
-			return 0;
-		}
-		if (front_sess_get(s) == NULL)
-			return 0;
-	}
-	/* a renegotiation costs a handshake and could swap the identity */
-	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
-	return pki_use_identity(ssl, fr.cf->pki) &&
-	    pki_setup_ssl(ssl, fr.cf->pki) && dtls_resume_prepare(ssl, fr.cf);
-}
-
-/*
- * Our ClientHello callback on libcoap's DTLS SSL_CTX. libcoap 4.3.1's own
- * one decodes its PEM certificate and key again for every session (about
- * 0.8 ms of CPU, make bench B0); for a PKI-only server it does nothing
- * else that front_tls_prepare() does not redo: refuse raw public keys,
- * set the verify mode and depth, then call our additional set-up.
- */
-static int
-front_client_hello_cb(SSL *ssl, int *al, void *arg)
-{
-	const unsigned char	*ext;
-	size_t			 extlen, i;
-	int			 x509 = 0;
-
-	(void)arg;
-	if (SSL_client_hello_get0_ext(ssl, FRONT_EXT_CLIENT_CERT_TYPE, &ext,
-	    &extlen) == 1) {
-		/* a one-byte length, then the types the client can send */
-		for (i = 1; i < extlen && i <= ext[0]; i++)
-			if (ext[i] == FRONT_CERT_TYPE_X509)
-				x509 = 1;
-		if (!x509) {
-			*al = SSL_AD_UNSUPPORTED_EXTENSION;
-			return SSL_CLIENT_HELLO_ERROR;
-		}
-	}
-	if (!front_tls_prepare(ssl)) {
-		*al = SSL_AD_HANDSHAKE_FAILURE;
-		return SSL_CLIENT_HELLO_ERROR;
-	}
-	return SSL_CLIENT_HELLO_SUCCESS;
-}
-
-/* Put our ClientHello callback on libcoap's DTLS SSL_CTX, once it is known. */
-static void
-front_hook_ctx(void)
-{
-	if (front_dtls_ctx != NULL)
-		SSL_CTX_set_client_hello_cb(front_dtls_ctx,
-		    front_client_hello_cb, NULL);
-}
-
-/*
- * libcoap's additional set-up, from its own ClientHello callback: the
- * first handshake and the first after coap_context_set_pki(). It shows
- * us the SSL_CTX, on which our callback then takes over.
- */
-static int
-front_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
-{
-	SSL_CTX	*ctx = SSL_get_SSL_CTX(tls);
-
-	(void)setup;
-	log_debug("dtls: libcoap's per-handshake certificate set-up ran");
-	if (ctx != NULL && ctx != front_dtls_ctx) {
-		front_dtls_ctx = ctx;
-		log_info("dtls: certificate and key parsed once, not per "
-		    "handshake");
-	}
-	front_hook_ctx();
-	return front_tls_prepare(tls);
-}
-
-/* Drop sessions whose handshake outlived dtls.handshake_timeout_s. */
-static void
-front_handshake_timeouts(uint64_t now)
-{
-	struct front_sess	*fs;
-	uint64_t		 limit = fr.cf->dtls_handshake_timeout_s * 1000ULL;
-
-	LIST_FOREACH(fs, &fr.sessions, entry) {
-		if (fs->connected || fs->timed_out || now - fs->t0 < limit ||
-		    coap_session_get_type(fs->session) !=
-		    COAP_SESSION_TYPE_SERVER ||
-		    coap_session_get_state(fs->session) !=
-		    COAP_SESSION_STATE_HANDSHAKE)
-			continue;
-		fs->timed_out = 1;
-		front_refused("handshake_timeout", fs->peer);
-		/* state NONE: libcoap frees it at its next timer pass */
-		coap_session_disconnected(fs->session, COAP_NACK_TLS_FAILED);
-	}
-}
 
 /* Highest descriptor searched for libcoap's endpoint sockets. */
 #define FRONT_FD_SCAN	4096
@@ -1236,35 +465,6 @@ front_listen(const struct config_listen *l, coap_proto_t proto)
 }
 
 /*
- * The plain-CoAP discovery endpoints and their multicast groups
- * (discovery.*). libcoap joins a group on every UDP endpoint.
- */
-static int
-front_discovery_listen(const struct config *cf)
-{
-	/* one UDP port, one process: the first worker serves it */
-	if (cf->workers > 1 && cf->worker != 0)
-		return 0;
-	for (size_t i = 0; i < cf->ndisc_listen; i++)
-		if (front_listen(&cf->disc_listen[i], COAP_PROTO_UDP) == -1)
-			return -1;
-	for (size_t i = 0; i < cf->ndisc_mcast; i++) {
-		if (coap_join_mcast_group_intf(fr.ctx, cf->disc_mcast[i],
-		    cf->disc_interface) == -1) {
-			log_warnx("discovery: cannot join multicast group %s%s%s",
-			    cf->disc_mcast[i], cf->disc_interface != NULL ?
-			    " on " : "", cf->disc_interface != NULL ?
-			    cf->disc_interface : "");
-			return -1;
-		}
-		log_info("discovery: joined multicast group %s%s%s",
-		    cf->disc_mcast[i], cf->disc_interface != NULL ? " on " : "",
-		    cf->disc_interface != NULL ? cf->disc_interface : "");
-	}
-	return 0;
-}
-
-/*
  * Requests for paths we do not serve: 4.04 (RFC 7252 5.9.2.5), with the
  * request line an operator greps for.
  */
@@ -1282,10 +482,10 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	(void)r;
 	(void)q;
 	memset(&a, 0, sizeof(a));
-	if (front_is_mcast(s) || (coap_session_get_proto(s) !=
-	    COAP_PROTO_DTLS && front_plain_rate(s, resp))) {
+	if (disc_is_mcast(s) || (coap_session_get_proto(s) !=
+	    COAP_PROTO_DTLS && disc_plain_rate(s, resp))) {
 		/* RFC 7252 8.2: no error answers to multicast requests */
-		front_no_answer(resp);
+		disc_no_answer(resp);
 		return;
 	}
 	answer_error(&a, EST_CODE(4, 4), "unknown-path", "");
@@ -1301,7 +501,7 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	for (char *c = name; *c != '\0'; c++)
 		if (*c == ' ' || *c == '"' || *c == '=')
 			*c = '_';
-	front_req_line(reqline_next_id(), front_sess_get(s), "-", name, "",
+	front_req_line(reqline_next_id(), dtls_sess_get(s), "-", name, "",
 	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
 }
 
@@ -1370,7 +570,7 @@ front_route_add(size_t n, const struct est_op *op)
 static int
 front_resources(void)
 {
-	coap_resource_t *w, *u;
+	coap_resource_t *u;
 
 	for (size_t n = 0; n < fr.cf->nroutes; n++)
 		for (int i = 0; i < EST_OP_COUNT; i++) {
@@ -1383,12 +583,8 @@ front_resources(void)
 			if (front_route_add(n, op) == -1)
 				return -1;
 		}
-	/* replaces libcoap's own: plain CoAP needs absolute links */
-	if ((w = coap_resource_init(coap_make_str_const(".well-known/core"),
-	    0)) == NULL)
+	if (disc_resource(fr.routes, fr.nroutes) == -1)
 		return -1;
-	coap_register_request_handler(w, COAP_REQUEST_GET, front_wellknown);
-	coap_add_resource(fr.ctx, w);
 	if ((u = coap_resource_unknown_init(front_unknown_handler)) == NULL)
 		return -1;
 	for (size_t m = 0; m < sizeof(front_methods) / sizeof(front_methods[0]); m++)
@@ -1405,7 +601,7 @@ front_tick(void)
 	uint64_t now = mono_ms();
 
 	req_tick(now);
-	front_handshake_timeouts(now);
+	dtls_tick(now);
 	cache_tick();
 	/* state changed outside libcoap does not poke its timerfd */
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
@@ -1424,38 +620,15 @@ front_libcoap_version(void)
 }
 
 /*
- * Hand libcoap our certificate and key (PEM buffers of cf) and the
- * context limits of cf. libcoap keeps pointers into cf's buffers until
- * the next call, so cf must stay alive until then.
+ * Hand libcoap our certificate and key (PEM buffers of cf, dtls.c) and
+ * the context limits of cf. libcoap keeps pointers into cf's buffers
+ * until the next call, so cf must stay alive until then.
  */
 static int
 front_apply(struct config *cf)
 {
-	coap_dtls_pki_t	pki;
-
-	memset(&pki, 0, sizeof(pki));
-	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
-	pki.verify_peer_cert = 1;
-	pki.cert_chain_validation = 1;
-	pki.cert_chain_verify_depth = (uint8_t)cf->dtls_verify_depth;
-	pki.additional_tls_setup_call_back = front_tls_setup_cb;
-	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
-	pki.pki_key.key.pem_buf.public_cert =
-	    (const uint8_t *)cf->pki->dtls_cert_pem;
-	pki.pki_key.key.pem_buf.public_cert_len = cf->pki->dtls_cert_len;
-	pki.pki_key.key.pem_buf.private_key =
-	    (const uint8_t *)cf->pki->dtls_key_pem;
-	pki.pki_key.key.pem_buf.private_key_len = cf->pki->dtls_key_len;
-	if (coap_context_set_pki(fr.ctx, &pki) != 1) {
-		log_warnx("libcoap refused the DTLS certificate and key");
+	if (dtls_apply(fr.ctx, cf) == -1)
 		return -1;
-	}
-	/* that put libcoap's ClientHello callback back: ours again */
-	front_hook_ctx();
-	coap_context_set_max_idle_sessions(fr.ctx, cf->dtls_max_idle_sessions);
-	coap_context_set_max_handshake_sessions(fr.ctx,
-	    cf->dtls_max_handshakes);
-	coap_context_set_session_timeout(fr.ctx, cf->dtls_idle_timeout_s);
 	fr.pol.retry_max_age = (int)cf->retry_max_age_s;
 	fr.pol.att_204_empty = strcmp(cf->att_on_204, "empty") == 0;
 	fr.pol.max_body = cf->max_response_body;
@@ -1470,23 +643,6 @@ front_rl_new(const struct config *cf)
 		return NULL;
 	return rl_table_new(cf->rate_per_source, cf->rate_burst,
 	    cf->rate_sources);
-}
-
-/*
- * Other anchors or CRLs: no session or ticket from before may resume (the
- * session id context changes too, pki_setup_ssl), and the cache's memory
- * is given back.
- */
-static void
-front_trust_changed(const struct config *old, const struct config *cf)
-{
-	if (old->pki == NULL || cf->pki == NULL ||
-	    memcmp(old->pki->trust_id, cf->pki->trust_id,
-	    sizeof(cf->pki->trust_id)) == 0 || front_dtls_ctx == NULL)
-		return;
-	pki_forget_sessions(front_dtls_ctx);
-	log_info("reload: device trust anchors or CRLs changed: DTLS session "
-	    "cache emptied, session-ticket keys replaced");
 }
 
 /* See coap_front.h. */
@@ -1508,10 +664,11 @@ front_reconfigure(struct config *cf)
 		fr.rl = front_rl_new(cf);
 	}
 	cache_configure(cf);
-	front_trust_changed(fr.cf, cf);
+	dtls_configure(cf);
 	gen_ref(cf);
 	gen_unref(fr.cf);
 	fr.cf = cf;
+	disc_configure(cf);
 	return 0;
 }
 
@@ -1520,6 +677,7 @@ void
 front_drain(void)
 {
 	fr.draining = 1;
+	dtls_drain();
 	req_drain();
 	metrics_gauge_set(METRICS_G_DRAINING, 1);
 }
@@ -1587,6 +745,7 @@ front_status(char *buf, size_t bufsz)
 	const char	*dead;
 	unsigned	 total, n = front_servers_up(&total, &dead);
 	char		 up[96];
+	unsigned	 nsess, nhs;
 
 	if (!fr.upstream_seen)
 		snprintf(up, sizeof(up), "not yet tried");
@@ -1596,9 +755,10 @@ front_status(char *buf, size_t bufsz)
 		    dead);
 	else
 		snprintf(up, sizeof(up), "%u/%u servers up", n, total);
+	dtls_counts(&nsess, &nhs);
 	snprintf(buf, bufsz, "%s; %u sessions (%u in handshake), %u pending, "
 	    "upstream %s", fr.draining ? "draining" : "serving",
-	    fr.nsessions, fr.nhandshakes, req_pending(), up);
+	    nsess, nhs, req_pending(), up);
 }
 
 /* libcoap's start: logging into ours, DTLS support. 0 or -1. */
@@ -1662,7 +822,7 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	fr.base = base;
 	fr.cf = gen_ref(cf);
 	fr.up = up;
-	LIST_INIT(&fr.sessions);
+	dtls_init(base, cf);
 	fr.rl = front_rl_new(cf);
 	if (front_coap_start() == -1 ||
 	    req_init(base, fr.ctx, up, cf, &hooks) == -1)
@@ -1670,12 +830,14 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 	cache_init(&(const struct cache_env){ .up = up, .pool = req_pool(),
 	    .pol = &fr.pol, .pool_changed = req_pool_gauges,
 	    .seen = front_cache_seen }, cf);
+	disc_init(fr.ctx, cf, &(const struct disc_hooks){
+	    .rate = front_rate_check, .listen = front_listen });
 	if (front_apply(cf) == -1)
 		return -1;
 	for (size_t i = 0; i < cf->nlisten; i++)
 		if (front_listen(&cf->listen[i], COAP_PROTO_DTLS) == -1)
 			return -1;
-	if (front_discovery_listen(cf) == -1)
+	if (disc_listen() == -1)
 		return -1;
 	if (front_resources() == -1) {
 		log_warnx("cannot create the EST resources");
@@ -1693,8 +855,6 @@ front_init(struct event_base *base, struct config *cf, struct upstream *up)
 void
 front_shutdown(void)
 {
-	struct front_sess	*fs;
-
 	/* our session references before the context, or endpoints assert */
 	cache_shutdown();
 	req_shutdown();
@@ -1702,13 +862,11 @@ front_shutdown(void)
 		event_free(fr.ev);
 	iob_free(fr.iob);
 	/* SERVER_SESSION_DEL does not fire at context free in 4.3.1 */
-	while ((fs = LIST_FIRST(&fr.sessions)) != NULL)
-		front_sess_free(fs);
+	dtls_shutdown();
 	if (fr.ctx != NULL)
 		coap_free_context(fr.ctx);
 	rl_table_free(fr.rl);
 	coap_cleanup();
 	gen_unref(fr.cf);
 	memset(&fr, 0, sizeof(fr));
-	front_dtls_ctx = NULL;
 }

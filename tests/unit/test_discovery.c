@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "discovery.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -152,6 +153,27 @@ test_plain_block(void **state)
 	assert_int_equal(b.len, 16);
 }
 
+/*
+ * The port of plain answers' coaps links: the first DTLS listen entry of
+ * the family, "::" serving both, else the first entry's.
+ */
+static void
+test_coaps_port(void **state)
+{
+	const struct config_listen v4v6[] = { { "127.0.0.1", 5684 },
+	    { "::1", 5685 } }, dual[] = { { "::", 6000 }, { "10.0.0.1",
+	    6001 } }, v4[] = { { "0.0.0.0", 7000 } };
+
+	(void)state;
+	assert_int_equal(disc_coaps_port(v4v6, NELEM(v4v6), 0), 5684);
+	assert_int_equal(disc_coaps_port(v4v6, NELEM(v4v6), 1), 5685);
+	assert_int_equal(disc_coaps_port(dual, NELEM(dual), 0), 6000);
+	assert_int_equal(disc_coaps_port(dual, NELEM(dual), 1), 6000);
+	/* no entry of the family: the first one's port */
+	assert_int_equal(disc_coaps_port(v4, NELEM(v4), 1), 7000);
+	assert_int_equal(disc_coaps_port(v4, 0, 0), 0);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int
 main(void)
@@ -160,6 +182,7 @@ main(void)
 		cmocka_unit_test(test_filters),
 		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_plain_block),
+		cmocka_unit_test(test_coaps_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * The reason= words and audit events of src/logtab.c are the ones the
  * code uses. A request's reason is a string literal passed to a function
- * with a parameter "const char *reason" (answer_error, front_deny and
+ * with a parameter "const char *reason" (answer_error, dtls_deny and
  * any wrapper written like them; the functions in not_reasons[] take other
  * kinds of reason) or assigned to a .reason or ->reason; an audit event is
  * audit_start's first argument or an "event" written as JSON text. Every such word needs a row, and every row

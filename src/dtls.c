@@ -1,0 +1,536 @@
+/*
+ * The DTLS side of the front (dtls.h): session records, handshake
+ * admission and timeouts, the ClientHello callback, and the per-session
+ * check of a route's device policy.
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <coap3/coap.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "answer.h"
+#include "audit.h"
+#include "authz.h"
+#include "config.h"
+#include "dtls.h"
+#include "dtls_resume.h"
+#include "estcoapd.h"
+#include "est_map.h"
+#include "log.h"
+#include "metrics.h"
+#include "pki.h"
+#include "route.h"
+#include "util.h"
+
+#define SESS_MAGIC	0x45535353u	/* "ESSS" */
+
+/* TLS extension of RFC 7250 4.1; our OpenSSL headers may not name it. */
+#define DTLS_EXT_CLIENT_CERT_TYPE	19
+#define DTLS_CERT_TYPE_X509		0
+
+static struct dtls {
+	struct event_base	*base;
+	const struct config	*cf;		/* the generation in use */
+	LIST_HEAD(, dtls_sess)	 sessions;
+	unsigned		 nsessions;	/* with a record */
+	unsigned		 nhandshakes;	/* records not yet connected */
+	uint64_t		 refused_log_ms;/* last "refused" warning */
+	unsigned		 refused;	/* handshakes refused since */
+	int			 draining;	/* no new handshakes */
+	/*
+	 * The DTLS SSL_CTX libcoap made, learnt from the first handshake;
+	 * from then on dtls_client_hello_cb replaces libcoap's ClientHello
+	 * callback.
+	 */
+	SSL_CTX			*ctx;
+} dt;
+
+/* See dtls.h. */
+void
+dtls_peer_str(coap_session_t *s, char *buf, size_t bufsz)
+{
+	const coap_address_t	*a = coap_session_get_addr_remote(s);
+	int			 fam = a != NULL ? a->addr.sa.sa_family : -1;
+
+	snprintf(buf, bufsz, "-");
+	if ((fam == AF_INET || fam == AF_INET6) &&
+	    coap_print_addr(a, (unsigned char *)buf, bufsz) == 0)
+		snprintf(buf, bufsz, "-");
+}
+
+/* See dtls.h. */
+SSL *
+dtls_ssl(coap_session_t *s)
+{
+	coap_tls_library_t	 lib;
+	void			*tls = coap_session_get_tls(s, &lib);
+
+	return lib == COAP_TLS_LIBRARY_OPENSSL ? tls : NULL;
+}
+
+/* See dtls.h. */
+const struct authz *
+dtls_authz(const struct route *rt)
+{
+	return dt.cf->routes[rt->cfroute].auth;
+}
+
+/* See dtls.h. */
+void
+dtls_deny(const struct dtls_sess *fs, const struct route *rt,
+    unsigned code, const char *reason, const char *why, struct est_answer *a)
+{
+	char c[8];
+
+	answer_error(a, code, reason, why);
+	metrics_inc(METRICS_C_AUTHZ_DENIED);
+	log_info("authz: denied peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
+	    "op=%s label=%s code=%s: %s", fs != NULL ? fs->peer : "-",
+	    fs != NULL ? fs->id.subject : "-", fs != NULL ? fs->id.issuer :
+	    "-", fs != NULL ? fs->id.serial : "-", rt->op->name,
+	    rt->label[0] != '\0' ? rt->label : "-", estmap_code_str(code, c),
+	    why);
+	audit_denied(fs != NULL ? fs->peer : "-", fs != NULL ? &fs->id : NULL,
+	    rt->op->name, rt->label, c, why);
+}
+
+/*
+ * See dtls.h. The handshake trusted the union of all routes' anchors;
+ * this device must also verify against the route's own.
+ */
+int
+dtls_authorize(struct dtls_sess *fs, coap_session_t *s,
+    const struct route *rt, struct est_answer *a)
+{
+	const struct authz	*az = dtls_authz(rt);
+	SSL			*ssl = dtls_ssl(s);
+	char			 why[160];
+
+	if (fs == NULL) {
+		dtls_deny(fs, rt, EST_CODE(4, 3), "forbidden",
+		    "no device identity", a);
+		return -1;
+	}
+	/* the chain is checked once per session, route and generation */
+	if (fs->az != az || fs->az_gen != dt.cf->gen) {
+		fs->az = az;
+		fs->az_gen = dt.cf->gen;
+		/* listed by any route's CRL: refused on every route */
+		fs->az_ok = authz_verify_device(az, ssl, fs->az_why,
+		    sizeof(fs->az_why)) == 0 && pki_revoked(dt.cf->pki, ssl,
+		    fs->az_why, sizeof(fs->az_why)) == 0;
+	}
+	if (!fs->az_ok)
+		snprintf(why, sizeof(why), "%s", fs->az_why);
+	else if (authz_rules_allow(az, ssl, rt->op->name, why, sizeof(why)) ==
+	    0)
+		return 0;
+	dtls_deny(fs, rt, EST_CODE(4, 3), "forbidden", why, a);
+	return -1;
+}
+
+/* Publish the session gauges. */
+static void
+dtls_sess_gauges(void)
+{
+	metrics_gauge_set(METRICS_G_SESSIONS, dt.nsessions);
+	metrics_gauge_set(METRICS_G_HANDSHAKES, dt.nhandshakes);
+}
+
+/* See dtls.h. */
+void
+dtls_counts(unsigned *sessions, unsigned *handshakes)
+{
+	*sessions = dt.nsessions;
+	*handshakes = dt.nhandshakes;
+}
+
+/* Read the device identity once the handshake is done. */
+static void
+dtls_sess_identify(struct dtls_sess *fs)
+{
+	if (fs->connected)
+		return;
+	if (pki_peer_identity(dtls_ssl(fs->session), &fs->id) == -1)
+		return;
+	fs->connected = 1;
+	dt.nhandshakes--;
+	dtls_sess_gauges();
+}
+
+/* See dtls.h. The record is created when libcoap announces the session. */
+struct dtls_sess *
+dtls_sess_get(coap_session_t *s)
+{
+	struct dtls_sess	*fs = coap_session_get_app_data(s);
+
+	/* plain CoAP (the discovery listener) has no device behind it */
+	if (coap_session_get_proto(s) != COAP_PROTO_DTLS)
+		return NULL;
+	if (fs != NULL) {
+		if (fs->magic != SESS_MAGIC)
+			fatalx("%s: bad session record", __func__);
+		dtls_sess_identify(fs);
+		return fs;
+	}
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		return NULL;
+	fs->magic = SESS_MAGIC;
+	fs->session = s;
+	fs->t0 = mono_ms();
+	dtls_peer_str(s, fs->peer, sizeof(fs->peer));
+	snprintf(fs->id.subject, sizeof(fs->id.subject), "-");
+	snprintf(fs->id.issuer, sizeof(fs->id.issuer), "-");
+	snprintf(fs->id.serial, sizeof(fs->id.serial), "-");
+	for (size_t i = 0; i < EST_OP_COUNT; i++)
+		fs->early_b2[i] = -1;
+	LIST_INIT(&fs->ds.all);
+	LIST_INSERT_HEAD(&dt.sessions, fs, entry);
+	coap_session_set_app_data(s, fs);
+	dt.nsessions++;
+	dt.nhandshakes++;
+	dtls_sess_gauges();
+	return fs;
+}
+
+/* See dtls.h. */
+void
+dtls_sess_put(struct dtls_sess *fs)
+{
+	if (fs == NULL || --fs->refs > 0 || !fs->deleted)
+		return;
+	fs->magic = 0;
+	free(fs);
+}
+
+/*
+ * Forget a session record (the session is going away). Requests of it
+ * that still run (orphans) keep the record, without its session, until
+ * they end.
+ */
+static void
+dtls_sess_free(struct dtls_sess *fs)
+{
+	if (fs == NULL)
+		return;
+	if (!fs->connected) {
+		/* it never got past the handshake */
+		dt.nhandshakes--;
+		metrics_handshake(0, fs->refusal != NULL ? fs->refusal :
+		    "handshake");
+	}
+	dt.nsessions--;
+	dtls_sess_gauges();
+	/* answered requests lingering for retransmissions go with it */
+	dlv_sess_gone(&fs->ds);
+	LIST_REMOVE(fs, entry);
+	coap_session_set_app_data(fs->session, NULL);
+	fs->session = NULL;
+	fs->deleted = 1;
+	fs->refs++;
+	dtls_sess_put(fs);
+}
+
+/* Warn about refused handshakes at most once per 10 s, with a count. */
+static void
+dtls_refused(const char *limit, const char *peer)
+{
+	uint64_t now = mono_ms();
+
+	metrics_limit(limit);
+	dt.refused++;
+	log_debug("dtls: handshake refused peer=%s limit=%s", peer, limit);
+	if (dt.refused_log_ms != 0 && now - dt.refused_log_ms < 10000)
+		return;
+	log_warnx("dtls: %u handshake(s) refused, last peer=%s: %s reached",
+	    dt.refused, peer, limit);
+	dt.refused_log_ms = now;
+	dt.refused = 0;
+}
+
+/*
+ * What every handshake gets, once the peer answered the cookie: admission
+ * under dtls.max_sessions, then our identity, trust store, verify mode and
+ * chain. 0 aborts the handshake.
+ */
+static int
+dtls_tls_prepare(SSL *ssl)
+{
+	coap_session_t	*s = SSL_get_app_data(ssl);
+
+	if (dt.draining)
+		return 0;	/* no new devices while we drain */
+	if (s != NULL && coap_session_get_app_data(s) == NULL) {
+		if (dt.nsessions >= dt.cf->dtls_max_sessions) {
+			char peer[64];
+
+			dtls_peer_str(s, peer, sizeof(peer));
+			dtls_refused("max_sessions", peer);
+			return 0;
+		}
+		if (dtls_sess_get(s) == NULL)
+			return 0;
+	}
+	/* a renegotiation costs a handshake and could swap the identity */
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+	return pki_use_identity(ssl, dt.cf->pki) &&
+	    pki_setup_ssl(ssl, dt.cf->pki) && dtls_resume_prepare(ssl, dt.cf);
+}
+
+/*
+ * Our ClientHello callback on libcoap's DTLS SSL_CTX. libcoap 4.3.1's own
+ * one decodes its PEM certificate and key again for every session (about
+ * 0.8 ms of CPU, make bench B0); for a PKI-only server it does nothing
+ * else that dtls_tls_prepare() does not redo: refuse raw public keys,
+ * set the verify mode and depth, then call our additional set-up.
+ */
+static int
+dtls_client_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	const unsigned char	*ext;
+	size_t			 extlen, i;
+	int			 x509 = 0;
+
+	(void)arg;
+	if (SSL_client_hello_get0_ext(ssl, DTLS_EXT_CLIENT_CERT_TYPE, &ext,
+	    &extlen) == 1) {
+		/* a one-byte length, then the types the client can send */
+		for (i = 1; i < extlen && i <= ext[0]; i++)
+			if (ext[i] == DTLS_CERT_TYPE_X509)
+				x509 = 1;
+		if (!x509) {
+			*al = SSL_AD_UNSUPPORTED_EXTENSION;
+			return SSL_CLIENT_HELLO_ERROR;
+		}
+	}
+	if (!dtls_tls_prepare(ssl)) {
+		*al = SSL_AD_HANDSHAKE_FAILURE;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Put our ClientHello callback on libcoap's DTLS SSL_CTX, once it is known. */
+static void
+dtls_hook_ctx(void)
+{
+	if (dt.ctx != NULL)
+		SSL_CTX_set_client_hello_cb(dt.ctx, dtls_client_hello_cb, NULL);
+}
+
+/*
+ * libcoap's additional set-up, from its own ClientHello callback: the
+ * first handshake and the first after coap_context_set_pki(). It shows
+ * us the SSL_CTX, on which our callback then takes over.
+ */
+static int
+dtls_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
+{
+	SSL_CTX	*ctx = SSL_get_SSL_CTX(tls);
+
+	(void)setup;
+	log_debug("dtls: libcoap's per-handshake certificate set-up ran");
+	if (ctx != NULL && ctx != dt.ctx) {
+		dt.ctx = ctx;
+		log_info("dtls: certificate and key parsed once, not per "
+		    "handshake");
+	}
+	dtls_hook_ctx();
+	return dtls_tls_prepare(tls);
+}
+
+/* See dtls.h. */
+int
+dtls_apply(coap_context_t *ctx, const struct config *cf)
+{
+	coap_dtls_pki_t	pki;
+
+	memset(&pki, 0, sizeof(pki));
+	pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+	pki.verify_peer_cert = 1;
+	pki.cert_chain_validation = 1;
+	pki.cert_chain_verify_depth = (uint8_t)cf->dtls_verify_depth;
+	pki.additional_tls_setup_call_back = dtls_tls_setup_cb;
+	pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+	pki.pki_key.key.pem_buf.public_cert =
+	    (const uint8_t *)cf->pki->dtls_cert_pem;
+	pki.pki_key.key.pem_buf.public_cert_len = cf->pki->dtls_cert_len;
+	pki.pki_key.key.pem_buf.private_key =
+	    (const uint8_t *)cf->pki->dtls_key_pem;
+	pki.pki_key.key.pem_buf.private_key_len = cf->pki->dtls_key_len;
+	if (coap_context_set_pki(ctx, &pki) != 1) {
+		log_warnx("libcoap refused the DTLS certificate and key");
+		return -1;
+	}
+	/* that put libcoap's ClientHello callback back: ours again */
+	dtls_hook_ctx();
+	coap_context_set_max_idle_sessions(ctx, cf->dtls_max_idle_sessions);
+	coap_context_set_max_handshake_sessions(ctx, cf->dtls_max_handshakes);
+	coap_context_set_session_timeout(ctx, cf->dtls_idle_timeout_s);
+	return 0;
+}
+
+/*
+ * See dtls.h. Other anchors or CRLs: no session or ticket from before may
+ * resume (the session id context changes too, pki_setup_ssl), and the
+ * cache's memory is given back.
+ */
+void
+dtls_configure(const struct config *cf)
+{
+	const struct config *old = dt.cf;
+
+	dt.cf = cf;
+	if (old->pki == NULL || cf->pki == NULL ||
+	    memcmp(old->pki->trust_id, cf->pki->trust_id,
+	    sizeof(cf->pki->trust_id)) == 0 || dt.ctx == NULL)
+		return;
+	pki_forget_sessions(dt.ctx);
+	log_info("reload: device trust anchors or CRLs changed: DTLS session "
+	    "cache emptied, session-ticket keys replaced");
+}
+
+/* See dtls.h. */
+void
+dtls_drain(void)
+{
+	dt.draining = 1;
+}
+
+/* See dtls.h: drop sessions whose handshake outlived the timeout. */
+void
+dtls_tick(uint64_t now)
+{
+	struct dtls_sess	*fs;
+	uint64_t		 limit = dt.cf->dtls_handshake_timeout_s * 1000ULL;
+
+	LIST_FOREACH(fs, &dt.sessions, entry) {
+		if (fs->connected || fs->timed_out || now - fs->t0 < limit ||
+		    coap_session_get_type(fs->session) !=
+		    COAP_SESSION_TYPE_SERVER ||
+		    coap_session_get_state(fs->session) !=
+		    COAP_SESSION_STATE_HANDSHAKE)
+			continue;
+		fs->timed_out = 1;
+		dtls_refused("handshake_timeout", fs->peer);
+		/* state NONE: libcoap frees it at its next timer pass */
+		coap_session_disconnected(fs->session, COAP_NACK_TLS_FAILED);
+	}
+}
+
+/* Cancel the pending requests of a session whose DTLS link went away. */
+static void
+dtls_sess_gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dtls_sess *fs = arg;
+
+	(void)fd;
+	(void)what;
+	/* a session libcoap freed meanwhile went through dtls_sess_free */
+	if (!fs->deleted && coap_session_get_state(fs->session) !=
+	    COAP_SESSION_STATE_ESTABLISHED)
+		dlv_sess_gone(&fs->ds);
+	dtls_sess_put(fs);
+}
+
+/* RFC 7252 4.8: ACK_TIMEOUT of our CON separate answers on session s. */
+static void
+dtls_ack_timeout(coap_session_t *s)
+{
+	coap_session_set_ack_timeout(s, (coap_fixed_point_t){
+	    (uint16_t)(dt.cf->dtls_ack_timeout_ms / 1000),
+	    (uint16_t)(dt.cf->dtls_ack_timeout_ms % 1000) });
+}
+
+/* The handshake of s is done: log who came. */
+static void
+dtls_connected(coap_session_t *s)
+{
+	struct dtls_sess	*fs;
+	SSL			*ssl;
+
+	dtls_ack_timeout(s);
+	if ((fs = dtls_sess_get(s)) == NULL)
+		return;
+	metrics_handshake(1, "ok");
+	ssl = dtls_ssl(s);
+	log_info("dtls: session up peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
+	    "resumed=%d", fs->peer, fs->id.subject, fs->id.issuer,
+	    fs->id.serial, ssl != NULL && SSL_session_reused(ssl));
+}
+
+/* The DTLS link of s closed or failed: its pending requests go. */
+static void
+dtls_closed(coap_session_t *s, coap_event_t ev)
+{
+	struct dtls_sess	*fs = coap_session_get_app_data(s);
+	static const struct timeval zero_tv;
+
+	/* the SSL goes next: keep this handshake's own reason */
+	if (fs != NULL && !fs->connected && fs->refusal == NULL)
+		fs->refusal = pki_refusal(dtls_ssl(s));
+	log_info("dtls: session %s peer=%s", ev == COAP_EVENT_DTLS_ERROR ?
+	    "failed" : "closed", fs != NULL ? fs->peer : "-");
+	/* never from inside libcoap: next loop turn */
+	if (fs != NULL && !LIST_EMPTY(&fs->ds.all)) {
+		fs->refs++;
+		if (event_base_once(dt.base, -1, EV_TIMEOUT, dtls_sess_gone_cb,
+		    fs, &zero_tv) == -1)
+			fs->refs--;
+	}
+}
+
+/* See dtls.h: identity on connect, cleanup on close. */
+void
+dtls_event(coap_session_t *s, coap_event_t ev)
+{
+	switch (ev) {
+	case COAP_EVENT_SERVER_SESSION_NEW:
+		/*
+		 * A HELLO session: a ClientHello whose source address has not
+		 * answered a cookie yet. libcoap bounds them (max_handshakes);
+		 * our record waits until the cookie came back (setup hook).
+		 */
+		coap_session_set_mtu(s, dt.cf->dtls_mtu);
+		dtls_ack_timeout(s);
+		break;
+	case COAP_EVENT_DTLS_CONNECTED:
+		dtls_connected(s);
+		break;
+	case COAP_EVENT_DTLS_CLOSED:
+	case COAP_EVENT_DTLS_ERROR:
+		dtls_closed(s, ev);
+		break;
+	case COAP_EVENT_SERVER_SESSION_DEL:
+		dtls_sess_free(coap_session_get_app_data(s));
+		break;
+	default:
+		break;
+	}
+}
+
+/* See dtls.h. */
+void
+dtls_init(struct event_base *base, const struct config *cf)
+{
+	memset(&dt, 0, sizeof(dt));
+	dt.base = base;
+	dt.cf = cf;
+	LIST_INIT(&dt.sessions);
+}
+
+/* See dtls.h. SERVER_SESSION_DEL does not fire at context free in 4.3.1. */
+void
+dtls_shutdown(void)
+{
+	struct dtls_sess *fs;
+
+	while ((fs = LIST_FIRST(&dt.sessions)) != NULL)
+		dtls_sess_free(fs);
+	memset(&dt, 0, sizeof(dt));
+}
