@@ -34,6 +34,15 @@ X509_REQ	*csr_req(const struct est_csr *);
 EVP_PKEY	*csr_key(const struct est_csr *);
 
 /*
+ * The DER SubjectPublicKeyInfo of key: for the key of a CSR (csr_key,
+ * also after csr_free while a reference is held) the one the CSR carries,
+ * kept on the key object; for another key the key encoded (i2d_PUBKEY,
+ * which OpenSSL 3 does through its provider encoders at about 150 times
+ * the cost). The length and in *der a copy (OPENSSL_free it), or -1.
+ */
+int		 csr_key_spki(EVP_PKEY *key, unsigned char **der);
+
+/*
  * The subjectAltName extensions of the request: how many there are (0, 1,
  * or 2 for "more than one"), and in *names the entries of the only one,
  * owned by the object; NULL when there is none, more than one, or it does

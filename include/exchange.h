@@ -53,9 +53,10 @@ void		 xch_key(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
 
 /*
  * The key of an answer held for a device until it asks again: like
- * xch_key() with the DER SubjectPublicKeyInfo of pub (may be NULL) as the
- * body, so that two CSRs for the same key match (a CSR linked to its
- * DTLS session by proof of possession differs on every session).
+ * xch_key() with the DER SubjectPublicKeyInfo of pub (may be NULL; for
+ * a CSR's key the one the CSR carries, csr_key_spki) as the body, so
+ * that two CSRs for the same key match (a CSR linked to its DTLS session
+ * by proof of possession differs on every session).
  */
 void		 xch_key_pub(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
 		    size_t peer_len, const char *op, const char *label,

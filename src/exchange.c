@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "csr.h"
 #include "exchange.h"
 #include "util.h"
 
@@ -158,9 +159,8 @@ xch_key_pub(uint8_t key[XCH_KEY_LEN], const uint8_t *peer_cert,
 	unsigned char	*spki = NULL;
 	int		 n = 0;
 
-	if (pub != NULL && (n = i2d_PUBKEY(pub, &spki)) <= 0) {
+	if (pub != NULL && (n = csr_key_spki(pub, &spki)) <= 0) {
 		/* a key that cannot be encoded: a key no other call gets */
-		ERR_clear_error();
 		xch_key(key, NULL, 1, op, label, resp_cf, NULL, 0);
 		return;
 	}

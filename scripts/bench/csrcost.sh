@@ -25,4 +25,4 @@ ir() {
 one=$(ir 1)
 many=$(ir 21)
 echo "csrcost: $(( (many - one) / 20 )) instructions per enrollment" \
-    "(CSR checks, CSR subject, 2 serials and 1 issued record)"
+    "(CSR checks, held-answer key, CSR subject, 2 serials, 1 issued record)"

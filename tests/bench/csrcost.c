@@ -4,7 +4,8 @@
  * a shared machine are not). Each iteration does what the request path
  * does for a sen: decode the CSR once (csr.h), check its form and
  * signature, the route's CSR policy with the default "auth" (key, CSR
- * identity against the device certificate, PoP), the audit's CSR subject;
+ * identity against the device certificate, PoP), the held-answer key of
+ * its public key (exchange.h), the audit's CSR subject;
  * then, for the issued PKCS#7, the certificate serial of the leader's
  * followers and of the exchange memory and the "issued" audit record.
  *
@@ -25,6 +26,7 @@
 #include "authz.h"
 #include "csr.h"
 #include "est_map.h"
+#include "exchange.h"
 #include "peer.h"
 #include "transcode.h"
 
@@ -56,6 +58,7 @@ cc_once(const struct authz *az, X509 *dev, const uint8_t *csrder,
 	struct est_csr		*csr;
 	EVP_PKEY		*key = NULL;
 	char			 subj[256], serial[80], why[200];
+	uint8_t			 ikey[XCH_KEY_LEN];
 	const char		*w, *idr;
 	int			 rc = -1;
 
@@ -66,6 +69,7 @@ cc_once(const struct authz *az, X509 *dev, const uint8_t *csrder,
 	    EST_OP_SEN, csr, &idr, why, sizeof(why)) != 0)
 		fprintf(stderr, "csrcost: %s\n", why);
 	else {
+		xch_key_pub(ikey, id.fp, sizeof(id.fp), "sen", "", 281, key);
 		audit_csr_subject(csr, subj, sizeof(subj));
 		csr_free(csr);
 		csr = NULL;

@@ -182,6 +182,47 @@ test_parse_once(void **state)
 	authz_free(az);
 }
 
+/*
+ * The SubjectPublicKeyInfo of a CSR's key: the CSR's own bytes, the same
+ * as the key encoded again, kept with the key after the CSR is freed and
+ * copied with it; a key from elsewhere is encoded (i2d_PUBKEY).
+ */
+static void
+test_key_spki(void **state)
+{
+	size_t		 len;
+	uint8_t		*der = make_csr(0, &len);
+	const char	*why;
+	struct est_csr	*c = csr_parse(der, len, &why);
+	EVP_PKEY	*key, *dup;
+	unsigned char	*want = NULL, *got = NULL;
+	int		 n;
+
+	(void)state;
+	assert_non_null(c);
+	key = csr_key(c);
+	assert_int_equal(EVP_PKEY_up_ref(key), 1);
+	csr_free(c);
+	assert_true((n = i2d_PUBKEY(key, &want)) > 0);
+	assert_int_equal(csr_key_spki(key, &got), n);
+	assert_memory_equal(got, want, (size_t)n);
+	OPENSSL_free(got);
+	assert_non_null(dup = EVP_PKEY_dup(key));
+	EVP_PKEY_free(key);
+	assert_int_equal(csr_key_spki(dup, &got), n);
+	assert_memory_equal(got, want, (size_t)n);
+	OPENSSL_free(got);
+	EVP_PKEY_free(dup);
+	OPENSSL_free(want);
+	want = NULL;
+	assert_true((n = i2d_PUBKEY(k2, &want)) > 0);
+	assert_int_equal(csr_key_spki(k2, &got), n);
+	assert_memory_equal(got, want, (size_t)n);
+	OPENSSL_free(got);
+	OPENSSL_free(want);
+	OPENSSL_free(der);
+}
+
 /* The subjectAltName extensions: none, one, more than one. */
 static void
 test_sans(void **state)
@@ -302,6 +343,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_once),
+		cmocka_unit_test(test_key_spki),
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_audit_pick),
