@@ -40,6 +40,9 @@ struct pki_set {
 	/* digest of every anchor and CRL of client_trust: the DTLS session
 	 * id context, so that no session resumes across a change of them */
 	unsigned char	 trust_id[16];
+	/* the one device policy every route shares, when there is one: its
+	 * store then holds exactly client_trust's anchors, CRLs and flags */
+	const struct authz *sole_az;
 
 	/* upstream client identity per route, as cf->routes[] */
 	struct pki_up	 up[CONFIG_MAX_ROUTES];
@@ -71,6 +74,14 @@ const char	*pki_refusal(SSL *ssl);
  * only its own CRLs; a device one CRL lists is refused everywhere. 0, or
  * -1 with why set.
  */
+/*
+ * 1 when the handshake of ssl itself (not a resumption) verified the
+ * device chain under ps's trust against a store equal to az's: checking
+ * it again against az would repeat the same verification.
+ */
+int		 pki_chain_checked(const struct pki_set *, const struct authz *az,
+		    SSL *ssl);
+
 int		 pki_revoked(const struct pki_set *, SSL *ssl, char *why,
 		    size_t whysz);
 

@@ -248,12 +248,16 @@ pki_load_routes_auth(struct pki_set *ps, struct config *cf,
     STACK_OF(X509) *sk, struct errlist *errs)
 {
 	unsigned long	 fl = X509_V_FLAG_PARTIAL_CHAIN;
+	unsigned	 owned = 0;
 
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		struct authz *az = cf->routes[i].auth;
 
-		if (!cf->routes[i].auth_owned || authz_load(az, sk,
-		    ps->client_trust, cf->file, errs) == -1)
+		if (!cf->routes[i].auth_owned)
+			continue;
+		owned++;
+		ps->sole_az = az;
+		if (authz_load(az, sk, ps->client_trust, cf->file, errs) == -1)
 			continue;
 		if (authz_has_crl(az)) {
 			fl |= X509_V_FLAG_CRL_CHECK |
@@ -265,6 +269,9 @@ pki_load_routes_auth(struct pki_set *ps, struct config *cf,
 	}
 	X509_STORE_set_flags(ps->client_trust, fl);
 	pki_trust_id(ps);
+	/* one policy: the handshake store was filled from it alone */
+	if (owned != 1)
+		ps->sole_az = NULL;
 }
 
 /*
@@ -501,6 +508,28 @@ pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 		return 0;
 	}
 	return 1;
+}
+
+/* See pki.h. */
+int
+pki_chain_checked(const struct pki_set *ps, const struct authz *az, SSL *ssl)
+{
+	const unsigned char	*ctx;
+	unsigned int		 len = 0;
+	SSL_SESSION		*sess;
+
+	/*
+	 * A resumed session was verified at an earlier handshake (the
+	 * device certificate may have expired since); a session made under
+	 * other anchors or CRLs carries another trust_id in its context.
+	 */
+	if (ps == NULL || az == NULL || ps->sole_az != az || ssl == NULL ||
+	    SSL_session_reused(ssl) || (sess = SSL_get_session(ssl)) == NULL ||
+	    SSL_get0_peer_certificate(ssl) == NULL)
+		return 0;
+	ctx = SSL_SESSION_get0_id_context(sess, &len);
+	return len == 8 + sizeof(ps->trust_id) && memcmp(ctx + 8,
+	    ps->trust_id, sizeof(ps->trust_id)) == 0;
 }
 
 /* Revocation only: every other verification error is someone else's. */
