@@ -28,7 +28,7 @@ coap -m post -t 286 -f "$PKI/csr-p256-2.der" /.well-known/est/sen
 expect_code 2.xx "coap-client enrolls through the ACK-first path"
 p7_certs "$T/out" | openssl x509 -noout 2>/dev/null ||
     fail "coap-client got no certificate"
-ok "under load: empty ACK first, certificate in the separate response"
+ok "case 94: under load: empty ACK first, certificate in the separate response"
 
 # a corrupted CSR signature: 4.00 with the diagnostic, after the ACK
 cp "$PKI/csr-p256.der" "$T/badsig"
@@ -48,7 +48,7 @@ grep -q 'coap=4.00 .*reason=bad-csr' "$T/daemon.log" ||
     fail "bad CSR after the ACK not logged with its reason"
 coap -m post -t 286 -f "$T/badsig" /.well-known/est/sen
 expect_code 4.00 "coap-client gets the separate 4.00"
-ok "under load: a CSR refusal comes in the separate response"
+ok "case 94: under load a CSR refusal comes in the separate response"
 
 # the unloaded default answers the same refusal piggybacked
 python3 - "$T/estcoapd.json" <<'PY'
