@@ -120,9 +120,14 @@ dtls_authorize(struct dtls_sess *fs, coap_session_t *s,
 	if (fs->az != az || fs->az_gen != dt.cf->gen) {
 		fs->az = az;
 		fs->az_gen = dt.cf->gen;
-		/* listed by any route's CRL: refused on every route */
-		fs->az_ok = authz_verify_device(az, ssl, fs->az_why,
-		    sizeof(fs->az_why)) == 0 && pki_revoked(dt.cf->pki, ssl,
+		/*
+		 * The handshake itself may have verified the chain against
+		 * this very store (one policy, same trust, not resumed);
+		 * listed by any route's CRL: refused on every route.
+		 */
+		fs->az_ok = (pki_chain_checked(dt.cf->pki, az, ssl) ||
+		    authz_verify_device(az, ssl, fs->az_why,
+		    sizeof(fs->az_why)) == 0) && pki_revoked(dt.cf->pki, ssl,
 		    fs->az_why, sizeof(fs->az_why)) == 0;
 	}
 	if (!fs->az_ok)
