@@ -386,6 +386,21 @@ pki_free(struct pki_set *ps)
 
 static int	 pki_ssl_idx = -1;	/* SSL ex_data: expired leaf allowed */
 static int	 pki_why_idx = -1;	/* SSL ex_data: why it was refused */
+static int	 pki_tid_idx = -1;	/* SSL ex_data: trust_id it was set up
+					   with (a copy, freed with the SSL) */
+
+/* Free an SSL's copy of the trust_id it was set up with. */
+static void
+pki_tid_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
 
 /* The SSL ex_data indexes, made once. */
 static void
@@ -395,6 +410,9 @@ pki_ex_indexes(void)
 		pki_ssl_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (pki_why_idx < 0)
 		pki_why_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	if (pki_tid_idx < 0)
+		pki_tid_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+		    pki_tid_free);
 }
 
 /* See pki.h. */
@@ -470,6 +488,24 @@ pki_verify_cb(int ok, X509_STORE_CTX *ctx)
 	return 0;
 }
 
+/* Remember on ssl which anchors and CRLs its handshake verifies against. */
+static void
+pki_keep_trust_id(SSL *ssl, const struct pki_set *ps)
+{
+	unsigned char *tid;
+
+	if (pki_tid_idx < 0)
+		return;
+	/* a second ClientHello (after a cookie) finds the first copy */
+	if ((tid = SSL_get_ex_data(ssl, pki_tid_idx)) == NULL &&
+	    ((tid = malloc(sizeof(ps->trust_id))) == NULL ||
+	    SSL_set_ex_data(ssl, pki_tid_idx, tid) != 1)) {
+		free(tid);
+		return;
+	}
+	memcpy(tid, ps->trust_id, sizeof(ps->trust_id));
+}
+
 /*
  * Runs from libcoap's ClientHello hook after its own set-up, so what we set
  * wins (doc/design.md, "libcoap 4.3.1"): our trust store, a required
@@ -484,6 +520,7 @@ pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 	if (pki_ssl_idx >= 0)
 		SSL_set_ex_data(ssl, pki_ssl_idx, ps->allow_expired ?
 		    (void *)ps : NULL);
+	pki_keep_trust_id(ssl, ps);
 	/*
 	 * With SSL_VERIFY_PEER, OpenSSL refuses to resume a session without
 	 * a session id context; resumed sessions keep the device certificate
@@ -514,24 +551,20 @@ pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 int
 pki_chain_checked(const struct pki_set *ps, const struct authz *az, SSL *ssl)
 {
-	const unsigned char	*ctx;
-	unsigned int		 len = 0;
-	SSL_SESSION		*sess;
+	const unsigned char *tid;
 
 	/*
 	 * A resumed session was verified at an earlier handshake (the
-	 * device certificate may have expired since); a session made under
-	 * other anchors or CRLs carries another trust_id in its context.
+	 * device certificate may have expired since); a handshake set up
+	 * under other anchors or CRLs kept another trust_id.
 	 */
 	if (ps == NULL || az == NULL || ps->sole_az != az || ssl == NULL ||
-	    SSL_session_reused(ssl) || (sess = SSL_get_session(ssl)) == NULL ||
-	    SSL_get0_peer_certificate(ssl) == NULL)
+	    SSL_session_reused(ssl) || SSL_get0_peer_certificate(ssl) ==
+	    NULL || pki_tid_idx < 0 ||
+	    (tid = SSL_get_ex_data(ssl, pki_tid_idx)) == NULL)
 		return 0;
-	ctx = SSL_SESSION_get0_id_context(sess, &len);
-	return len == 8 + sizeof(ps->trust_id) && memcmp(ctx + 8,
-	    ps->trust_id, sizeof(ps->trust_id)) == 0;
+	return memcmp(tid, ps->trust_id, sizeof(ps->trust_id)) == 0;
 }
-
 /* Revocation only: every other verification error is someone else's. */
 static int
 pki_revoked_cb(int ok, X509_STORE_CTX *ctx)
