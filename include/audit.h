@@ -85,7 +85,8 @@ uint64_t audit_now_ms(void);
 
 /*
  * The hex serial number of the certificate csr_key picks out of the DER
- * PKCS#7 p7 into buf ("" when there is none).
+ * PKCS#7 p7 into buf ("" when there is none, or no audit file takes
+ * records: only audit records name it).
  */
 void	audit_cert_serial(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
 	    char *buf, size_t bufsz);

@@ -236,19 +236,13 @@ void
 audit_cert_serial(const uint8_t *p7, size_t p7len, EVP_PKEY *csr_key,
     char *buf, size_t bufsz)
 {
-	X509	*x = audit_pick(p7, p7len, csr_key);
-	BIGNUM	*bn;
-	char	*hex;
+	X509	*x;
 
 	snprintf(buf, bufsz, "%s", "");
-	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
-	    NULL)) != NULL) {
-		if ((hex = BN_bn2hex(bn)) != NULL) {
-			snprintf(buf, bufsz, "%s", hex);
-			OPENSSL_free(hex);
-		}
-		BN_free(bn);
-	}
+	/* only audit records name the serial: no decode without a file */
+	if (!auditf_enabled() || (x = audit_pick(p7, p7len, csr_key)) == NULL)
+		return;
+	(void)peer_serial_hex(x, buf, bufsz);
 	X509_free(x);
 }
 

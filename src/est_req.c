@@ -558,6 +558,8 @@ req_followers_done(struct est_req *leader)
 	char		 serial[XCH_SERIAL_LEN];
 	uint64_t	 at = req_audit_ms(leader);
 
+	if (LIST_EMPTY(&leader->followers))
+		return;
 	/* skg/skc: the CSR key is not the certified one */
 	audit_cert_serial(leader->p7, leader->p7len, req_keygen(leader->op) ?
 	    NULL : leader->csr_key, serial, sizeof(serial));
