@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -293,8 +294,18 @@ test_audit_pick(void **state)
 	uint8_t	*pb = make_p7(b, NULL, &lb), *buf = malloc(la + lb);
 	char	 s[80];
 
+	char	 path[] = "/tmp/test_csr.audit.XXXXXX";
+	int	 fd;
+
 	(void)state;
 	assert_non_null(buf);
+	/* no audit file: no record names a serial, none is decoded */
+	audit_cert_serial(p2, l2, k1, s, sizeof(s));
+	assert_string_equal(s, "");
+	assert_true((fd = mkstemp(path)) >= 0);
+	close(fd);
+	assert_true(unlink(path) == 0);
+	assert_int_equal(audit_open(path), 0);
 	audit_cert_serial(p2, l2, k1, s, sizeof(s));
 	assert_string_equal(s, "11");
 	audit_cert_serial(p2, l2, k1, s, sizeof(s));
@@ -312,6 +323,7 @@ test_audit_pick(void **state)
 	audit_cert_serial(NULL, 0, k1, s, sizeof(s));
 	assert_string_equal(s, "");
 	audit_close();				/* forgets the pick */
+	unlink(path);
 	free(buf);
 	OPENSSL_free(p2);
 	OPENSSL_free(pa);
