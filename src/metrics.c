@@ -189,71 +189,22 @@ metrics_touch(void)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if the
- * bytes there are not one: overlong forms, surrogates and values past
- * U+10FFFF are refused, as the exposition format wants valid UTF-8.
- */
-static size_t
-metrics_utf8_len(const unsigned char *s, size_t n)
-{
-	size_t		 len, i;
-	uint32_t	 cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
-/*
  * Copy a label value into dst (METRICS_LABEL_MAX bytes): NULL becomes "",
- * bytes that are not UTF-8 and control characters other than newline
- * become '?', and a long value is cut before the character that does not
- * fit. Newline, quote and backslash are kept; rendering escapes them.
+ * a long value is cut. Label values come from the daemon's own tables
+ * and the configuration (CA labels are [A-Za-z0-9._-]), never from a
+ * device; a byte outside printable ASCII (other than newline, which
+ * rendering escapes with quote and backslash) becomes '?' all the same,
+ * so that the exposition stays valid UTF-8 whatever a caller passes.
  */
 static void
 metrics_label_copy(char dst[METRICS_LABEL_MAX], const char *src)
 {
 	const unsigned char	*s = (const unsigned char *)src;
-	size_t			 i = 0, o = 0, n, len;
+	size_t			 o = 0;
 
-	if (s == NULL)
-		s = (const unsigned char *)"";
-	n = strlen((const char *)s);
-	while (i < n) {
-		len = metrics_utf8_len(s + i, n - i);
-		if (o + (len == 0 ? 1 : len) >= METRICS_LABEL_MAX)
-			break;
-		if (len == 0 || (len == 1 && ((s[i] < 0x20 && s[i] != '\n') ||
-		    s[i] == 0x7f))) {
-			dst[o++] = '?';
-			i++;
-			continue;
-		}
-		memcpy(dst + o, s + i, len);
-		o += len;
-		i += len;
-	}
+	for (; s != NULL && s[o] != '\0' && o + 1 < METRICS_LABEL_MAX; o++)
+		dst[o] = (s[o] >= 0x20 && s[o] < 0x7f) || s[o] == '\n' ?
+		    (char)s[o] : '?';
 	dst[o] = '\0';
 }
 
