@@ -50,6 +50,9 @@ static struct dtls {
 	SSL_CTX			*ctx;
 } dt;
 
+/* SSL ex_data: the record of the session whose handshake the SSL runs. */
+static int	dtls_ssl_idx = -1;
+
 /* See dtls.h. */
 void
 dtls_peer_str(coap_session_t *s, char *buf, size_t bufsz)
@@ -221,8 +224,12 @@ dtls_sess_put(struct dtls_sess *fs)
 static void
 dtls_sess_free(struct dtls_sess *fs)
 {
+	SSL *ssl;
+
 	if (fs == NULL)
 		return;
+	if ((ssl = dtls_ssl(fs->session)) != NULL)
+		SSL_set_ex_data(ssl, dtls_ssl_idx, NULL);
 	if (!fs->connected) {
 		/* it never got past the handshake */
 		dt.nhandshakes--;
@@ -266,7 +273,8 @@ dtls_refused(const char *limit, const char *peer)
 static int
 dtls_tls_prepare(SSL *ssl)
 {
-	coap_session_t	*s = SSL_get_app_data(ssl);
+	coap_session_t		*s = SSL_get_app_data(ssl);
+	struct dtls_sess	*fs;
 
 	if (dt.draining)
 		return 0;	/* no new devices while we drain */
@@ -278,8 +286,9 @@ dtls_tls_prepare(SSL *ssl)
 			dtls_refused("max_sessions", peer);
 			return 0;
 		}
-		if (dtls_sess_get(s) == NULL)
+		if ((fs = dtls_sess_get(s)) == NULL)
 			return 0;
+		SSL_set_ex_data(ssl, dtls_ssl_idx, fs);
 	}
 	/* a renegotiation costs a handshake and could swap the identity */
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
@@ -519,6 +528,31 @@ dtls_event(coap_session_t *s, coap_event_t ev)
 	}
 }
 
+/*
+ * An SSL that ran a record's handshake is freed. libcoap 4.3.1 frees a
+ * session whose first SSL_accept() failed after our ClientHello callback
+ * (no cipher in common, say) without any event, so its record goes now,
+ * while the session still exists; that session has no SSL of its own yet.
+ * Every other SSL goes at a close, which libcoap reports.
+ */
+static void
+dtls_ssl_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct dtls_sess	*fs = ptr;
+	coap_tls_library_t	 lib;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (fs == NULL || fs->magic != SESS_MAGIC || fs->session == NULL ||
+	    coap_session_get_tls(fs->session, &lib) != NULL)
+		return;
+	dtls_sess_free(fs);
+}
+
 /* See dtls.h. */
 void
 dtls_init(struct event_base *base, const struct config *cf)
@@ -527,6 +561,9 @@ dtls_init(struct event_base *base, const struct config *cf)
 	dt.base = base;
 	dt.cf = cf;
 	LIST_INIT(&dt.sessions);
+	if (dtls_ssl_idx < 0 && (dtls_ssl_idx = SSL_get_ex_new_index(0, NULL,
+	    NULL, NULL, dtls_ssl_free_cb)) < 0)
+		fatalx("%s: no SSL ex_data index", __func__);
 }
 
 /* See dtls.h. SERVER_SESSION_DEL does not fire at context free in 4.3.1. */
