@@ -39,7 +39,9 @@ struct dtls_sess {
 	unsigned		 pending;
 	int			 connected;	/* handshake done */
 	uint64_t		 t0;		/* mono_ms: ClientHello passed */
-	int			 timed_out;	/* handshake_timeout_s hit */
+	/* in the queue of handshakes libcoap counts, oldest first */
+	TAILQ_ENTRY(dtls_sess)	 hentry;
+	int			 half;
 	const char		*refusal;	/* why the handshake failed */
 	/* Block2 SZX asked for in a Block1 upload's first request, per op */
 	int			 early_b2[EST_OP_COUNT];	/* -1: none */
@@ -71,7 +73,10 @@ void	dtls_configure(const struct config *cf);
 /* SIGTERM: no new handshakes. */
 void	dtls_drain(void);
 
-/* Once a second: drop handshakes past dtls.handshake_timeout_s. */
+/*
+ * Once a second: drop handshakes past dtls.handshake_timeout_s, and near
+ * dtls.max_handshakes those past dtls.handshake_evict_s, oldest first.
+ */
 void	dtls_tick(uint64_t now);
 
 /* libcoap's session events, from the front's event handler. */

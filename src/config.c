@@ -132,6 +132,11 @@ static const struct config_key config_keys[] = {
 	  .max = 600,
 	  .help = "a handshake not finished this long after the device's "
 	  "ClientHello is dropped" },
+	{ .path = "dtls.handshake_evict_s", .type = CK_UINT,
+	  .off = OFF(dtls_handshake_evict_s), .def_u = 10, .min = 0,
+	  .max = 600,
+	  .help = "near dtls.max_handshakes, handshakes older than this are "
+	  "dropped, oldest first, to keep room for new devices (0 = never)" },
 	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
 	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 1000,
 	  .max = 60000,

@@ -33,14 +33,23 @@
 #define DTLS_EXT_CLIENT_CERT_TYPE	19
 #define DTLS_CERT_TYPE_X509		0
 
+/* A warning logged at most once per 10 s, with a count. */
+struct dtls_warn {
+	uint64_t		 last_ms;	/* mono_ms of the last one */
+	unsigned		 n;		/* events since */
+};
+
 static struct dtls {
 	struct event_base	*base;
 	const struct config	*cf;		/* the generation in use */
 	LIST_HEAD(, dtls_sess)	 sessions;
 	unsigned		 nsessions;	/* with a record */
 	unsigned		 nhandshakes;	/* records not yet connected */
-	uint64_t		 refused_log_ms;/* last "refused" warning */
-	unsigned		 refused;	/* handshakes refused since */
+	/* records whose session libcoap counts as in handshake */
+	TAILQ_HEAD(, dtls_sess)	 half;
+	unsigned		 nhalf;
+	struct dtls_warn	 refused;	/* handshakes refused */
+	struct dtls_warn	 evicted;	/* handshakes dropped for room */
 	int			 draining;	/* no new handshakes */
 	/*
 	 * The DTLS SSL_CTX libcoap made, learnt from the first handshake;
@@ -171,6 +180,17 @@ dtls_sess_identify(struct dtls_sess *fs)
 	dtls_sess_gauges();
 }
 
+/* The session of fs is no longer one libcoap counts as in handshake. */
+static void
+dtls_half_leave(struct dtls_sess *fs)
+{
+	if (!fs->half)
+		return;
+	TAILQ_REMOVE(&dt.half, fs, hentry);
+	fs->half = 0;
+	dt.nhalf--;
+}
+
 /* See dtls.h. The record is created when libcoap announces the session. */
 struct dtls_sess *
 dtls_sess_get(coap_session_t *s)
@@ -199,6 +219,9 @@ dtls_sess_get(coap_session_t *s)
 		fs->early_b2[i] = -1;
 	LIST_INIT(&fs->ds.all);
 	LIST_INSERT_HEAD(&dt.sessions, fs, entry);
+	TAILQ_INSERT_TAIL(&dt.half, fs, hentry);
+	fs->half = 1;
+	dt.nhalf++;
 	coap_session_set_app_data(s, fs);
 	dt.nsessions++;
 	dt.nhandshakes++;
@@ -230,6 +253,7 @@ dtls_sess_free(struct dtls_sess *fs)
 		return;
 	if ((ssl = dtls_ssl(fs->session)) != NULL)
 		SSL_set_ex_data(ssl, dtls_ssl_idx, NULL);
+	dtls_half_leave(fs);
 	if (!fs->connected) {
 		/* it never got past the handshake */
 		dt.nhandshakes--;
@@ -248,21 +272,36 @@ dtls_sess_free(struct dtls_sess *fs)
 	dtls_sess_put(fs);
 }
 
-/* Warn about refused handshakes at most once per 10 s, with a count. */
+/*
+ * Count one event of w: the number of them since the last warning when
+ * another is due (at most one per 10 s), else 0.
+ */
+static unsigned
+dtls_warn_due(struct dtls_warn *w)
+{
+	uint64_t	now = mono_ms();
+	unsigned	n;
+
+	w->n++;
+	if (w->last_ms != 0 && now - w->last_ms < 10000)
+		return 0;
+	n = w->n;
+	w->last_ms = now;
+	w->n = 0;
+	return n;
+}
+
+/* A handshake refused by limit: counted, warned about now and then. */
 static void
 dtls_refused(const char *limit, const char *peer)
 {
-	uint64_t now = mono_ms();
+	unsigned n;
 
 	metrics_limit(limit);
-	dt.refused++;
 	log_debug("dtls: handshake refused peer=%s limit=%s", peer, limit);
-	if (dt.refused_log_ms != 0 && now - dt.refused_log_ms < 10000)
-		return;
-	log_warnx("dtls: %u handshake(s) refused, last peer=%s: %s reached",
-	    dt.refused, peer, limit);
-	dt.refused_log_ms = now;
-	dt.refused = 0;
+	if ((n = dtls_warn_due(&dt.refused)) != 0)
+		log_warnx("dtls: %u handshake(s) refused, last peer=%s: %s "
+		    "reached", n, peer, limit);
 }
 
 /*
@@ -416,25 +455,63 @@ dtls_drain(void)
 	dt.draining = 1;
 }
 
-/* See dtls.h: drop sessions whose handshake outlived the timeout. */
+/*
+ * Drop the handshake of fs (state NONE: libcoap frees the session at its
+ * next timer pass); 0 when libcoap no longer counted it anyway.
+ */
+static int
+dtls_drop(struct dtls_sess *fs)
+{
+	dtls_half_leave(fs);
+	if (coap_session_get_type(fs->session) != COAP_SESSION_TYPE_SERVER ||
+	    coap_session_get_state(fs->session) != COAP_SESSION_STATE_HANDSHAKE)
+		return 0;
+	coap_session_disconnected(fs->session, COAP_NACK_TLS_FAILED);
+	return 1;
+}
+
+/*
+ * Near dtls.max_handshakes, handshakes past their cookie that are older
+ * than dtls.handshake_evict_s go, oldest first, until an eighth of the
+ * limit (at least one) is free again. libcoap drops every new ClientHello
+ * while the limit is full, so half-open handshakes from real addresses
+ * (slowloris) would otherwise lock new devices out for
+ * dtls.handshake_timeout_s; a spoofed ClientHello cannot make anything
+ * go, as only age does.
+ */
+static void
+dtls_evict(uint64_t now)
+{
+	struct dtls_sess	*fs;
+	uint32_t		 max = dt.cf->dtls_max_handshakes;
+	uint64_t		 age = dt.cf->dtls_handshake_evict_s * 1000ULL;
+	unsigned		 n;
+
+	while (age != 0 && dt.nhalf + max / 8 + 1 > max &&
+	    (fs = TAILQ_FIRST(&dt.half)) != NULL && now - fs->t0 >= age) {
+		if (!dtls_drop(fs))
+			continue;
+		metrics_limit("handshake_evicted");
+		log_debug("dtls: handshake dropped for room peer=%s", fs->peer);
+		if ((n = dtls_warn_due(&dt.evicted)) != 0)
+			log_warnx("dtls: %u half-open handshake(s) older than "
+			    "dtls.handshake_evict_s dropped to keep room under "
+			    "dtls.max_handshakes, last peer=%s", n, fs->peer);
+	}
+}
+
+/* See dtls.h. */
 void
 dtls_tick(uint64_t now)
 {
 	struct dtls_sess	*fs;
 	uint64_t		 limit = dt.cf->dtls_handshake_timeout_s * 1000ULL;
 
-	LIST_FOREACH(fs, &dt.sessions, entry) {
-		if (fs->connected || fs->timed_out || now - fs->t0 < limit ||
-		    coap_session_get_type(fs->session) !=
-		    COAP_SESSION_TYPE_SERVER ||
-		    coap_session_get_state(fs->session) !=
-		    COAP_SESSION_STATE_HANDSHAKE)
-			continue;
-		fs->timed_out = 1;
-		dtls_refused("handshake_timeout", fs->peer);
-		/* state NONE: libcoap frees it at its next timer pass */
-		coap_session_disconnected(fs->session, COAP_NACK_TLS_FAILED);
-	}
+	/* the queue is in order of age: the timed-out ones come first */
+	while ((fs = TAILQ_FIRST(&dt.half)) != NULL && now - fs->t0 >= limit)
+		if (dtls_drop(fs))
+			dtls_refused("handshake_timeout", fs->peer);
+	dtls_evict(now);
 }
 
 /* Cancel the pending requests of a session whose DTLS link went away. */
@@ -471,6 +548,7 @@ dtls_connected(coap_session_t *s)
 	dtls_ack_timeout(s);
 	if ((fs = dtls_sess_get(s)) == NULL)
 		return;
+	dtls_half_leave(fs);
 	metrics_handshake(1, "ok");
 	ssl = dtls_ssl(s);
 	log_info("dtls: session up peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
@@ -488,6 +566,8 @@ dtls_closed(coap_session_t *s, coap_event_t ev)
 	/* the SSL goes next: keep this handshake's own reason */
 	if (fs != NULL && !fs->connected && fs->refusal == NULL)
 		fs->refusal = pki_refusal(dtls_ssl(s));
+	if (fs != NULL)
+		dtls_half_leave(fs);
 	log_info("dtls: session %s peer=%s", ev == COAP_EVENT_DTLS_ERROR ?
 	    "failed" : "closed", fs != NULL ? fs->peer : "-");
 	/* never from inside libcoap: next loop turn */
@@ -561,6 +641,7 @@ dtls_init(struct event_base *base, const struct config *cf)
 	dt.base = base;
 	dt.cf = cf;
 	LIST_INIT(&dt.sessions);
+	TAILQ_INIT(&dt.half);
 	if (dtls_ssl_idx < 0 && (dtls_ssl_idx = SSL_get_ex_new_index(0, NULL,
 	    NULL, NULL, dtls_ssl_free_cb)) < 0)
 		fatalx("%s: no SSL ex_data index", __func__);
