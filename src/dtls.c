@@ -11,11 +11,14 @@
 
 #include <coap3/coap.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "answer.h"
 #include "audit.h"
 #include "authz.h"
+#include "azmemo.h"
 #include "config.h"
 #include "dtls.h"
 #include "dtls_resume.h"
@@ -32,6 +35,15 @@
 /* TLS extension of RFC 7250 4.1; our OpenSSL headers may not name it. */
 #define DTLS_EXT_CLIENT_CERT_TYPE	19
 #define DTLS_CERT_TYPE_X509		0
+
+/*
+ * Route checks remembered per device certificate (azmemo.h): this many,
+ * each for at most DTLS_MEMO_MS and never past the notAfter of a
+ * certificate the device presented. The bound also limits how long a
+ * check outlives a trust anchor's own expiry.
+ */
+#define DTLS_MEMO_SLOTS		4096
+#define DTLS_MEMO_MS		300000
 
 /* A warning logged at most once per 10 s, with a count. */
 struct dtls_warn {
@@ -50,6 +62,7 @@ static struct dtls {
 	unsigned		 nhalf;
 	struct dtls_warn	 refused;	/* handshakes refused */
 	struct dtls_warn	 evicted;	/* handshakes dropped for room */
+	struct azmemo		*memo;		/* route checks passed, NULL: off */
 	int			 draining;	/* no new handshakes */
 	/*
 	 * The DTLS SSL_CTX libcoap made, learnt from the first handshake;
@@ -111,6 +124,69 @@ dtls_deny(const struct dtls_sess *fs, const struct route *rt,
 	    rt->op->name, rt->label, c, why);
 }
 
+/* ms, or less when x's notAfter comes sooner (0: x expired). */
+static uint64_t
+dtls_until_ms(const X509 *x, uint64_t ms)
+{
+	int days, secs;
+
+	if (x == NULL)
+		return ms;
+	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)) ||
+	    days < 0 || secs < 0)
+		return 0;
+	if (days == 0 && (uint64_t)secs * 1000 < ms)
+		return (uint64_t)secs * 1000;
+	return ms;
+}
+
+/*
+ * How long a passed route check of ssl's device may be remembered: at
+ * most DTLS_MEMO_MS, and not past the notAfter of the certificates it
+ * presented (0 when one has expired: an expiry rule let it through).
+ */
+static uint64_t
+dtls_memo_ms(SSL *ssl)
+{
+	STACK_OF(X509)	*chain = SSL_get_peer_cert_chain(ssl);
+	uint64_t	 ms = dtls_until_ms(SSL_get0_peer_certificate(ssl),
+			    DTLS_MEMO_MS);
+
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		ms = dtls_until_ms(sk_X509_value(chain, i), ms);
+	ERR_clear_error();
+	return ms;
+}
+
+/*
+ * The chain check of dtls_authorize(): the route's anchors, CRLs and
+ * expiry rule, and no CRL of any route listing the device (refused on
+ * every route). A passed check is remembered per certificate, route
+ * policy and generation, so that a new session of the device skips it;
+ * new CRLs come with a new generation. 1 when passed.
+ */
+static int
+dtls_route_check(struct dtls_sess *fs, const struct authz *az, SSL *ssl)
+{
+	uint64_t now = mono_ms(), ms;
+
+	if (fs->connected && azmemo_passed(dt.memo, fs->id.fp, az,
+	    dt.cf->gen, now)) {
+		log_debug("authz: peer=%s passed this route's check before",
+		    fs->peer);
+		return 1;
+	}
+	/* the handshake may have verified it against this very store */
+	if ((!pki_chain_checked(dt.cf->pki, az, ssl) &&
+	    authz_verify_device(az, ssl, fs->az_why, sizeof(fs->az_why)) !=
+	    0) || pki_revoked(dt.cf->pki, ssl, fs->az_why, sizeof(fs->az_why))
+	    != 0)
+		return 0;
+	if (fs->connected && (ms = dtls_memo_ms(ssl)) > 0)
+		azmemo_put(dt.memo, fs->id.fp, az, dt.cf->gen, now + ms);
+	return 1;
+}
+
 /*
  * See dtls.h. The handshake trusted the union of all routes' anchors;
  * this device must also verify against the route's own.
@@ -132,15 +208,7 @@ dtls_authorize(struct dtls_sess *fs, coap_session_t *s,
 	if (fs->az != az || fs->az_gen != dt.cf->gen) {
 		fs->az = az;
 		fs->az_gen = dt.cf->gen;
-		/*
-		 * The handshake itself may have verified the chain against
-		 * this very store (one policy, same trust, not resumed);
-		 * listed by any route's CRL: refused on every route.
-		 */
-		fs->az_ok = (pki_chain_checked(dt.cf->pki, az, ssl) ||
-		    authz_verify_device(az, ssl, fs->az_why,
-		    sizeof(fs->az_why)) == 0) && pki_revoked(dt.cf->pki, ssl,
-		    fs->az_why, sizeof(fs->az_why)) == 0;
+		fs->az_ok = dtls_route_check(fs, az, ssl);
 	}
 	if (!fs->az_ok)
 		snprintf(why, sizeof(why), "%s", fs->az_why);
@@ -642,6 +710,8 @@ dtls_init(struct event_base *base, const struct config *cf)
 	dt.cf = cf;
 	LIST_INIT(&dt.sessions);
 	TAILQ_INIT(&dt.half);
+	/* without it every new session checks again: slower, still right */
+	dt.memo = azmemo_new(DTLS_MEMO_SLOTS);
 	if (dtls_ssl_idx < 0 && (dtls_ssl_idx = SSL_get_ex_new_index(0, NULL,
 	    NULL, NULL, dtls_ssl_free_cb)) < 0)
 		fatalx("%s: no SSL ex_data index", __func__);
@@ -655,5 +725,6 @@ dtls_shutdown(void)
 
 	while ((fs = LIST_FIRST(&dt.sessions)) != NULL)
 		dtls_sess_free(fs);
+	azmemo_free(dt.memo);
 	memset(&dt, 0, sizeof(dt));
 }

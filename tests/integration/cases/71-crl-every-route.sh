@@ -5,7 +5,9 @@
 # reload that brought the CRL, and not on a session resumed from before
 # it: a reload that changes the anchors or CRLs empties the DTLS session
 # cache and replaces the ticket keys, and a session resumed anyway is
-# still checked against every CRL on each request.
+# still checked against every CRL on each request. A route check a new
+# session of the device skips (passed before in the same generation)
+# counts no more after the reload.
 . "$(dirname "$0")/../lib.sh"
 
 command -v openssl >/dev/null || skip "no openssl(1)"
@@ -48,6 +50,11 @@ DEV_CERT=$PKI/device-revoked.crt DEV_KEY=$PKI/device-revoked.key \
     -u /.well-known/est/own/crts -w 20
 held=$PROBE_PID
 wait_for "$T/held.out" 10 "pre_code=2.05" || fail "held session not up"
+# its route check was remembered from the first session (same device,
+# route and generation) ...
+grep -q "authz: peer=.* passed this route's check before" "$T/daemon.log" ||
+    fail "the second session checked the device chain again"
+ok "a new session of the device skips the route check it passed before"
 
 # the CRL comes to the default route only
 sed -i 's|"auth": { "trust"|"auth": { "crl": [ "'"$PKI"'/device-ca.crl" ], "trust"|' \
@@ -65,6 +72,7 @@ grep -q "^code=4.03" "$T/held.out" ||
     fail "session from before the reload still served on the label: $(tr '\n' ' ' <"$T/held.out")"
 grep -q "payload_text=.*revoked" "$T/held.out" ||
     fail "diagnostic: $(tr '\n' ' ' <"$T/held.out")"
+# ... and the reload, a new generation, made it count no more
 ok "a session opened before the reload is refused on a label without a CRL"
 grep -q 'authz: denied .*CN=device-revoked-0001.*label=own code=4.03: .*revoked' \
     "$T/daemon.log" || fail "refusal not logged"
