@@ -19,9 +19,10 @@ struct config;
 
 /*
  * Set up one server handshake (from the ClientHello callback) and its
- * SSL_CTX for cf's mode. Resumption is bound to cf's generation: after a
- * reload every device makes a full handshake again, checked against the
- * new trust. 0 on failure.
+ * SSL_CTX for cf's mode. Resumption is bound to the device trust (the
+ * digest of every anchor and CRL): after a reload that changes them
+ * every device makes a full handshake again, checked against the new
+ * trust; one that keeps them keeps the sessions. 0 on failure.
  */
 int	dtls_resume_prepare(SSL *ssl, const struct config *cf);
 

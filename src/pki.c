@@ -514,23 +514,17 @@ pki_keep_trust_id(SSL *ssl, const struct pki_set *ps)
 int
 pki_setup_ssl(SSL *ssl, const struct pki_set *ps)
 {
-	unsigned char sid_ctx[8 + sizeof(ps->trust_id)];
-
 	pki_ex_indexes();
 	if (pki_ssl_idx >= 0)
 		SSL_set_ex_data(ssl, pki_ssl_idx, ps->allow_expired ?
 		    (void *)ps : NULL);
 	pki_keep_trust_id(ssl, ps);
 	/*
-	 * With SSL_VERIFY_PEER, OpenSSL refuses to resume a session without
-	 * a session id context; resumed sessions keep the device certificate
-	 * and every request re-checks it against its route (authz.c) and
-	 * every CRL (pki_revoked). The context names the anchors and CRLs:
-	 * a session or ticket made under others does not resume.
+	 * Resumed sessions keep the device certificate, and every request
+	 * re-checks it against its route (authz.c) and every CRL
+	 * (pki_revoked); their session id context names trust_id
+	 * (dtls_resume.c), so none made under other anchors resumes.
 	 */
-	memcpy(sid_ctx, "estcoapd", 8);
-	memcpy(sid_ctx + 8, ps->trust_id, sizeof(ps->trust_id));
-	SSL_set_session_id_context(ssl, sid_ctx, sizeof(sid_ctx));
 	if (SSL_set1_verify_cert_store(ssl, ps->client_trust) != 1) {
 		pki_log_errors("dtls: cannot set the device trust store");
 		return 0;

@@ -93,11 +93,19 @@ expect_pcode 2.05 "after the reload: another device on the label"
 [ "$(probe_field resumed)" = 1 ] || fail "resumption no longer works"
 ok "other devices still resume"
 
-# a reload that changes no anchor or CRL keeps the sessions
+# a reload that changes no anchor or CRL keeps the sessions: one saved
+# before it still resumes after it
+REV="-cert $PKI/device.crt -key $PKI/device.key" s_client good \
+    -sess_out "$T/good.pem"
+grep -q "^New, TLSv1.2" "$T/good" || fail "s_client: no handshake: $(cat "$T/good")"
 n=$(grep -c "session cache emptied" "$T/daemon.log")
 kill -HUP "$DAEMON_PID"
 wait_for "$T/daemon.log" 10 "reload: generation 3 in use" || fail "reload 3"
 [ "$(grep -c "session cache emptied" "$T/daemon.log")" -eq "$n" ] ||
     fail "an unchanged trust emptied the session cache"
+REV="-cert $PKI/device.crt -key $PKI/device.key" s_client again \
+    -sess_in "$T/good.pem"
+grep -q "^Reused, TLSv1.2" "$T/again" ||
+    fail "a session from before a reload that kept the trust did not resume: $(grep -E '^(New|Reused)' "$T/again")"
 ok "a reload with the same anchors and CRLs keeps the sessions"
 done_case
