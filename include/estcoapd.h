@@ -8,6 +8,17 @@
 #define ESTCOAPD_NAME		"estcoapd"
 #define ESTCOAPD_CONF_DEFAULT	"/etc/estcoapd/estcoapd.json"
 
+/*
+ * Priorities of the one event loop (libevent runs the lower numbers
+ * first): datagrams from devices, then timers, curl and the rest (the
+ * default with three), then the CSR checks of requests acknowledged
+ * under load, so that their empty ACKs go out before that work.
+ */
+#define EVPRIO_DATAGRAMS	0
+#define EVPRIO_DEFAULT		1
+#define EVPRIO_CHECKS		2
+#define EVPRIO_COUNT		3
+
 /* A CoAP response code as on the wire: class in the top 3 bits (RFC 7252 3). */
 #define EST_CODE(c, dd)		((unsigned)(((c) << 5) | (dd)))
 #define EST_CODE_CLASS(code)	((unsigned)(code) >> 5)

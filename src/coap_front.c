@@ -76,6 +76,9 @@ static struct front {
 	coap_context_t		*ctx;
 	struct event		*ev;		/* libcoap's epoll fd */
 	struct iob		*iob;		/* datagrams per pass, or NULL */
+	struct event		*io_resume;	/* re-adds ev after a streak */
+	uint64_t		 io_streak;	/* mono_ms: passes in a row since */
+	uint64_t		 io_last;	/* mono_ms: the last pass */
 	struct rl_table		*rl;		/* per-source rate, NULL: off */
 	/* every (label, op) pair served: (1 + labels) x EST_OP_COUNT */
 	struct route		 routes[ROUTE_MAX];
@@ -336,17 +339,50 @@ front_nack_cb(coap_session_t *s, const coap_pdu_t *sent,
  */
 #define FRONT_IO_BATCH	64
 
-/* libcoap's fd is readable: process I/O and due timers, never block. */
+/*
+ * How long passes over libcoap's fd may follow each other before the
+ * loop's other work gets a turn: datagrams come first (EVPRIO_DATAGRAMS),
+ * but a stream that never lets the socket run dry must not stop the
+ * timers, the upstream and the checks of requests already acknowledged
+ * for longer than this.
+ */
+#define FRONT_IO_STREAK_MS	250
+#define FRONT_IO_GAP_MS		10	/* a longer pause ends a streak */
+
+/* The other work had its turn: read datagrams again. */
 static void
-front_io_cb(evutil_socket_t fd, short what, void *arg)
+front_io_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
+	fr.io_streak = 0;
+	if (event_add(fr.ev, NULL) == -1)
+		fatalx("cannot watch libcoap's fd again");
+}
+
+/* libcoap's fd is readable: process I/O and due timers, never block. */
+static void
+front_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t start = mono_ms();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* a pass right after the last one continues its streak */
+	if (fr.io_streak == 0 || start - fr.io_last > FRONT_IO_GAP_MS)
+		fr.io_streak = start;
 	if (fr.iob != NULL)
 		iob_run(fr.iob);
 	else
 		coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+	fr.io_last = mono_ms();
+	if (fr.io_last - fr.io_streak >= FRONT_IO_STREAK_MS &&
+	    fr.io_resume != NULL) {
+		event_del(fr.ev);
+		event_active(fr.io_resume, EV_TIMEOUT, 0);
+	}
 }
 
 /* TLS extension of RFC 7250 4.1; our OpenSSL headers may not name it. */
@@ -799,7 +835,20 @@ front_watch(struct event_base *base)
 	}
 	fr.iob = iob_new(fr.ctx, FRONT_IO_BATCH);
 	if ((fr.ev = event_new(base, fd, EV_READ | EV_PERSIST, front_io_cb,
-	    NULL)) == NULL || event_add(fr.ev, NULL) == -1) {
+	    NULL)) == NULL) {
+		log_warnx("cannot watch libcoap's fd");
+		return -1;
+	}
+	/* a loop made without priorities (tests) runs them in one */
+	(void)event_priority_set(fr.ev, EVPRIO_DATAGRAMS);
+	/* with the checks: the lowest, so everything else runs first */
+	if ((fr.io_resume = event_new(base, -1, 0, front_io_resume_cb,
+	    NULL)) == NULL) {
+		log_warnx("cannot watch libcoap's fd");
+		return -1;
+	}
+	(void)event_priority_set(fr.io_resume, EVPRIO_CHECKS);
+	if (event_add(fr.ev, NULL) == -1) {
 		log_warnx("cannot watch libcoap's fd");
 		return -1;
 	}
@@ -860,6 +909,8 @@ front_shutdown(void)
 	req_shutdown();
 	if (fr.ev != NULL)
 		event_free(fr.ev);
+	if (fr.io_resume != NULL)
+		event_free(fr.io_resume);
 	iob_free(fr.iob);
 	/* SERVER_SESSION_DEL does not fire at context free in 4.3.1 */
 	dtls_shutdown();

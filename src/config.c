@@ -161,7 +161,7 @@ static const struct config_key config_keys[] = {
 	  "holds are answered piggybacked to its retransmissions, never a "
 	  "second upstream call" },
 	{ .path = "coap.ack_hold_max_pending", .type = CK_UINT,
-	  .off = OFF(ack_hold_max_pending), .def_u = 64, .min = 0,
+	  .off = OFF(ack_hold_max_pending), .def_u = 8, .min = 0,
 	  .max = 1000000,
 	  .help = "upstream-bound requests pending at once from which on a "
 	  "new one gets its empty ACK at once, before its CSR is checked; a "

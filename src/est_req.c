@@ -77,8 +77,12 @@
 /* RFC 9175 3.2: Request-Tag tells concurrent Block1 uploads apart. */
 #define OPT_REQUEST_TAG		292
 
-/* CSR checks run per loop pass for requests acknowledged first. */
-#define CHECK_BATCH		64
+/*
+ * CSR checks run per turn for requests acknowledged first; the turn
+ * comes when no datagram waits (EVPRIO_CHECKS), and a short one lets the
+ * next datagram in soon.
+ */
+#define CHECK_BATCH		16
 
 /* A device's upstream-bound requests over all its sessions. */
 struct req_devcount {
@@ -1599,6 +1603,8 @@ req_init(struct event_base *base, coap_context_t *ctx, struct upstream *up,
 		log_warnx("out of memory");
 		return -1;
 	}
+	/* after every datagram waiting: their ACKs first (estcoapd.h) */
+	(void)event_priority_set(rs.check_ev, EVPRIO_CHECKS);
 	req_blk_limits(cf);
 	dlv_init(base, ctx, &(const struct dlv_hooks){
 	    .expired = req_dlv_expired, .gone = req_dlv_gone });

@@ -369,7 +369,13 @@ static const int proc_sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 static int
 proc_open(struct config *cf)
 {
-	if ((pr.base = event_base_new()) == NULL) {
+	/*
+	 * Three priorities (estcoapd.h): incoming datagrams first, so that a
+	 * burst gets its empty ACKs before any request's CSR is checked;
+	 * everything else in between.
+	 */
+	if ((pr.base = event_base_new()) == NULL ||
+	    event_base_priority_init(pr.base, EVPRIO_COUNT) == -1) {
 		log_warnx("cannot create the event loop");
 		return -1;
 	}

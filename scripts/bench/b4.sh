@@ -16,6 +16,9 @@ b4_crowd() {
 	local d=$1 tag=$2 f out
 	bench_upstream up || return 1
 	bench_upstream_mode "delay_ms=5000"
+	# a receive buffer for the whole burst (about 1.5 KB of kernel memory
+	# per queued datagram): without it the kernel drops part of it
+	REG_RCVBUF=$(( d * 2048 > 4194304 ? d * 2048 : 4194304 )) \
 	REG_UPCONN=512 REG_PENDING=$((d + 1000)) REG_TIMEOUT_MS=30000 REG_IDLE=900 \
 	    bench_registrar || return 1
 	GEN_TIMEOUT=600 bench_gen "$tag" -p "$BENCH_PORT" -D "$DEVS" -d "$d" -g p256 \

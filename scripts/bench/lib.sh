@@ -190,7 +190,8 @@ bench_registrar() {
 		"idle_timeout_s": ${REG_IDLE:-60},
 		"max_handshakes": ${REG_HS:-5000},
 		"max_idle_sessions": ${REG_MAXIDLE:-100000},
-		"max_sessions": ${REG_MAXSESS:-100000}$resume
+		"max_sessions": ${REG_MAXSESS:-100000},
+		"receive_buffer": ${REG_RCVBUF:-4194304}$resume
 	},
 	"upstream": {
 		"url": "https://localhost:$UP_PORT",
