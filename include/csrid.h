@@ -26,9 +26,6 @@ struct csrid	*csrid_parse(const struct cJSON *obj, const char *path,
 		    const char *file, struct errlist *errs);
 void		 csrid_free(struct csrid *);
 
-/* The mode's name: "subject", "attribute", "template" or "any". */
-const char	*csrid_mode_name(const struct csrid *);
-
 /*
  * May the device whose certificate is dev ask for the names of csr
  * (csr.h)? 0 if so; else -1 with *reason a short token for the metric

@@ -88,9 +88,6 @@ struct dlv *dlv_begin(coap_session_t *, struct dlv_sess *, coap_resource_t *,
  */
 int	dlv_blocked(const struct dlv *, size_t len);
 
-/* 1 when the request was acknowledged at once or after its hold. */
-int	dlv_acked(const struct dlv *);
-
 /* 1 while an answer can still be sent: the session is up. */
 int	dlv_alive(const struct dlv *);
 
@@ -113,8 +110,7 @@ void	dlv_sess_gone(struct dlv_sess *);
 /* Drop what lingers past its time; once a second. */
 void	dlv_tick(uint64_t now_ms);
 
-/* Requests held unacknowledged now; answered requests kept. */
+/* Requests held unacknowledged now. */
 unsigned dlv_held(void);
-size_t	dlv_lingering(void);
 
 #endif

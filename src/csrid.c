@@ -48,13 +48,6 @@ struct csrid {
 	size_t		 ntpl_san;
 };
 
-/* See csrid.h. */
-const char *
-csrid_mode_name(const struct csrid *id)
-{
-	return csrid_modes[id->mode];
-}
-
 /* A string member that must be one of names; def when absent. */
 static int
 csrid_enum(const cJSON *obj, const char *key, const char *const *names,

@@ -297,13 +297,6 @@ dlv_blocked(const struct dlv *d, size_t len)
 
 /* See deliver.h. */
 int
-dlv_acked(const struct dlv *d)
-{
-	return d->state != DLV_HELD;
-}
-
-/* See deliver.h. */
-int
 dlv_alive(const struct dlv *d)
 {
 	return (d->state == DLV_HELD || d->state == DLV_ACKED) &&
@@ -436,9 +429,3 @@ dlv_held(void)
 	return dl.nheld;
 }
 
-/* See deliver.h. */
-size_t
-dlv_lingering(void)
-{
-	return dl.nlinger;
-}

@@ -1177,6 +1177,23 @@ req_ikey(uint8_t *ikey, const struct req_in *in, unsigned resp_cf,
 	    key);
 }
 
+/*
+ * Admission, then the request's record; NULL when refused or out of
+ * memory, the refusal then answered piggybacked.
+ */
+static struct est_req *
+req_admitted(struct req_ctx *c, uint64_t t0)
+{
+	struct est_req *rq;
+
+	if (req_admit(c->in, t0, &c->a) == 0 && (rq = req_new(c, t0)) != NULL)
+		return rq;
+	if (c->a.code == 0)
+		req_busy(&c->a, "nomem", "out of memory", NULL);
+	req_answer_now(c);
+	return NULL;
+}
+
 /* Admit, record, start and deliver; the body (POST) is data/len. */
 static void
 req_launch(struct req_ctx *c, uint64_t t0, const uint8_t *ikey,
@@ -1184,13 +1201,8 @@ req_launch(struct req_ctx *c, uint64_t t0, const uint8_t *ikey,
 {
 	struct est_req *rq;
 
-	if (req_admit(c->in, t0, &c->a) == -1 ||
-	    (rq = req_new(c, t0)) == NULL) {
-		if (c->a.code == 0)
-			req_busy(&c->a, "nomem", "out of memory", NULL);
-		req_answer_now(c);
+	if ((rq = req_admitted(c, t0)) == NULL)
 		return;
-	}
 	memcpy(rq->ikey, ikey, sizeof(rq->ikey));
 	if (xkey != NULL)
 		memcpy(rq->xkey, xkey, sizeof(rq->xkey));
@@ -1271,13 +1283,8 @@ req_post_later(struct req_ctx *c, uint64_t t0)
 {
 	struct est_req *rq;
 
-	if (req_admit(c->in, t0, &c->a) == -1 ||
-	    (rq = req_new(c, t0)) == NULL) {
-		if (c->a.code == 0)
-			req_busy(&c->a, "nomem", "out of memory", NULL);
-		req_answer_now(c);
+	if ((rq = req_admitted(c, t0)) == NULL)
 		return;
-	}
 	if (c->body != NULL) {
 		rq->body = c->body;
 		c->body = NULL;

@@ -23,48 +23,19 @@
 #include "csr.h"
 #include "est_map.h"
 #include "estcoapd.h"
+#include "testcerts.h"
 #include "transcode.h"
 
 #define SUBJ	"/O=Example/CN=device-1"
 
 static EVP_PKEY	*k1, *k2;
 
-/* A name from "/A=b/C=d". */
-static X509_NAME *
-name(const char *s)
-{
-	X509_NAME	*n = X509_NAME_new();
-	char		 buf[128], *f, *eq, *save = NULL;
-
-	assert_non_null(n);
-	snprintf(buf, sizeof(buf), "%s", s);
-	for (f = strtok_r(buf, "/", &save); f != NULL;
-	    f = strtok_r(NULL, "/", &save)) {
-		assert_non_null(eq = strchr(f, '='));
-		*eq = '\0';
-		assert_int_equal(X509_NAME_add_entry_by_txt(n, f, MBSTRING_ASC,
-		    (const unsigned char *)eq + 1, -1, -1, 0), 1);
-	}
-	return n;
-}
-
-/* A SAN extension from "DNS:a,DNS:b". */
-static X509_EXTENSION *
-san_ext(const char *san)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL,
-	    NID_subject_alt_name, san);
-
-	assert_non_null(e);
-	return e;
-}
-
 /* The DER of a CSR for k1 with subject SUBJ and nsan SAN extensions. */
 static uint8_t *
 make_csr(int nsan, size_t *len)
 {
 	X509_REQ			*r = X509_REQ_new();
-	X509_NAME			*n = name(SUBJ);
+	X509_NAME			*n = testcert_name(SUBJ);
 	STACK_OF(X509_EXTENSION)	*sk = sk_X509_EXTENSION_new_null();
 	unsigned char			*der = NULL;
 	int				 i, dlen;
@@ -74,8 +45,8 @@ make_csr(int nsan, size_t *len)
 	X509_NAME_free(n);
 	X509_REQ_set_pubkey(r, k1);
 	for (i = 0; i < nsan; i++)
-		sk_X509_EXTENSION_push(sk, san_ext(i == 0 ? "DNS:a.example" :
-		    "DNS:b.example"));
+		sk_X509_EXTENSION_push(sk, testcert_san(i == 0 ?
+		    "DNS:a.example" : "DNS:b.example"));
 	if (nsan > 0)
 		X509_REQ_add_extensions(r, sk);
 	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
@@ -91,7 +62,7 @@ static X509 *
 make_cert(EVP_PKEY *k, const char *subj, long serial)
 {
 	X509		*x = X509_new();
-	X509_NAME	*n = name(subj);
+	X509_NAME	*n = testcert_name(subj);
 
 	assert_non_null(x);
 	X509_set_version(x, 2);

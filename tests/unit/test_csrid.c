@@ -25,6 +25,7 @@
 #include "csrid.h"
 #include "estcoapd.h"
 #include "est_map.h"
+#include "testcerts.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -38,54 +39,12 @@
 
 static EVP_PKEY *key;
 
-/* A name from "/A=b/C=d" ("+" joins a multi-valued RDN). */
-static X509_NAME *
-name(const char *s)
-{
-	X509_NAME *n = X509_NAME_new();
-	char *copy = strdup(s), *c, *save = NULL;
-
-	assert_non_null(n);
-	for (c = strtok_r(copy, "/", &save); c != NULL;
-	    c = strtok_r(NULL, "/", &save)) {
-		char *plus, *part = c;
-
-		do {
-			char *eq;
-
-			plus = strchr(part, '+');
-			if (plus != NULL)
-				*plus = '\0';
-			eq = strchr(part, '=');
-			assert_non_null(eq);
-			*eq = '\0';
-			assert_int_equal(X509_NAME_add_entry_by_txt(n, part,
-			    MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1,
-			    part == c ? 0 : -1), 1);
-			part = plus + 1;
-		} while (plus != NULL);
-	}
-	free(copy);
-	return n;
-}
-
-/* A SAN extension from an openssl-style value; NULL san: none. */
-static X509_EXTENSION *
-san_ext(const char *san)
-{
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL,
-	    NID_subject_alt_name, san);
-
-	assert_non_null(e);
-	return e;
-}
-
 /* The device certificate (self-signed: only its names matter here). */
 static X509 *
 device(const char *subj, const char *san)
 {
 	X509		*x = X509_new();
-	X509_NAME	*n = name(subj);
+	X509_NAME	*n = testcert_name(subj);
 
 	assert_non_null(x);
 	X509_set_version(x, 2);
@@ -96,7 +55,7 @@ device(const char *subj, const char *san)
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, key);
 	if (san != NULL) {
-		X509_EXTENSION *e = san_ext(san);
+		X509_EXTENSION *e = testcert_san(san);
 
 		X509_add_ext(x, e, -1);
 		X509_EXTENSION_free(e);
@@ -111,7 +70,7 @@ static X509_REQ *
 csr(const char *subj, const char *san, int csn)
 {
 	X509_REQ	*r = X509_REQ_new();
-	X509_NAME	*n = name(subj);
+	X509_NAME	*n = testcert_name(subj);
 
 	assert_non_null(r);
 	X509_REQ_set_subject_name(r, n);
@@ -120,7 +79,7 @@ csr(const char *subj, const char *san, int csn)
 	if (san != NULL) {
 		STACK_OF(X509_EXTENSION) *sk = sk_X509_EXTENSION_new_null();
 
-		sk_X509_EXTENSION_push(sk, san_ext(san));
+		sk_X509_EXTENSION_push(sk, testcert_san(san));
 		X509_REQ_add_extensions(r, sk);
 		sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
 	}

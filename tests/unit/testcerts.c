@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -95,4 +97,46 @@ testcert_p7(X509 *const *certs, int n, uint8_t **der, size_t *len)
 	*der = p;
 	*len = (size_t)dl;
 	PKCS7_free(p7);
+}
+
+/* See testcerts.h. */
+X509_NAME *
+testcert_name(const char *s)
+{
+	X509_NAME	*n = X509_NAME_new();
+	char		*copy = strdup(s), *c, *save = NULL;
+
+	assert_non_null(n);
+	assert_non_null(copy);
+	for (c = strtok_r(copy, "/", &save); c != NULL;
+	    c = strtok_r(NULL, "/", &save)) {
+		char *plus, *part = c;
+
+		do {
+			char *eq;
+
+			if ((plus = strchr(part, '+')) != NULL)
+				*plus = '\0';
+			eq = strchr(part, '=');
+			assert_non_null(eq);
+			*eq = '\0';
+			assert_int_equal(X509_NAME_add_entry_by_txt(n, part,
+			    MBSTRING_UTF8, (unsigned char *)eq + 1, -1, -1,
+			    part == c ? 0 : -1), 1);
+			part = plus != NULL ? plus + 1 : NULL;
+		} while (part != NULL);
+	}
+	free(copy);
+	return n;
+}
+
+/* See testcerts.h. */
+X509_EXTENSION *
+testcert_san(const char *san)
+{
+	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL,
+	    NID_subject_alt_name, san);
+
+	assert_non_null(e);
+	return e;
 }

@@ -32,4 +32,10 @@ void		 testcert_der(X509 *x, uint8_t **der, size_t *len);
 void		 testcert_p7(X509 *const *certs, int n, uint8_t **der,
 		    size_t *len);
 
+/* A name from "/A=b/C=d" ("+" joins a multi-valued RDN), UTF-8 values. */
+X509_NAME	*testcert_name(const char *s);
+
+/* A subjectAltName extension from an openssl-style value ("DNS:a,IP:b"). */
+X509_EXTENSION	*testcert_san(const char *san);
+
 #endif
