@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "upstream.h"	/* enum upstream_end: how an exchange ended */
+#include "upstream_end.h"
 
 enum est_op_id {
 	EST_OP_CRTS,

@@ -10,16 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "upstream_end.h"
+
 struct event_base;
 struct config;
 struct upstream;
 struct upstream_job;
-
-enum upstream_end {
-	UPSTREAM_OK,		/* an HTTP response arrived: see status */
-	UPSTREAM_TIMEOUT,	/* connect or overall deadline passed */
-	UPSTREAM_FAILED,	/* refused, TLS, protocol error, oversize */
-};
 
 /* What one exchange produced; valid only during the callback. */
 struct upstream_result {
