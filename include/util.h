@@ -25,6 +25,8 @@ void	 buf_wipe(struct buf *);		/* OPENSSL_cleanse, then reset */
 
 uint64_t mono_ms(void);				/* CLOCK_MONOTONIC in ms */
 uint64_t mix64(uint64_t);			/* splitmix64 finaliser, for seeded hashes */
+/* A secret seed for a hashed table: 64 random bits, fallback if the RNG fails. */
+uint64_t seed64(uint64_t fallback);
 
 /* Errors collected while reading or checking, one line each. */
 struct errlist {

@@ -14,7 +14,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "csr.h"
@@ -299,7 +298,6 @@ struct xch_table *
 xch_table_new(size_t max_entries, size_t max_bytes, uint64_t lifetime_ms)
 {
 	struct xch_table	*t;
-	uint8_t			 seed[8];
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -311,12 +309,7 @@ xch_table_new(size_t max_entries, size_t max_bytes, uint64_t lifetime_ms)
 	t->max_entries = max_entries;
 	t->max_bytes = max_bytes;
 	t->lifetime_ms = lifetime_ms;
-	if (RAND_bytes(seed, sizeof(seed)) == 1)
-		t->seed = xch_load64(seed);
-	else {
-		ERR_clear_error();
-		t->seed = XCH_SEED_FALLBACK;
-	}
+	t->seed = seed64(XCH_SEED_FALLBACK);
 	return t;
 }
 

@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
 
 #include "pending.h"
 #include "util.h"
@@ -47,7 +45,6 @@ struct pend_table *
 pend_table_new(void)
 {
 	struct pend_table	*t;
-	uint64_t		 seed;
 
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
@@ -56,12 +53,7 @@ pend_table_new(void)
 		free(t);
 		return NULL;
 	}
-	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) == 1)
-		t->seed = seed;
-	else {
-		ERR_clear_error();
-		t->seed = PEND_SEED_FALLBACK;
-	}
+	t->seed = seed64(PEND_SEED_FALLBACK);
 	return t;
 }
 

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/rand.h>
 
 #include "ratelimit.h"
 #include "util.h"
@@ -82,10 +80,7 @@ rl_table_new(uint32_t rate, uint32_t burst, size_t max_entries)
 	t->max_entries = max_entries;
 	t->rate = rate;
 	t->burst = burst > 0 ? burst : 1;
-	if (RAND_bytes((unsigned char *)&t->seed, sizeof(t->seed)) != 1) {
-		ERR_clear_error();
-		t->seed = RL_SEED_FALLBACK;
-	}
+	t->seed = seed64(RL_SEED_FALLBACK);
 	TAILQ_INIT(&t->lru);
 	return t;
 }

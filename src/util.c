@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
 
 #include "util.h"
 
@@ -276,4 +278,20 @@ addr_is_multicast(const struct sockaddr_storage *ss)
 		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr));
 	return IN6_IS_ADDR_MULTICAST(
 	    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/*
+ * See util.h. Device-chosen keys (tokens, addresses, bodies) go into
+ * the hashed tables; without the secret a sender could aim them all at
+ * one bucket. If the RNG fails the table still works, guessably.
+ */
+uint64_t
+seed64(uint64_t fallback)
+{
+	uint64_t seed;
+
+	if (RAND_bytes((unsigned char *)&seed, sizeof(seed)) == 1)
+		return seed;
+	ERR_clear_error();
+	return fallback;
 }
