@@ -100,6 +100,16 @@ SSL	*dtls_ssl(coap_session_t *);
 /* "[addr]:port" (IPv6) or "addr:port" of a session's peer; "-" if none. */
 void	dtls_peer_str(coap_session_t *, char *buf, size_t bufsz);
 
+/*
+ * The request line of a request answered at once, without a request
+ * record or an upstream call: fs's device (NULL: plain CoAP, peer then
+ * names the source), the method of req, req_len body bytes, t0 its
+ * arrival (mono_ms).
+ */
+void	dtls_req_line(const struct dtls_sess *fs, const char *peer,
+	    const char *op, const char *label, const coap_pdu_t *req,
+	    size_t req_len, const struct est_answer *a, uint64_t t0);
+
 /* The device policy of a route, in the configuration in use. */
 const struct authz	*dtls_authz(const struct route *);
 

@@ -43,7 +43,6 @@
 #include "pending.h"
 #include "ratelimit.h"
 #include "reply.h"
-#include "reqline.h"
 #include "route.h"
 #include "streak.h"
 #include "transcode.h"
@@ -110,22 +109,6 @@ front_coap_log(coap_log_t level, const char *msg)
 		log_info("libcoap: %s", line);
 	else
 		log_debug("libcoap: %s", line);
-}
-
-/* The one line a request ends with, success or failure. */
-static void
-front_req_line(uint64_t id, const struct dtls_sess *fs, const char *peer,
-    const char *opname, const char *label, int method, int req_cf,
-    size_t req_len,
-    long up_status, uint64_t up_ms, const struct est_answer *a, uint64_t t0)
-{
-	struct reqline	l = { id, fs != NULL ? fs->peer : peer, fs != NULL ?
-			    fs->id.subject : NULL, opname, label, method,
-			    req_cf, req_len, up_status, up_status != 0 ||
-			    up_ms != 0, up_ms, a->code, a->len, mono_ms() - t0,
-			    a->reason };
-
-	reqline_emit(&l);
 }
 
 /* Server-side key generation: answers carry a private key. */
@@ -279,8 +262,8 @@ front_handler(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 		metrics_limit("rate_per_source");
 		reply_fill(s, &(struct reply_to){ .res = r, .req = req,
 		    .query = q, .b2_szx = -1 }, resp, &a);
-		front_req_line(reqline_next_id(), fs, "-", rt->op->name, rt->label,
-		    (int)coap_pdu_get_code(req), -1, 0, 0, 0, &a, mono_ms());
+		dtls_req_line(fs, "-", rt->op->name, rt->label, req, 0, &a,
+		    mono_ms());
 		answer_clear(&a);
 		return;
 	}
@@ -537,8 +520,7 @@ front_unknown_handler(coap_resource_t *r, coap_session_t *s,
 	for (char *c = name; *c != '\0'; c++)
 		if (*c == ' ' || *c == '"' || *c == '=')
 			*c = '_';
-	front_req_line(reqline_next_id(), dtls_sess_get(s), "-", name, "",
-	    (int)coap_pdu_get_code(req), -1, len, 0, 0, &a, t0);
+	dtls_req_line(dtls_sess_get(s), "-", name, "", req, len, &a, t0);
 }
 
 /* Every method goes to the handler, which answers 4.05 where due. */

@@ -25,7 +25,6 @@
 #include "metrics.h"
 #include "pki.h"
 #include "reply.h"
-#include "reqline.h"
 #include "route.h"
 #include "util.h"
 
@@ -248,20 +247,6 @@ disc_plain_rate(coap_session_t *s, coap_pdu_t *resp)
 	return 1;
 }
 
-/* The request line of a request the listener answered (fs: NULL, plain). */
-static void
-disc_line(const struct dtls_sess *fs, const char *peer, const char *opname,
-    const char *label, const coap_pdu_t *req, size_t req_len,
-    const struct est_answer *a, uint64_t t0)
-{
-	struct reqline	l = { reqline_next_id(), fs != NULL ? fs->peer : peer,
-			    fs != NULL ? fs->id.subject : NULL, opname, label,
-			    (int)coap_pdu_get_code(req), -1, req_len, 0, 0, 0,
-			    a->code, a->len, mono_ms() - t0, a->reason };
-
-	reqline_emit(&l);
-}
-
 /*
  * See discovery.h. RFC 9148 3 makes DTLS with a client certificate
  * mandatory, so the device is not authenticated: 4.01 (RFC 7252
@@ -292,7 +277,7 @@ disc_plain_refuse(coap_session_t *s, const coap_pdu_t *req,
 		coap_pdu_set_code(resp, (coap_pdu_code_t)a.code);
 		coap_add_data(resp, strlen(a.diag), (const uint8_t *)a.diag);
 	}
-	disc_line(NULL, peer, opname, label, req, len, &a, t0);
+	dtls_req_line(NULL, peer, opname, label, req, len, &a, t0);
 	answer_clear(&a);
 }
 
@@ -580,7 +565,7 @@ disc_wellknown(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req,
 	dtls_peer_str(s, peer, sizeof(peer));
 	if (!disc_send(r, s, req, q, resp, plain, b, &a))
 		OPENSSL_clear_free(b, sizeof(*b) + cap);
-	disc_line(dtls_sess_get(s), peer, "core", "", req, 0, &a, t0);
+	dtls_req_line(dtls_sess_get(s), peer, "core", "", req, 0, &a, t0);
 }
 
 /* See discovery.h. */

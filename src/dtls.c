@@ -27,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pki.h"
+#include "reqline.h"
 #include "route.h"
 #include "util.h"
 
@@ -727,4 +728,18 @@ dtls_shutdown(void)
 		dtls_sess_free(fs);
 	azmemo_free(dt.memo);
 	memset(&dt, 0, sizeof(dt));
+}
+
+/* See dtls.h. */
+void
+dtls_req_line(const struct dtls_sess *fs, const char *peer, const char *op,
+    const char *label, const coap_pdu_t *req, size_t req_len,
+    const struct est_answer *a, uint64_t t0)
+{
+	struct reqline	l = { reqline_next_id(), fs != NULL ? fs->peer : peer,
+			    fs != NULL ? fs->id.subject : NULL, op, label,
+			    (int)coap_pdu_get_code(req), -1, req_len, 0, 0, 0,
+			    a->code, a->len, mono_ms() - t0, a->reason };
+
+	reqline_emit(&l);
 }
