@@ -39,6 +39,7 @@
 #include "gen.h"
 #include "iobatch.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics.h"
 #include "pending.h"
 #include "ratelimit.h"
@@ -85,6 +86,7 @@ static struct front {
 	struct req_policy	 pol;		/* the caches' answers */
 	int			 draining;	/* SIGTERM: finish, take no more */
 	int			 upstream_seen;	/* any exchange finished yet */
+	struct memtrim		 trim;		/* freed heap back after reclaims */
 } fr;
 
 
@@ -616,13 +618,16 @@ front_resources(void)
 void
 front_tick(void)
 {
-	uint64_t now = mono_ms();
+	uint64_t	now = mono_ms();
+	unsigned	nsess, nhs;
 
 	req_tick(now);
 	dtls_tick(now);
 	cache_tick();
 	/* state changed outside libcoap does not poke its timerfd */
 	coap_io_process(fr.ctx, COAP_IO_NO_WAIT);
+	dtls_counts(&nsess, &nhs);
+	memtrim_tick(&fr.trim, nsess);
 }
 
 unsigned

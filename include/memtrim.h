@@ -1,0 +1,30 @@
+/*
+ * Giving freed heap back to the system after many sessions went away.
+ * glibc's malloc returns memory to the kernel only from the top of the
+ * heap; the pages of thousands of reclaimed DTLS sessions (about 50 KB
+ * each) stay resident below live chunks until malloc_trim(3). The second
+ * tick asks memtrim_due with the live session count; it says "trim" when
+ * the count fell by a quarter of its peak since the last trim (and by at
+ * least MEMTRIM_MIN_DROP), so a trim, which walks the heap, runs after a
+ * large reclaim and never per request nor in steady churn of a few.
+ */
+#ifndef ESTCOAPD_MEMTRIM_H
+#define ESTCOAPD_MEMTRIM_H
+
+/* Fewer sessions gone than this never trims. */
+#define MEMTRIM_MIN_DROP	256
+
+struct memtrim {
+	unsigned	 peak;		/* most live sessions since the last trim */
+};
+
+/*
+ * Note the live session count; 1 when freed memory should go back now
+ * (the peak restarts from sessions), else 0. Pure.
+ */
+int	memtrim_due(struct memtrim *, unsigned sessions);
+
+/* memtrim_due, and malloc_trim(0) when it says so (glibc only). */
+void	memtrim_tick(struct memtrim *, unsigned sessions);
+
+#endif
