@@ -3,9 +3,10 @@
  * the request path reads this object and none the DER again: the form
  * and signature (transcode.h), the route's key policy, CSR identity and
  * proof-of-possession (authz.h, csrid.h) and the audit's CSR subject
- * (audit.h). Decoding a CSR costs mostly its public key (OpenSSL 3
- * decodes it through its provider decoders), so each decode saved is
- * about a third of the CSR work of an enrollment.
+ * (audit.h). The public key, which OpenSSL 3.0 would decode through its
+ * provider decoders at about ten times the cost of the rest of the
+ * request, is built from the SubjectPublicKeyInfo for the common key
+ * types (pubkey.h); csr_key is the only way to it.
  */
 #ifndef ESTCOAPD_CSR_H
 #define ESTCOAPD_CSR_H

@@ -12,10 +12,11 @@
 #include <openssl/x509v3.h>
 
 #include "csr.h"
+#include "pubkey.h"
 
 struct est_csr {
 	X509_REQ	*req;
-	EVP_PKEY	*key;		/* req's; NULL: it does not decode */
+	EVP_PKEY	*key;		/* its key (pubkey.h); NULL: none */
 	GENERAL_NAMES	*sans;		/* the only SAN extension, decoded */
 	int		 nsans;		/* SAN extensions: 0, 1, 2 (more) */
 };
@@ -97,7 +98,11 @@ csr_read_sans(struct est_csr *c)
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 }
 
-/* See csr.h. */
+/*
+ * See csr.h. The request is decoded without its key, which pubkey_get
+ * then builds from the SubjectPublicKeyInfo (pubkey.h): every reader of
+ * the key goes through csr_key, none through X509_REQ_get0_pubkey.
+ */
 struct est_csr *
 csr_parse(const uint8_t *der, size_t len, const char **why)
 {
@@ -110,12 +115,12 @@ csr_parse(const uint8_t *der, size_t len, const char **why)
 		*why = "csr too large";
 	else if ((c = calloc(1, sizeof(*c))) == NULL)
 		*why = "out of memory";
-	else if ((c->req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL)
+	else if ((c->req = pubkey_d2i_req(&p, (long)len)) == NULL)
 		*why = "csr is not a der pkcs#10 request";
 	else if (p != der + len)
 		*why = "trailing bytes after csr";
 	else {
-		c->key = X509_REQ_get0_pubkey(c->req);
+		c->key = pubkey_get(X509_REQ_get_X509_PUBKEY(c->req));
 		csr_keep_spki(c);
 		csr_read_sans(c);
 		ERR_clear_error();
@@ -133,6 +138,7 @@ csr_free(struct est_csr *c)
 	if (c == NULL)
 		return;
 	GENERAL_NAMES_free(c->sans);
+	EVP_PKEY_free(c->key);
 	X509_REQ_free(c->req);
 	free(c);
 }

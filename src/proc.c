@@ -23,6 +23,7 @@
 #include "pki.h"
 #include "priv.h"
 #include "proc.h"
+#include "pubkey.h"
 #include "upstream.h"
 #include "util.h"
 
@@ -482,6 +483,7 @@ proc_close(void)
 		event_base_free(pr.base);
 	audit_close();
 	notify_shutdown();
+	pubkey_shutdown();
 	gen_unref(pr.cf);
 	memset(&pr, 0, sizeof(pr));
 }

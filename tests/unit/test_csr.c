@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
@@ -23,6 +25,7 @@
 #include "csr.h"
 #include "est_map.h"
 #include "estcoapd.h"
+#include "pubkey.h"
 #include "testcerts.h"
 #include "transcode.h"
 
@@ -30,9 +33,9 @@
 
 static EVP_PKEY	*k1, *k2;
 
-/* The DER of a CSR for k1 with subject SUBJ and nsan SAN extensions. */
+/* The DER of a CSR for k with subject SUBJ and nsan SAN extensions. */
 static uint8_t *
-make_csr(int nsan, size_t *len)
+make_csr_key(EVP_PKEY *k, int nsan, size_t *len)
 {
 	X509_REQ			*r = X509_REQ_new();
 	X509_NAME			*n = testcert_name(SUBJ);
@@ -43,18 +46,27 @@ make_csr(int nsan, size_t *len)
 	assert_non_null(r);
 	X509_REQ_set_subject_name(r, n);
 	X509_NAME_free(n);
-	X509_REQ_set_pubkey(r, k1);
+	assert_int_equal(X509_REQ_set_pubkey(r, k), 1);
 	for (i = 0; i < nsan; i++)
 		sk_X509_EXTENSION_push(sk, testcert_san(i == 0 ?
 		    "DNS:a.example" : "DNS:b.example"));
 	if (nsan > 0)
 		X509_REQ_add_extensions(r, sk);
 	sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free);
-	assert_true(X509_REQ_sign(r, k1, EVP_sha256()) > 0);
+	/* Ed25519 signs without a separate digest (RFC 8410 6) */
+	assert_true(X509_REQ_sign(r, k, EVP_PKEY_is_a(k, "ED25519") ? NULL :
+	    EVP_sha256()) > 0);
 	assert_true((dlen = i2d_X509_REQ(r, &der)) > 0);
 	X509_REQ_free(r);
 	*len = (size_t)dlen;
 	return der;
+}
+
+/* The DER of a CSR for k1 with subject SUBJ and nsan SAN extensions. */
+static uint8_t *
+make_csr(int nsan, size_t *len)
+{
+	return make_csr_key(k1, nsan, len);
 }
 
 /* A certificate for k with subject subj and serial number serial. */
@@ -251,6 +263,216 @@ test_parse_errors(void **state)
 	OPENSSL_free(der);
 }
 
+/* The key of the CSR c as the full decode (d2i_PUBKEY) gives it, or NULL. */
+static EVP_PKEY *
+full_decode(const struct est_csr *c)
+{
+	unsigned char		*spki = NULL;
+	const unsigned char	*p;
+	EVP_PKEY		*k;
+	int			 n;
+
+	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr_req(c)), &spki);
+	assert_true(n > 0);
+	p = spki;
+	k = d2i_PUBKEY(NULL, &p, n);
+	OPENSSL_free(spki);
+	ERR_clear_error();
+	return k;
+}
+
+/* a and b are the same key: type, size, point or modulus, encoding. */
+static void
+assert_same_key(EVP_PKEY *a, EVP_PKEY *b)
+{
+	unsigned char	*da = NULL, *db = NULL;
+	int		 na, nb;
+
+	assert_int_equal(EVP_PKEY_eq(a, b), 1);
+	assert_int_equal(EVP_PKEY_get_base_id(a), EVP_PKEY_get_base_id(b));
+	assert_int_equal(EVP_PKEY_get_bits(a), EVP_PKEY_get_bits(b));
+	assert_true((na = i2d_PUBKEY(a, &da)) > 0);
+	assert_true((nb = i2d_PUBKEY(b, &db)) > 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(da, db, (size_t)na);
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+}
+
+/* A fresh key: "P-256", "P-256c" (compressed point), "RSA", "ED25519". */
+static EVP_PKEY *
+make_key(const char *kind)
+{
+	EVP_PKEY	*k;
+
+	if (strcmp(kind, "RSA") == 0)
+		k = EVP_RSA_gen(2048);
+	else if (strcmp(kind, "ED25519") == 0)
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else if (strcmp(kind, "P-256c") == 0) {
+		k = EVP_EC_gen("P-256");
+		assert_non_null(k);
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(k,
+		    OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+		    OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED), 1);
+	} else
+		k = EVP_EC_gen(kind);
+	assert_non_null(k);
+	return k;
+}
+
+/* The CSR der decoded and its signature checked: 0, or -1 and *why. */
+static int
+check_sig(const uint8_t *der, size_t len, const char **why)
+{
+	struct est_csr	*c = csr_parse(der, len, why);
+	int		 rc;
+
+	assert_non_null(c);
+	rc = tc_csr_check(c, 1, NULL, why);
+	csr_free(c);
+	return rc;
+}
+
+/*
+ * Every key type: the decode leaves the request's own key undecoded and
+ * the thread's default library context as it was; csr_key is the key the
+ * full decode gives, in its encoding too (a compressed point stays
+ * compressed); the signature verifies with it, and does not when one
+ * byte of the signature or of the signed request info is changed.
+ */
+static void
+test_key_types(void **state)
+{
+	static const struct {
+		const char	*kind;
+		int		 ptlen;		/* EC: the point's length */
+	} t[] = {
+		{ "P-256", 65 }, { "P-384", 97 }, { "P-521", 133 },
+		{ "P-256c", 33 }, { "RSA", 0 }, { "ED25519", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		EVP_PKEY		*k = make_key(t[i].kind), *full;
+		size_t			 len;
+		uint8_t			*der = make_csr_key(k, 0, &len), *at;
+		OSSL_LIB_CTX		*before = OSSL_LIB_CTX_set0_default(NULL);
+		const char		*why = NULL;
+		struct est_csr		*c = csr_parse(der, len, &why);
+		const unsigned char	*pt;
+		int			 ptlen;
+		EVP_MD			*md;
+
+		print_message("%s\n", t[i].kind);
+		assert_non_null(c);
+		assert_int_equal(ERR_peek_error(), 0);
+		assert_ptr_equal(OSSL_LIB_CTX_set0_default(NULL), before);
+		assert_non_null(md = EVP_MD_fetch(NULL, "SHA2-256", NULL));
+		EVP_MD_free(md);
+		assert_null(X509_REQ_get0_pubkey(csr_req(c)));
+		ERR_clear_error();
+		assert_int_equal(X509_PUBKEY_get0_param(NULL, &pt, &ptlen, NULL,
+		    X509_REQ_get_X509_PUBKEY(csr_req(c))), 1);
+		if (t[i].ptlen != 0)
+			assert_int_equal(ptlen, t[i].ptlen);
+		assert_non_null(csr_key(c));
+		assert_non_null(full = full_decode(c));
+		assert_same_key(csr_key(c), full);
+		assert_same_key(csr_key(c), k);
+		assert_int_equal(tc_csr_check(c, 1, NULL, &why), 0);
+		csr_free(c);
+		der[len - 1] ^= 0x01;		/* the signature's last byte */
+		assert_int_equal(check_sig(der, len, &why), -1);
+		assert_string_equal(why, "csr signature does not verify");
+		der[len - 1] ^= 0x01;
+		assert_non_null(at = memmem(der, len, "device-1", 8));
+		at[0] ^= 0x01;			/* the subject: signed info */
+		assert_int_equal(check_sig(der, len, &why), -1);
+		assert_string_equal(why, "csr signature does not verify");
+		at[0] ^= 0x01;
+		assert_int_equal(check_sig(der, len, &why), 0);
+		EVP_PKEY_free(full);
+		EVP_PKEY_free(k);
+		OPENSSL_free(der);
+	}
+}
+
+/*
+ * The key of the CSR der with the byte at changed to v: csr_key is NULL
+ * exactly when the full decode gives none, else the same key. 1 when
+ * there is none (and tc_csr_check says so), 0 when there is.
+ */
+static int
+key_with(uint8_t *der, size_t len, uint8_t *at, uint8_t v)
+{
+	uint8_t		 was = *at;
+	const char	*why = NULL;
+	struct est_csr	*c;
+	EVP_PKEY	*full;
+	int		 none;
+
+	*at = v;
+	assert_non_null(c = csr_parse(der, len, &why));
+	assert_int_equal(ERR_peek_error(), 0);
+	full = full_decode(c);
+	if ((none = full == NULL)) {
+		assert_null(csr_key(c));
+		assert_int_equal(tc_csr_check(c, 1, NULL, &why), -1);
+		assert_string_equal(why, "csr public key unusable");
+	} else
+		assert_same_key(csr_key(c), full);
+	EVP_PKEY_free(full);
+	csr_free(c);
+	*at = was;
+	return none;
+}
+
+/*
+ * An EC point not on its curve, or not a point: no key, as with the full
+ * decode. A changed x of a compressed point is on the curve for about
+ * half the values: both decodes agree on each. After pubkey_shutdown
+ * (the daemon's exit) a decode starts afresh.
+ */
+static void
+test_bad_point(void **state)
+{
+	static const char *const kinds[] = { "P-256", "P-256c" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		EVP_PKEY	*k = make_key(kinds[i]);
+		size_t		 len, plen;
+		uint8_t		*der = make_csr_key(k, 0, &len), *at;
+		const char	*why;
+		struct est_csr	*c = csr_parse(der, len, &why);
+		const uint8_t	*pt;
+		int		 n, v, off = 0;
+
+		/* the point as the CSR carries it */
+		assert_non_null(c);
+		assert_int_equal(X509_PUBKEY_get0_param(NULL, &pt, &n, NULL,
+		    X509_REQ_get_X509_PUBKEY(csr_req(c))), 1);
+		plen = (size_t)n;
+		assert_int_equal(plen, i == 0 ? 65 : 33);
+		assert_non_null(at = memmem(der, len, pt, plen));
+		csr_free(c);
+		assert_int_equal(key_with(der, len, at, 0x05), 1); /* no form */
+		assert_int_equal(key_with(der, len, at, at[0]), 0);
+		/* y changed (uncompressed), x changed (compressed) */
+		for (v = 1; v < 256; v++)
+			off += key_with(der, len, at + plen - 1,
+			    (uint8_t)(at[plen - 1] ^ v));
+		if (i == 0)
+			assert_int_equal(off, 255);
+		else
+			assert_true(off > 0);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+		pubkey_shutdown();
+	}
+}
+
 /*
  * The audit's pick: by the CSR key, or without one the only certificate;
  * asked again for the same answer, or for another one in the same
@@ -318,6 +540,7 @@ teardown(void **state)
 	(void)state;
 	EVP_PKEY_free(k1);
 	EVP_PKEY_free(k2);
+	pubkey_shutdown();
 	return 0;
 }
 
@@ -329,6 +552,8 @@ main(void)
 		cmocka_unit_test(test_key_spki),
 		cmocka_unit_test(test_sans),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_key_types),
+		cmocka_unit_test(test_bad_point),
 		cmocka_unit_test(test_audit_pick),
 	};
 
