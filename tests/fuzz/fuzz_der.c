@@ -2,20 +2,45 @@
  * libFuzzer target: the DER validators a device or the upstream can
  * reach: the CSR decode and checks (with and without signature
  * verification), the PKCS#7 certs-only check and certificate pick (the
- * audit's too), and CsrAttrs.
+ * audit's too), and CsrAttrs. The key of a CSR is the one the full
+ * decode (d2i_PUBKEY) gives, or none when that gives none (pubkey.h).
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "audit.h"
 #include "csr.h"
 #include "transcode.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* csr_key against the full decode of the request's SubjectPublicKeyInfo. */
+static void
+fz_same_key(const struct est_csr *csr)
+{
+	unsigned char		*spki = NULL;
+	const unsigned char	*p;
+	EVP_PKEY		*full = NULL;
+	int			 n;
+
+	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr_req(csr)), &spki);
+	if (n > 0) {
+		p = spki;
+		full = d2i_PUBKEY(NULL, &p, n);
+	}
+	OPENSSL_free(spki);
+	ERR_clear_error();
+	if ((full == NULL) != (csr_key(csr) == NULL) ||
+	    (full != NULL && EVP_PKEY_eq(full, csr_key(csr)) != 1))
+		abort();
+	EVP_PKEY_free(full);
+}
 
 /*
  * The checks of a decoded CSR, with and without the signature, and the
@@ -28,6 +53,7 @@ fz_csr(struct est_csr *csr, EVP_PKEY **key)
 	const char	*why = NULL;
 	char		 subj[256];
 
+	fz_same_key(csr);
 	if (tc_csr_check(csr, 1, key, &why) == -1 && why == NULL)
 		abort();
 	why = NULL;
