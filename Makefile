@@ -116,7 +116,7 @@ $(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(BUILD)/libestcoapd.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # the unit tests that make certificates with tests/unit/testcerts.c
-TESTCERTS_TESTS = pki answer csr csrid
+TESTCERTS_TESTS = pki answer csr csrid resume_dev
 $(TESTCERTS_TESTS:%=$(BUILD)/tests/test_%): $(BUILD)/obj/tests/unit/testcerts.o
 
 # est_req.c against a fake upstream: the test's __wrap_ functions stand

@@ -2,8 +2,8 @@
  * DTLS session resumption towards devices (dtls.session_resumption):
  * "tickets" (RFC 5077: the server keeps nothing, but writes and encrypts
  * a ticket on every full handshake), "cache" (RFC 5246 7.3: the server
- * keeps each session, up to dtls.max_sessions, and the device resumes it
- * by its session ID) or "off". A resumed handshake skips the certificate
+ * keeps each device's last session, up to dtls.max_sessions, and the
+ * device resumes it by its session ID; resume_dev.h) or "off". A resumed handshake skips the certificate
  * messages and every public-key operation; a device that closed its
  * session and retries after a 5.03 + Max-Age saves most of a handshake.
  */

@@ -44,6 +44,7 @@
 #include "pending.h"
 #include "ratelimit.h"
 #include "reply.h"
+#include "resume_dev.h"
 #include "route.h"
 #include "streak.h"
 #include "transcode.h"
@@ -903,6 +904,7 @@ front_shutdown(void)
 	dtls_shutdown();
 	if (fr.ctx != NULL)
 		coap_free_context(fr.ctx);
+	resume_dev_free();
 	rl_table_free(fr.rl);
 	coap_cleanup();
 	gen_unref(fr.cf);

@@ -147,8 +147,9 @@ static const struct config_key config_keys[] = {
 	  .off = OFF(dtls_session_resumption), .def_s = "cache",
 	  .choices = resumption,
 	  .help = "how a device may resume its DTLS session after closing "
-	  "it: \"cache\" (we keep up to dtls.max_sessions sessions for an "
-	  "hour), \"tickets\" (RFC 5077) or \"off\"" },
+	  "it: \"cache\" (we keep each device's last session, up to "
+	  "dtls.max_sessions sessions, for an hour), \"tickets\" (RFC 5077) "
+	  "or \"off\"" },
 	{ .path = "coap", .type = CK_OBJECT,
 	  .help = "CoAP messages of requests that go upstream" },
 	{ .path = "coap.ack_hold_ms", .type = CK_UINT, .off = OFF(ack_hold_ms),

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "pki.h"
 #include "dtls_resume.h"
+#include "resume_dev.h"
 
 /* See dtls_resume.h. */
 int
@@ -33,8 +34,12 @@ dtls_resume_prepare(SSL *ssl, const struct config *cf)
 	/* the SSL_CTX: where sessions are cached and how long they live */
 	SSL_CTX_set_session_cache_mode(ctx, cache ? SSL_SESS_CACHE_SERVER :
 	    SSL_SESS_CACHE_OFF);
-	if (cache)
+	if (cache) {
 		SSL_CTX_sess_set_cache_size(ctx, (long)cf->dtls_max_sessions);
+		/* a device's new session replaces its previous one */
+		if (resume_dev_attach(ctx) == -1)
+			return 0;
+	}
 	SSL_CTX_set_timeout(ctx, DTLS_RESUME_LIFETIME_S);
 	if (SSL_CTX_set_session_id_context(ctx, sid, n) != 1)
 		return 0;
