@@ -58,7 +58,8 @@ int	 tc_pkcs7_pick_cert(const uint8_t *der, size_t len,
 
 /*
  * The same pick as tc_pkcs7_pick_cert, as a certificate object (a
- * reference: X509_free it); NULL with *why set.
+ * reference: X509_free it); NULL with *why set. Its key is not decoded
+ * (pubkey.h): X509_get0_pubkey gives NULL.
  */
 X509	*tc_pkcs7_pick_x509(const uint8_t *der, size_t len,
 	    const EVP_PKEY *match, const char **why);

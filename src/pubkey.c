@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
+#include <openssl/pkcs7.h>
 #include <openssl/provider.h>
 #include <openssl/x509.h>
 
@@ -15,8 +16,8 @@
 
 /*
  * A library context with only the "null" provider, which offers no
- * algorithm: while it is the thread's default, the decode of a request
- * finds no decoder for its key and leaves the key undecoded (OpenSSL
+ * algorithm: while it is the thread's default, the decode of a request or
+ * certificate finds no decoder for its key and leaves it undecoded (OpenSSL
  * tries that decode only opportunistically and drops its errors). Made
  * on first use, once per process; the daemon decodes in one thread.
  */
@@ -38,21 +39,47 @@ pk_open(void)
 	ERR_clear_error();
 }
 
+/*
+ * Make pk_nullctx the thread's default; the default before, to give back
+ * to pk_restore, or NULL when nothing was changed.
+ */
+static OSSL_LIB_CTX *
+pk_quiet(void)
+{
+	if (!pk_tried)
+		pk_open();
+	return pk_nullctx != NULL ? OSSL_LIB_CTX_set0_default(pk_nullctx) :
+	    NULL;
+}
+
+/* The thread's default of before pk_quiet back. */
+static void
+pk_restore(OSSL_LIB_CTX *prev)
+{
+	if (prev != NULL)
+		OSSL_LIB_CTX_set0_default(prev);
+}
+
 /* See pubkey.h. */
 X509_REQ *
 pubkey_d2i_req(const unsigned char **der, long len)
 {
-	OSSL_LIB_CTX	*prev = NULL;
-	X509_REQ	*req;
+	OSSL_LIB_CTX	*prev = pk_quiet();
+	X509_REQ	*req = d2i_X509_REQ(NULL, der, len);
 
-	if (!pk_tried)
-		pk_open();
-	if (pk_nullctx != NULL)
-		prev = OSSL_LIB_CTX_set0_default(pk_nullctx);
-	req = d2i_X509_REQ(NULL, der, len);
-	if (prev != NULL)
-		OSSL_LIB_CTX_set0_default(prev);
+	pk_restore(prev);
 	return req;
+}
+
+/* See pubkey.h. */
+PKCS7 *
+pubkey_d2i_pkcs7(const unsigned char **der, long len)
+{
+	OSSL_LIB_CTX	*prev = pk_quiet();
+	PKCS7		*p7 = d2i_PKCS7(NULL, der, len);
+
+	pk_restore(prev);
+	return p7;
 }
 
 /* A key of type from params (default library context), or NULL. */

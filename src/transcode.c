@@ -18,6 +18,7 @@
 
 #include "csr.h"
 #include "p7walk.h"
+#include "pubkey.h"
 #include "transcode.h"
 
 /* Nesting allowed inside a CSR attribute value before we give up. */
@@ -273,7 +274,8 @@ tc_pkcs7_parse(const uint8_t *der, size_t len, STACK_OF(X509) **certs,
 		*why = "pkcs#7 too large";
 		goto fail;
 	}
-	if ((p7 = d2i_PKCS7(NULL, &p, (long)len)) == NULL) {
+	/* the certificates' keys undecoded: tc_pkcs7_pick_x509 */
+	if ((p7 = pubkey_d2i_pkcs7(&p, (long)len)) == NULL) {
 		*why = "not a der pkcs#7";
 		goto fail;
 	}
@@ -334,13 +336,12 @@ tc_pkcs7_pick_x509(const uint8_t *der, size_t len, const EVP_PKEY *match,
 	if ((p7 = tc_pkcs7_parse(der, len, &certs, why)) == NULL)
 		return NULL;
 	if (match != NULL) {
-		for (i = 0; i < sk_X509_num(certs); i++) {
+		for (i = 0; i < sk_X509_num(certs) && x == NULL; i++) {
 			c = sk_X509_value(certs, i);
-			if ((pk = X509_get0_pubkey(c)) != NULL &&
-			    EVP_PKEY_eq(pk, match) == 1) {
+			pk = pubkey_get(X509_get_X509_PUBKEY(c));
+			if (pk != NULL && EVP_PKEY_eq(pk, match) == 1)
 				x = c;
-				break;
-			}
+			EVP_PKEY_free(pk);
 		}
 		if (x == NULL)
 			*why = "no certificate matches the csr key";

@@ -2,8 +2,9 @@
  * libFuzzer target: the DER validators a device or the upstream can
  * reach: the CSR decode and checks (with and without signature
  * verification), the PKCS#7 certs-only check and certificate pick (the
- * audit's too), and CsrAttrs. The key of a CSR is the one the full
- * decode (d2i_PUBKEY) gives, or none when that gives none (pubkey.h).
+ * audit's too), and CsrAttrs. The key of a CSR, and of each certificate
+ * of a PKCS#7, is the one the full decode (d2i_PUBKEY) gives, or none
+ * when that gives none (pubkey.h).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,34 +13,57 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
 #include "audit.h"
 #include "csr.h"
+#include "pubkey.h"
 #include "transcode.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* csr_key against the full decode of the request's SubjectPublicKeyInfo. */
+/* key (may be NULL) against the full decode of spki. */
 static void
-fz_same_key(const struct est_csr *csr)
+fz_same_key(const X509_PUBKEY *spki, EVP_PKEY *key)
 {
-	unsigned char		*spki = NULL;
+	unsigned char		*der = NULL;
 	const unsigned char	*p;
 	EVP_PKEY		*full = NULL;
 	int			 n;
 
-	n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(csr_req(csr)), &spki);
-	if (n > 0) {
-		p = spki;
+	if ((n = i2d_X509_PUBKEY(spki, &der)) > 0) {
+		p = der;
 		full = d2i_PUBKEY(NULL, &p, n);
 	}
-	OPENSSL_free(spki);
+	OPENSSL_free(der);
 	ERR_clear_error();
-	if ((full == NULL) != (csr_key(csr) == NULL) ||
-	    (full != NULL && EVP_PKEY_eq(full, csr_key(csr)) != 1))
+	if ((full == NULL) != (key == NULL) ||
+	    (full != NULL && EVP_PKEY_eq(full, key) != 1))
 		abort();
 	EVP_PKEY_free(full);
+}
+
+/* The keys of a PKCS#7's certificates (pubkey_get) as fz_same_key. */
+static void
+fz_p7_keys(const uint8_t *data, size_t size)
+{
+	const unsigned char	*p = data;
+	PKCS7			*p7 = d2i_PKCS7(NULL, &p, (long)size);
+	STACK_OF(X509)		*certs;
+	EVP_PKEY		*k;
+
+	if (p7 != NULL && PKCS7_type_is_signed(p7) && p7->d.sign != NULL &&
+	    (certs = p7->d.sign->cert) != NULL)
+		for (int i = 0; i < sk_X509_num(certs); i++) {
+			k = pubkey_get(X509_get_X509_PUBKEY(
+			    sk_X509_value(certs, i)));
+			fz_same_key(X509_get_X509_PUBKEY(sk_X509_value(certs,
+			    i)), k);
+			EVP_PKEY_free(k);
+		}
+	PKCS7_free(p7);
+	ERR_clear_error();
 }
 
 /*
@@ -53,7 +77,7 @@ fz_csr(struct est_csr *csr, EVP_PKEY **key)
 	const char	*why = NULL;
 	char		 subj[256];
 
-	fz_same_key(csr);
+	fz_same_key(X509_REQ_get_X509_PUBKEY(csr_req(csr)), csr_key(csr));
 	if (tc_csr_check(csr, 1, key, &why) == -1 && why == NULL)
 		abort();
 	why = NULL;
@@ -85,6 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (tc_pkcs7_certs_check(data, size, &n, &why) == 0) {
 		if (n < 1)
 			abort();
+		fz_p7_keys(data, size);
 		if (tc_pkcs7_pick_cert(data, size, key, &cert, &certlen,
 		    &why) == 0)
 			free(cert);

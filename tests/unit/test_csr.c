@@ -85,7 +85,8 @@ make_cert(EVP_PKEY *k, const char *subj, long serial)
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
 	X509_set_pubkey(x, k);
-	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+	assert_true(X509_sign(x, k, EVP_PKEY_is_a(k, "ED25519") ? NULL :
+	    EVP_sha256()) > 0);
 	return x;
 }
 
@@ -474,6 +475,65 @@ test_bad_point(void **state)
 }
 
 /*
+ * The pick of the issued certificate by the CSR key, for every key type:
+ * the certificates' keys, built by pubkey_get like the CSR's, match
+ * exactly the certificate of the same key. The certificate picked is
+ * whole (its extensions read as valid, its DER the one sent), its key
+ * left undecoded, and the thread's default library context is back.
+ */
+static void
+test_pick_key_types(void **state)
+{
+	static const char *const kinds[] = { "P-256", "P-384", "P-256c",
+	    "RSA", "ED25519" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		EVP_PKEY	*k = make_key(kinds[i]);
+		X509		*a = make_cert(k, SUBJ, 0x11);
+		X509		*b = make_cert(k1, SUBJ, 0x22), *x;
+		size_t		 len, clen, plen;
+		uint8_t		*csr = make_csr_key(k, 0, &len);
+		uint8_t		*p7 = make_p7(b, a, &plen), *cert, *want = NULL;
+		OSSL_LIB_CTX	*before = OSSL_LIB_CTX_set0_default(NULL);
+		const char	*why = NULL;
+		struct est_csr	*c = csr_parse(csr, len, &why);
+		int		 n;
+
+		print_message("%s\n", kinds[i]);
+		assert_non_null(c);
+		assert_non_null(x = tc_pkcs7_pick_x509(p7, plen, csr_key(c),
+		    &why));
+		assert_ptr_equal(OSSL_LIB_CTX_set0_default(NULL), before);
+		assert_int_equal(X509_cmp(x, a), 0);
+		assert_null(X509_get0_pubkey(x));
+		ERR_clear_error();
+		assert_int_equal(X509_get_extension_flags(x) & EXFLAG_INVALID,
+		    0);
+		X509_free(x);
+		assert_int_equal(tc_pkcs7_pick_cert(p7, plen, csr_key(c), &cert,
+		    &clen, &why), 0);
+		assert_true((n = i2d_X509(a, &want)) > 0);
+		assert_int_equal(clen, (size_t)n);
+		assert_memory_equal(cert, want, clen);
+		free(cert);
+		OPENSSL_free(want);
+		/* the other one by k1; none by k2 */
+		assert_non_null(x = tc_pkcs7_pick_x509(p7, plen, k1, &why));
+		assert_int_equal(X509_cmp(x, b), 0);
+		X509_free(x);
+		assert_null(tc_pkcs7_pick_x509(p7, plen, k2, &why));
+		assert_string_equal(why, "no certificate matches the csr key");
+		csr_free(c);
+		OPENSSL_free(csr);
+		OPENSSL_free(p7);
+		X509_free(a);
+		X509_free(b);
+		EVP_PKEY_free(k);
+	}
+}
+
+/*
  * The audit's pick: by the CSR key, or without one the only certificate;
  * asked again for the same answer, or for another one in the same
  * buffer, it gives what a fresh decode gives.
@@ -554,6 +614,7 @@ main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_key_types),
 		cmocka_unit_test(test_bad_point),
+		cmocka_unit_test(test_pick_key_types),
 		cmocka_unit_test(test_audit_pick),
 	};
 
