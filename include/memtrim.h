@@ -5,8 +5,10 @@
  * each) stay resident below live chunks until malloc_trim(3). The second
  * tick asks memtrim_due with the live session count; it says "trim" when
  * the count fell by a quarter of its peak since the last trim (and by at
- * least MEMTRIM_MIN_DROP), so a trim, which walks the heap, runs after a
- * large reclaim and never per request nor in steady churn of a few.
+ * least MEMTRIM_MIN_DROP) and has stopped falling, so a trim, which walks
+ * the heap, runs once after a large reclaim, a tick after its last
+ * session went (their records and buffers are freed after the tick that
+ * counted them gone), and never per request nor in steady churn of a few.
  */
 #ifndef ESTCOAPD_MEMTRIM_H
 #define ESTCOAPD_MEMTRIM_H
@@ -16,6 +18,7 @@
 
 struct memtrim {
 	unsigned	 peak;		/* most live sessions since the last trim */
+	unsigned	 prev;		/* live sessions at the last tick */
 };
 
 /*

@@ -13,12 +13,13 @@
 int
 memtrim_due(struct memtrim *mt, unsigned sessions)
 {
-	unsigned drop;
+	unsigned	drop, prev = mt->prev;
 
+	mt->prev = sessions;
 	if (sessions > mt->peak)
 		mt->peak = sessions;
 	drop = mt->peak - sessions;
-	if (drop < MEMTRIM_MIN_DROP || drop < mt->peak / 4)
+	if (drop < MEMTRIM_MIN_DROP || drop < mt->peak / 4 || sessions < prev)
 		return 0;
 	mt->peak = sessions;
 	return 1;

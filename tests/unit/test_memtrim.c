@@ -1,7 +1,7 @@
 /*
- * When freed heap goes back to the system: after the live sessions fell
- * by a quarter of their peak and by at least MEMTRIM_MIN_DROP, once per
- * such fall; never on growth or small churn.
+ * When freed heap goes back to the system: once the live sessions fell
+ * by a quarter of their peak and by at least MEMTRIM_MIN_DROP, and
+ * stopped falling; once per such fall; never on growth or small churn.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +25,10 @@ test_growth_never(void **state)
 		assert_int_equal(memtrim_due(&mt, 20000), 0);
 }
 
-/* A large reclaim trims once; the peak restarts from what is left. */
+/*
+ * A large reclaim trims once, on the first tick after the fall ended;
+ * the peak restarts from what is left.
+ */
 static void
 test_reclaim_once(void **state)
 {
@@ -33,11 +36,14 @@ test_reclaim_once(void **state)
 
 	(void)state;
 	assert_int_equal(memtrim_due(&mt, 1000), 0);
-	assert_int_equal(memtrim_due(&mt, 0), 1);
+	assert_int_equal(memtrim_due(&mt, 400), 0);	/* still falling */
+	assert_int_equal(memtrim_due(&mt, 0), 0);
+	assert_int_equal(memtrim_due(&mt, 0), 1);	/* the fall ended */
 	assert_int_equal(memtrim_due(&mt, 0), 0);
 	/* the next cycle of the same size trims again */
 	assert_int_equal(memtrim_due(&mt, 1000), 0);
-	assert_int_equal(memtrim_due(&mt, 0), 1);
+	assert_int_equal(memtrim_due(&mt, 0), 0);
+	assert_int_equal(memtrim_due(&mt, 3), 1);	/* new ones: ended too */
 }
 
 /* Fewer than MEMTRIM_MIN_DROP sessions gone never trims. */
@@ -49,7 +55,9 @@ test_small_drop(void **state)
 	(void)state;
 	assert_int_equal(memtrim_due(&mt, MEMTRIM_MIN_DROP - 1), 0);
 	assert_int_equal(memtrim_due(&mt, 0), 0);
+	assert_int_equal(memtrim_due(&mt, 0), 0);
 	assert_int_equal(memtrim_due(&mt, MEMTRIM_MIN_DROP), 0);
+	assert_int_equal(memtrim_due(&mt, 0), 0);
 	assert_int_equal(memtrim_due(&mt, 0), 1);
 }
 
@@ -63,10 +71,12 @@ test_churn_below_quarter(void **state)
 	assert_int_equal(memtrim_due(&mt, 10000), 0);
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(memtrim_due(&mt, 8000), 0);
+		assert_int_equal(memtrim_due(&mt, 8000), 0);
 		assert_int_equal(memtrim_due(&mt, 10000), 0);
 	}
 	/* a fall step by step adds up against the peak */
 	assert_int_equal(memtrim_due(&mt, 9000), 0);
+	assert_int_equal(memtrim_due(&mt, 7500), 0);
 	assert_int_equal(memtrim_due(&mt, 7500), 1);
 }
 
