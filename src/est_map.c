@@ -270,7 +270,13 @@ estmap_http_to_coap(const struct est_op *op, enum upstream_end outcome,
 const char *
 estmap_code_str(unsigned code, char buf[8])
 {
-	(void)snprintf(buf, 8, "%u.%02u", EST_CODE_CLASS(code) & 0x7,
-	    EST_CODE_DETAIL(code));
+	unsigned detail = EST_CODE_DETAIL(code);	/* 0..31 */
+
+	/* "%u.%02u" by hand: this runs for every request (its metric) */
+	buf[0] = (char)('0' + (EST_CODE_CLASS(code) & 0x7));
+	buf[1] = '.';
+	buf[2] = (char)('0' + detail / 10);
+	buf[3] = (char)('0' + detail % 10);
+	buf[4] = '\0';
 	return buf;
 }

@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "estcoapd.h"
+#include "est_map.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -315,9 +316,8 @@ metrics_request(const char *op, const char *label, unsigned code)
 	struct metrics_series	*s;
 	char			 cs[8];
 
-	(void)snprintf(cs, sizeof(cs), "%u.%02u", EST_CODE_CLASS(code) & 0x7,
-	    EST_CODE_DETAIL(code));
-	s = metrics_series_get(&metrics_fams[MF_REQUESTS], op, label, cs);
+	s = metrics_series_get(&metrics_fams[MF_REQUESTS], op, label,
+	    estmap_code_str(code, cs));
 	if (s != NULL)
 		s->value++;
 }

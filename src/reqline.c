@@ -126,6 +126,9 @@ reqline_emit(const struct reqline *l)
 
 	metrics_request(l->op[0] == '/' ? "unknown" : l->op, l->label,
 	    l->coap);
+	/* formatting costs more than the rest of a cached answer's work */
+	if (log_get_level() < LOG_LVL_INFO)
+		return;
 	reqline_format(line, sizeof(line), l);
 	log_info("%s", line);
 }

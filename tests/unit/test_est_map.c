@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -393,6 +394,13 @@ test_estmap_code_str(void **state)
 		memset(buf, 'x', sizeof(buf));
 		assert_ptr_equal(estmap_code_str(cases[i].code, buf), buf);
 		assert_string_equal(buf, cases[i].s);
+	}
+	/* every code byte as "%u.%02u" would print it */
+	for (unsigned code = 0; code < 256; code++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%u.%02u", code >> 5, code & 0x1f);
+		assert_string_equal(estmap_code_str(code, buf), want);
 	}
 }
 
