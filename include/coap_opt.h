@@ -15,10 +15,20 @@ struct est_check_in;
 /* Value of the first option num as an unsigned; 1 if present, else 0. */
 int	copt_uint(const coap_pdu_t *, uint16_t num, unsigned *val);
 
-/* How many times option num occurs. */
-int	copt_count(const coap_pdu_t *, uint16_t num);
+/* The first Block1 and Block2 options of a request (RFC 7959 2.2). */
+struct copt_blocks {
+	int		 has_blk1;
+	unsigned	 blk1;
+	int		 has_blk2;
+	unsigned	 blk2;
+};
 
-/* Method, Content-Format and Accept options, as estmap_check() wants them. */
-void	copt_check_in(const coap_pdu_t *, struct est_check_in *);
+/*
+ * Method, Content-Format and Accept options, as estmap_check() wants
+ * them, and the block options, in one walk over the options (each
+ * coap_check_option() walks them all again).
+ */
+void	copt_check_in(const coap_pdu_t *, struct est_check_in *,
+	    struct copt_blocks *);
 
 #endif

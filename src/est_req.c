@@ -1368,8 +1368,9 @@ req_checks(struct req_ctx *c)
 {
 	const struct req_in	*in = c->in;
 	struct est_check_in	 ci;
+	struct copt_blocks	 bl;
 	const char		*why = NULL;
-	unsigned		 code, v;
+	unsigned		 code;
 
 	if (rs.draining) {
 		/* draining: leaving; the balancer moves the device on */
@@ -1377,17 +1378,18 @@ req_checks(struct req_ctx *c)
 		    "retry later", "draining");
 		return -1;
 	}
-	copt_check_in(in->pdu, &ci);
+	copt_check_in(in->pdu, &ci, &bl);
 	if (ci.has_cf)
 		c->req_cf = (int)ci.cf;
-	c->has_blk1 = copt_uint(in->pdu, COAP_OPTION_BLOCK1, &c->blk1);
+	c->has_blk1 = bl.has_blk1;
+	c->blk1 = bl.blk1;
 	coap_get_data(in->pdu, &c->len, &c->data);
 	if ((code = estmap_check(c->op, &ci, &c->resp_cf, &why)) != 0) {
 		answer_error(&c->a, code, "bad-request", why);
 		return -1;
 	}
-	if ((c->has_blk1 && (c->blk1 & 7) == 7) || (copt_uint(in->pdu,
-	    COAP_OPTION_BLOCK2, &v) && (v & 7) == 7)) {
+	if ((c->has_blk1 && (c->blk1 & 7) == 7) ||
+	    (bl.has_blk2 && (bl.blk2 & 7) == 7)) {
 		answer_error(&c->a, EST_CODE(4, 0), "bad-block",
 		    "block size exponent 7 is reserved");
 		return -1;
