@@ -20,7 +20,7 @@ bench_b1() {
 	    -S reuse -P -c 1 -N "$n" -t 60 -W "$REG_PID" -W "$UP_PID" || return 1
 	bench_target B1.cached "registrar CPU per cached GET /crts" \
 	    "$(cpu_per_op B1-cached)" µs "$lest" "<=" 2 \
-	    "vs L_est (coap-server-openssl established GET); $(gen_bound B1-cached)"
+	    "vs L_est (coap-server-openssl established GET, one request PDU); a GET /crts takes $(calc "$(jv "$RAW/B1-cached.json" .pdus_sent) / $(jv "$RAW/B1-cached.json" .ok)") request PDUs (Block2); $(gen_bound B1-cached)"
 	bench_target B1.fwd "registrar CPU per forwarded GET /crts" \
 	    "$(cpu_per_op B1-fwd)" µs "$lest" "<=" 4 \
 	    "vs L_est; upstream $(cpu_per_op B1-fwd 1) µs/request; $(gen_bound B1-fwd)"
