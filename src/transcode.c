@@ -30,28 +30,45 @@
 #define TC_DER_SET		0x31
 #define TC_DER_CONSTRUCTED	0x20
 
+/*
+ * Each byte's class in base64 text: its 6-bit value for the alphabet,
+ * S whitespace (allowed inside by RFC 8951 3.1), P the padding '=', X
+ * anything else. One table lookup per character: an upstream's answer
+ * is a few KB of it, decoded on every forwarded request.
+ */
+#define TC_B64_OTHER	(-1)
+#define TC_B64_SPACE	(-2)
+#define TC_B64_PAD	(-3)
+#define X	TC_B64_OTHER
+#define S	TC_B64_SPACE
+#define P	TC_B64_PAD
+static const signed char tc_b64_class[256] = {
+	X, X, X, X, X, X, X, X, X, S, S, X, X, S, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	S, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, P, X, X,
+	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
+	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+};
+#undef X
+#undef S
+#undef P
+
 /* Whitespace allowed inside base64 by RFC 8951 3.1. */
 static int
 tc_b64_space(unsigned char c)
 {
-	return c == '\r' || c == '\n' || c == ' ' || c == '\t';
-}
-
-/* The 6-bit value of a base64 alphabet character, -1 if it is not one. */
-static int
-tc_b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	return tc_b64_class[c] == TC_B64_SPACE;
 }
 
 /*
@@ -81,11 +98,13 @@ tc_b64_scan(const unsigned char *s, size_t len, size_t *n, size_t *pad,
 
 	*n = *pad = 0;
 	for (i = 0; i < len; i++) {
-		if (tc_b64_space(s[i]))
+		int c = tc_b64_class[s[i]];
+
+		if (c == TC_B64_SPACE)
 			continue;
-		if (s[i] == '=')
+		if (c == TC_B64_PAD)
 			(*pad)++;
-		else if (tc_b64_value(s[i]) == -1) {
+		else if (c == TC_B64_OTHER) {
 			*why = "invalid character in base64";
 			return -1;
 		} else if (*pad > 0) {
@@ -122,7 +141,7 @@ tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
 	uint8_t			*buf;
 	size_t			 i, n, pad, total, o = 0;
 	uint32_t		 acc = 0;
-	int			 bits = 0;
+	int			 k = 0;
 
 	*out = NULL;
 	*outlen = 0;
@@ -138,15 +157,29 @@ tc_b64_decode(const char *in, size_t inlen, size_t max_out, uint8_t **out,
 		*why = "out of memory";
 		return -1;
 	}
+	/* four characters make three bytes */
 	for (i = 0; i < inlen; i++) {
-		if (tc_b64_space(s[i]) || s[i] == '=')
+		int c = tc_b64_class[s[i]];
+
+		if (c < 0)		/* whitespace or padding: scan checked */
 			continue;
-		acc = (acc << 6 | (uint32_t)tc_b64_value(s[i])) & 0xfff;
-		if ((bits += 6) >= 8) {
-			bits -= 8;
-			buf[o++] = (uint8_t)(acc >> bits);
-			acc &= (1u << bits) - 1;
+		acc = acc << 6 | (uint32_t)c;
+		if (++k == 4) {
+			buf[o++] = (uint8_t)(acc >> 16);
+			buf[o++] = (uint8_t)(acc >> 8);
+			buf[o++] = (uint8_t)acc;
+			acc = 0;
+			k = 0;
 		}
+	}
+	/* a last 2 or 3 (the scan refused 1): 12 or 18 bits, 1 or 2 bytes */
+	if (k == 2) {
+		buf[o++] = (uint8_t)(acc >> 4);
+		acc &= 0xf;
+	} else if (k == 3) {
+		buf[o++] = (uint8_t)(acc >> 10);
+		buf[o++] = (uint8_t)(acc >> 2);
+		acc &= 0x3;
 	}
 	if (acc != 0) {
 		OPENSSL_clear_free(buf, total > 0 ? total : 1);
