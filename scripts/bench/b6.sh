@@ -112,7 +112,7 @@ bench_b6() {
 	REG_HS=1000 bench_registrar || return 1
 	rate=$(bval B2_rate)
 	rate=$(calc "${rate:-40} / 2")
-	secs=$(awk -v s="$SCALE" 'BEGIN { v = 15 * s; print v < 5 ? 5 : v }')
+	secs=$(awk -v s="$SCALE" 'BEGIN { v = int(15 * s); print v < 5 ? 5 : v }')
 	# a count, not a time, bounds the legitimate runs: every one finishes
 	n=$(awk -v r="$rate" -v s="$secs" 'BEGIN { v = int(r * s); print v < 10 ? 10 : v }')
 	bench_gen B6-unflooded -p "$BENCH_PORT" -D "$DEVS" -s sen -S new -r "$rate" \

@@ -13,6 +13,13 @@
 #   upconn   estcoapd, a sen on a kept DTLS session, when the upstream
 #            closes its connection after every answer, less the same with
 #            a pooled connection: one new upstream TLS connection
+#   hello    estcoapd, a ClientHello from a new source port that never
+#            returns the cookie (a spoofed source address cannot): what
+#            each hello of a flood costs before any address is proven
+#   stall    estcoapd, a ClientHello that returns the cookie and then
+#            leaves once the server's flight arrives (B6's flood): the
+#            handshake set-up, the flight and its retransmissions within
+#            the counted run
 # Devices retransmit on their own DTLS timers; a server slowed down by
 # callgrind may see some, so each note counts them.
 
@@ -32,6 +39,48 @@ b8_run() {
 	n=$(jv "$RAW/$name.json" .ok)
 	[ -n "$total" ] && [ "${n:-0}" -gt 0 ] || return 1
 	calc "$total / $n"
+}
+
+# b8_flood NAME PID KIND N: instructions of PID per ClientHello of the
+# generator's flood mode (-S KIND), N hellos at 20/s from new source ports;
+# per hello sent, as the registrar works on every one that arrives.
+b8_flood() {
+	local name=$1 pid=$2 kind=$3 n=$4 gp total
+	rm -f "$RUN/$name.ready" "$RUN/$name.go"
+	"${PIN_GEN[@]}" timeout 600 "$GEN" -m flood -S "$kind" -L "$name" \
+	    -p "$BENCH_PORT" -c 2000 -r 20 -N "$n" -t 300 \
+	    -F "$RUN/$name.ready" -G "$RUN/$name.go" \
+	    -o "$RAW/$name.json" 2>"$RUN/$name.log" &
+	gp=$!
+	bench_wait_for "$RUN/$name.ready" 60 start || { wait "$gp"; return 1; }
+	cg_zero "$pid" || return 1
+	touch "$RUN/$name.go"
+	wait "$gp" || return 1
+	# the last hellos' answers (and, stalled, a first retransmission)
+	sleep 3
+	total=$(cg_count "$pid") || return 1
+	[ -n "$total" ] || return 1
+	calc "$total / $(jv "$RAW/$name.json" .started)"
+}
+
+# b8_hello: the B8 rows of a ClientHello flood (B6), per hello.
+b8_hello() {
+	local n i
+	n=$(scaled 400)
+	[ "$n" -ge 100 ] || n=100
+	bench_upstream up || return 1
+	REG_WRAP=$CALLGRIND REG_TRIES=150 bench_registrar || return 1
+	bench_gen B8-warm-hello -p "$BENCH_PORT" -D "$DEVS" -s crts -S new -c 1 \
+	    -N 2 -t 120 -T 20000 || return 1
+	i=$(b8_flood B8-hello "$REG_PID" nocookie "$n") || return 1
+	bench_target B8.hello "registrar instructions per cookie-less ClientHello" \
+	    "$(calc "$i / 1e3")" K - "<=" "" \
+	    "callgrind; $n hellos at 20/s from new source ports that never return the cookie; $(jv "$RAW/B8-hello.json" .ok) HelloVerifyRequests came back"
+	i=$(b8_flood B8-stall "$REG_PID" stall "$(( n / 4 ))") || return 1
+	bench_stop_all
+	bench_target B8.stall "registrar instructions per ClientHello that returns the cookie, then stalls" \
+	    "$(calc "$i / 1e3")" K - "<=" "" \
+	    "callgrind; $(( n / 4 )) at 20/s, each leaving at the server's flight; the count includes the flights' retransmissions until 3 s after the last; $(jv "$RAW/B8-stall.json" .ok) ServerHellos came back"
 }
 
 # b8_note NAME: the count and the retransmissions of a run.
@@ -106,4 +155,5 @@ bench_b8() {
 		    "$(calc "$retry / 1e6")" M - "<=" "" \
 		    "$(calc "$retry / $full") x the full one; $(b8_note "B8-retry-$m")"
 	done
+	b8_hello
 }

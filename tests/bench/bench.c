@@ -218,6 +218,7 @@ struct bench {
 	double		 rate;		/* -r, 0: closed loop */
 	int		 reuse;		/* -S reuse */
 	int		 resume;	/* -S resume: new sessions, resumed */
+	int		 nocookie;	/* -S nocookie: flood never answers */
 	const char	*gofile;	/* -G: wait for it before the timed phase */
 	int		 prepare;	/* -P */
 	double		 duration;	/* -t, 0: none */
@@ -284,7 +285,7 @@ usage(void)
 	    "           -D devdir [-n ids] [-d devices] [-g p256|rsa2048|"
 	    "rsa3072] -R cafile\n"
 	    "           [-s crts,sen,sren,skg,get] [-u getpath]"
-	    " [-S new|reuse|resume]\n"
+	    " [-S new|reuse|resume|stall|nocookie]\n"
 	    "           [-P [-C hsconc]] [-c conc] [-k contexts] [-r rate]"
 	    " [-t secs] [-N count]\n"
 	    "           [-b szx] [-T ms] [-H secs] [-Q] [-W pid]..."
@@ -563,8 +564,12 @@ parse_args(struct bench *b, int argc, char *argv[])
 				b->reuse = 1;
 			else if (strcmp(optarg, "resume") == 0)
 				b->resume = 1;
-			else if (strcmp(optarg, "new") != 0)
-				bench_errx("-S: new, reuse or resume");
+			else if (strcmp(optarg, "nocookie") == 0)
+				b->nocookie = 1;
+			else if (strcmp(optarg, "new") != 0 &&
+			    strcmp(optarg, "stall") != 0)
+				bench_errx("-S: new, reuse, resume (coaps); "
+				    "stall or nocookie (flood)");
 			break;
 		case 't': b->duration = arg_num(ch, optarg, 0.1,
 		    BENCH_MAX_SECONDS); break;
@@ -597,6 +602,8 @@ parse_args(struct bench *b, int argc, char *argv[])
 		bench_errx("-P needs -S reuse or resume");
 	if ((b->reuse || b->resume) && strcmp(b->mode, "coaps") != 0)
 		bench_errx("-S reuse and resume are for -m coaps");
+	if (b->nocookie && strcmp(b->mode, "flood") != 0)
+		bench_errx("-S nocookie is for -m flood");
 }
 
 /*
@@ -1583,14 +1590,16 @@ https_poll(struct bench *b, int ms)
  * One flood attempt: a UDP socket of its own (a new source port) that
  * sends a ClientHello, answers the HelloVerifyRequest with the cookie
  * and leaves once the server's flight starts, so the server keeps a
- * half-open handshake until it culls it.
+ * half-open handshake until it culls it (-S stall, the default). With
+ * -S nocookie it never answers the HelloVerifyRequest, as a spoofed
+ * source address could not: it leaves when that arrives.
  */
 struct flooder {
 	int		 fd;
 	SSL		*ssl;
 	int64_t		 t_start;
 	int		 cookie_sent;	/* the HelloVerifyRequest was answered */
-	int		 saw_server_hello;
+	int		 answered;	/* ServerHello (nocookie: HelloVerifyRequest) */
 };
 
 /* DTLS 1.2: record header, then the handshake message type (RFC 6347 4.1) */
@@ -1614,7 +1623,7 @@ flood_msg_cb(int write_p, int version, int content_type, const void *buf,
 	if (p[0] == DTLS1_MT_HELLO_VERIFY_REQUEST)
 		f->cookie_sent = 1;
 	if (p[0] == SSL3_MT_SERVER_HELLO)
-		f->saw_server_hello = 1;
+		f->answered = 1;
 }
 
 /*
@@ -1627,12 +1636,19 @@ flood_msg_cb(int write_p, int version, int content_type, const void *buf,
  * handshake at once instead of holding it half-open).
  */
 static void
-flood_read(struct flooder *f)
+flood_read(struct flooder *f, int nocookie)
 {
 	uint8_t	buf[2048];
 	ssize_t	n;
 
 	while ((n = recv(f->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+		if (nocookie) {
+			if (n > DTLS_RECORD_HEADER && buf[0] ==
+			    SSL3_RT_HANDSHAKE && buf[DTLS_RECORD_HEADER] ==
+			    DTLS1_MT_HELLO_VERIFY_REQUEST)
+				f->answered = 1;
+			continue;
+		}
 		if (!f->cookie_sent) {
 			BIO_write(SSL_get_rbio(f->ssl), buf, (int)n);
 			SSL_connect(f->ssl);
@@ -1640,7 +1656,7 @@ flood_read(struct flooder *f)
 		}
 		if (n > DTLS_RECORD_HEADER && buf[0] == SSL3_RT_HANDSHAKE &&
 		    buf[DTLS_RECORD_HEADER] == SSL3_MT_SERVER_HELLO)
-			f->saw_server_hello = 1;
+			f->answered = 1;
 	}
 }
 
@@ -1700,7 +1716,7 @@ flood_run(struct bench *b)
 			fl[nfl].fd = fd;
 			fl[nfl].ssl = SSL_new(sctx);
 			fl[nfl].t_start = now;
-			fl[nfl].saw_server_hello = 0;
+			fl[nfl].answered = 0;
 			fl[nfl].cookie_sent = 0;
 			/* OpenSSL reads only what flood_read() hands it */
 			bio = BIO_new_dgram(fd, BIO_NOCLOSE);
@@ -1725,10 +1741,10 @@ flood_run(struct bench *b)
 		now = now_us();
 		for (i = j = 0; i < nfl; i++) {
 			if (pfd[i].revents & POLLIN)
-				flood_read(&fl[i]);
-			if (fl[i].saw_server_hello ||
+				flood_read(&fl[i], b->nocookie);
+			if (fl[i].answered ||
 			    now - fl[i].t_start > 2000000) {
-				if (fl[i].saw_server_hello)
+				if (fl[i].answered)
 					b->ok++;
 				else
 					b->failed++;
@@ -2113,6 +2129,8 @@ main(int argc, char *argv[])
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (strcmp(b->mode, "flood") == 0) {
+		write_ready(b, "start");
+		wait_go(b);
 		getrusage(RUSAGE_SELF, &b->ru0);
 		watch_sample(b, b->w0);
 		flood_run(b);
