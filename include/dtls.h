@@ -39,6 +39,7 @@ struct dtls_sess {
 	unsigned		 pending;
 	int			 connected;	/* handshake done */
 	uint64_t		 t0;		/* mono_ms: ClientHello passed */
+	int			 heard;		/* its peer answered our flight */
 	/* in the queue of handshakes libcoap counts, oldest first */
 	TAILQ_ENTRY(dtls_sess)	 hentry;
 	int			 half;

@@ -137,6 +137,13 @@ static const struct config_key config_keys[] = {
 	  .max = 600,
 	  .help = "near dtls.max_handshakes, handshakes older than this are "
 	  "dropped, oldest first, to keep room for new devices (0 = never)" },
+	{ .path = "dtls.handshake_stall_ms", .type = CK_UINT,
+	  .off = OFF(dtls_handshake_stall_ms), .def_u = 1500, .min = 0,
+	  .max = 60000,
+	  .help = "a half-open handshake whose peer has not answered our "
+	  "flight this long may give way: at dtls.max_handshakes to a device "
+	  "that resends a refused ClientHello (to any new one after twice "
+	  "this), and near it to keep an eighth free (0 = never)" },
 	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
 	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 1000,
 	  .max = 60000,

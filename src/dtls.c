@@ -46,6 +46,15 @@
 #define DTLS_MEMO_SLOTS		4096
 #define DTLS_MEMO_MS		300000
 
+/*
+ * Peers refused for room, remembered so that their next ClientHello may
+ * make room (dtls_make_room): a table of this many keys (8 bytes each),
+ * one slot per key, made at the first refusal. Under a flood of F new
+ * peers per second a device's key outlives its 1 s retransmission wait
+ * with a chance of about exp(-F / DTLS_BACK_SLOTS).
+ */
+#define DTLS_BACK_SLOTS		65536
+
 /* A warning logged at most once per 10 s, with a count. */
 struct dtls_warn {
 	uint64_t		 last_ms;	/* mono_ms of the last one */
@@ -63,6 +72,7 @@ static struct dtls {
 	unsigned		 nhalf;
 	struct dtls_warn	 refused;	/* handshakes refused */
 	struct dtls_warn	 evicted;	/* handshakes dropped for room */
+	uint64_t		*back;		/* refused peers' keys, or NULL */
 	struct azmemo		*memo;		/* route checks passed, NULL: off */
 	int			 draining;	/* no new handshakes */
 	/*
@@ -75,6 +85,8 @@ static struct dtls {
 
 /* SSL ex_data: the record of the session whose handshake the SSL runs. */
 static int	dtls_ssl_idx = -1;
+
+static int	dtls_make_room(coap_session_t *, uint64_t);
 
 /* See dtls.h. */
 void
@@ -374,29 +386,81 @@ dtls_refused(const char *limit, const char *peer)
 }
 
 /*
+ * Admission of a handshake whose peer answered the cookie: under
+ * dtls.max_sessions (else refused: 0), and under dtls.max_handshakes,
+ * where a stalled handshake may make room (else -1: the ClientHello is
+ * dropped unanswered and the device sends it again). 1: admitted.
+ */
+static int
+dtls_admit(coap_session_t *s)
+{
+	const char	*limit = NULL;
+	char		 peer[64];
+	int		 rc = 1;
+
+	if (dt.nsessions >= dt.cf->dtls_max_sessions) {
+		limit = "max_sessions";
+		rc = 0;
+	} else if (!dtls_make_room(s, mono_ms())) {
+		limit = "max_handshakes";
+		rc = -1;
+	}
+	if (limit != NULL) {
+		dtls_peer_str(s, peer, sizeof(peer));
+		dtls_refused(limit, peer);
+	}
+	return rc;
+}
+
+/*
+ * The peer of a handshake answered our flight. DTLS calls back with the
+ * header of each record and of each handshake message taken in (RFC 6347
+ * 4.1, 4.2.2): a message other than a ClientHello, or a record other than
+ * a handshake one (ChangeCipherSpec, say), is part of the answer. A
+ * ClientHello is not: a peer that lost our flight resends it, but so does
+ * a new client on the same address and port (a NAT's or a flood's reused
+ * port), whose ClientHellos this handshake swallows; our own
+ * retransmission of the flight (1 s) gets the former an answer in time.
+ */
+static void
+dtls_msg_cb(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	const unsigned char	*h = buf;
+	struct dtls_sess	*fs;
+
+	(void)version;
+	(void)arg;
+	if (write_p || content_type != SSL3_RT_HEADER || len == 0 ||
+	    (fs = SSL_get_ex_data(ssl, dtls_ssl_idx)) == NULL)
+		return;
+	if ((len == DTLS1_HM_HEADER_LENGTH && h[0] != SSL3_MT_CLIENT_HELLO) ||
+	    (len == DTLS1_RT_HEADER_LENGTH && h[0] != SSL3_RT_HANDSHAKE))
+		fs->heard = 1;
+}
+
+/*
  * What every handshake gets, once the peer answered the cookie: admission
- * under dtls.max_sessions, then our identity, trust store, verify mode and
- * chain. 0 aborts the handshake.
+ * (dtls_admit), then our identity, trust store, verify mode and chain.
+ * 0 aborts the handshake, -1 drops its ClientHello unanswered.
  */
 static int
 dtls_tls_prepare(SSL *ssl)
 {
 	coap_session_t		*s = SSL_get_app_data(ssl);
 	struct dtls_sess	*fs;
+	int			 rc;
 
 	if (dt.draining)
 		return 0;	/* no new devices while we drain */
 	if (s != NULL && coap_session_get_app_data(s) == NULL) {
-		if (dt.nsessions >= dt.cf->dtls_max_sessions) {
-			char peer[64];
-
-			dtls_peer_str(s, peer, sizeof(peer));
-			dtls_refused("max_sessions", peer);
-			return 0;
-		}
+		if ((rc = dtls_admit(s)) != 1)
+			return rc;
 		if ((fs = dtls_sess_get(s)) == NULL)
 			return 0;
 		SSL_set_ex_data(ssl, dtls_ssl_idx, fs);
+		/* a sign of life spares it (dtls_make_room) */
+		SSL_set_msg_callback(ssl, dtls_msg_cb);
 	}
 	/* a renegotiation costs a handshake and could swap the identity */
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
@@ -416,7 +480,7 @@ dtls_client_hello_cb(SSL *ssl, int *al, void *arg)
 {
 	const unsigned char	*ext;
 	size_t			 extlen, i;
-	int			 x509 = 0;
+	int			 x509 = 0, rc;
 
 	(void)arg;
 	if (SSL_client_hello_get0_ext(ssl, DTLS_EXT_CLIENT_CERT_TYPE, &ext,
@@ -430,7 +494,13 @@ dtls_client_hello_cb(SSL *ssl, int *al, void *arg)
 			return SSL_CLIENT_HELLO_ERROR;
 		}
 	}
-	if (!dtls_tls_prepare(ssl)) {
+	/*
+	 * RETRY: SSL_accept() stops without an alert and libcoap 4.3.1
+	 * frees the session quietly; the device resends its ClientHello.
+	 */
+	if ((rc = dtls_tls_prepare(ssl)) < 0)
+		return SSL_CLIENT_HELLO_RETRY;
+	if (rc == 0) {
 		*al = SSL_AD_HANDSHAKE_FAILURE;
 		return SSL_CLIENT_HELLO_ERROR;
 	}
@@ -463,7 +533,7 @@ dtls_tls_setup_cb(void *tls, coap_dtls_pki_t *setup)
 		    "handshake");
 	}
 	dtls_hook_ctx();
-	return dtls_tls_prepare(tls);
+	return dtls_tls_prepare(tls) > 0;
 }
 
 /* See dtls.h. */
@@ -492,7 +562,13 @@ dtls_apply(coap_context_t *ctx, const struct config *cf)
 	/* that put libcoap's ClientHello callback back: ours again */
 	dtls_hook_ctx();
 	coap_context_set_max_idle_sessions(ctx, cf->dtls_max_idle_sessions);
-	coap_context_set_max_handshake_sessions(ctx, cf->dtls_max_handshakes);
+	/*
+	 * libcoap counts peers still in their cookie exchange too: an eighth
+	 * more, so that ours (dtls_admit) is the limit that a new device
+	 * meets once it has answered the cookie
+	 */
+	coap_context_set_max_handshake_sessions(ctx, cf->dtls_max_handshakes +
+	    cf->dtls_max_handshakes / 8 + 1);
 	coap_context_set_session_timeout(ctx, cf->dtls_idle_timeout_s);
 	return 0;
 }
@@ -539,34 +615,165 @@ dtls_drop(struct dtls_sess *fs)
 	return 1;
 }
 
+/* A half-open handshake dropped for room (why: the key that let it go). */
+static void
+dtls_evicted(const struct dtls_sess *fs, const char *why)
+{
+	unsigned n;
+
+	metrics_limit("handshake_evicted");
+	log_debug("dtls: handshake dropped for room peer=%s (%s)", fs->peer,
+	    why);
+	if ((n = dtls_warn_due(&dt.evicted)) != 0)
+		log_warnx("dtls: %u half-open handshake(s) dropped to keep room "
+		    "under dtls.max_handshakes, last peer=%s: %s", n, fs->peer,
+		    why);
+}
+
 /*
- * Near dtls.max_handshakes, handshakes past their cookie that are older
- * than dtls.handshake_evict_s go, oldest first, until an eighth of the
- * limit (at least one) is free again. libcoap drops every new ClientHello
- * while the limit is full, so half-open handshakes from real addresses
- * (slowloris) would otherwise lock new devices out for
- * dtls.handshake_timeout_s; a spoofed ClientHello cannot make anything
- * go, as only age does.
+ * Why a half-open handshake may go to keep room: older than
+ * dtls.handshake_evict_s, or its peer silent (it never answered our
+ * flight) for dtls.handshake_stall_ms; NULL: it stays.
+ */
+static const char *
+dtls_evictable(const struct dtls_sess *fs, uint64_t now)
+{
+	uint64_t age = dt.cf->dtls_handshake_evict_s * 1000ULL;
+	uint64_t stall = dt.cf->dtls_handshake_stall_ms;
+
+	if (age != 0 && now - fs->t0 >= age)
+		return "older than dtls.handshake_evict_s";
+	if (stall != 0 && !fs->heard && now - fs->t0 >= stall)
+		return "silent for dtls.handshake_stall_ms";
+	return NULL;
+}
+
+/*
+ * Near dtls.max_handshakes, half-open handshakes past their cookie go,
+ * oldest first, until an eighth of the limit (at least one) is free
+ * again: those older than dtls.handshake_evict_s (slowloris that still
+ * trickles), and those whose peer has not answered our flight for
+ * dtls.handshake_stall_ms. The latter also frees an address and port
+ * that a new client reuses (a NAT's, or on one host): libcoap hands its
+ * datagrams to the old handshake, which swallows them. A spoofed
+ * ClientHello cannot make anything go: it never passes the cookie.
  */
 static void
 dtls_evict(uint64_t now)
 {
-	struct dtls_sess	*fs;
+	struct dtls_sess	*fs, *next;
 	uint32_t		 max = dt.cf->dtls_max_handshakes;
-	uint64_t		 age = dt.cf->dtls_handshake_evict_s * 1000ULL;
-	unsigned		 n;
+	const char		*why;
 
-	while (age != 0 && dt.nhalf + max / 8 + 1 > max &&
-	    (fs = TAILQ_FIRST(&dt.half)) != NULL && now - fs->t0 >= age) {
-		if (!dtls_drop(fs))
-			continue;
-		metrics_limit("handshake_evicted");
-		log_debug("dtls: handshake dropped for room peer=%s", fs->peer);
-		if ((n = dtls_warn_due(&dt.evicted)) != 0)
-			log_warnx("dtls: %u half-open handshake(s) older than "
-			    "dtls.handshake_evict_s dropped to keep room under "
-			    "dtls.max_handshakes, last peer=%s", n, fs->peer);
+	for (fs = TAILQ_FIRST(&dt.half); fs != NULL &&
+	    dt.nhalf + max / 8 + 1 > max; fs = next) {
+		next = TAILQ_NEXT(fs, hentry);
+		if ((why = dtls_evictable(fs, now)) != NULL && dtls_drop(fs))
+			dtls_evicted(fs, why);
 	}
+}
+
+/* FNV-1a of a peer's address and port (never 0). */
+static uint64_t
+dtls_peer_key(coap_session_t *s)
+{
+	const coap_address_t	*a = coap_session_get_addr_remote(s);
+	const unsigned char	*p[2] = { NULL, NULL };
+	size_t			 n[2] = { 0, 0 };
+	uint64_t		 h = 14695981039346656037ULL;
+
+	if (a != NULL && a->addr.sa.sa_family == AF_INET) {
+		p[0] = (const void *)&a->addr.sin.sin_port;
+		n[0] = sizeof(a->addr.sin.sin_port);
+		p[1] = (const void *)&a->addr.sin.sin_addr;
+		n[1] = sizeof(a->addr.sin.sin_addr);
+	} else if (a != NULL && a->addr.sa.sa_family == AF_INET6) {
+		p[0] = (const void *)&a->addr.sin6.sin6_port;
+		n[0] = sizeof(a->addr.sin6.sin6_port);
+		p[1] = (const void *)&a->addr.sin6.sin6_addr;
+		n[1] = sizeof(a->addr.sin6.sin6_addr);
+	}
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < n[i]; j++)
+			h = (h ^ p[i][j]) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+/* Whether the peer of key was refused for room lately (then forgotten). */
+static int
+dtls_came_back(uint64_t key)
+{
+	uint64_t *slot;
+
+	if (dt.back == NULL)
+		return 0;
+	slot = &dt.back[key % DTLS_BACK_SLOTS];
+	if (*slot != key)
+		return 0;
+	*slot = 0;
+	return 1;
+}
+
+/* Remember a peer refused for room (a lost key costs it one more try). */
+static void
+dtls_note_refused(uint64_t key)
+{
+	if (dt.back == NULL &&
+	    (dt.back = calloc(DTLS_BACK_SLOTS, sizeof(*dt.back))) == NULL)
+		return;
+	dt.back[key % DTLS_BACK_SLOTS] = key;
+}
+
+/*
+ * The oldest half-open handshake whose peer has not answered our flight,
+ * ms or more after its ClientHello, goes; 1 when one did.
+ */
+static int
+dtls_drop_silent(uint64_t now, uint64_t ms)
+{
+	struct dtls_sess *fs, *next;
+
+	for (fs = TAILQ_FIRST(&dt.half); fs != NULL && now - fs->t0 >= ms;
+	    fs = next) {
+		/* in order of age: the ones after it are younger */
+		next = TAILQ_NEXT(fs, hentry);
+		if (!fs->heard && dtls_drop(fs)) {
+			dtls_evicted(fs, "silent for dtls.handshake_stall_ms, "
+			    "for a new handshake");
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Room under dtls.max_handshakes for one more handshake past its cookie,
+ * that of s (its peer proved its address): at the limit, the oldest
+ * handshake whose peer has not answered our flight goes, once that has
+ * lasted twice dtls.handshake_stall_ms; else the ClientHello is dropped
+ * unanswered and its peer noted, and when it resends it (a device's
+ * timer: 1 s, then doubling) dtls.handshake_stall_ms is enough. Our
+ * flight leaves at once, so a peer owes us its answer within a round
+ * trip; one whose answer or our flight was lost answers our
+ * retransmission (1 s). An answer spares a handshake for good
+ * (dtls.handshake_evict_s and dtls.handshake_timeout_s still apply).
+ * Devices that retry get in ahead of a flood that does not, and such a
+ * flood gets few flights (our costly part). 1 when there is room.
+ */
+static int
+dtls_make_room(coap_session_t *s, uint64_t now)
+{
+	uint64_t stall = dt.cf->dtls_handshake_stall_ms, key;
+
+	if (dt.nhalf < dt.cf->dtls_max_handshakes)
+		return 1;
+	if (stall == 0)
+		return 0;
+	key = dtls_peer_key(s);
+	if (dtls_drop_silent(now, dtls_came_back(key) ? stall : 2 * stall))
+		return 1;
+	dtls_note_refused(key);
+	return dt.nhalf < dt.cf->dtls_max_handshakes;
 }
 
 /* See dtls.h. */
@@ -619,7 +826,8 @@ dtls_connected(coap_session_t *s)
 		return;
 	dtls_half_leave(fs);
 	metrics_handshake(1, "ok");
-	ssl = dtls_ssl(s);
+	if ((ssl = dtls_ssl(s)) != NULL)
+		SSL_set_msg_callback(ssl, NULL);
 	log_info("dtls: session up peer=%s dev=\"%s\" issuer=\"%s\" serial=%s "
 	    "resumed=%d", fs->peer, fs->id.subject, fs->id.issuer,
 	    fs->id.serial, ssl != NULL && SSL_session_reused(ssl));
@@ -727,6 +935,7 @@ dtls_shutdown(void)
 	while ((fs = LIST_FIRST(&dt.sessions)) != NULL)
 		dtls_sess_free(fs);
 	azmemo_free(dt.memo);
+	free(dt.back);
 	memset(&dt, 0, sizeof(dt));
 }
 
