@@ -201,6 +201,7 @@ struct bench {
 	/* options */
 	const char	*mode;		/* coaps, https, flood */
 	const char	*addr;
+	const char	*bind_addr;	/* -B: flood's source address */
 	const char	*port;
 	const char	*url;		/* https base URL */
 	const char	*devdir;
@@ -280,7 +281,7 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: estcoap-bench [-m coaps|https|flood] [-a addr] [-p port]"
+	    "usage: estcoap-bench [-m coaps|https|flood] [-a addr] [-B srcaddr] [-p port]"
 	    " [-U url]\n"
 	    "           -D devdir [-n ids] [-d devices] [-g p256|rsa2048|"
 	    "rsa3072] -R cafile\n"
@@ -525,9 +526,10 @@ parse_args(struct bench *b, int argc, char *argv[])
 	b->timeout_ms = 30000;
 	parse_steps(b, "crts,sen");
 	while ((ch = getopt(argc, argv,
-	    "a:b:c:C:d:D:F:g:G:H:k:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
+	    "a:b:B:c:C:d:D:F:g:G:H:k:L:m:n:N:o:p:PqQr:R:s:S:t:T:u:U:W:")) != -1) {
 		switch (ch) {
 		case 'a': b->addr = optarg; break;
+		case 'B': b->bind_addr = optarg; break;
 		case 'b': b->szx = (int)arg_num(ch, optarg, 0, 6); break;
 		case 'c': b->conc = (unsigned)arg_num(ch, optarg, 1,
 		    BENCH_MAX_DEVICES); break;
@@ -602,8 +604,9 @@ parse_args(struct bench *b, int argc, char *argv[])
 		bench_errx("-P needs -S reuse or resume");
 	if ((b->reuse || b->resume) && strcmp(b->mode, "coaps") != 0)
 		bench_errx("-S reuse and resume are for -m coaps");
-	if (b->nocookie && strcmp(b->mode, "flood") != 0)
-		bench_errx("-S nocookie is for -m flood");
+	if ((b->nocookie || b->bind_addr != NULL) &&
+	    strcmp(b->mode, "flood") != 0)
+		bench_errx("-S nocookie and -B are for -m flood");
 }
 
 /*
@@ -1666,7 +1669,7 @@ flood_run(struct bench *b)
 {
 	struct flooder	*fl;
 	SSL_CTX		*sctx;
-	struct addrinfo	 hints, *res;
+	struct addrinfo	 hints, *res, *src = NULL;
 	struct pollfd	*pfd;
 	size_t		 nfl = 0, cap, i, j;
 	int64_t		 now, next;
@@ -1688,6 +1691,11 @@ flood_run(struct bench *b)
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(b->addr, b->port, &hints, &res)) != 0)
 		bench_errx("%s: %s", b->addr, gai_strerror(rc));
+	/* -B: the attacker's own address, never a device's address and port */
+	hints.ai_family = res->ai_family;
+	if (b->bind_addr != NULL &&
+	    (rc = getaddrinfo(b->bind_addr, "0", &hints, &src)) != 0)
+		bench_errx("%s: %s", b->bind_addr, gai_strerror(rc));
 	interval = 1e6 / b->rate;
 	b->t0 = now_us();
 	next = b->t0;
@@ -1705,7 +1713,8 @@ flood_run(struct bench *b)
 				continue;
 			}
 			fd = socket(res->ai_family, SOCK_DGRAM, 0);
-			if (fd == -1 || connect(fd, res->ai_addr,
+			if (fd == -1 || (src != NULL && bind(fd, src->ai_addr,
+			    src->ai_addrlen) == -1) || connect(fd, res->ai_addr,
 			    res->ai_addrlen) == -1) {
 				if (fd != -1)
 					close(fd);
@@ -1762,6 +1771,8 @@ flood_run(struct bench *b)
 		close(fl[i].fd);
 	}
 	freeaddrinfo(res);
+	if (src != NULL)
+		freeaddrinfo(src);
 	SSL_CTX_free(sctx);
 	free(fl);
 	free(pfd);
