@@ -100,6 +100,7 @@ struct config {
 	uint32_t	 dtls_handshake_timeout_s;
 	uint32_t	 dtls_handshake_evict_s;
 	uint32_t	 dtls_handshake_stall_ms;
+	uint32_t	 dtls_handshakes_per_address;
 	uint32_t	 dtls_ack_timeout_ms;	/* CoAP ACK_TIMEOUT, our CONs */
 	char		*dtls_session_resumption; /* "cache", "tickets", "off" */
 

@@ -43,6 +43,9 @@ struct dtls_sess {
 	/* in the queue of handshakes libcoap counts, oldest first */
 	TAILQ_ENTRY(dtls_sess)	 hentry;
 	int			 half;
+	/* and in its address's queue (dtls.handshakes_per_address) */
+	struct dtls_addr	*addr;		/* NULL: not counted there */
+	TAILQ_ENTRY(dtls_sess)	 aentry;
 	const char		*refusal;	/* why the handshake failed */
 	/* Block2 SZX asked for in a Block1 upload's first request, per op */
 	int			 early_b2[EST_OP_COUNT];	/* -1: none */

@@ -144,6 +144,13 @@ static const struct config_key config_keys[] = {
 	  "flight this long may give way: at dtls.max_handshakes to a device "
 	  "that resends a refused ClientHello (to any new one after twice "
 	  "this), and near it to keep an eighth free (0 = never)" },
+	{ .path = "dtls.handshakes_per_address", .type = CK_UINT,
+	  .off = OFF(dtls_handshakes_per_address), .def_u = 128, .min = 0,
+	  .max = 1000000,
+	  .help = "at dtls.max_handshakes, a device from an address with fewer "
+	  "half-open handshakes than this takes the place of the oldest "
+	  "handshake not answered for a quarter of dtls.handshake_stall_ms "
+	  "of an address with this many or more (0 = off)" },
 	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
 	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 1000,
 	  .max = 60000,

@@ -55,6 +55,23 @@
  */
 #define DTLS_BACK_SLOTS		65536
 
+/*
+ * Half-open handshakes per peer address (its port aside), for
+ * dtls.handshakes_per_address: a record per address that has one, in a
+ * hash of this many buckets made at the first handshake.
+ */
+#define DTLS_ADDR_BUCKETS	4096
+
+struct dtls_addr {
+	uint64_t		 key;		/* dtls_addr_key */
+	unsigned		 n;		/* half-open handshakes */
+	TAILQ_HEAD(, dtls_sess)	 half;		/* oldest first */
+	LIST_ENTRY(dtls_addr)	 bucket;
+	LIST_ENTRY(dtls_addr)	 hentry;	/* in dt.heavy */
+	int			 heavy;		/* n reached the share */
+};
+LIST_HEAD(dtls_addrs, dtls_addr);
+
 /* A warning logged at most once per 10 s, with a count. */
 struct dtls_warn {
 	uint64_t		 last_ms;	/* mono_ms of the last one */
@@ -73,6 +90,8 @@ static struct dtls {
 	struct dtls_warn	 refused;	/* handshakes refused */
 	struct dtls_warn	 evicted;	/* handshakes dropped for room */
 	uint64_t		*back;		/* refused peers' keys, or NULL */
+	struct dtls_addrs	*addrs;		/* DTLS_ADDR_BUCKETS, or NULL */
+	struct dtls_addrs	 heavy;		/* at their share or over */
 	struct azmemo		*memo;		/* route checks passed, NULL: off */
 	int			 draining;	/* no new handshakes */
 	/*
@@ -261,6 +280,119 @@ dtls_sess_identify(struct dtls_sess *fs)
 	dtls_sess_gauges();
 }
 
+/*
+ * FNV-1a of a peer's address, and of its port too when port (never 0).
+ */
+static uint64_t
+dtls_peer_hash(coap_session_t *s, int port)
+{
+	const coap_address_t	*a = coap_session_get_addr_remote(s);
+	const unsigned char	*p[2] = { NULL, NULL };
+	size_t			 n[2] = { 0, 0 };
+	uint64_t		 h = 14695981039346656037ULL;
+
+	if (a != NULL && a->addr.sa.sa_family == AF_INET) {
+		p[0] = (const void *)&a->addr.sin.sin_port;
+		n[0] = port ? sizeof(a->addr.sin.sin_port) : 0;
+		p[1] = (const void *)&a->addr.sin.sin_addr;
+		n[1] = sizeof(a->addr.sin.sin_addr);
+	} else if (a != NULL && a->addr.sa.sa_family == AF_INET6) {
+		p[0] = (const void *)&a->addr.sin6.sin6_port;
+		n[0] = port ? sizeof(a->addr.sin6.sin6_port) : 0;
+		p[1] = (const void *)&a->addr.sin6.sin6_addr;
+		n[1] = sizeof(a->addr.sin6.sin6_addr);
+	}
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < n[i]; j++)
+			h = (h ^ p[i][j]) * 1099511628211ULL;
+	return h != 0 ? h : 1;
+}
+
+/* The address records at shutdown (their sessions are gone already). */
+static void
+dtls_addrs_free(void)
+{
+	struct dtls_addr *a;
+
+	for (size_t i = 0; dt.addrs != NULL && i < DTLS_ADDR_BUCKETS; i++)
+		while ((a = LIST_FIRST(&dt.addrs[i])) != NULL) {
+			LIST_REMOVE(a, bucket);
+			free(a);
+		}
+	free(dt.addrs);
+	dt.addrs = NULL;
+	LIST_INIT(&dt.heavy);
+}
+
+/* The half-open handshakes of the address key, NULL when it has none. */
+static struct dtls_addr *
+dtls_addr_find(uint64_t key)
+{
+	struct dtls_addr *a;
+
+	if (dt.addrs == NULL)
+		return NULL;
+	LIST_FOREACH(a, &dt.addrs[key % DTLS_ADDR_BUCKETS], bucket)
+		if (a->key == key)
+			return a;
+	return NULL;
+}
+
+/* Whether a holds its share of the table (dtls.handshakes_per_address). */
+static void
+dtls_addr_weigh(struct dtls_addr *a)
+{
+	uint32_t share = dt.cf->dtls_handshakes_per_address;
+	int heavy = share != 0 && a->n >= share;
+
+	if (heavy && !a->heavy)
+		LIST_INSERT_HEAD(&dt.heavy, a, hentry);
+	else if (!heavy && a->heavy)
+		LIST_REMOVE(a, hentry);
+	a->heavy = heavy;
+}
+
+/* Count the new half-open handshake fs under its address. */
+static void
+dtls_addr_join(struct dtls_sess *fs)
+{
+	uint64_t		 key = dtls_peer_hash(fs->session, 0);
+	struct dtls_addr	*a;
+
+	if (dt.addrs == NULL && (dt.addrs = calloc(DTLS_ADDR_BUCKETS,
+	    sizeof(*dt.addrs))) == NULL)
+		return;
+	if ((a = dtls_addr_find(key)) == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return;
+		a->key = key;
+		TAILQ_INIT(&a->half);
+		LIST_INSERT_HEAD(&dt.addrs[key % DTLS_ADDR_BUCKETS], a, bucket);
+	}
+	TAILQ_INSERT_TAIL(&a->half, fs, aentry);
+	a->n++;
+	fs->addr = a;
+	dtls_addr_weigh(a);
+}
+
+/* fs is no longer half-open: uncount it, and forget an address left bare. */
+static void
+dtls_addr_leave(struct dtls_sess *fs)
+{
+	struct dtls_addr *a = fs->addr;
+
+	if (a == NULL)
+		return;
+	TAILQ_REMOVE(&a->half, fs, aentry);
+	fs->addr = NULL;
+	a->n--;
+	dtls_addr_weigh(a);
+	if (a->n == 0) {
+		LIST_REMOVE(a, bucket);
+		free(a);
+	}
+}
+
 /* The session of fs is no longer one libcoap counts as in handshake. */
 static void
 dtls_half_leave(struct dtls_sess *fs)
@@ -270,6 +402,7 @@ dtls_half_leave(struct dtls_sess *fs)
 	TAILQ_REMOVE(&dt.half, fs, hentry);
 	fs->half = 0;
 	dt.nhalf--;
+	dtls_addr_leave(fs);
 }
 
 /* See dtls.h. The record is created when libcoap announces the session. */
@@ -303,6 +436,7 @@ dtls_sess_get(coap_session_t *s)
 	TAILQ_INSERT_TAIL(&dt.half, fs, hentry);
 	fs->half = 1;
 	dt.nhalf++;
+	dtls_addr_join(fs);
 	coap_session_set_app_data(s, fs);
 	dt.nsessions++;
 	dt.nhandshakes++;
@@ -673,30 +807,11 @@ dtls_evict(uint64_t now)
 	}
 }
 
-/* FNV-1a of a peer's address and port (never 0). */
+/* The key of a peer's address and port. */
 static uint64_t
 dtls_peer_key(coap_session_t *s)
 {
-	const coap_address_t	*a = coap_session_get_addr_remote(s);
-	const unsigned char	*p[2] = { NULL, NULL };
-	size_t			 n[2] = { 0, 0 };
-	uint64_t		 h = 14695981039346656037ULL;
-
-	if (a != NULL && a->addr.sa.sa_family == AF_INET) {
-		p[0] = (const void *)&a->addr.sin.sin_port;
-		n[0] = sizeof(a->addr.sin.sin_port);
-		p[1] = (const void *)&a->addr.sin.sin_addr;
-		n[1] = sizeof(a->addr.sin.sin_addr);
-	} else if (a != NULL && a->addr.sa.sa_family == AF_INET6) {
-		p[0] = (const void *)&a->addr.sin6.sin6_port;
-		n[0] = sizeof(a->addr.sin6.sin6_port);
-		p[1] = (const void *)&a->addr.sin6.sin6_addr;
-		n[1] = sizeof(a->addr.sin6.sin6_addr);
-	}
-	for (size_t i = 0; i < 2; i++)
-		for (size_t j = 0; j < n[i]; j++)
-			h = (h ^ p[i][j]) * 1099511628211ULL;
-	return h != 0 ? h : 1;
+	return dtls_peer_hash(s, 1);
 }
 
 /* Whether the peer of key was refused for room lately (then forgotten). */
@@ -747,6 +862,43 @@ dtls_drop_silent(uint64_t now, uint64_t ms)
 }
 
 /*
+ * At dtls.max_handshakes, one address's share (dtls.handshakes_per_address):
+ * a device from an address with fewer half-open handshakes takes the
+ * place of the oldest one of an address at its share or over whose peer
+ * has not answered our flight for a quarter of dtls.handshake_stall_ms.
+ * A flood from a few addresses, even ones that answer the cookie, then
+ * delays the devices of other addresses by no retransmission; a crowd
+ * behind one NAT still has the whole table while no one else needs it.
+ * 1 when one gave way.
+ */
+static int
+dtls_fair_share(coap_session_t *s, uint64_t now)
+{
+	uint32_t		 share = dt.cf->dtls_handshakes_per_address;
+	uint64_t		 grace = dt.cf->dtls_handshake_stall_ms / 4;
+	const struct dtls_addr	*mine;
+	struct dtls_addr	*a;
+	struct dtls_sess	*fs;
+
+	mine = dtls_addr_find(dtls_peer_hash(s, 0));
+	if (share == 0 || (mine != NULL && mine->n >= share))
+		return 0;
+	LIST_FOREACH(a, &dt.heavy, hentry)
+		TAILQ_FOREACH(fs, &a->half, aentry) {
+			if (a->n < share)
+				break;	/* weighed under an earlier share */
+			if (now - fs->t0 < grace)
+				break;	/* the ones after it are younger */
+			if (!fs->heard && fs->session != s && dtls_drop(fs)) {
+				dtls_evicted(fs, "dtls.handshakes_per_address "
+				    "reached by its address");
+				return 1;
+			}
+		}
+	return 0;
+}
+
+/*
  * Room under dtls.max_handshakes for one more handshake past its cookie,
  * that of s (its peer proved its address): at the limit, the oldest
  * handshake whose peer has not answered our flight goes, once that has
@@ -766,6 +918,8 @@ dtls_make_room(coap_session_t *s, uint64_t now)
 	uint64_t stall = dt.cf->dtls_handshake_stall_ms, key;
 
 	if (dt.nhalf < dt.cf->dtls_max_handshakes)
+		return 1;
+	if (dtls_fair_share(s, now))
 		return 1;
 	if (stall == 0)
 		return 0;
@@ -919,6 +1073,7 @@ dtls_init(struct event_base *base, const struct config *cf)
 	dt.cf = cf;
 	LIST_INIT(&dt.sessions);
 	TAILQ_INIT(&dt.half);
+	LIST_INIT(&dt.heavy);
 	/* without it every new session checks again: slower, still right */
 	dt.memo = azmemo_new(DTLS_MEMO_SLOTS);
 	if (dtls_ssl_idx < 0 && (dtls_ssl_idx = SSL_get_ex_new_index(0, NULL,
@@ -936,6 +1091,7 @@ dtls_shutdown(void)
 		dtls_sess_free(fs);
 	azmemo_free(dt.memo);
 	free(dt.back);
+	dtls_addrs_free();
 	memset(&dt, 0, sizeof(dt));
 }
 
