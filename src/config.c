@@ -147,10 +147,11 @@ static const struct config_key config_keys[] = {
 	{ .path = "dtls.handshakes_per_address", .type = CK_UINT,
 	  .off = OFF(dtls_handshakes_per_address), .def_u = 128, .min = 0,
 	  .max = 1000000,
-	  .help = "at dtls.max_handshakes, a device from an address with fewer "
-	  "half-open handshakes than this takes the place of the oldest "
-	  "handshake not answered for a quarter of dtls.handshake_stall_ms "
-	  "of an address with this many or more (0 = off)" },
+	  .help = "half-open handshakes of one address past which, with "
+	  "fewer than an eighth of dtls.max_handshakes free, it gets no new "
+	  "one, and at the limit a device of another address takes the place "
+	  "of its oldest one not answered for a quarter of "
+	  "dtls.handshake_stall_ms (0 = off)" },
 	{ .path = "dtls.ack_timeout_ms", .type = CK_UINT,
 	  .off = OFF(dtls_ack_timeout_ms), .def_u = 2000, .min = 1000,
 	  .max = 60000,

@@ -862,6 +862,26 @@ dtls_drop_silent(uint64_t now, uint64_t ms)
 }
 
 /*
+ * An address at its share (dtls.handshakes_per_address) or over gets no
+ * new handshake while fewer than an eighth of dtls.max_handshakes are
+ * free: the room that its handshakes gave way for stays with the devices
+ * of other addresses, and a flood from it is not answered with our
+ * costly flight (make bench B8 stall) whenever one of them gets in.
+ */
+static int
+dtls_over_share(coap_session_t *s)
+{
+	uint32_t		 share = dt.cf->dtls_handshakes_per_address;
+	uint32_t		 max = dt.cf->dtls_max_handshakes;
+	const struct dtls_addr	*mine;
+
+	if (share == 0 || dt.nhalf + max / 8 + 1 <= max)
+		return 0;
+	mine = dtls_addr_find(dtls_peer_hash(s, 0));
+	return mine != NULL && mine->n >= share;
+}
+
+/*
  * At dtls.max_handshakes, one address's share (dtls.handshakes_per_address):
  * a device from an address with fewer half-open handshakes takes the
  * place of the oldest one of an address at its share or over whose peer
@@ -917,6 +937,8 @@ dtls_make_room(coap_session_t *s, uint64_t now)
 {
 	uint64_t stall = dt.cf->dtls_handshake_stall_ms, key;
 
+	if (dtls_over_share(s))
+		return 0;
 	if (dt.nhalf < dt.cf->dtls_max_handshakes)
 		return 1;
 	if (dtls_fair_share(s, now))
