@@ -783,6 +783,18 @@ dtls_evictable(const struct dtls_sess *fs, uint64_t now)
 }
 
 /*
+ * Whether fewer than an eighth of dtls.max_handshakes (at least one) are
+ * free for handshakes past their cookie.
+ */
+static int
+dtls_near_full(void)
+{
+	uint32_t max = dt.cf->dtls_max_handshakes;
+
+	return dt.nhalf + max / 8 + 1 > max;
+}
+
+/*
  * Near dtls.max_handshakes, half-open handshakes past their cookie go,
  * oldest first, until an eighth of the limit (at least one) is free
  * again: those older than dtls.handshake_evict_s (slowloris that still
@@ -796,11 +808,10 @@ static void
 dtls_evict(uint64_t now)
 {
 	struct dtls_sess	*fs, *next;
-	uint32_t		 max = dt.cf->dtls_max_handshakes;
 	const char		*why;
 
-	for (fs = TAILQ_FIRST(&dt.half); fs != NULL &&
-	    dt.nhalf + max / 8 + 1 > max; fs = next) {
+	for (fs = TAILQ_FIRST(&dt.half); fs != NULL && dtls_near_full();
+	    fs = next) {
 		next = TAILQ_NEXT(fs, hentry);
 		if ((why = dtls_evictable(fs, now)) != NULL && dtls_drop(fs))
 			dtls_evicted(fs, why);
@@ -862,20 +873,16 @@ dtls_drop_silent(uint64_t now, uint64_t ms)
 }
 
 /*
- * An address at its share (dtls.handshakes_per_address) or over gets no
- * new handshake while fewer than an eighth of dtls.max_handshakes are
- * free: the room that its handshakes gave way for stays with the devices
- * of other addresses, and a flood from it is not answered with our
- * costly flight (make bench B8 stall) whenever one of them gets in.
+ * Whether the address of s holds its share of the table
+ * (dtls.handshakes_per_address) or more half-open handshakes.
  */
 static int
-dtls_over_share(coap_session_t *s)
+dtls_peer_heavy(coap_session_t *s)
 {
 	uint32_t		 share = dt.cf->dtls_handshakes_per_address;
-	uint32_t		 max = dt.cf->dtls_max_handshakes;
 	const struct dtls_addr	*mine;
 
-	if (share == 0 || dt.nhalf + max / 8 + 1 <= max)
+	if (share == 0)
 		return 0;
 	mine = dtls_addr_find(dtls_peer_hash(s, 0));
 	return mine != NULL && mine->n >= share;
@@ -883,26 +890,23 @@ dtls_over_share(coap_session_t *s)
 
 /*
  * At dtls.max_handshakes, one address's share (dtls.handshakes_per_address):
- * a device from an address with fewer half-open handshakes takes the
- * place of the oldest one of an address at its share or over whose peer
- * has not answered our flight for a quarter of dtls.handshake_stall_ms.
- * A flood from a few addresses, even ones that answer the cookie, then
- * delays the devices of other addresses by no retransmission; a crowd
- * behind one NAT still has the whole table while no one else needs it.
- * 1 when one gave way.
+ * a device from an address under its share (the caller checks) takes the
+ * place of the oldest handshake of an address at its share or over whose
+ * peer has not answered our flight for a quarter of
+ * dtls.handshake_stall_ms. A flood from a few addresses, even ones that
+ * answer the cookie, then delays the devices of other addresses by no
+ * retransmission. 1 when one gave way.
  */
 static int
 dtls_fair_share(coap_session_t *s, uint64_t now)
 {
 	uint32_t		 share = dt.cf->dtls_handshakes_per_address;
 	uint64_t		 grace = dt.cf->dtls_handshake_stall_ms / 4;
-	const struct dtls_addr	*mine;
 	struct dtls_addr	*a;
 	struct dtls_sess	*fs;
 
-	mine = dtls_addr_find(dtls_peer_hash(s, 0));
-	if (share == 0 || (mine != NULL && mine->n >= share))
-		return 0;
+	if (share == 0)
+		return 0;	/* dt.heavy may hold ones weighed before */
 	LIST_FOREACH(a, &dt.heavy, hentry)
 		TAILQ_FOREACH(fs, &a->half, aentry) {
 			if (a->n < share)
@@ -935,13 +939,20 @@ dtls_fair_share(coap_session_t *s, uint64_t now)
 static int
 dtls_make_room(coap_session_t *s, uint64_t now)
 {
-	uint64_t stall = dt.cf->dtls_handshake_stall_ms, key;
+	uint64_t	stall = dt.cf->dtls_handshake_stall_ms, key;
+	int		heavy = dtls_peer_heavy(s);
 
-	if (dtls_over_share(s))
+	/*
+	 * an address at its share gets nothing while the table is nearly
+	 * full: the room its handshakes gave way for stays with the devices
+	 * of other addresses, and a flood from it gets none of our costly
+	 * flights (make bench B8 stall) whenever one of them gets in
+	 */
+	if (heavy && dtls_near_full())
 		return 0;
 	if (dt.nhalf < dt.cf->dtls_max_handshakes)
 		return 1;
-	if (dtls_fair_share(s, now))
+	if (!heavy && dtls_fair_share(s, now))
 		return 1;
 	if (stall == 0)
 		return 0;
