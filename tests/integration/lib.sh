@@ -238,6 +238,25 @@ stop_daemon() {
 	return 0
 }
 
+# slowloris ADDR N SECONDS: estcoap-hostile from ADDR opens N handshakes
+# that answer the cookie and then stop, held for SECONDS; its output goes
+# to $T/slow-ADDR.out (held=N once all are open). Sets SLOW_PID, which the
+# cleanup kills too; waits up to 30 s for the held= line.
+slowloris() {
+	"$TOOLS/estcoap-hostile" -s "$1" -a 127.0.0.1 -p "$PORT" \
+	    -c "$PKI/device.crt" -k "$PKI/device.key" slowloris "$2" "$3" \
+	    >"$T/slow-$1.out" 2>&1 &
+	SLOW_PID=$!
+	UPSTREAM_PIDS="$UPSTREAM_PIDS $SLOW_PID"
+	wait_for "$T/slow-$1.out" 30 "^held=" ||
+	    fail "slowloris from $1 did not start"
+}
+
+# slowloris_held ADDR: the held= count of the slowloris from ADDR.
+slowloris_held() {
+	sed -n 's/^held=//p' "$T/slow-$1.out"
+}
+
 # coap [coap-client args] PATH: one request as the P-256 device. Prints
 # coap-client's output; the payload goes to $T/out. Sets CODE.
 coap() {

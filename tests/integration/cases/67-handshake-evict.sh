@@ -18,14 +18,9 @@ start_daemon
 
 # one more half handshake than dtls.max_handshakes: the last one is
 # refused, and then no new ClientHello gets in
-"$TOOLS/estcoap-hostile" -s 127.0.0.4 -a 127.0.0.1 -p "$PORT" \
-    -c "$PKI/device.crt" -k "$PKI/device.key" slowloris 5 120 \
-    >"$T/slow.out" 2>&1 &
-SLOW_PID=$!
-UPSTREAM_PIDS="$UPSTREAM_PIDS $SLOW_PID"	# cleanup kills it too
-wait_for "$T/slow.out" 30 "^held=" || fail "slowloris did not start"
-held=$(sed -n 's/^held=//p' "$T/slow.out")
-[ "$held" = 5 ] || fail "slowloris: $(cat "$T/slow.out")"
+slowloris 127.0.0.4 5 120
+held=$(slowloris_held 127.0.0.4)
+[ "$held" = 5 ] || fail "slowloris: $(cat "$T/slow-127.0.0.4.out")"
 ok "slowloris holds $held half-open handshakes (dtls.max_handshakes 4)"
 
 # once older than dtls.handshake_evict_s the oldest go, oldest first
@@ -51,12 +46,7 @@ sed -i 's/"handshake_evict_s": 1/"handshake_evict_s": 0/' "$T/estcoapd.json"
 kill -HUP "$DAEMON_PID"
 wait_for "$T/daemon.log" 10 "reload: generation 2 in use" || fail "reload"
 n0=$(metric 'estcoapd_limit_refusals_total{limit="handshake_evicted"}')
-"$TOOLS/estcoap-hostile" -s 127.0.0.6 -a 127.0.0.1 -p "$PORT" \
-    -c "$PKI/device.crt" -k "$PKI/device.key" slowloris 2 30 \
-    >"$T/slow2.out" 2>&1 &
-SLOW_PID=$!
-UPSTREAM_PIDS="$UPSTREAM_PIDS $SLOW_PID"
-wait_for "$T/slow2.out" 30 "^held=" || fail "second slowloris did not start"
+slowloris 127.0.0.6 2 30
 sleep 3
 [ "$(metric 'estcoapd_limit_refusals_total{limit="handshake_evicted"}')" = "$n0" ] ||
     fail "dtls.handshake_evict_s 0 still evicted"

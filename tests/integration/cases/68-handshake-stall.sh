@@ -16,14 +16,9 @@ write_config "https://127.0.0.1:$UP_PORT_up" \
 start_daemon
 
 # more than the limit: every one of them answers the cookie, then stops
-"$TOOLS/estcoap-hostile" -s 127.0.0.4 -a 127.0.0.1 -p "$PORT" \
-    -c "$PKI/device.crt" -k "$PKI/device.key" slowloris 5 120 \
-    >"$T/slow.out" 2>&1 &
-SLOW_PID=$!
-UPSTREAM_PIDS="$UPSTREAM_PIDS $SLOW_PID"	# cleanup kills it too
-wait_for "$T/slow.out" 30 "^held=" || fail "slowloris did not start"
-[ "$(sed -n 's/^held=//p' "$T/slow.out")" = 5 ] ||
-    fail "slowloris: $(cat "$T/slow.out")"
+slowloris 127.0.0.4 5 120
+[ "$(slowloris_held 127.0.0.4)" = 5 ] ||
+    fail "slowloris: $(cat "$T/slow-127.0.0.4.out")"
 wait_metric estcoapd_dtls_sessions_in_handshake -ge 4 10 ||
     fail "the half-open handshakes did not fill dtls.max_handshakes"
 ok "slowloris fills dtls.max_handshakes (4) with half-open handshakes"
@@ -47,12 +42,7 @@ wait "$SLOW_PID" 2>/dev/null || true
 sed -i 's/"handshake_stall_ms": 300/"handshake_stall_ms": 0/' "$T/estcoapd.json"
 kill -HUP "$DAEMON_PID"
 wait_for "$T/daemon.log" 10 "reload: generation 2 in use" || fail "reload"
-"$TOOLS/estcoap-hostile" -s 127.0.0.6 -a 127.0.0.1 -p "$PORT" \
-    -c "$PKI/device.crt" -k "$PKI/device.key" slowloris 5 30 \
-    >"$T/slow2.out" 2>&1 &
-SLOW_PID=$!
-UPSTREAM_PIDS="$UPSTREAM_PIDS $SLOW_PID"
-wait_for "$T/slow2.out" 30 "^held=" || fail "second slowloris did not start"
+slowloris 127.0.0.6 5 30
 wait_metric estcoapd_dtls_sessions_in_handshake -ge 4 10 ||
     fail "the table did not fill again"
 n0=$(metric 'estcoapd_limit_refusals_total{limit="handshake_evicted"}')
